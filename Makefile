@@ -1,0 +1,59 @@
+# sbert -- top-level commands.
+#
+#   make            build (Release) into build/
+#   make test       install what is missing, build, run the whole test suite
+#   make test-asan  the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make demo       the main job on bundled data (see README)
+#   make bench      side-by-side benchmarks against sentence-transformers (needs torch)
+#   make fuzz       build the libFuzzer targets with clang and run each briefly
+#   make refs       regenerate reference values with Python (needs sentence-transformers)
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+APT_PACKAGES := cmake pkg-config libopenblas-dev libcjson-dev libutf8proc-dev libpcre2-dev
+PKGCONFIG_MODULES := openblas libcjson libutf8proc libpcre2-8
+
+.PHONY: all build deps models test test-asan demo bench fuzz refs clean
+
+all: build
+
+# Debian packages, installed only when missing (needs root, as on CI).
+deps:
+	@if ! command -v cmake >/dev/null || ! command -v pkg-config >/dev/null || \
+	   ! pkg-config --exists $(PKGCONFIG_MODULES); then \
+	  echo "installing: $(APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+	@python3 -c "import numpy, safetensors" 2>/dev/null || python3 -m pip install --quiet numpy safetensors
+
+models:
+	@./tools/fetch_models.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build -j$(JOBS)
+
+test: build models
+	cd build && ctest --output-on-failure -j$(JOBS)
+
+test-asan: deps models
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSBERT_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS)
+
+demo: build models
+	@./tools/demo.sh
+
+bench: build models
+	@./bench/encode/run.sh
+
+fuzz: deps
+	@command -v clang >/dev/null || (apt-get update -qq && apt-get install -y -qq clang)
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSBERT_FUZZ=ON -DSBERT_WERROR=OFF >/dev/null
+	@cmake --build build-fuzz -j$(JOBS)
+	@./fuzz/run.sh build-fuzz
+
+refs:
+	python3 tools/gen_refs.py
+
+clean:
+	rm -rf build build-asan build-fuzz

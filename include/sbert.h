@@ -1,0 +1,150 @@
+/*
+ * sbert.h -- the public interface of libsbert.
+ *
+ * sbert loads, runs (and, later, trains) sentence-transformers models in C.
+ * Everything a program needs is declared here; the `sbert` command-line tool
+ * is built on this header alone.
+ *
+ * Conventions
+ *  - Opaque handles come in create/free pairs (sbert_model_load / sbert_model_free).
+ *  - Every fallible call returns an sbert_status. On failure a human-readable
+ *    message naming the file, row or key at fault is available from
+ *    sbert_last_error() (per thread) until the next failing call.
+ *  - The library never calls exit() and never prints unless asked to.
+ *  - Shapes are written next to each array argument: [n, dim] is row-major.
+ */
+#ifndef SBERT_H
+#define SBERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SBERT_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum {
+    SBERT_OK = 0,
+    SBERT_ERR_IO = 1,          /* a file is missing, unreadable or unwritable */
+    SBERT_ERR_FORMAT = 2,      /* a file exists but its content is malformed */
+    SBERT_ERR_INVALID_ARG = 3, /* a caller passed a bad value */
+    SBERT_ERR_NOMEM = 4,       /* an allocation failed */
+    SBERT_ERR_UNSUPPORTED = 5, /* valid input that sbert does not handle (yet) */
+    SBERT_ERR_INTERNAL = 6     /* a bug: please report it */
+} sbert_status;
+
+/* The message of the last failure on this thread ("" if none). */
+const char *sbert_last_error(void);
+/* A short name for a status code ("io error", "format error", ...). */
+const char *sbert_status_name(sbert_status st);
+/* The library version, e.g. "0.1.0". */
+const char *sbert_version(void);
+
+/* ------------------------------------------------------------- tokenizer */
+
+typedef struct sbert_tokenizer sbert_tokenizer;
+
+typedef enum {
+    SBERT_TRUNCATE_LONGEST_FIRST = 0, /* HF "longest_first" / "LongestFirst" */
+    SBERT_TRUNCATE_ONLY_FIRST = 1,
+    SBERT_TRUNCATE_ONLY_SECOND = 2
+} sbert_truncation_strategy;
+
+typedef struct {
+    int add_special_tokens;             /* 1: apply the post-processor (CLS/SEP...) */
+    long max_length;                    /* >0: truncate to this many tokens (specials included);
+                                           0: use the truncation in tokenizer.json, if any;
+                                           <0: never truncate */
+    sbert_truncation_strategy strategy; /* used when max_length > 0 */
+} sbert_tokenize_options;
+
+/* Defaults: add_special_tokens=1, max_length=0, LONGEST_FIRST. */
+sbert_tokenize_options sbert_tokenize_options_default(void);
+
+/* One encoded text or text pair; all arrays have `len` entries. */
+typedef struct {
+    int32_t *input_ids;
+    int32_t *token_type_ids;
+    int32_t *attention_mask;
+    size_t len;
+} sbert_encoding;
+
+/* Load a Hugging Face tokenizer.json file. */
+sbert_status sbert_tokenizer_load(const char *tokenizer_json_path, sbert_tokenizer **out);
+/* Load from an in-memory tokenizer.json (`name` is used in error messages). */
+sbert_status sbert_tokenizer_load_from_memory(const char *json, size_t json_len, const char *name,
+                                              sbert_tokenizer **out);
+void sbert_tokenizer_free(sbert_tokenizer *tok);
+
+/* Encode `text` (UTF-8, `text_len` bytes) and, when `pair` is not NULL, the
+ * pair text. Invalid UTF-8 gives SBERT_ERR_INVALID_ARG naming the byte offset.
+ * `out` must be released with sbert_encoding_free. */
+sbert_status sbert_tokenizer_encode(const sbert_tokenizer *tok, const char *text, size_t text_len,
+                                    const char *pair, size_t pair_len,
+                                    const sbert_tokenize_options *opt, sbert_encoding *out);
+void sbert_encoding_free(sbert_encoding *enc);
+
+/* Vocabulary size including added tokens; id of a token string or -1. */
+size_t sbert_tokenizer_vocab_size(const sbert_tokenizer *tok);
+int32_t sbert_tokenizer_token_to_id(const sbert_tokenizer *tok, const char *token);
+
+/* ----------------------------------------------------------------- model */
+
+/* A SentenceTransformer: tokenizer + module pipeline (Transformer, Pooling,
+ * Dense, Normalize), loaded from a sentence-transformers directory or a plain
+ * Hugging Face model directory (Transformer + mean Pooling). */
+typedef struct sbert_model sbert_model;
+
+typedef struct {
+    int num_threads; /* 0: all cores */
+} sbert_load_options;
+
+sbert_status sbert_model_load(const char *dir, const sbert_load_options *opt, sbert_model **out);
+void sbert_model_free(sbert_model *model);
+
+/* Output dimension of encode() (after the model's truncate_dim, if any). */
+size_t sbert_model_dim(const sbert_model *model);
+size_t sbert_model_max_seq_length(const sbert_model *model);
+/* "cosine", "dot", "euclidean" or "manhattan". */
+const char *sbert_model_similarity_fn_name(const sbert_model *model);
+/* The model's tokenizer (owned by the model). */
+const sbert_tokenizer *sbert_model_tokenizer(const sbert_model *model);
+/* The prompt stored under `name` in config_sentence_transformers.json, or NULL. */
+const char *sbert_model_prompt(const sbert_model *model, const char *name);
+/* default_prompt_name, or NULL. */
+const char *sbert_model_default_prompt_name(const sbert_model *model);
+
+typedef void (*sbert_progress_fn)(size_t done, size_t total, void *user);
+
+typedef struct {
+    size_t batch_size;       /* 0: 32, as sentence-transformers */
+    int normalize;           /* 1: L2-normalize the output (normalize_embeddings=True) */
+    const char *prompt_name; /* a key of the model's prompts, or NULL */
+    const char *prompt;      /* a literal prompt (wins over prompt_name), or NULL */
+    size_t truncate_dim;     /* 0: the model's own truncate_dim (or none) */
+    sbert_progress_fn progress;
+    void *progress_user;
+} sbert_encode_options;
+
+sbert_encode_options sbert_encode_options_default(void);
+
+/* Encode n texts. `out` is [n, dim] with dim = the output dimension for these
+ * options (sbert_model_encode_dim). */
+sbert_status sbert_model_encode(sbert_model *model, const char *const *texts, size_t n,
+                                const sbert_encode_options *opt, float *out);
+size_t sbert_model_encode_dim(const sbert_model *model, const sbert_encode_options *opt);
+
+/* Similarity matrix out [na, nb] between a [na, dim] and b [nb, dim] with the
+ * named function ("cosine", "dot", "euclidean" = -L2 distance,
+ * "manhattan" = -L1 distance), as model.similarity does. */
+sbert_status sbert_similarity(const char *fn_name, const float *a, size_t na, const float *b,
+                              size_t nb, size_t dim, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SBERT_H */
