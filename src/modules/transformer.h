@@ -1,0 +1,43 @@
+/*
+ * modules/transformer.h -- the Hugging Face encoder behind the
+ * sentence-transformers `Transformer` module: BERT (MiniLM, bge), RoBERTa,
+ * XLM-RoBERTa, DistilBERT and MPNet, fp32 on CPU.
+ *
+ * The forward pass runs over a *packed* batch: the tokens of all sequences
+ * laid end to end, seq_offsets[i]..seq_offsets[i+1] being sequence i. No
+ * padding exists, so no compute is spent on it; the result for each real
+ * token equals Python's padded, masked forward.
+ */
+#ifndef SBERT_MODULES_TRANSFORMER_H
+#define SBERT_MODULES_TRANSFORMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbert.h"
+
+typedef struct sbert_transformer sbert_transformer;
+
+/* Load config.json + model.safetensors from `dir` (a plain HF model directory
+ * or the root of a sentence-transformers directory). Accepts weight names with
+ * or without the base-model prefix ("bert.", "roberta.", ...). Errors name the
+ * file and the problem: unsupported architecture/model_type, missing tensor,
+ * shape that disagrees with config.json. */
+sbert_status sbert_transformer_load(const char *dir, sbert_transformer **out);
+void sbert_transformer_free(sbert_transformer *t);
+
+size_t sbert_transformer_hidden_size(const sbert_transformer *t);
+size_t sbert_transformer_max_position_embeddings(const sbert_transformer *t);
+/* config.json model_type: "bert", "roberta", "xlm-roberta", "distilbert", "mpnet". */
+const char *sbert_transformer_model_type(const sbert_transformer *t);
+/* Largest sequence length the position embeddings allow (e.g. 512 for RoBERTa's 514). */
+size_t sbert_transformer_max_tokens(const sbert_transformer *t);
+
+/* input_ids, token_type_ids: [T] with T = seq_offsets[n_seq];
+ * token_type_ids may be NULL (all zeros).
+ * out: [T, hidden] = last_hidden_state for every real token. */
+sbert_status sbert_transformer_forward(sbert_transformer *t, const int32_t *input_ids,
+                                       const int32_t *token_type_ids, const size_t *seq_offsets,
+                                       size_t n_seq, float *out);
+
+#endif
