@@ -9,8 +9,8 @@
 #   make refs       regenerate reference values with Python (needs sentence-transformers)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
-APT_PACKAGES := cmake pkg-config libopenblas-dev libcjson-dev libutf8proc-dev libpcre2-dev
-PKGCONFIG_MODULES := openblas libcjson libutf8proc libpcre2-8
+APT_PACKAGES := cmake pkg-config libopenblas-dev libcjson-dev libutf8proc-dev libpcre2-dev zlib1g-dev
+PKGCONFIG_MODULES := openblas libcjson libutf8proc libpcre2-8 zlib
 
 .PHONY: all build deps models test test-asan demo bench fuzz refs clean
 

@@ -1,0 +1,518 @@
+/*
+ * data/dataset.c -- JSONL / CSV / TSV (optionally gzipped) loading into
+ * column arrays, plus the sentence-transformers column rules.
+ *
+ * Strings live in a chunked arena owned by the dataset, so a million-row file
+ * costs a handful of allocations.
+ */
+#include "data/dataset.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+#include <zlib.h>
+
+#include "base/error.h"
+
+/* ------------------------------------------------------------------ arena */
+
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    char data[];
+} arena_block;
+
+typedef struct {
+    sbert_dataset pub;
+    arena_block *blocks;
+    size_t cap_rows;
+} dataset_impl;
+
+static char *arena_strndup(dataset_impl *d, const char *s, size_t n) {
+    arena_block *b = d->blocks;
+    if (!b || b->cap - b->used < n + 1) {
+        size_t cap = n + 1 > (1u << 20) ? n + 1 : (1u << 20);
+        arena_block *nb = malloc(sizeof *nb + cap);
+        if (!nb) return NULL;
+        nb->next = d->blocks;
+        nb->used = 0;
+        nb->cap = cap;
+        d->blocks = b = nb;
+    }
+    char *p = b->data + b->used;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    b->used += n + 1;
+    return p;
+}
+
+/* ------------------------------------------------------------- utilities */
+
+static const char *const LABEL_NAMES[] = {"label", "labels", "score", "scores"};
+
+void sbert_dataset_free(sbert_dataset *ds) {
+    if (!ds) return;
+    dataset_impl *d = (dataset_impl *)ds;
+    for (size_t c = 0; c < ds->n_cols; c++) {
+        free(ds->cols[c].name);
+        free(ds->cols[c].text);
+        free(ds->cols[c].num);
+    }
+    free(ds->cols);
+    free(ds->line);
+    free(ds->path);
+    arena_block *b = d->blocks;
+    while (b) {
+        arena_block *n = b->next;
+        free(b);
+        b = n;
+    }
+    free(d);
+}
+
+int sbert_dataset_find_column(const sbert_dataset *ds, const char *name) {
+    for (size_t c = 0; c < ds->n_cols; c++)
+        if (strcmp(ds->cols[c].name, name) == 0) return (int)c;
+    return -1;
+}
+
+int sbert_dataset_label_column(const sbert_dataset *ds) {
+    for (size_t k = 0; k < sizeof LABEL_NAMES / sizeof LABEL_NAMES[0]; k++) {
+        int c = sbert_dataset_find_column(ds, LABEL_NAMES[k]);
+        if (c >= 0) return c;
+    }
+    return -1;
+}
+
+size_t sbert_dataset_n_inputs(const sbert_dataset *ds) {
+    return ds->n_cols - (sbert_dataset_label_column(ds) >= 0 ? 1 : 0);
+}
+
+int sbert_dataset_input_column(const sbert_dataset *ds, size_t i) {
+    int label = sbert_dataset_label_column(ds);
+    for (size_t c = 0; c < ds->n_cols; c++) {
+        if ((int)c == label) continue;
+        if (i == 0) return (int)c;
+        i--;
+    }
+    return -1;
+}
+
+/* "a, b, c" list of column names for messages. */
+static void column_list(const sbert_dataset *ds, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t c = 0; c < ds->n_cols && n + 1 < cap; c++) {
+        int w = snprintf(buf + n, cap - n, "%s%s", c ? ", " : "", ds->cols[c].name);
+        if (w < 0) break;
+        n += (size_t)w;
+    }
+}
+
+static sbert_status read_all(const char *path, char **out, size_t *len) {
+    gzFile f = gzopen(path, "rb");
+    if (!f) return sbert_fail(SBERT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) { gzclose(f); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", path); }
+        if (cap - n < (1 << 16)) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); buf = NULL; continue; }
+            buf = nb;
+            cap *= 2;
+        }
+        int got = gzread(f, buf + n, (unsigned)(cap - n - 1));
+        if (got < 0) {
+            int errnum;
+            const char *msg = gzerror(f, &errnum);
+            sbert_status st = sbert_fail(SBERT_ERR_IO, "%s: read error: %s", path, msg);
+            free(buf);
+            gzclose(f);
+            return st;
+        }
+        if (got == 0) break;
+        n += (size_t)got;
+    }
+    gzclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return SBERT_OK;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcasecmp(s + a - b, suffix) == 0;
+}
+
+static sbert_status add_row_capacity(dataset_impl *d) {
+    sbert_dataset *ds = &d->pub;
+    if (ds->n_rows < d->cap_rows) return SBERT_OK;
+    size_t cap = d->cap_rows ? d->cap_rows * 2 : 1024;
+    for (size_t c = 0; c < ds->n_cols; c++) {
+        char **t = realloc(ds->cols[c].text, cap * sizeof *t);
+        if (!t) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory at row %zu", ds->path, ds->n_rows);
+        ds->cols[c].text = t;
+    }
+    size_t *l = realloc(ds->line, cap * sizeof *l);
+    if (!l) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory at row %zu", ds->path, ds->n_rows);
+    ds->line = l;
+    d->cap_rows = cap;
+    return SBERT_OK;
+}
+
+static sbert_status add_column(dataset_impl *d, const char *name, size_t line) {
+    sbert_dataset *ds = &d->pub;
+    for (size_t c = 0; c < ds->n_cols; c++)
+        if (strcmp(ds->cols[c].name, name) == 0)
+            return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: duplicate column name '%s'", ds->path, line, name);
+    sbert_column *nc = realloc(ds->cols, (ds->n_cols + 1) * sizeof *nc);
+    if (!nc) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
+    ds->cols = nc;
+    memset(&nc[ds->n_cols], 0, sizeof nc[0]);
+    nc[ds->n_cols].name = strdup(name);
+    if (!nc[ds->n_cols].name) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
+    ds->n_cols++;
+    return SBERT_OK;
+}
+
+/* -------------------------------------------------------------- CSV / TSV */
+
+/* Parse one record starting at *p; fields are unescaped into the arena.
+ * Returns the number of fields in *nf, advancing *p and *line. */
+static sbert_status csv_record(dataset_impl *d, const char **p, const char *end, char sep,
+                               size_t *line, char ***fields, size_t *nf, size_t *cap) {
+    const char *s = *p;
+    size_t start_line = *line;
+    char *tmp = NULL;
+    size_t tcap = 0;
+    *nf = 0;
+    for (;;) {
+        size_t tn = 0;
+        if (s < end && *s == '"') {
+            s++;
+            for (;;) {
+                if (s >= end) {
+                    free(tmp);
+                    return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: unterminated quoted field",
+                                      d->pub.path, start_line);
+                }
+                char ch = *s++;
+                if (ch == '"') {
+                    if (s < end && *s == '"') s++;
+                    else break;
+                }
+                if (ch == '\n') (*line)++;
+                if (tn + 1 >= tcap) {
+                    tcap = tcap ? tcap * 2 : 256;
+                    char *nt = realloc(tmp, tcap);
+                    if (!nt) { free(tmp); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", d->pub.path); }
+                    tmp = nt;
+                }
+                tmp[tn++] = ch;
+            }
+            if (s < end && *s != sep && *s != '\n' && *s != '\r') {
+                free(tmp);
+                return sbert_fail(SBERT_ERR_FORMAT,
+                                  "%s:%zu: unexpected character after a closing quote in field %zu",
+                                  d->pub.path, *line, *nf + 1);
+            }
+        } else {
+            const char *f = s;
+            while (s < end && *s != sep && *s != '\n' && !(*s == '\r' && (s + 1 >= end || s[1] == '\n')))
+                s++;
+            tn = (size_t)(s - f);
+            if (tn + 1 > tcap) {
+                tcap = tn + 1;
+                char *nt = realloc(tmp, tcap);
+                if (!nt) { free(tmp); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", d->pub.path); }
+                tmp = nt;
+            }
+            memcpy(tmp, f, tn);
+        }
+        if (*nf >= *cap) {
+            *cap = *cap ? *cap * 2 : 8;
+            char **nfld = realloc(*fields, *cap * sizeof *nfld);
+            if (!nfld) { free(tmp); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", d->pub.path); }
+            *fields = nfld;
+        }
+        char *cell = arena_strndup(d, tmp ? tmp : "", tn);
+        if (!cell) { free(tmp); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", d->pub.path); }
+        (*fields)[(*nf)++] = cell;
+        if (s < end && *s == sep) { s++; continue; }
+        if (s < end && *s == '\r') s++;
+        if (s < end && *s == '\n') s++;
+        (*line)++;
+        break;
+    }
+    free(tmp);
+    *p = s;
+    return SBERT_OK;
+}
+
+static sbert_status load_csv(dataset_impl *d, const char *buf, size_t len, char sep) {
+    sbert_dataset *ds = &d->pub;
+    const char *p = buf, *end = buf + len;
+    size_t line = 1, nf = 0, cap = 0;
+    char **fields = NULL;
+    sbert_status st = SBERT_OK;
+    if (len >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
+        p += 3; /* UTF-8 BOM */
+    if (p >= end) { st = sbert_fail(SBERT_ERR_FORMAT, "%s: the file is empty (a header line is required)", ds->path); goto done; }
+    if ((st = csv_record(d, &p, end, sep, &line, &fields, &nf, &cap)) != SBERT_OK) goto done;
+    for (size_t i = 0; i < nf; i++) {
+        if (!fields[i][0]) { st = sbert_fail(SBERT_ERR_FORMAT, "%s:1: header column %zu has no name", ds->path, i + 1); goto done; }
+        if ((st = add_column(d, fields[i], 1)) != SBERT_OK) goto done;
+    }
+    while (p < end) {
+        size_t row_line = line;
+        if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')) { /* blank line */
+            p += *p == '\r' ? 2 : 1;
+            line++;
+            continue;
+        }
+        if ((st = csv_record(d, &p, end, sep, &line, &fields, &nf, &cap)) != SBERT_OK) goto done;
+        if (nf != ds->n_cols) {
+            st = sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: row has %zu fields but the header has %zu (%s)",
+                            ds->path, row_line, nf, ds->n_cols, sep == '\t' ? "tab separated" : "comma separated");
+            goto done;
+        }
+        if ((st = add_row_capacity(d)) != SBERT_OK) goto done;
+        for (size_t c = 0; c < nf; c++) ds->cols[c].text[ds->n_rows] = fields[c];
+        ds->line[ds->n_rows++] = row_line;
+    }
+done:
+    free(fields);
+    return st;
+}
+
+/* ------------------------------------------------------------------ JSONL */
+
+static sbert_status load_jsonl(dataset_impl *d, char *buf, size_t len) {
+    sbert_dataset *ds = &d->pub;
+    size_t line = 0;
+    char *p = buf, *end = buf + len;
+    /* Numeric columns are first stored as text pointers to a marker and
+     * converted at the end; track kinds from the first row. */
+    double *nums = NULL;
+    size_t nums_cap = 0;
+    sbert_status st = SBERT_OK;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *le = nl ? nl : end;
+        line++;
+        char *q = p;
+        while (q < le && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
+        if (q == le) { p = nl ? nl + 1 : end; continue; }
+        cJSON *obj = cJSON_ParseWithLength(q, (size_t)(le - q));
+        if (!obj || !cJSON_IsObject(obj)) {
+            cJSON_Delete(obj);
+            return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: not a JSON object", ds->path, line);
+        }
+        if (ds->n_rows == 0 && ds->n_cols == 0) {
+            const cJSON *it;
+            cJSON_ArrayForEach(it, obj) {
+                if ((st = add_column(d, it->string, line)) != SBERT_OK) { cJSON_Delete(obj); return st; }
+                ds->cols[ds->n_cols - 1].kind = cJSON_IsString(it) ? SBERT_COL_TEXT : SBERT_COL_NUMBER;
+            }
+            if (ds->n_cols == 0) { cJSON_Delete(obj); return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: empty object", ds->path, line); }
+        }
+        if ((size_t)cJSON_GetArraySize(obj) != ds->n_cols) {
+            cJSON_Delete(obj);
+            return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: row has %d keys but the first row has %zu",
+                              ds->path, line, cJSON_GetArraySize(obj), ds->n_cols);
+        }
+        if ((st = add_row_capacity(d)) != SBERT_OK) { cJSON_Delete(obj); return st; }
+        if (nums_cap < d->cap_rows * ds->n_cols) {
+            nums_cap = d->cap_rows * ds->n_cols;
+            double *nn = realloc(nums, nums_cap * sizeof *nn);
+            if (!nn) { cJSON_Delete(obj); free(nums); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path); }
+            nums = nn;
+        }
+        for (size_t c = 0; c < ds->n_cols; c++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, ds->cols[c].name);
+            if (!v) {
+                cJSON_Delete(obj);
+                free(nums);
+                return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: key '%s' is missing", ds->path, line, ds->cols[c].name);
+            }
+            if (ds->cols[c].kind == SBERT_COL_TEXT) {
+                if (!cJSON_IsString(v)) {
+                    cJSON_Delete(obj);
+                    free(nums);
+                    return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a string in every row",
+                                      ds->path, line, ds->cols[c].name);
+                }
+                char *cell = arena_strndup(d, v->valuestring, strlen(v->valuestring));
+                if (!cell) { cJSON_Delete(obj); free(nums); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path); }
+                ds->cols[c].text[ds->n_rows] = cell;
+            } else {
+                if (!cJSON_IsNumber(v) && !cJSON_IsBool(v)) {
+                    cJSON_Delete(obj);
+                    free(nums);
+                    return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a number in every row",
+                                      ds->path, line, ds->cols[c].name);
+                }
+                nums[ds->n_rows * ds->n_cols + c] = cJSON_IsBool(v) ? (cJSON_IsTrue(v) ? 1.0 : 0.0) : v->valuedouble;
+                ds->cols[c].text[ds->n_rows] = NULL;
+            }
+        }
+        ds->line[ds->n_rows++] = line;
+        cJSON_Delete(obj);
+        p = nl ? nl + 1 : end;
+    }
+    for (size_t c = 0; c < ds->n_cols; c++) {
+        if (ds->cols[c].kind != SBERT_COL_NUMBER) continue;
+        ds->cols[c].num = malloc((ds->n_rows ? ds->n_rows : 1) * sizeof(double));
+        if (!ds->cols[c].num) { free(nums); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path); }
+        for (size_t r = 0; r < ds->n_rows; r++) ds->cols[c].num[r] = nums[r * ds->n_cols + c];
+        free(ds->cols[c].text);
+        ds->cols[c].text = NULL;
+    }
+    free(nums);
+    return SBERT_OK;
+}
+
+/* Convert the label column of a text-loaded file to numbers. */
+static sbert_status convert_label(sbert_dataset *ds) {
+    int c = sbert_dataset_label_column(ds);
+    if (c < 0 || ds->cols[c].kind == SBERT_COL_NUMBER) return SBERT_OK;
+    sbert_column *col = &ds->cols[c];
+    double *num = malloc((ds->n_rows ? ds->n_rows : 1) * sizeof *num);
+    if (!num) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
+    for (size_t r = 0; r < ds->n_rows; r++) {
+        const char *s = col->text[r];
+        char *e = NULL;
+        errno = 0;
+        double v = strtod(s, &e);
+        while (e && (*e == ' ' || *e == '\t')) e++;
+        if (!*s || !e || *e || errno == ERANGE || !isfinite(v)) {
+            free(num);
+            return sbert_fail(SBERT_ERR_FORMAT,
+                              "%s:%zu: column '%s' is the label and must be numeric, but holds '%.60s'",
+                              ds->path, ds->line[r], col->name, s);
+        }
+        num[r] = v;
+    }
+    free(col->text);
+    col->text = NULL;
+    col->num = num;
+    col->kind = SBERT_COL_NUMBER;
+    return SBERT_OK;
+}
+
+sbert_status sbert_dataset_load(const char *path, sbert_dataset **out) {
+    *out = NULL;
+    char base[4096];
+    snprintf(base, sizeof base, "%s", path);
+    if (ends_with(base, ".gz")) base[strlen(base) - 3] = '\0';
+    enum { JSONL, CSV, TSV } fmt;
+    if (ends_with(base, ".jsonl") || ends_with(base, ".json")) fmt = JSONL;
+    else if (ends_with(base, ".csv")) fmt = CSV;
+    else if (ends_with(base, ".tsv")) fmt = TSV;
+    else
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: unknown data format (use a .jsonl, .json, .csv or .tsv file, optionally .gz)", path);
+    dataset_impl *d = calloc(1, sizeof *d);
+    if (!d) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", path);
+    d->pub.path = strdup(path);
+    char *buf = NULL;
+    size_t len = 0;
+    sbert_status st = d->pub.path ? read_all(path, &buf, &len) : sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    if (st == SBERT_OK) {
+        st = fmt == JSONL ? load_jsonl(d, buf, len) : load_csv(d, buf, len, fmt == TSV ? '\t' : ',');
+        free(buf);
+    }
+    if (st == SBERT_OK && d->pub.n_rows == 0)
+        st = sbert_fail(SBERT_ERR_FORMAT, "%s: no data rows", path);
+    if (st == SBERT_OK) st = convert_label(&d->pub);
+    if (st != SBERT_OK) {
+        sbert_dataset_free(&d->pub);
+        return st;
+    }
+    *out = &d->pub;
+    return SBERT_OK;
+}
+
+sbert_status sbert_dataset_select_columns(sbert_dataset *ds, const char *const *names, size_t n) {
+    if (n == 0) return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: select_columns needs at least one column", ds->path);
+    int *idx = malloc(n * sizeof *idx);
+    if (!idx) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = sbert_dataset_find_column(ds, names[i]);
+        for (size_t j = 0; j < i; j++)
+            if (idx[j] == idx[i] && idx[i] >= 0) {
+                free(idx);
+                return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: column '%s' selected twice", ds->path, names[i]);
+            }
+        if (idx[i] < 0) {
+            char list[1024];
+            column_list(ds, list, sizeof list);
+            free(idx);
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: no column named '%s' (the file has: %s)", ds->path,
+                              names[i], list);
+        }
+    }
+    sbert_column *cols = malloc(n * sizeof *cols);
+    if (!cols) { free(idx); return sbert_fail(SBERT_ERR_NOMEM, "out of memory"); }
+    for (size_t i = 0; i < n; i++) cols[i] = ds->cols[idx[i]];
+    for (size_t c = 0; c < ds->n_cols; c++) {
+        int kept = 0;
+        for (size_t i = 0; i < n; i++) kept |= idx[i] == (int)c;
+        if (!kept) { free(ds->cols[c].name); free(ds->cols[c].text); free(ds->cols[c].num); }
+    }
+    free(ds->cols);
+    free(idx);
+    ds->cols = cols;
+    ds->n_cols = n;
+    return SBERT_OK;
+}
+
+sbert_status sbert_dataset_rename_column(sbert_dataset *ds, const char *from, const char *to) {
+    int c = sbert_dataset_find_column(ds, from);
+    if (c < 0) {
+        char list[1024];
+        column_list(ds, list, sizeof list);
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: cannot rename '%s': no such column (the file has: %s)",
+                          ds->path, from, list);
+    }
+    int other = sbert_dataset_find_column(ds, to);
+    if (other >= 0 && other != c)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: cannot rename '%s' to '%s': that column exists", ds->path,
+                          from, to);
+    char *n = strdup(to);
+    if (!n) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    free(ds->cols[c].name);
+    ds->cols[c].name = n;
+    /* A column renamed to label/score becomes the numeric label. */
+    return convert_label(ds);
+}
+
+sbert_status sbert_dataset_check_inputs(const sbert_dataset *ds) {
+    int label = sbert_dataset_label_column(ds);
+    for (size_t c = 0; c < ds->n_cols; c++) {
+        if ((int)c == label) continue;
+        if (ds->cols[c].kind != SBERT_COL_TEXT)
+            return sbert_fail(SBERT_ERR_FORMAT, "%s: column '%s' is an input but holds numbers, not text",
+                              ds->path, ds->cols[c].name);
+        for (size_t r = 0; r < ds->n_rows; r++) {
+            const char *s = ds->cols[c].text[r];
+            const char *q = s;
+            while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+            if (!*q)
+                return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' is an empty string", ds->path,
+                                  ds->line[r], ds->cols[c].name);
+        }
+    }
+    return SBERT_OK;
+}
+
+void sbert_dataset_truncate(sbert_dataset *ds, size_t n) {
+    if (n < ds->n_rows) ds->n_rows = n;
+}

@@ -1,0 +1,239 @@
+/*
+ * data/sampler.c -- BATCH_SAMPLER and NO_DUPLICATES batch samplers.
+ *
+ * NO_DUPLICATES keeps the not-yet-used positions of the permutation in a
+ * singly linked list; each batch walks the list from its head, skipping rows
+ * that clash with the batch (they keep their place for later batches), so
+ * the order matches sentence-transformers' implementation exactly. The set of
+ * values in the current batch is an open-addressing table of 64-bit hashes.
+ */
+#include "data/sampler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/error.h"
+#include "base/rng.h"
+
+sbert_status sbert_sampler_parse(const char *name, sbert_sampler_type *out) {
+    if (strcasecmp(name, "BATCH_SAMPLER") == 0) { *out = SBERT_SAMPLER_BATCH; return SBERT_OK; }
+    if (strcasecmp(name, "NO_DUPLICATES") == 0) { *out = SBERT_SAMPLER_NO_DUPLICATES; return SBERT_OK; }
+    return sbert_fail(SBERT_ERR_INVALID_ARG,
+                      "batch_sampler '%s' is not supported (use BATCH_SAMPLER or NO_DUPLICATES)", name);
+}
+
+void sbert_batches_free(sbert_batches *b) {
+    free(b->idx);
+    free(b->offsets);
+    memset(b, 0, sizeof *b);
+}
+
+size_t sbert_sampler_len(size_t n, size_t bs, int drop_last) {
+    return drop_last ? n / bs : (n + bs - 1) / bs;
+}
+
+/* Growable batch list. */
+typedef struct {
+    sbert_batches *b;
+    size_t cap_idx, cap_off;
+} batch_builder;
+
+static sbert_status bb_push_batch(batch_builder *bb, const size_t *rows, size_t n) {
+    sbert_batches *b = bb->b;
+    size_t used = b->offsets ? b->offsets[b->n_batches] : 0;
+    if (!b->offsets) {
+        bb->cap_off = 64;
+        b->offsets = malloc(bb->cap_off * sizeof *b->offsets);
+        if (!b->offsets) return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+        b->offsets[0] = 0;
+    }
+    if (b->n_batches + 2 > bb->cap_off) {
+        size_t *no = realloc(b->offsets, bb->cap_off * 2 * sizeof *no);
+        if (!no) return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+        b->offsets = no;
+        bb->cap_off *= 2;
+    }
+    if (used + n > bb->cap_idx) {
+        size_t cap = bb->cap_idx ? bb->cap_idx : 1024;
+        while (cap < used + n) cap *= 2;
+        size_t *ni = realloc(b->idx, cap * sizeof *ni);
+        if (!ni) return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+        b->idx = ni;
+        bb->cap_idx = cap;
+    }
+    memcpy(b->idx + used, rows, n * sizeof *rows);
+    b->n_batches++;
+    b->offsets[b->n_batches] = used + n;
+    return SBERT_OK;
+}
+
+static uint64_t hash_text(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 29; /* finalize a little for the table index */
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return h ? h : 1; /* 0 marks an empty slot */
+}
+
+typedef struct {
+    uint64_t *slot;
+    size_t mask;
+    size_t *used; /* indices of occupied slots, to clear fast */
+    size_t n_used;
+} hash_set;
+
+static int hs_contains(const hash_set *s, uint64_t h) {
+    for (size_t i = h & s->mask;; i = (i + 1) & s->mask) {
+        if (s->slot[i] == 0) return 0;
+        if (s->slot[i] == h) return 1;
+    }
+}
+
+static void hs_insert(hash_set *s, uint64_t h) {
+    size_t i = h & s->mask;
+    while (s->slot[i] != 0) {
+        if (s->slot[i] == h) return;
+        i = (i + 1) & s->mask;
+    }
+    s->slot[i] = h;
+    s->used[s->n_used++] = i;
+}
+
+static void hs_clear(hash_set *s) {
+    for (size_t k = 0; k < s->n_used; k++) s->slot[s->used[k]] = 0;
+    s->n_used = 0;
+}
+
+/* Row hashes [n_rows, n_in] of the input columns. */
+static sbert_status row_hashes(const sbert_dataset *ds, uint64_t **out, size_t *n_in) {
+    int label = sbert_dataset_label_column(ds);
+    size_t k = 0;
+    *n_in = sbert_dataset_n_inputs(ds);
+    uint64_t *h = malloc((ds->n_rows * *n_in + 1) * sizeof *h);
+    if (!h) return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory hashing %zu rows", ds->n_rows);
+    for (size_t r = 0; r < ds->n_rows; r++)
+        for (size_t c = 0; c < ds->n_cols; c++) {
+            if ((int)c == label) continue;
+            if (ds->cols[c].kind == SBERT_COL_TEXT) h[k++] = hash_text(ds->cols[c].text[r]);
+            else {
+                char buf[64];
+                snprintf(buf, sizeof buf, "%.17g", ds->cols[c].num[r]);
+                h[k++] = hash_text(buf);
+            }
+        }
+    *out = h;
+    return SBERT_OK;
+}
+
+static sbert_status nodup_pass(const uint64_t *hashes, size_t n_in, size_t n_rows, const size_t *perm,
+                               size_t bs, int drop_last, batch_builder *bb, size_t stop_after) {
+    size_t tcap = 16;
+    while (tcap < 2 * bs * (n_in ? n_in : 1)) tcap *= 2;
+    hash_set set = {calloc(tcap, sizeof(uint64_t)), tcap - 1, malloc(bs * (n_in ? n_in : 1) * sizeof(size_t)), 0};
+    ptrdiff_t *next = malloc((n_rows ? n_rows : 1) * sizeof *next);
+    size_t *batch = malloc(bs * sizeof *batch);
+    sbert_status st = SBERT_OK;
+    if (!set.slot || !set.used || !next || !batch) {
+        st = sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n_rows; i++) next[i] = i + 1 < n_rows ? (ptrdiff_t)(i + 1) : -1;
+    ptrdiff_t head = n_rows ? 0 : -1;
+    while (head != -1 && bb->b->n_batches < stop_after) {
+        size_t nb = 0;
+        int full = 0;
+        ptrdiff_t cur = head, prev = -1;
+        hs_clear(&set);
+        while (cur != -1) {
+            ptrdiff_t nx = next[cur];
+            size_t row = perm[cur];
+            const uint64_t *hv = hashes + row * n_in;
+            int clash = 0;
+            for (size_t k = 0; k < n_in && !clash; k++) clash = hs_contains(&set, hv[k]);
+            if (clash) {
+                prev = cur;
+                cur = nx;
+                continue;
+            }
+            batch[nb++] = row;
+            if (prev == -1) head = nx;
+            else next[prev] = nx;
+            if (nb == bs) {
+                full = 1;
+                break;
+            }
+            for (size_t k = 0; k < n_in; k++) hs_insert(&set, hv[k]);
+            cur = nx;
+        }
+        if (full || !drop_last) {
+            if (nb && (st = bb_push_batch(bb, batch, nb)) != SBERT_OK) goto done;
+        }
+        if (!full && nb == 0) break; /* nothing fits (cannot happen with a fresh batch) */
+    }
+done:
+    free(set.slot);
+    free(set.used);
+    free(next);
+    free(batch);
+    return st;
+}
+
+sbert_status sbert_no_duplicates_pass(const sbert_dataset *ds, const size_t *perm, size_t batch_size,
+                                      int drop_last, sbert_batches *out) {
+    uint64_t *h;
+    size_t n_in;
+    SBERT_TRY(row_hashes(ds, &h, &n_in));
+    batch_builder bb = {out, 0, out->offsets ? out->n_batches + 1 : 0};
+    if (out->offsets) { /* continue an existing list: capacities are at least the sizes */
+        bb.cap_idx = out->offsets[out->n_batches];
+        bb.cap_off = out->n_batches + 1;
+    }
+    sbert_status st = nodup_pass(h, n_in, ds->n_rows, perm, batch_size, drop_last, &bb, SIZE_MAX);
+    free(h);
+    return st;
+}
+
+sbert_status sbert_sampler_epoch(const sbert_dataset *ds, sbert_sampler_type type, size_t bs,
+                                 int drop_last, uint64_t seed, uint64_t epoch, sbert_batches *out) {
+    memset(out, 0, sizeof *out);
+    if (bs == 0) return sbert_fail(SBERT_ERR_INVALID_ARG, "batch size must be at least 1");
+    size_t n = ds->n_rows;
+    size_t *perm = malloc((n ? n : 1) * sizeof *perm);
+    if (!perm) return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+    sbert_rng rng;
+    sbert_rng_seed(&rng, seed + epoch);
+    sbert_rng_permutation(&rng, perm, n);
+    batch_builder bb = {out, 0, 0};
+    sbert_status st = SBERT_OK;
+    if (type == SBERT_SAMPLER_BATCH) {
+        for (size_t b = 0; b < n && st == SBERT_OK; b += bs) {
+            size_t m = n - b < bs ? n - b : bs;
+            if (m < bs && drop_last) break;
+            st = bb_push_batch(&bb, perm + b, m);
+        }
+    } else {
+        uint64_t *h;
+        size_t n_in;
+        st = row_hashes(ds, &h, &n_in);
+        if (st == SBERT_OK) {
+            size_t expected = sbert_sampler_len(n, bs, drop_last);
+            st = nodup_pass(h, n_in, n, perm, bs, drop_last, &bb, SIZE_MAX);
+            /* Top up a short epoch with at most two more passes. */
+            for (int pass = 0; pass < 2 && st == SBERT_OK && out->n_batches > 0 && out->n_batches < expected;
+                 pass++) {
+                sbert_rng_permutation(&rng, perm, n);
+                st = nodup_pass(h, n_in, n, perm, bs, drop_last, &bb, expected);
+            }
+            free(h);
+        }
+    }
+    free(perm);
+    if (st != SBERT_OK) sbert_batches_free(out);
+    return st;
+}
