@@ -4,9 +4,10 @@
  *
  * The blob is: u32 LE trie size in bytes, a darts-clone double-array trie of
  * that size, then a pool of NUL-terminated replacement strings. Normalization
- * walks the input taking the longest trie match at each position; where none
- * matches, the grapheme (or character) is copied unchanged -- exactly as HF
- * tokenizers' `Precompiled` normalizer does.
+ * walks the input one grapheme cluster at a time: a cluster shorter than 6
+ * bytes whose prefix is a trie key (the first, i.e. shortest, such key) is
+ * replaced whole; otherwise each character is replaced by its trie match or
+ * copied unchanged -- exactly as HF tokenizers' `Precompiled` normalizer does.
  */
 #ifndef SBERT_TOKENIZERS_PRECOMPILED_H
 #define SBERT_TOKENIZERS_PRECOMPILED_H

@@ -26,7 +26,8 @@ sbert_status sbert_unigram_create(const char *const *pieces, const double *score
 void sbert_unigram_free(sbert_unigram *u);
 
 /* Tokenize `s` (n bytes of valid UTF-8) and append the ids to the growable
- * array *ids (length *len, capacity *cap; realloc'd as needed). */
+ * array *ids (length *len, capacity *cap; realloc'd as needed). On failure
+ * (an unknown character and no unk_id, out of memory) *len is unchanged. */
 sbert_status sbert_unigram_tokenize(const sbert_unigram *u, const char *s, size_t n,
                                     int32_t **ids, size_t *len, size_t *cap);
 
