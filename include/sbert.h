@@ -144,6 +144,24 @@ size_t sbert_model_encode_dim(const sbert_model *model, const sbert_encode_optio
 sbert_status sbert_similarity(const char *fn_name, const float *a, size_t na, const float *b,
                               size_t nb, size_t dim, float *out);
 
+/* -------------------------------------------------------------- training */
+
+typedef struct {
+    double baseline; /* primary metric of the base model */
+    double score;    /* primary metric after training */
+    double delta;    /* score - baseline */
+    char verdict[16];/* "WIN" (>= +0.005), "MARGINAL" ([0, 0.005)), "REGRESSION" (< 0) */
+    int64_t steps;   /* optimizer steps taken */
+    char final_dir[4096]; /* where the trained model was saved */
+} sbert_train_summary;
+
+/* Run a training recipe (a `key: value` file; NULL for none) with
+ * command-line overrides (argv-style "--key" "value" or "key=value").
+ * Prints the run log to stdout and appends it to {log_dir}/{run_name}.log
+ * (log_dir NULL: "logs"); the last line printed is the VERDICT line. */
+sbert_status sbert_train(const char *recipe_path, const char *const *args, size_t n_args,
+                         const char *log_dir, sbert_train_summary *out);
+
 #ifdef __cplusplus
 }
 #endif
