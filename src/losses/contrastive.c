@@ -8,6 +8,7 @@
  *   y = x / n, n = max(||x||, eps)
  *   dx = (g - y (y.g)) / n   when ||x|| > eps,   dx = g / eps otherwise.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,29 +86,20 @@ static double softmax_ce(const double *S, size_t R, size_t C, const size_t *targ
     return total / (double)R;
 }
 
-/* S[i,j] = scale * a_i . b_j for a [R, dim], b [C, dim]. */
+/* S[i,j] = scale * a_i . b_j for a [R, dim], b [C, dim]  (S = scale * a b^T). */
 static void sim_matrix(const double *a, size_t R, const double *b, size_t C, size_t dim,
                        double scale, double *S) {
-    for (size_t i = 0; i < R; i++)
-        for (size_t j = 0; j < C; j++) {
-            double d = 0;
-            for (size_t k = 0; k < dim; k++) d += a[i * dim + k] * b[j * dim + k];
-            S[i * C + j] = scale * d;
-        }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)C, (int)dim, scale, a, (int)dim, b,
+                (int)dim, 0.0, S, (int)C);
 }
 
-/* ga += scale * dS @ b ; gb += scale * dS^T @ a */
+/* ga [R, dim] += scale * dS @ b ;  gb [C, dim] += scale * dS^T @ a */
 static void sim_backward(const double *a, size_t R, const double *b, size_t C, size_t dim,
                          double scale, const double *dS, double *ga, double *gb) {
-    for (size_t i = 0; i < R; i++)
-        for (size_t j = 0; j < C; j++) {
-            double g = scale * dS[i * C + j];
-            if (g == 0) continue;
-            for (size_t k = 0; k < dim; k++) {
-                ga[i * dim + k] += g * b[j * dim + k];
-                gb[j * dim + k] += g * a[i * dim + k];
-            }
-        }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)dim, (int)C, scale, dS, (int)C, b,
+                (int)dim, 1.0, ga, (int)dim);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C, (int)dim, (int)R, scale, dS, (int)C, a,
+                (int)dim, 1.0, gb, (int)dim);
 }
 
 static sbert_status mnrl_impl(const float *const *cols, size_t n_cols, size_t B, size_t dim,
