@@ -36,7 +36,7 @@ test: build models
 	cd build && ctest --output-on-failure -j$(JOBS)
 
 test-asan: deps models
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSBERT_SANITIZE=ON >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DSBERT_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS)
 

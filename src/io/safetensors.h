@@ -40,15 +40,28 @@ typedef struct sbert_safetensors sbert_safetensors;
  * within the file, JSON object, known dtype, offsets inside the data area,
  * shape x dtype size = byte range, no overlap, no holes, no duplicates. */
 sbert_status sbert_st_open(const char *path, sbert_safetensors **out);
+/* The same checks on an in-memory image of a file (for fuzzing and tests).
+ * `data` is borrowed, not copied: it must outlive the handle. `name` is used
+ * in messages and returned by sbert_st_path(). */
+sbert_status sbert_st_open_memory(const void *data, size_t len, const char *name,
+                                  sbert_safetensors **out);
 void sbert_st_close(sbert_safetensors *st);
 const char *sbert_st_path(const sbert_safetensors *st);
 
+/* Tensors are numbered in the order their data lies in the file (offset
+ * order); sbert_st_at returns NULL past the end. Tensor pointers, names and
+ * data stay valid until sbert_st_close. */
 size_t sbert_st_count(const sbert_safetensors *st);
 const sbert_st_tensor *sbert_st_at(const sbert_safetensors *st, size_t i);
 /* NULL if absent. */
 const sbert_st_tensor *sbert_st_find(const sbert_safetensors *st, const char *name);
 /* A __metadata__ value, or NULL. */
 const char *sbert_st_metadata(const sbert_safetensors *st, const char *key);
+
+/* Size in bits of one element of `dt` (0 for SBERT_DT_OTHER: see the tensor's
+ * nbytes instead) and the canonical dtype string ("F32", ...). */
+int sbert_dtype_bits(sbert_dtype dt);
+const char *sbert_dtype_name(sbert_dtype dt);
 
 /* Copy tensor `name` into dst as fp32 (F32, F16, BF16, F64 accepted). When
  * `shape` is not NULL the tensor must have exactly that shape; otherwise the

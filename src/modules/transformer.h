@@ -40,4 +40,34 @@ sbert_status sbert_transformer_forward(sbert_transformer *t, const int32_t *inpu
                                        const int32_t *token_type_ids, const size_t *seq_offsets,
                                        size_t n_seq, float *out);
 
+/* ---- additions (helper "fwd"): sizes, the flat parameter buffer, MPNet buckets ---- */
+
+size_t sbert_transformer_num_layers(const sbert_transformer *t);
+size_t sbert_transformer_num_heads(const sbert_transformer *t);
+size_t sbert_transformer_vocab_size(const sbert_transformer *t);
+
+/* One tensor of the flat fp32 parameter buffer. `name` is the Hugging Face
+ * base-model name without prefix ("embeddings.word_embeddings.weight",
+ * "encoder.layer.0.attention.self.query.weight", ...): what AutoModel's
+ * save_pretrained writes. shape[1] is 1 for vectors (ndim 1). A layer's
+ * q/k/v weights are adjacent (together the fused [3H, H] QKV matrix), and so
+ * are its q/k/v biases. */
+typedef struct {
+    char name[128];
+    size_t offset; /* in floats, from the start of sbert_transformer_params() */
+    size_t numel;
+    int ndim;
+    int64_t shape[2];
+} sbert_transformer_param;
+
+size_t sbert_transformer_num_params(const sbert_transformer *t);
+/* NULL when i is out of range. */
+const sbert_transformer_param *sbert_transformer_param_at(const sbert_transformer *t, size_t i);
+/* The flat buffer (n_floats floats); writable, e.g. for an optimizer step. */
+float *sbert_transformer_params(sbert_transformer *t, size_t *n_floats);
+
+/* MPNet's relative_position_bucket(relative_position = key pos - query pos),
+ * bidirectional, log-spaced beyond num_buckets/4 (MPNet: 32 buckets, 128). */
+int sbert_mpnet_relative_bucket(long relative_position, int num_buckets, int max_distance);
+
 #endif
