@@ -9,7 +9,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,11 +27,12 @@
 #include "data/sampler.h"
 #include "evaluation/evaluators.h"
 #include "io/atomic.h"
+#include "io/dirs.h"
 #include "io/file.h"
 #include "io/safetensors.h"
 #include "losses/losses.h"
-#include "modules/static_embedding.h"
 #include "training/optim.h"
+#include "training/trainable.h"
 
 /* ------------------------------------------------------------ arguments */
 
@@ -187,219 +187,14 @@ static void tlog(const char *fmt, ...) {
     }
 }
 
-static sbert_status mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return sbert_fail(SBERT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return sbert_fail(SBERT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-    return SBERT_OK;
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *path) { nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
-
-/* Publish a fully written directory `tmp` as `dir` (replacing any old one). */
-static sbert_status publish_dir(const char *tmp, const char *dir) {
-    char old[4200];
-    snprintf(old, sizeof old, "%s.old.%d", dir, (int)getpid());
-    int had = sbert_dir_exists(dir);
-    if (had && rename(dir, old) != 0)
-        return sbert_fail(SBERT_ERR_IO, "%s: cannot move the previous version aside: %s", dir, strerror(errno));
-    if (rename(tmp, dir) != 0) {
-        sbert_status st = sbert_fail(SBERT_ERR_IO, "%s: cannot publish: %s", dir, strerror(errno));
-        if (had) (void)rename(old, dir);
-        return st;
-    }
-    if (had) rm_rf(old);
-    return SBERT_OK;
-}
-
-/* ------------------------------------------------------- static model */
-
-typedef struct {
-    sbert_tokenizer *tok;
-    char *tok_json;
-    size_t tok_json_len;
-    sbert_static_embedding *emb;
-    float *grad;          /* [vocab, dim] */
-    int32_t *touched;     /* rows with a gradient since the last step */
-    size_t n_touched;
-    unsigned char *mark;  /* [vocab] */
-    sbert_adamw_state opt;
-    char source[4096];    /* what the model was built from, for the card */
-} static_model;
-
-static void static_model_free(static_model *m) {
-    sbert_tokenizer_free(m->tok);
-    free(m->tok_json);
-    sbert_static_embedding_free(m->emb);
-    free(m->grad);
-    free(m->touched);
-    free(m->mark);
-    sbert_adamw_free(&m->opt);
-    memset(m, 0, sizeof *m);
-}
-
-/* Find the StaticEmbedding module folder of a model directory. */
-static sbert_status find_static_module(const char *dir, char *module_dir, size_t cap) {
-    char path[4096];
-    SBERT_TRY(sbert_path_join(path, sizeof path, dir, "modules.json"));
-    cJSON *mods = NULL;
-    SBERT_TRY(sbert_json_load(path, &mods));
-    sbert_status st = sbert_fail(SBERT_ERR_UNSUPPORTED,
-                                 "%s: training supports StaticEmbedding models today; this model has no "
-                                 "StaticEmbedding module (transformer fine-tuning is not implemented yet)", path);
-    const cJSON *m;
-    cJSON_ArrayForEach(m, mods) {
-        const cJSON *type = cJSON_GetObjectItem(m, "type"), *p = cJSON_GetObjectItem(m, "path");
-        if (cJSON_IsString(type) && strstr(type->valuestring, "StaticEmbedding") &&
-            !strstr(type->valuestring, "Sparse")) {
-            st = sbert_path_join(module_dir, cap, dir, cJSON_IsString(p) ? p->valuestring : "");
-            break;
-        }
-    }
-    cJSON_Delete(mods);
-    return st;
-}
-
-static sbert_status static_model_build(const targs *a, static_model *m) {
-    memset(m, 0, sizeof *m);
-    char tokpath[4096];
-    sbert_status st;
-    if (strcasecmp(a->model, "static") == 0 || strcasecmp(a->model, "StaticEmbedding") == 0) {
-        if (!a->tokenizer)
-            return sbert_fail(SBERT_ERR_INVALID_ARG,
-                              "recipe: model 'static' needs 'tokenizer' (a tokenizer.json file) and 'embedding_dim'");
-        snprintf(tokpath, sizeof tokpath, "%s", a->tokenizer);
-        snprintf(m->source, sizeof m->source, "StaticEmbedding (random init, dim %lld) over %s",
-                 (long long)a->embedding_dim, a->tokenizer);
-    } else {
-        if (!sbert_dir_exists(a->model))
-            return sbert_fail(SBERT_ERR_IO, "model '%s': no such directory (or use model: static)", a->model);
-        char mdir[4096];
-        SBERT_TRY(find_static_module(a->model, mdir, sizeof mdir));
-        SBERT_TRY(sbert_path_join(tokpath, sizeof tokpath, mdir, "tokenizer.json"));
-        SBERT_TRY(sbert_static_embedding_load(mdir, &m->emb));
-        snprintf(m->source, sizeof m->source, "%s", a->model);
-    }
-    if ((st = sbert_read_file(tokpath, &m->tok_json, &m->tok_json_len)) != SBERT_OK) goto fail;
-    if ((st = sbert_tokenizer_load_from_memory(m->tok_json, m->tok_json_len, tokpath, &m->tok)) != SBERT_OK) goto fail;
-    if (!m->emb) {
-        if (a->embedding_dim < 1) { st = sbert_fail(SBERT_ERR_INVALID_ARG, "embedding_dim must be >= 1"); goto fail; }
-        st = sbert_static_embedding_create(sbert_tokenizer_vocab_size(m->tok), (size_t)a->embedding_dim,
-                                           (uint64_t)a->seed, &m->emb);
-        if (st != SBERT_OK) goto fail;
-    } else if (m->emb->vocab < sbert_tokenizer_vocab_size(m->tok)) {
-        st = sbert_fail(SBERT_ERR_FORMAT, "%s: the tokenizer has %zu tokens but the embedding table only %zu rows",
-                        tokpath, sbert_tokenizer_vocab_size(m->tok), m->emb->vocab);
-        goto fail;
-    }
-    size_t V = m->emb->vocab, D = m->emb->dim;
-    m->grad = calloc(V * D, sizeof *m->grad);
-    m->touched = malloc(V * sizeof *m->touched);
-    m->mark = calloc(V, 1);
-    if (!m->grad || !m->touched || !m->mark) { st = sbert_fail(SBERT_ERR_NOMEM, "out of memory for the gradient table"); goto fail; }
-    if ((st = sbert_adamw_init(&m->opt, V * D)) != SBERT_OK) goto fail;
-    return SBERT_OK;
-fail:
-    static_model_free(m);
-    return st;
-}
-
-/* Token ids of texts, packed: ids[off[i]..off[i+1]). */
-typedef struct {
-    int32_t *ids;
-    size_t *off;
-    size_t n;
-} packed_ids;
-
-static void packed_free(packed_ids *p) {
-    free(p->ids);
-    free(p->off);
-    memset(p, 0, sizeof *p);
-}
-
-static sbert_status tokenize_texts(const sbert_tokenizer *tok, const char *const *texts, size_t n,
-                                   packed_ids *out) {
-    memset(out, 0, sizeof *out);
-    sbert_tokenize_options opt = sbert_tokenize_options_default();
-    opt.add_special_tokens = 0; /* StaticEmbedding: no specials, tokenizer.json truncation only */
-    size_t cap = n * 16 + 16, T = 0;
-    out->ids = malloc(cap * sizeof *out->ids);
-    out->off = malloc((n + 1) * sizeof *out->off);
-    if (!out->ids || !out->off) { packed_free(out); return sbert_fail(SBERT_ERR_NOMEM, "out of memory tokenizing"); }
-    out->off[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        sbert_encoding e;
-        sbert_status st = sbert_tokenizer_encode(tok, texts[i], strlen(texts[i]), NULL, 0, &opt, &e);
-        if (st != SBERT_OK) { packed_free(out); return st; }
-        if (T + e.len > cap) {
-            while (T + e.len > cap) cap *= 2;
-            int32_t *ni = realloc(out->ids, cap * sizeof *ni);
-            if (!ni) { sbert_encoding_free(&e); packed_free(out); return sbert_fail(SBERT_ERR_NOMEM, "out of memory tokenizing"); }
-            out->ids = ni;
-        }
-        memcpy(out->ids + T, e.input_ids, e.len * sizeof *e.input_ids);
-        T += e.len;
-        out->off[i + 1] = T;
-        sbert_encoding_free(&e);
-    }
-    out->n = n;
-    return SBERT_OK;
-}
-
-static sbert_status static_encode(void *ctx, const char *const *texts, size_t n, float *out) {
-    static_model *m = ctx;
-    packed_ids p;
-    SBERT_TRY(tokenize_texts(m->tok, texts, n, &p));
-    sbert_status st = sbert_static_embedding_forward(m->emb, p.ids, p.off, n, out);
-    packed_free(&p);
-    return st;
-}
-
-static sbert_status write_text_atomic(const char *dir, const char *name, const char *text) {
-    char path[4200];
-    SBERT_TRY(sbert_path_join(path, sizeof path, dir, name));
-    return sbert_write_file_atomic(path, text, strlen(text));
-}
-
-/* Save in the sentence-transformers layout into `dir` (created). */
-static sbert_status static_model_save_files(const static_model *m, const char *dir) {
-    SBERT_TRY(mkdir_p(dir));
-    SBERT_TRY(write_text_atomic(dir, "modules.json",
-                                "[\n  {\n    \"idx\": 0,\n    \"name\": \"0\",\n    \"path\": \"\",\n"
-                                "    \"type\": \"sentence_transformers.models.StaticEmbedding\"\n  }\n]"));
-    SBERT_TRY(write_text_atomic(dir, "config_sentence_transformers.json",
-                                "{\n  \"__version__\": {\n    \"sentence_transformers\": \"5.0.0\",\n"
-                                "    \"transformers\": \"4.53.0\",\n    \"pytorch\": \"2.7.0\"\n  },\n"
-                                "  \"default_prompt_name\": null,\n  \"model_type\": \"SentenceTransformer\",\n"
-                                "  \"prompts\": {\n    \"document\": \"\",\n    \"query\": \"\"\n  },\n"
-                                "  \"similarity_fn_name\": \"cosine\"\n}"));
-    char path[4200];
-    SBERT_TRY(sbert_path_join(path, sizeof path, dir, "tokenizer.json"));
-    SBERT_TRY(sbert_write_file_atomic(path, m->tok_json, m->tok_json_len));
-    return sbert_static_embedding_save(m->emb, dir);
-}
-
 /* ---------------------------------------------------------- the trainer */
 
 typedef struct {
     const targs *a;
     const sbert_recipe *recipe;
-    static_model model;
+    sbert_trainable *model;
     sbert_dataset *train, *eval;
-    packed_ids *cols; /* [n_inputs] pre-tokenized train columns */
+    void **cols; /* [n_inputs] tokenized train columns (model-specific) */
     size_t n_inputs;
     int label_col;
     const char **eval_s1, **eval_s2;
@@ -421,9 +216,14 @@ typedef struct {
     int64_t kill_at_step; /* SBERT_TEST_KILL_AT_STEP (tests only) */
 } trainer;
 
+static sbert_status encode_cb(void *ctx, const char *const *texts, size_t n, float *out) {
+    sbert_trainable *m = ctx;
+    return m->ops->encode(m, texts, n, out);
+}
+
 static sbert_status evaluate(trainer *t, sbert_eval_result *res) {
-    return sbert_eval_embedding_similarity(static_encode, &t->model, t->model.emb->dim, t->eval_s1, t->eval_s2,
-                                           t->eval_gold, t->n_eval, t->a->evaluator_name, res);
+    return sbert_eval_embedding_similarity(encode_cb, t->model, t->model->ops->dim(t->model), t->eval_s1,
+                                           t->eval_s2, t->eval_gold, t->n_eval, t->a->evaluator_name, res);
 }
 
 static void log_eval(const sbert_eval_result *res, double epoch) {
@@ -508,35 +308,20 @@ static sbert_status load_data(trainer *t) {
 
 /* One micro-batch: forward every column, loss, backward. */
 static sbert_status micro_step(trainer *t, const size_t *rows, size_t B, double loss_weight, double *loss_out) {
-    static_model *m = &t->model;
-    size_t D = m->emb->dim, nc = t->n_inputs;
+    sbert_trainable *m = t->model;
+    size_t D = m->ops->dim(m), nc = t->n_inputs;
+    if (nc > 16) return sbert_fail(SBERT_ERR_UNSUPPORTED, "at most 16 input columns are supported, got %zu", nc);
     float *emb = malloc(nc * B * D * sizeof *emb), *g = calloc(nc * B * D, sizeof *g);
-    int32_t *ids = NULL;
-    size_t *off = malloc((B + 1) * sizeof *off);
     float *labels = malloc(B * sizeof *labels);
+    void *state[16] = {0};
     sbert_status st = SBERT_OK;
-    packed_ids *pk = calloc(nc, sizeof *pk);
-    if (!emb || !g || !off || !labels || !pk) { st = sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step"); goto done; }
-    for (size_t c = 0; c < nc && st == SBERT_OK; c++) {
-        const packed_ids *src = &t->cols[c];
-        size_t T = 0;
-        for (size_t i = 0; i < B; i++) T += src->off[rows[i] + 1] - src->off[rows[i]];
-        pk[c].ids = malloc((T ? T : 1) * sizeof(int32_t));
-        pk[c].off = malloc((B + 1) * sizeof(size_t));
-        if (!pk[c].ids || !pk[c].off) { st = sbert_fail(SBERT_ERR_NOMEM, "out of memory"); break; }
-        pk[c].off[0] = 0;
-        for (size_t i = 0; i < B; i++) {
-            size_t a0 = src->off[rows[i]], a1 = src->off[rows[i] + 1];
-            memcpy(pk[c].ids + pk[c].off[i], src->ids + a0, (a1 - a0) * sizeof(int32_t));
-            pk[c].off[i + 1] = pk[c].off[i] + (a1 - a0);
-        }
-        pk[c].n = B;
-        st = sbert_static_embedding_forward(m->emb, pk[c].ids, pk[c].off, B, emb + c * B * D);
-    }
+    if (!emb || !g || !labels) { st = sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step"); goto done; }
+    for (size_t c = 0; c < nc && st == SBERT_OK; c++)
+        st = m->ops->forward(m, t->cols[c], rows, B, emb + c * B * D, &state[c]);
     if (st != SBERT_OK) goto done;
     const float *cols[16];
     float *grads[16];
-    for (size_t c = 0; c < nc && c < 16; c++) { cols[c] = emb + c * B * D; grads[c] = g + c * B * D; }
+    for (size_t c = 0; c < nc; c++) { cols[c] = emb + c * B * D; grads[c] = g + c * B * D; }
     double loss = 0;
     sbert_sim_fn sim = strcmp(t->a->similarity_fct, "dot_score") == 0 ? SBERT_SIM_DOT : SBERT_SIM_COSINE;
     if (strcmp(t->a->loss, "CoSENTLoss") == 0) {
@@ -551,47 +336,15 @@ static sbert_status micro_step(trainer *t, const size_t *rows, size_t B, double 
     *loss_out = loss;
     if (loss_weight != 1.0)
         for (size_t i = 0; i < nc * B * D; i++) g[i] = (float)(g[i] * loss_weight);
-    for (size_t c = 0; c < nc; c++)
-        sbert_static_embedding_backward(m->emb, pk[c].ids, pk[c].off, B, g + c * B * D, m->grad, m->touched,
-                                        &m->n_touched, m->mark);
+    for (size_t c = 0; c < nc && st == SBERT_OK; c++) {
+        st = m->ops->backward(m, state[c], g + c * B * D);
+        state[c] = NULL;
+    }
 done:
-    if (pk) for (size_t c = 0; c < nc; c++) packed_free(&pk[c]);
-    free(pk); free(emb); free(g); free(ids); free(off); free(labels);
+    for (size_t c = 0; c < nc && c < 16; c++)
+        if (state[c]) m->ops->state_free(state[c]);
+    free(emb); free(g); free(labels);
     return st;
-}
-
-/* Clip, lazy AdamW on the touched rows, clear their gradients. */
-static double optimizer_step(trainer *t, double lr) {
-    static_model *m = &t->model;
-    size_t D = m->emb->dim;
-    double ss = 0;
-    for (size_t k = 0; k < m->n_touched; k++) {
-        const float *g = m->grad + (size_t)m->touched[k] * D;
-        for (size_t i = 0; i < D; i++) ss += (double)g[i] * g[i];
-    }
-    double norm = sqrt(ss);
-    if (t->a->max_grad_norm > 0) {
-        double coef = t->a->max_grad_norm / (norm + 1e-6);
-        if (coef < 1.0)
-            for (size_t k = 0; k < m->n_touched; k++) {
-                float *g = m->grad + (size_t)m->touched[k] * D;
-                for (size_t i = 0; i < D; i++) g[i] *= (float)coef;
-            }
-    }
-    /* One AdamW step per touched row (bias correction by the global step). */
-    int64_t step = m->opt.step;
-    for (size_t k = 0; k < m->n_touched; k++) {
-        sbert_param_segment seg = {(size_t)m->touched[k] * D, D, 1};
-        m->opt.step = step;
-        sbert_adamw_step(&m->opt, &t->adam, lr, m->emb->weight, m->grad, &seg, 1);
-    }
-    m->opt.step = step + 1;
-    for (size_t k = 0; k < m->n_touched; k++) {
-        memset(m->grad + (size_t)m->touched[k] * D, 0, D * sizeof(float));
-        m->mark[m->touched[k]] = 0;
-    }
-    m->n_touched = 0;
-    return norm;
 }
 
 /* ----------------------------------------------------------- checkpoints */
@@ -600,32 +353,23 @@ static sbert_status save_checkpoint(trainer *t) {
     char dir[4200], tmp[4300], path[4400];
     snprintf(dir, sizeof dir, "%s/checkpoint-%lld", t->output_dir, (long long)t->global_step);
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", dir, (int)getpid());
-    rm_rf(tmp);
-    sbert_status st = static_model_save_files(&t->model, tmp);
-    if (st == SBERT_OK) {
-        static_model *m = &t->model;
-        sbert_st_entry e[2];
-        memset(e, 0, sizeof e);
-        e[0].name = "exp_avg"; e[0].data = m->opt.m; e[0].ndim = 2;
-        e[1].name = "exp_avg_sq"; e[1].data = m->opt.v; e[1].ndim = 2;
-        for (int i = 0; i < 2; i++) { e[i].shape[0] = (int64_t)m->emb->vocab; e[i].shape[1] = (int64_t)m->emb->dim; }
-        snprintf(path, sizeof path, "%s/optimizer.safetensors", tmp);
-        st = sbert_st_write(path, e, 2, NULL, 0);
-    }
+    sbert_rm_rf(tmp);
+    sbert_status st = sbert_mkdir_p(tmp);
+    if (st == SBERT_OK) st = t->model->ops->save(t->model, tmp);
+    if (st == SBERT_OK) st = t->model->ops->save_optimizer(t->model, tmp);
     if (st == SBERT_OK) {
         char state[2048];
         snprintf(state, sizeof state,
-                 "{\n  \"global_step\": %lld,\n  \"epoch\": %lld,\n  \"next_batch\": %lld,\n  \"adam_step\": %lld,\n"
+                 "{\n  \"global_step\": %lld,\n  \"epoch\": %lld,\n  \"next_batch\": %lld,\n"
                  "  \"has_best\": %d,\n  \"best_metric\": %.17g,\n  \"best_step\": %lld,\n  \"bad_evals\": %lld,\n"
                  "  \"metric_for_best_model\": \"%s\"\n}\n",
-                 (long long)t->global_step, (long long)t->epoch, (long long)t->next_batch,
-                 (long long)t->model.opt.step, t->has_best, t->has_best ? t->best_metric : 0.0,
+                 (long long)t->global_step, (long long)t->epoch, (long long)t->next_batch, t->has_best, t->has_best ? t->best_metric : 0.0,
                  (long long)t->best_step, (long long)t->bad_evals, t->metric_key);
-        st = write_text_atomic(tmp, "trainer_state.json", state);
+        st = sbert_write_text_file(tmp, "trainer_state.json", state);
     }
-    if (st == SBERT_OK) st = publish_dir(tmp, dir);
+    if (st == SBERT_OK) st = sbert_publish_dir(tmp, dir);
     if (st != SBERT_OK) {
-        rm_rf(tmp);
+        sbert_rm_rf(tmp);
         sbert_error_prefix("checkpoint at step %lld not written (previous checkpoints are intact): ",
                            (long long)t->global_step);
         return st;
@@ -648,7 +392,7 @@ static sbert_status save_checkpoint(trainer *t) {
                 if (steps[j] > steps[i]) { long long x = steps[i]; steps[i] = steps[j]; steps[j] = x; }
         for (size_t i = (size_t)t->a->save_total_limit; i < n; i++) {
             snprintf(path, sizeof path, "%s/checkpoint-%lld", t->output_dir, steps[i]);
-            rm_rf(path);
+            sbert_rm_rf(path);
         }
     }
     return SBERT_OK;
@@ -671,25 +415,9 @@ static sbert_status find_latest_checkpoint(const char *out_dir, char *dst, size_
 }
 
 static sbert_status load_checkpoint(trainer *t, const char *dir) {
-    static_model *m = &t->model;
-    sbert_static_embedding *e = NULL;
-    SBERT_TRY(sbert_static_embedding_load(dir, &e));
-    if (e->vocab != m->emb->vocab || e->dim != m->emb->dim) {
-        sbert_static_embedding_free(e);
-        return sbert_fail(SBERT_ERR_FORMAT, "%s: checkpoint table is %zux%zu, the model is %zux%zu", dir, e->vocab,
-                          e->dim, m->emb->vocab, m->emb->dim);
-    }
-    memcpy(m->emb->weight, e->weight, e->vocab * e->dim * sizeof(float));
-    sbert_static_embedding_free(e);
+    SBERT_TRY(t->model->ops->load_weights(t->model, dir));
+    SBERT_TRY(t->model->ops->load_optimizer(t->model, dir));
     char path[4400];
-    snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
-    sbert_safetensors *st = NULL;
-    SBERT_TRY(sbert_st_open(path, &st));
-    int64_t shape[2] = {(int64_t)m->emb->vocab, (int64_t)m->emb->dim};
-    sbert_status s = sbert_st_read_f32(st, "exp_avg", shape, 2, m->opt.m);
-    if (s == SBERT_OK) s = sbert_st_read_f32(st, "exp_avg_sq", shape, 2, m->opt.v);
-    sbert_st_close(st);
-    SBERT_TRY(s);
     snprintf(path, sizeof path, "%s/trainer_state.json", dir);
     cJSON *j = NULL;
     SBERT_TRY(sbert_json_load(path, &j));
@@ -697,7 +425,6 @@ static sbert_status load_checkpoint(trainer *t, const char *dir) {
     t->global_step = (int64_t)JNUM("global_step");
     t->epoch = (int64_t)JNUM("epoch");
     t->next_batch = (int64_t)JNUM("next_batch");
-    m->opt.step = (int64_t)JNUM("adam_step");
     t->has_best = (int)JNUM("has_best");
     t->best_metric = JNUM("best_metric");
     t->best_step = (int64_t)JNUM("best_step");
@@ -726,10 +453,11 @@ static sbert_status eval_and_track(trainer *t, double epoch, int *stop) {
             char dir[4200], tmp[4300];
             snprintf(dir, sizeof dir, "%s/best-model", t->output_dir);
             snprintf(tmp, sizeof tmp, "%s.tmp.%d", dir, (int)getpid());
-            rm_rf(tmp);
-            sbert_status st = static_model_save_files(&t->model, tmp);
-            if (st == SBERT_OK) st = publish_dir(tmp, dir);
-            if (st != SBERT_OK) { rm_rf(tmp); return st; }
+            sbert_rm_rf(tmp);
+            sbert_status st = sbert_mkdir_p(tmp);
+            if (st == SBERT_OK) st = t->model->ops->save(t->model, tmp);
+            if (st == SBERT_OK) st = sbert_publish_dir(tmp, dir);
+            if (st != SBERT_OK) { sbert_rm_rf(tmp); return st; }
         }
     }
     if (better) t->bad_evals = 0;
@@ -775,7 +503,7 @@ static sbert_status train_loop(trainer *t) {
             micro++;
             if (micro % a->accum != 0 && b + 1 < batches.n_batches) continue;
             double lr = a->learning_rate * sbert_lr_lambda(t->sched, t->global_step, t->warmup, t->total_steps);
-            double norm = optimizer_step(t, lr);
+            double norm = t->model->ops->step(t->model, &t->adam, lr, a->max_grad_norm);
             t->global_step++;
             t->next_batch = (int64_t)b + 1;
             log_loss += step_loss;
@@ -831,8 +559,8 @@ static sbert_status write_model_card(trainer *t, const char *dir) {
          "- sentence-similarity\n- feature-extraction\n- sbert-c\n---\n\n");
     CARD("# %s\n\nA SentenceTransformer model trained with **sbert** (sentence-transformers training in C). "
          "It loads unchanged in Python: `SentenceTransformer(\"path/to/this/folder\")`.\n\n", a->run_name);
-    CARD("## Model\n\n- Base model: %s\n- Architecture: StaticEmbedding (%zu x %zu), similarity: cosine\n\n",
-         t->model.source, t->model.emb->vocab, t->model.emb->dim);
+    CARD("## Model\n\n- Base model: %s\n- Output dimension: %zu, similarity: cosine\n\n",
+         t->model->ops->describe(t->model), t->model->ops->dim(t->model));
     CARD("## Training data\n\n- Train: `%s` (%zu rows; columns:", a->train_data, t->train->n_rows);
     for (size_t c = 0; c < t->train->n_cols; c++) CARD(" `%s`", t->train->cols[c].name);
     CARD(")\n- Evaluation: `%s` (%zu pairs)\n\n## Loss\n\n`%s` (scale %g, similarity_fct %s)\n\n", a->eval_data,
@@ -878,8 +606,10 @@ static void append_experiment(const char *log_dir, const targs *a, double base, 
 }
 
 static void trainer_free(trainer *t) {
-    static_model_free(&t->model);
-    if (t->cols) for (size_t c = 0; c < t->n_inputs; c++) packed_free(&t->cols[c]);
+    if (t->cols)
+        for (size_t c = 0; c < t->n_inputs; c++)
+            if (t->cols[c]) t->model->ops->tokens_free(t->cols[c]);
+    if (t->model) t->model->ops->free(t->model);
     free(t->cols);
     sbert_dataset_free(t->train);
     sbert_dataset_free(t->eval);
@@ -897,14 +627,15 @@ static sbert_status run(trainer *t, const char *log_dir, sbert_train_result *res
     tlog("Train data: %s (%zu rows, %zu input columns%s)\n", a->train_data, t->train->n_rows, t->n_inputs,
          t->label_col >= 0 ? " + label" : "");
     tlog("Eval data: %s (%zu pairs)\n", a->eval_data, t->n_eval);
-    SBERT_TRY(static_model_build(a, &t->model));
-    tlog("Model: %s\n", t->model.source);
+    SBERT_TRY(sbert_trainable_static_create(a->model, a->tokenizer, a->embedding_dim, (uint64_t)a->seed, &t->model));
+    tlog("Model: %s\n", t->model->ops->describe(t->model));
     t->n_inputs = sbert_dataset_n_inputs(t->train);
     t->cols = calloc(t->n_inputs, sizeof *t->cols);
     if (!t->cols) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
     for (size_t c = 0; c < t->n_inputs; c++)
-        SBERT_TRY(tokenize_texts(t->model.tok, (const char *const *)t->train->cols[sbert_dataset_input_column(t->train, c)].text,
-                                 t->train->n_rows, &t->cols[c]));
+        SBERT_TRY(t->model->ops->tokenize(t->model,
+                                          (const char *const *)t->train->cols[sbert_dataset_input_column(t->train, c)].text,
+                                          t->train->n_rows, &t->cols[c]));
 
     /* Schedule. */
     size_t n_batches = sbert_sampler_len(t->train->n_rows, (size_t)a->batch_size, a->drop_last);
@@ -958,7 +689,7 @@ static sbert_status run(trainer *t, const char *log_dir, sbert_train_result *res
     }
     double baseline = metric_of(t, &t->baseline_res);
     tlog("Baseline %s = %.4f\n", t->metric_key, baseline);
-    SBERT_TRY(mkdir_p(t->output_dir));
+    SBERT_TRY(sbert_mkdir_p(t->output_dir));
 
     if (a->resume && strcasecmp(a->resume, "false") != 0) {
         char dir[4200];
@@ -974,10 +705,7 @@ static sbert_status run(trainer *t, const char *log_dir, sbert_train_result *res
     if (a->load_best && t->has_best) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/best-model", t->output_dir);
-        sbert_static_embedding *e = NULL;
-        SBERT_TRY(sbert_static_embedding_load(dir, &e));
-        memcpy(t->model.emb->weight, e->weight, e->vocab * e->dim * sizeof(float));
-        sbert_static_embedding_free(e);
+        SBERT_TRY(t->model->ops->load_weights(t->model, dir));
         tlog("Loaded the best model (step %lld, %s = %.4f)\n", (long long)t->best_step, t->metric_key, t->best_metric);
     }
     tlog("Evaluating the trained model...\n");
@@ -989,11 +717,12 @@ static sbert_status run(trainer *t, const char *log_dir, sbert_train_result *res
     if (snprintf(final_dir, sizeof final_dir, "%s/final", t->output_dir) >= (int)sizeof final_dir)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "output_dir is too long");
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", final_dir, (int)getpid());
-    rm_rf(tmp);
-    sbert_status st = static_model_save_files(&t->model, tmp);
+    sbert_rm_rf(tmp);
+    sbert_status st = sbert_mkdir_p(tmp);
+    if (st == SBERT_OK) st = t->model->ops->save(t->model, tmp);
     if (st == SBERT_OK) st = write_model_card(t, tmp);
-    if (st == SBERT_OK) st = publish_dir(tmp, final_dir);
-    if (st != SBERT_OK) { rm_rf(tmp); return st; }
+    if (st == SBERT_OK) st = sbert_publish_dir(tmp, final_dir);
+    if (st != SBERT_OK) { sbert_rm_rf(tmp); return st; }
     tlog("Saved the model to %s\n", final_dir);
     const char *verdict = sbert_verdict(score - baseline);
     append_experiment(log_dir, a, baseline, score, verdict, t->global_step);
@@ -1016,7 +745,7 @@ sbert_status sbert_train_run(const sbert_recipe *r, const char *log_dir, sbert_t
     targs a;
     SBERT_TRY(read_args(r, &a));
     if (!log_dir) log_dir = "logs";
-    SBERT_TRY(mkdir_p(log_dir));
+    SBERT_TRY(sbert_mkdir_p(log_dir));
     char logpath[4200];
     snprintf(logpath, sizeof logpath, "%s/%s.log", log_dir, a.run_name);
     g_log.file = fopen(logpath, "a");
