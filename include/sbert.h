@@ -144,6 +144,25 @@ size_t sbert_model_encode_dim(const sbert_model *model, const sbert_encode_optio
 sbert_status sbert_similarity(const char *fn_name, const float *a, size_t na, const float *b,
                               size_t nb, size_t dim, float *out);
 
+/* ------------------------------------------------------------ evaluation */
+
+typedef struct {
+    char key[96]; /* sentence-transformers metric key, e.g. "sts-dev_spearman_cosine" */
+    double value;
+} sbert_metric_value;
+
+typedef struct {
+    sbert_metric_value metrics[16];
+    size_t n;
+    char primary[96]; /* key of the primary metric */
+} sbert_eval_summary;
+
+/* Evaluate `model` on a data file with a sentence-transformers evaluator.
+ * Today: "EmbeddingSimilarityEvaluator" on (sentence1, sentence2, score)
+ * rows. `name` prefixes the metric keys ("" for none). */
+sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const char *eval_data,
+                            const char *name, size_t batch_size, sbert_eval_summary *out);
+
 /* -------------------------------------------------------------- training */
 
 typedef struct {
