@@ -108,6 +108,7 @@ void sbert_model_free(sbert_model *model);
 
 /* Output dimension of encode() (after the model's truncate_dim, if any). */
 size_t sbert_model_dim(const sbert_model *model);
+/* Tokens per text after truncation; 0 means no limit (StaticEmbedding). */
 size_t sbert_model_max_seq_length(const sbert_model *model);
 /* "cosine", "dot", "euclidean" or "manhattan". */
 const char *sbert_model_similarity_fn_name(const sbert_model *model);

@@ -59,6 +59,26 @@ int main(void) {
     CHECK(maxd <= 1e-6, "embeddings: max |diff| %.3g", maxd);
     printf("StaticEmbedding forward: %zu texts, max |diff| vs ST %.3g\n", n, maxd);
 
+    /* The same model through the public API (sbert_model_load + encode). */
+    sbert_model *model = NULL;
+    CHECK_OK(sbert_model_load(test_path("tests/data/static/model"), NULL, &model));
+    if (model) {
+        CHECK(sbert_model_dim(model) == D && sbert_model_max_seq_length(model) == 0, "static model dim/max len");
+        const char **texts = malloc(n * sizeof *texts);
+        for (size_t s = 0; s < n; s++)
+            texts[s] = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "sentences"), (int)s)->valuestring;
+        float *emb2 = malloc(n * D * sizeof *emb2);
+        CHECK_OK(sbert_model_encode(model, texts, n, NULL, emb2));
+        double maxm = 0;
+        k = 0;
+        cJSON_ArrayForEach(row, cJSON_GetObjectItem(r, "embeddings")) cJSON_ArrayForEach(v, row)
+            maxm = fmax(maxm, fabs(emb2[k++] - v->valuedouble));
+        CHECK(maxm <= 1e-6, "sbert_model_encode on the static model: max |diff| %.3g", maxm);
+        free(texts);
+        free(emb2);
+        sbert_model_free(model);
+    }
+
     float *R = malloc(n * D * sizeof *R), *grad = calloc(e->vocab * D, sizeof *grad);
     int32_t *touched = malloc(e->vocab * sizeof *touched);
     unsigned char *mark = calloc(e->vocab, 1);

@@ -57,7 +57,15 @@ static inline const char *test_path(const char *rel) {
     static int slot = 0;
     const char *root = getenv("SBERT_ROOT");
     char *b = buf[slot++ & 3];
-    snprintf(b, sizeof buf[0], "%s/%s", root && *root ? root : ".", rel);
+    const char *r = root && *root ? root : ".";
+    size_t nr = strlen(r), nl = strlen(rel);
+    if (nr + 1 + nl + 1 > sizeof buf[0]) { /* too long: fail loudly rather than truncate */
+        fprintf(stderr, "test_path: path too long: %s/%s\n", r, rel);
+        abort();
+    }
+    memcpy(b, r, nr);
+    b[nr] = '/';
+    memcpy(b + nr + 1, rel, nl + 1);
     return b;
 }
 

@@ -41,6 +41,7 @@
 #include "base/threads.h"
 #include "io/file.h"
 #include "modules/normalize.h"
+#include "modules/static_embedding.h"
 
 #define PATH_CAP 4096
 
@@ -53,6 +54,7 @@ struct sbert_model {
     char *dir;
     sbert_tokenizer *tok;
     sbert_transformer *tf;
+    sbert_static_embedding *static_emb; /* a StaticEmbedding model instead of tf + pool */
     sbert_pooling pool;
     sbert_post_module *post;
     size_t n_post;
@@ -103,6 +105,7 @@ void sbert_model_free(sbert_model *m) {
     if (!m) return;
     sbert_tokenizer_free(m->tok);
     sbert_transformer_free(m->tf);
+    sbert_static_embedding_free(m->static_emb);
     for (size_t i = 0; i < m->n_post; i++) {
         sbert_dense_free(m->post[i].dense);
         free(m->post[i].path);
@@ -155,7 +158,7 @@ static sbert_status json_load_optional(const char *dir, const char *file, char *
 
 /* Module class of a modules.json "type": the part after the last dot,
  * provided the string is a sentence_transformers path. */
-typedef enum { MT_TRANSFORMER, MT_POOLING, MT_DENSE, MT_NORMALIZE, MT_UNKNOWN } module_type;
+typedef enum { MT_TRANSFORMER, MT_POOLING, MT_DENSE, MT_NORMALIZE, MT_STATIC, MT_UNKNOWN } module_type;
 
 static module_type classify_type(const char *type) {
     static const struct {
@@ -184,6 +187,10 @@ static module_type classify_type(const char *type) {
         {"sentence_transformers.base.modules.normalize.Normalize", MT_NORMALIZE},
         {"sentence_transformers.base.modules.Normalize", MT_NORMALIZE},
         {"sentence_transformers.sentence_transformer.modules.normalize.Normalize", MT_NORMALIZE},
+        {"sentence_transformers.models.StaticEmbedding", MT_STATIC},
+        {"sentence_transformers.models.StaticEmbedding.StaticEmbedding", MT_STATIC},
+        {"sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding", MT_STATIC},
+        {"sentence_transformers.sentence_transformer.modules.StaticEmbedding", MT_STATIC},
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(type, known[i].name) == 0) return known[i].t;
@@ -456,18 +463,32 @@ static sbert_status load_modules(sbert_model *m, const char *modules_path) {
         if (mt == MT_UNKNOWN) {
             st = sbert_fail(SBERT_ERR_UNSUPPORTED,
                             "%s: entry %d: module type \"%s\" is not supported (sbert handles "
-                            "Transformer, Pooling, Dense and Normalize)",
+                            "Transformer, StaticEmbedding, Pooling, Dense and Normalize)",
                             modules_path, i, type->valuestring);
             goto done;
         }
-        if ((i == 0) != (mt == MT_TRANSFORMER)) {
+        if (i == 0 && mt == MT_STATIC) {
+            /* StaticEmbedding: tokenizer.json + table in its folder; it
+             * produces the sentence embedding itself (no Pooling). */
+            char tokpath[PATH_CAP];
+            st = sbert_path_join(tokpath, sizeof tokpath, sub, "tokenizer.json");
+            if (st == SBERT_OK) st = sbert_tokenizer_load(tokpath, &m->tok);
+            if (st == SBERT_OK) st = sbert_static_embedding_load(sub, &m->static_emb);
+            if (st != SBERT_OK) goto done;
+            cur_dim = m->static_emb->dim;
+            m->max_seq_length = 0;
+            have_pool = 1;
+            i++;
+            continue;
+        }
+        if ((i == 0) != (mt == MT_TRANSFORMER || mt == MT_STATIC) || (i > 0 && mt == MT_STATIC)) {
             st = sbert_fail(SBERT_ERR_UNSUPPORTED,
-                            "%s: entry %d (\"%s\"): the Transformer must be the first module and "
-                            "appear once",
+                            "%s: entry %d (\"%s\"): the Transformer (or StaticEmbedding) must be the "
+                            "first module and appear once",
                             modules_path, i, type->valuestring);
             goto done;
         }
-        if ((i == 1) != (mt == MT_POOLING)) {
+        if (!m->static_emb && (i == 1) != (mt == MT_POOLING)) {
             st = sbert_fail(SBERT_ERR_UNSUPPORTED,
                             "%s: entry %d (\"%s\"): sbert expects Pooling right after the "
                             "Transformer, and only there",
@@ -667,6 +688,26 @@ static sbert_status tokenize_text(const sbert_model *m, const char *prompt, cons
     return st;
 }
 
+/* StaticEmbedding.preprocess: prompt + text, no special tokens, no padding;
+ * only a truncation written in tokenizer.json applies. */
+static sbert_status tokenize_static(const sbert_model *m, const char *prompt, const char *text,
+                                    sbert_encoding *enc) {
+    size_t pl = prompt ? strlen(prompt) : 0, tl = strlen(text);
+    char *joined = NULL;
+    if (pl) {
+        joined = malloc(pl + tl + 1);
+        if (!joined) return nomem("prompt + text");
+        memcpy(joined, prompt, pl);
+        memcpy(joined + pl, text, tl + 1);
+    }
+    sbert_tokenize_options to = sbert_tokenize_options_default();
+    to.add_special_tokens = 0;
+    to.max_length = 0;
+    sbert_status st = sbert_tokenizer_encode(m->tok, joined ? joined : text, pl + tl, NULL, 0, &to, enc);
+    free(joined);
+    return st;
+}
+
 sbert_status sbert_model_prompt_length(const sbert_model *m, const char *prompt, size_t *out) {
     *out = 0;
     if (!prompt || !*prompt) return SBERT_OK;
@@ -782,11 +823,12 @@ sbert_status sbert_model_encode(sbert_model *m, const char *const *texts, size_t
     }
     if (prompt && !*prompt) prompt = NULL;
     size_t prompt_len = 0;
-    if (prompt && !m->pool.include_prompt) SBERT_TRY(sbert_model_prompt_length(m, prompt, &prompt_len));
+    if (prompt && !m->static_emb && !m->pool.include_prompt)
+        SBERT_TRY(sbert_model_prompt_length(m, prompt, &prompt_len));
 
     const size_t out_dim = sbert_model_encode_dim(m, &opt);
-    const size_t hidden = sbert_transformer_hidden_size(m->tf);
-    size_t width = sbert_pooling_output_dim(&m->pool);
+    const size_t hidden = m->static_emb ? 1 : sbert_transformer_hidden_size(m->tf);
+    size_t width = m->static_emb ? m->static_emb->dim : sbert_pooling_output_dim(&m->pool);
     for (size_t i = 0; i < m->n_post; i++)
         if (m->post[i].out_dim > width) width = m->post[i].out_dim;
 
@@ -814,7 +856,8 @@ sbert_status sbert_model_encode(sbert_model *m, const char *const *texts, size_t
         offs[0] = 0;
         for (size_t j = 0; j < nb; j++) {
             size_t ti = order[start + j].idx;
-            st = tokenize_text(m, prompt, texts[ti], &encs[j]);
+            st = m->static_emb ? tokenize_static(m, prompt, texts[ti], &encs[j])
+                               : tokenize_text(m, prompt, texts[ti], &encs[j]);
             if (st != SBERT_OK) {
                 sbert_error_prefix("text %zu: ", ti);
                 goto done;
@@ -850,9 +893,14 @@ sbert_status sbert_model_encode(sbert_model *m, const char *const *texts, size_t
             sbert_encoding_free(&encs[j]);
             memset(&encs[j], 0, sizeof encs[j]);
         }
-        st = sbert_transformer_forward(m->tf, ids, types, offs, nb, hid);
-        if (st != SBERT_OK) goto done;
-        sbert_pooling_forward(&m->pool, hid, offs, nb, prompt_len, pa);
+        if (m->static_emb) {
+            st = sbert_static_embedding_forward(m->static_emb, ids, offs, nb, pa);
+            if (st != SBERT_OK) goto done;
+        } else {
+            st = sbert_transformer_forward(m->tf, ids, types, offs, nb, hid);
+            if (st != SBERT_OK) goto done;
+            sbert_pooling_forward(&m->pool, hid, offs, nb, prompt_len, pa);
+        }
         float *res = run_post(m, pa, pb, nb);
         for (size_t j = 0; j < nb; j++) {
             float *dst = out + order[start + j].idx * out_dim;
