@@ -3,7 +3,8 @@
 #   make            build (Release) into build/
 #   make test       install what is missing, build, run the whole test suite
 #   make test-asan  the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make demo       the main job on bundled data (see README)
+#   make demo       the main job: train the static-embedding recipe on bundled data (ends with VERDICT)
+#   make demo-search  semantic search over bundled sentences with the real all-MiniLM-L6-v2
 #   make bench      side-by-side benchmarks against sentence-transformers (needs torch)
 #   make fuzz       build the libFuzzer targets with clang and run each briefly
 #   make refs       regenerate reference values with Python (needs sentence-transformers)
@@ -12,7 +13,7 @@ JOBS ?= $(shell nproc)
 APT_PACKAGES := cmake pkg-config libopenblas-dev libcjson-dev libutf8proc-dev libpcre2-dev zlib1g-dev
 PKGCONFIG_MODULES := openblas libcjson libutf8proc libpcre2-8 zlib
 
-.PHONY: all build deps models test test-asan demo bench fuzz refs clean
+.PHONY: all build deps models test test-asan demo demo-search bench fuzz refs clean
 
 all: build
 
@@ -40,8 +41,11 @@ test-asan: deps models
 	@cmake --build build-asan -j$(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS)
 
-demo: build models
+demo: build
 	@./tools/demo.sh
+
+demo-search: build models
+	@./tools/demo_search.sh
 
 bench: build models
 	@./bench/encode/run.sh
