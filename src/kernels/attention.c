@@ -1,0 +1,258 @@
+/*
+ * kernels/attention.c -- packed multi-head self-attention, fp32 CPU
+ * (contract in attention.h).
+ *
+ * Work item = (sequence s, head h), items numbered s * n_heads + h and split
+ * into contiguous chunks by sbert_parallel_for. For one item of length L and
+ * head size d the loops are
+ *     Kt[d, L]  = K_h^T                     (so the score loop is unit-stride)
+ *     S[i, :]   = sum_c q_i[c] * Kt[c, :]   then * scale (+ relative bias)
+ *     P[i, :]   = softmax(S[i, :])
+ *     out_i     = sum_j P[i, j] * v_j       (axpy over d, unit-stride)
+ * Sequences of ATT_BLAS_MIN_LEN tokens or more instead use two sgemm calls
+ * (Q K^T, then P V) on OpenBLAS, which runs single-threaded inside the
+ * pool's chunks (base/threads.c sets it to one thread).
+ * Each chunk allocates its own scratch (Kt and, unless the caller keeps the
+ * probabilities, one L x L block) once, sized for its longest sequence.
+ */
+#include "kernels/attention.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/threads.h"
+
+size_t sbert_attention_probs_size(const size_t *seq_offsets, size_t n_seq, size_t n_heads) {
+    size_t total = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        size_t L = seq_offsets[s + 1] - seq_offsets[s];
+        total += n_heads * L * L;
+    }
+    return total;
+}
+
+typedef struct {
+    float *out, *probs;
+    const float *qkv;
+    const size_t *offs;
+    const size_t *probs_base; /* [n_seq]: start of sequence s in probs */
+    size_t n_heads, head_dim;
+    float scale;
+    const float *rel_bias;
+    size_t rel_max_len;
+    atomic_int failed;
+} att_ctx;
+
+/* The loops of att_item are unit-stride axpys over j or over the head
+ * dimension; an AVX2 copy (8 lanes) is picked at run time where the CPU has
+ * it (a plain flag test, not an ifunc, which sanitizer runtimes dislike).
+ * Lanes never mix (no reductions are vectorized, no FMA contraction in ISO C
+ * mode), so both copies give the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ATT_HAVE_AVX2_COPY 1
+#endif
+
+/* Sequences at least this long use two single-threaded sgemm calls per
+ * (sequence, head) for Q K^T and P V (OpenBLAS runs one thread: see
+ * base/threads.c); shorter ones use the loops below, cheaper than a BLAS call. */
+#define ATT_BLAS_MIN_LEN 32
+
+/* softmax of each row of S [L, L] in place, after scores * scale (when
+ * `scale` != 1) and the relative bias for head h. */
+static void scores_to_probs(const att_ctx *c, size_t h, float *P, size_t L, float scale) {
+    const float *bias_row = NULL;
+    if (c->rel_bias) bias_row = c->rel_bias + h * (2 * c->rel_max_len - 1);
+    for (size_t i = 0; i < L; i++) {
+        float *row = P + i * L;
+        float mx = -INFINITY;
+        if (bias_row) {
+            const float *br = bias_row + (c->rel_max_len - 1) - i;
+            for (size_t j = 0; j < L; j++) {
+                row[j] = row[j] * scale + br[j];
+                mx = row[j] > mx ? row[j] : mx;
+            }
+        } else {
+            for (size_t j = 0; j < L; j++) {
+                row[j] *= scale;
+                mx = row[j] > mx ? row[j] : mx;
+            }
+        }
+        float sum = 0.0f;
+        for (size_t j = 0; j < L; j++) {
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
+        for (size_t j = 0; j < L; j++) row[j] /= sum;
+    }
+}
+
+static void att_item_blas(const att_ctx *c, size_t s, size_t h, float *P) {
+    const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
+    const size_t t0 = c->offs[s], L = c->offs[s + 1] - t0;
+    const float *q = c->qkv + t0 * W3 + h * d, *k = q + H, *v = q + 2 * H;
+    /* S[L, L] = Q_h[L, d] . K_h[L, d]^T   (rows W3 apart in qkv) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)L, (int)L, (int)d, 1.0f, q, (int)W3, k,
+                (int)W3, 0.0f, P, (int)L);
+    scores_to_probs(c, h, P, L, c->scale);
+    /* out_h[L, d] = P[L, L] . V_h[L, d] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)L, (int)d, (int)L, 1.0f, P, (int)L, v,
+                (int)W3, 0.0f, c->out + t0 * H + h * d, (int)H);
+}
+
+static inline __attribute__((always_inline)) void att_item_body(const att_ctx *c, size_t s,
+                                                                size_t h, float *Kt, float *P) {
+    const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
+    const size_t t0 = c->offs[s], L = c->offs[s + 1] - t0;
+    const float *base = c->qkv + t0 * W3 + h * d;
+    /* Kt[cc, j] = k_j[cc] */
+    for (size_t j = 0; j < L; j++) {
+        const float *k = base + j * W3 + H;
+        for (size_t cc = 0; cc < d; cc++) Kt[cc * L + j] = k[cc];
+    }
+    const float *bias_row = NULL;
+    size_t bias_w = 0;
+    if (c->rel_bias) {
+        bias_w = 2 * c->rel_max_len - 1;
+        bias_row = c->rel_bias + h * bias_w;
+    }
+    for (size_t i = 0; i < L; i++) {
+        const float *q = base + i * W3;
+        float *row = P + i * L;
+        for (size_t j = 0; j < L; j++) row[j] = q[0] * Kt[j];
+        for (size_t cc = 1; cc < d; cc++) {
+            const float a = q[cc];
+            const float *kr = Kt + cc * L;
+            for (size_t j = 0; j < L; j++) row[j] += a * kr[j];
+        }
+        float mx = -INFINITY;
+        if (bias_row) {
+            /* bias index for (i, j): j - i + rel_max_len - 1 */
+            const float *br = bias_row + (c->rel_max_len - 1) - i;
+            for (size_t j = 0; j < L; j++) {
+                row[j] = row[j] * c->scale + br[j];
+                mx = row[j] > mx ? row[j] : mx;
+            }
+        } else {
+            for (size_t j = 0; j < L; j++) {
+                row[j] *= c->scale;
+                mx = row[j] > mx ? row[j] : mx;
+            }
+        }
+        float sum = 0.0f;
+        for (size_t j = 0; j < L; j++) {
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
+        for (size_t j = 0; j < L; j++) row[j] /= sum;
+        /* out_i = sum_j P[i,j] v_j */
+        float *o = c->out + (t0 + i) * H + h * d;
+        for (size_t cc = 0; cc < d; cc++) o[cc] = 0.0f;
+        for (size_t j = 0; j < L; j++) {
+            const float p = row[j];
+            const float *v = base + j * W3 + 2 * H;
+            for (size_t cc = 0; cc < d; cc++) o[cc] += p * v[cc];
+        }
+    }
+}
+
+static void att_item_plain(const att_ctx *c, size_t s, size_t h, float *Kt, float *P) {
+    att_item_body(c, s, h, Kt, P);
+}
+
+#ifdef ATT_HAVE_AVX2_COPY
+__attribute__((target("avx2"))) static void att_item_avx2(const att_ctx *c, size_t s, size_t h,
+                                                          float *Kt, float *P) {
+    att_item_body(c, s, h, Kt, P);
+}
+#endif
+
+static void att_item(const att_ctx *c, size_t s, size_t h, float *Kt, float *P) {
+#ifdef ATT_HAVE_AVX2_COPY
+    static int have = -1; /* every thread computes the same value */
+    int a = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (a < 0) {
+        __builtin_cpu_init();
+        a = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&have, a, __ATOMIC_RELAXED);
+    }
+    if (a) {
+        att_item_avx2(c, s, h, Kt, P);
+        return;
+    }
+#endif
+    att_item_plain(c, s, h, Kt, P);
+}
+
+static void att_chunk(void *vctx, size_t i0, size_t i1) {
+    att_ctx *c = vctx;
+    size_t maxL = 0;
+    for (size_t it = i0; it < i1; it++) {
+        size_t s = it / c->n_heads;
+        size_t L = c->offs[s + 1] - c->offs[s];
+        if (L > maxL) maxL = L;
+    }
+    if (maxL == 0) return;
+    size_t need = maxL * c->head_dim + (c->probs ? 0 : maxL * maxL);
+    float *scratch = malloc(need * sizeof(float));
+    if (!scratch) {
+        atomic_store(&c->failed, 1);
+        return;
+    }
+    float *Kt = scratch, *P = scratch + maxL * c->head_dim;
+    for (size_t it = i0; it < i1; it++) {
+        size_t s = it / c->n_heads, h = it % c->n_heads;
+        size_t L = c->offs[s + 1] - c->offs[s];
+        if (L == 0) continue;
+        float *Pi = c->probs ? c->probs + c->probs_base[s] + h * L * L : P;
+        if (L >= ATT_BLAS_MIN_LEN)
+            att_item_blas(c, s, h, Pi);
+        else
+            att_item(c, s, h, Kt, Pi);
+    }
+    free(scratch);
+}
+
+sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
+                                     const size_t *seq_offsets, size_t n_seq, size_t n_heads,
+                                     size_t head_dim, float scale, const float *rel_bias,
+                                     size_t rel_max_len) {
+    if (n_seq == 0 || n_heads == 0) return SBERT_OK;
+    if (rel_bias) {
+        for (size_t s = 0; s < n_seq; s++) {
+            if (seq_offsets[s + 1] - seq_offsets[s] > rel_max_len)
+                return sbert_fail(SBERT_ERR_INVALID_ARG,
+                                  "attention: sequence %zu has %zu tokens, more than the %zu the "
+                                  "relative position bias table covers",
+                                  s, seq_offsets[s + 1] - seq_offsets[s], rel_max_len);
+        }
+    }
+    size_t *pbase = NULL;
+    if (probs) {
+        pbase = malloc(n_seq * sizeof(size_t));
+        if (!pbase) return sbert_fail(SBERT_ERR_NOMEM, "attention: out of memory");
+        size_t acc = 0;
+        for (size_t s = 0; s < n_seq; s++) {
+            size_t L = seq_offsets[s + 1] - seq_offsets[s];
+            pbase[s] = acc;
+            acc += n_heads * L * L;
+        }
+    }
+    att_ctx c = {out, probs, qkv, seq_offsets, pbase, n_heads, head_dim, scale, rel_bias,
+                 rel_max_len, 0};
+    /* Tiny batches (a short sentence) stay on the calling thread. */
+    size_t work = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        size_t L = seq_offsets[s + 1] - seq_offsets[s];
+        work += n_heads * L * (L + 1) * head_dim;
+    }
+    size_t items = n_seq * n_heads;
+    sbert_parallel_for_min(items, work < (1u << 15) ? items : 1, att_chunk, &c);
+    free(pbase);
+    if (atomic_load(&c.failed))
+        return sbert_fail(SBERT_ERR_NOMEM, "attention: out of memory for the score scratch");
+    return SBERT_OK;
+}

@@ -1,0 +1,41 @@
+/*
+ * kernels/attention.h -- multi-head self-attention over packed sequences.
+ *
+ * The batch is T tokens laid end to end: sequence s is rows
+ * seq_offsets[s] .. seq_offsets[s+1]-1 (seq_offsets: [n_seq + 1], offsets[0] = 0).
+ * Each token attends only to the tokens of its own sequence, so there is no
+ * padding and no mask. Per (sequence, head):
+ *     scores[i,j] = q_i . k_j * scale  (+ rel_bias[h, j - i])
+ *     P = softmax_j(scores);   out_i = sum_j P[i,j] v_j
+ * The (sequence, head) pairs are spread over the sbert thread pool; each pair
+ * is computed on its calling thread: plain loops for short sequences,
+ * single-threaded sgemm calls for long ones.
+ */
+#ifndef SBERT_KERNELS_ATTENTION_H
+#define SBERT_KERNELS_ATTENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbert.h"
+
+/* Number of floats that the saved probabilities take: sum_s n_heads * L_s^2.
+ * Layout: sequence s, then head h, then [L_s, L_s] row-major. */
+size_t sbert_attention_probs_size(const size_t *seq_offsets, size_t n_seq, size_t n_heads);
+
+/* qkv: [T, 3*H] with H = n_heads * head_dim; row t = q (H) | k (H) | v (H), head h
+ *      using columns h*head_dim .. (h+1)*head_dim-1 of each part.
+ * out: [T, H], head h written to columns h*head_dim...
+ * probs: NULL, or [sbert_attention_probs_size(...)] to keep the softmax output
+ *      (for the backward).
+ * rel_bias: NULL, or [n_heads, 2*rel_max_len - 1]: the bias added to
+ *      scores[i,j] is rel_bias[h*(2*rel_max_len-1) + (j - i + rel_max_len - 1)];
+ *      every sequence must then be at most rel_max_len long.
+ * scale: usually 1/sqrt(head_dim).
+ * Fails only on out-of-memory for the per-thread scratch (SBERT_ERR_NOMEM). */
+sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
+                                     const size_t *seq_offsets, size_t n_seq, size_t n_heads,
+                                     size_t head_dim, float scale, const float *rel_bias,
+                                     size_t rel_max_len);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * kernels/attention_backward.c -- backward of packed multi-head
+ * self-attention, fp32 CPU (contract and math in attention_backward.h).
+ *
+ * Work item = (sequence s, head h), numbered s * n_heads + h like the
+ * forward, split into contiguous chunks by sbert_parallel_for. For one item
+ * of length L and head size d, row i at a time:
+ *     dP[j]  = g_i . v_j                   (L dot products of length d)
+ *     dv_j  += P[i,j] g_i                  (axpy over d)
+ *     dS[j]  = P[i,j] (dP[j] - P[i,:].dP)
+ *     dq_i  += scale * sum_j dS[j] k_j,  dk_j += scale * dS[j] q_i
+ * dq, dK, dV are built in per-chunk scratch and added to the item's own rows
+ * and head columns of dqkv at the end (so `+=` adds exactly the gradient). The
+ * per-item relative-bias partials live in one zeroed buffer [items, 2R-1]
+ * and are reduced over sequences, in order, after the parallel loop.
+ * With attention dropout (keep flags M, scale 1/(1-p)) the forward output is
+ * (P*M) V, so dv uses P*M, dP is multiplied by M, and the softmax backward
+ * uses the undropped P. sbert_attention_dropout_output (end of the file) is
+ * that forward, recomputed from the saved probabilities.
+ */
+#include "kernels/attention_backward.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/threads.h"
+
+typedef struct {
+    float *dqkv;
+    float *bias_part; /* [n_seq * n_heads, bias_w] or NULL */
+    const float *dout, *qkv, *probs;
+    const uint8_t *keep; /* dropout keep flags laid out like probs, or NULL */
+    float keep_scale;
+    const size_t *offs;
+    const size_t *probs_base; /* [n_seq]: start of sequence s in probs */
+    size_t n_heads, head_dim, bias_w, rel_max_len;
+    float scale;
+    atomic_int failed;
+} attb_ctx;
+
+/* One (sequence, head). Scratch: dP [L], dq [d], dK [L, d], dV [L, d].
+ * The item's gradient is built in the scratch and then added to dqkv once,
+ * so dqkv_after = dqkv_before + g exactly, whatever dqkv held. */
+static void attb_item(const attb_ctx *c, size_t s, size_t h, float *dP, float *dq, float *dK,
+                      float *dV) {
+    const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
+    const size_t t0 = c->offs[s], L = c->offs[s + 1] - t0;
+    const float *base = c->qkv + t0 * W3 + h * d;
+    float *dbase = c->dqkv + t0 * W3 + h * d;
+    const float *P = c->probs + c->probs_base[s] + h * L * L;
+    const uint8_t *keep = c->keep ? c->keep + c->probs_base[s] + h * L * L : NULL;
+    float *bpart = c->bias_part ? c->bias_part + (s * c->n_heads + h) * c->bias_w : NULL;
+    memset(dK, 0, L * d * sizeof(float));
+    memset(dV, 0, L * d * sizeof(float));
+    for (size_t i = 0; i < L; i++) {
+        const float *g = c->dout + (t0 + i) * H + h * d;
+        const float *Pi = P + i * L;
+        const uint8_t *ki = keep ? keep + i * L : NULL;
+        /* dP[j] = g . v_j; dv_j += P[i,j] g  (with dropout: the kept, rescaled P) */
+        double dot = 0.0;
+        for (size_t j = 0; j < L; j++) {
+            const float *v = base + j * W3 + 2 * H;
+            float *dv = dV + j * d;
+            const float m = ki ? (ki[j] ? c->keep_scale : 0.0f) : 1.0f;
+            const float p = Pi[j] * m;
+            float acc = 0.0f;
+            for (size_t cc = 0; cc < d; cc++) {
+                acc += g[cc] * v[cc];
+                dv[cc] += p * g[cc];
+            }
+            dP[j] = acc * m;
+            dot += (double)Pi[j] * dP[j];
+        }
+        const float fdot = (float)dot;
+        /* dS[j] = P (dP - dot), kept in dP */
+        for (size_t j = 0; j < L; j++) dP[j] = Pi[j] * (dP[j] - fdot);
+        if (bpart) {
+            /* bias index for (i, j): j - i + rel_max_len - 1 */
+            float *br = bpart + (c->rel_max_len - 1) - i;
+            for (size_t j = 0; j < L; j++) br[j] += dP[j];
+        }
+        const float *q = base + i * W3;
+        memset(dq, 0, d * sizeof(float));
+        for (size_t j = 0; j < L; j++) {
+            const float ds = dP[j] * c->scale;
+            if (ds == 0.0f) continue;
+            const float *k = base + j * W3 + H;
+            float *dk = dK + j * d;
+            for (size_t cc = 0; cc < d; cc++) {
+                dq[cc] += ds * k[cc];
+                dk[cc] += ds * q[cc];
+            }
+        }
+        float *dqo = dbase + i * W3;
+        for (size_t cc = 0; cc < d; cc++) dqo[cc] += dq[cc];
+    }
+    for (size_t j = 0; j < L; j++) {
+        float *dko = dbase + j * W3 + H, *dvo = dbase + j * W3 + 2 * H;
+        for (size_t cc = 0; cc < d; cc++) {
+            dko[cc] += dK[j * d + cc];
+            dvo[cc] += dV[j * d + cc];
+        }
+    }
+}
+
+static void attb_chunk(void *vctx, size_t i0, size_t i1) {
+    attb_ctx *c = vctx;
+    size_t maxL = 0;
+    for (size_t it = i0; it < i1; it++) {
+        size_t s = it / c->n_heads;
+        size_t L = c->offs[s + 1] - c->offs[s];
+        if (L > maxL) maxL = L;
+    }
+    if (maxL == 0) return;
+    const size_t d = c->head_dim;
+    float *dP = malloc((maxL + d + 2 * maxL * d) * sizeof(float));
+    if (!dP) {
+        atomic_store(&c->failed, 1);
+        return;
+    }
+    for (size_t it = i0; it < i1; it++) {
+        size_t s = it / c->n_heads, h = it % c->n_heads;
+        if (c->offs[s + 1] == c->offs[s]) continue;
+        attb_item(c, s, h, dP, dP + maxL, dP + maxL + d, dP + maxL + d + maxL * d);
+    }
+    free(dP);
+}
+
+sbert_status sbert_attention_backward(float *dqkv, float *drel_bias, const float *dout,
+                                      const float *qkv, const float *probs,
+                                      const size_t *seq_offsets, size_t n_seq, size_t n_heads,
+                                      size_t head_dim, float scale, size_t rel_max_len) {
+    return sbert_attention_backward_dropout(dqkv, drel_bias, dout, qkv, probs, NULL, 1.0f,
+                                            seq_offsets, n_seq, n_heads, head_dim, scale,
+                                            rel_max_len);
+}
+
+sbert_status sbert_attention_backward_dropout(float *dqkv, float *drel_bias, const float *dout,
+                                              const float *qkv, const float *probs,
+                                              const uint8_t *keep, float keep_scale,
+                                              const size_t *seq_offsets, size_t n_seq,
+                                              size_t n_heads, size_t head_dim, float scale,
+                                              size_t rel_max_len) {
+    if (n_seq == 0 || n_heads == 0) return SBERT_OK;
+    size_t bias_w = 0;
+    if (drel_bias) {
+        if (rel_max_len == 0)
+            return sbert_fail(SBERT_ERR_INVALID_ARG,
+                              "attention backward: a relative-bias gradient needs rel_max_len > 0");
+        bias_w = 2 * rel_max_len - 1;
+        for (size_t s = 0; s < n_seq; s++) {
+            if (seq_offsets[s + 1] - seq_offsets[s] > rel_max_len)
+                return sbert_fail(SBERT_ERR_INVALID_ARG,
+                                  "attention backward: sequence %zu has %zu tokens, more than the "
+                                  "%zu the relative position bias table covers",
+                                  s, seq_offsets[s + 1] - seq_offsets[s], rel_max_len);
+        }
+    }
+    size_t *pbase = malloc(n_seq * sizeof(size_t));
+    float *part = drel_bias ? calloc(n_seq * n_heads * bias_w, sizeof(float)) : NULL;
+    if (!pbase || (drel_bias && !part)) {
+        free(pbase);
+        free(part);
+        return sbert_fail(SBERT_ERR_NOMEM, "attention backward: out of memory");
+    }
+    size_t acc = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        size_t L = seq_offsets[s + 1] - seq_offsets[s];
+        pbase[s] = acc;
+        acc += n_heads * L * L;
+    }
+    attb_ctx c = {dqkv, part, dout, qkv, probs, keep, keep_scale, seq_offsets, pbase, n_heads,
+                  head_dim, bias_w, rel_max_len, scale, 0};
+    sbert_parallel_for(n_seq * n_heads, attb_chunk, &c);
+    if (part && !atomic_load(&c.failed)) {
+        /* fixed-order reduction over sequences, per head and bias slot */
+        for (size_t h = 0; h < n_heads; h++) {
+            for (size_t k = 0; k < bias_w; k++) {
+                double sum = 0.0;
+                for (size_t s = 0; s < n_seq; s++) sum += part[(s * n_heads + h) * bias_w + k];
+                drel_bias[h * bias_w + k] += (float)sum;
+            }
+        }
+    }
+    free(part);
+    free(pbase);
+    if (atomic_load(&c.failed))
+        return sbert_fail(SBERT_ERR_NOMEM, "attention backward: out of memory for the scratch");
+    return SBERT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* attention output with dropout on the probabilities */
+
+typedef struct {
+    float *out;
+    const float *qkv, *probs;
+    const uint8_t *keep;
+    float keep_scale;
+    const size_t *offs, *probs_base;
+    size_t n_heads, head_dim;
+} attd_ctx;
+
+static void attd_chunk(void *vctx, size_t i0, size_t i1) {
+    const attd_ctx *c = vctx;
+    const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
+    for (size_t it = i0; it < i1; it++) {
+        size_t s = it / c->n_heads, h = it % c->n_heads;
+        size_t t0 = c->offs[s], L = c->offs[s + 1] - t0;
+        const float *P = c->probs + c->probs_base[s] + h * L * L;
+        const uint8_t *K = c->keep + c->probs_base[s] + h * L * L;
+        for (size_t i = 0; i < L; i++) {
+            float *o = c->out + (t0 + i) * H + h * d;
+            for (size_t cc = 0; cc < d; cc++) o[cc] = 0.0f;
+            for (size_t j = 0; j < L; j++) {
+                if (!K[i * L + j]) continue;
+                const float p = P[i * L + j] * c->keep_scale;
+                const float *v = c->qkv + (t0 + j) * W3 + 2 * H + h * d;
+                for (size_t cc = 0; cc < d; cc++) o[cc] += p * v[cc];
+            }
+        }
+    }
+}
+
+sbert_status sbert_attention_dropout_output(float *out, const float *probs, const uint8_t *keep,
+                                            float keep_scale, const float *qkv,
+                                            const size_t *seq_offsets, size_t n_seq,
+                                            size_t n_heads, size_t head_dim) {
+    if (n_seq == 0 || n_heads == 0) return SBERT_OK;
+    size_t *pbase = malloc(n_seq * sizeof(size_t));
+    if (!pbase) return sbert_fail(SBERT_ERR_NOMEM, "attention dropout: out of memory");
+    size_t acc = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        size_t L = seq_offsets[s + 1] - seq_offsets[s];
+        pbase[s] = acc;
+        acc += n_heads * L * L;
+    }
+    attd_ctx c = {out, qkv, probs, keep, keep_scale, seq_offsets, pbase, n_heads, head_dim};
+    sbert_parallel_for(n_seq * n_heads, attd_chunk, &c);
+    free(pbase);
+    return SBERT_OK;
+}

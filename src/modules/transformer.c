@@ -1,0 +1,641 @@
+/*
+ * modules/transformer.c -- the Hugging Face encoders behind the
+ * sentence-transformers Transformer module (BERT, RoBERTa, XLM-RoBERTa,
+ * DistilBERT, MPNet), loaded from config.json + model.safetensors and run in
+ * fp32 on CPU over packed batches (see transformer.h).
+ *
+ * All five families share one post-LayerNorm layer:
+ *     qkv = x Wqkv^T + bqkv                       [T, 3H]  (Q, K, V fused)
+ *     a   = attention(qkv) (+ MPNet relative bias) [T, H]
+ *     x   = LN1(a Wo^T + bo + x)
+ *     x   = LN2(act(x W1^T + b1) W2^T + b2 + x)
+ * and differ only in tensor names, in the embeddings (token types or not,
+ * where position ids start) and in MPNet's relative position bias, computed
+ * once per forward and shared by all layers as in modeling_mpnet.py.
+ *
+ * Weights live in one flat fp32 buffer with a table (HF base-model name,
+ * offset, shape), the layout the trainer needs. The q/k/v weights of a layer
+ * are stored back to back, so the [3H, H] block is both the fused QKV matrix
+ * and three ordinary HF tensors; the same holds for the three biases.
+ *
+ * Checkpoints may carry a model prefix ("bert.", "roberta.", "distilbert.",
+ * "mpnet.", ...) and heads (pooler, lm_head, classifier): the prefix is found
+ * from the word-embedding tensor and every other tensor is ignored.
+ */
+#include "modules/transformer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/error.h"
+#include "io/file.h"
+#include "io/safetensors.h"
+#include "kernels/attention.h"
+#include "kernels/cpu_ops.h"
+
+typedef enum { FAM_BERT, FAM_ROBERTA, FAM_XLMR, FAM_DISTILBERT, FAM_MPNET } family;
+
+#define SUPPORTED_TYPES "bert, roberta, xlm-roberta, distilbert, mpnet"
+#define MPNET_BUCKETS 32
+#define MPNET_MAX_DISTANCE 128
+
+typedef struct {
+    float *qkv_w, *qkv_b; /* [3H, H], [3H] */
+    float *o_w, *o_b;     /* [H, H], [H] */
+    float *ln1_w, *ln1_b; /* [H] */
+    float *ff1_w, *ff1_b; /* [I, H], [I] */
+    float *ff2_w, *ff2_b; /* [H, I], [H] */
+    float *ln2_w, *ln2_b; /* [H] */
+} layer_weights;
+
+struct sbert_transformer {
+    char model_type[32];
+    family fam;
+    size_t H, n_layers, n_heads, I, V, P, n_types;
+    float eps;
+    sbert_act act;
+    int pad_idx;      /* RoBERTa/XLM-R/MPNet: position ids start at pad_idx + 1 */
+    int n_rel_bucket; /* MPNet: rows of relative_attention_bias */
+
+    float *params; /* flat fp32 buffer */
+    size_t n_floats;
+    sbert_transformer_param *table;
+    size_t n_table, cap_table;
+
+    float *word, *pos, *type; /* [V,H], [P,H], [n_types,H] or NULL */
+    float *emb_ln_w, *emb_ln_b;
+    float *rel_bias; /* [n_rel_bucket, n_heads] or NULL */
+    layer_weights *layers;
+};
+
+/* ------------------------------------------------------------------ config */
+
+static int json_int(const cJSON *cfg, const char *key, long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (!cJSON_IsNumber(v)) return 0;
+    double d = v->valuedouble;
+    if (d != floor(d)) return 0;
+    *out = (long)d;
+    return 1;
+}
+
+static sbert_status need_int(const cJSON *cfg, const char *path, const char *key, long lo,
+                             long *out) {
+    if (!json_int(cfg, key, out))
+        return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" is missing or not an integer", path, key);
+    if (*out < lo)
+        return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" is %ld, must be at least %ld", path, key,
+                          *out, lo);
+    return SBERT_OK;
+}
+
+static long opt_int(const cJSON *cfg, const char *key, long dflt) {
+    long v;
+    return json_int(cfg, key, &v) ? v : dflt;
+}
+
+static const char *opt_str(const cJSON *cfg, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static sbert_status parse_config(sbert_transformer *t, const char *path) {
+    cJSON *cfg = NULL;
+    SBERT_TRY(sbert_json_load(path, &cfg));
+    sbert_status st = SBERT_OK;
+    const char *mt = opt_str(cfg, "model_type");
+    long H = 0, L = 0, NH = 0, I = 0, V = 0, P = 0;
+    if (!mt) {
+        st = sbert_fail(SBERT_ERR_FORMAT, "%s: \"model_type\" is missing (supported: %s)", path,
+                        SUPPORTED_TYPES);
+        goto done;
+    }
+    if (strcmp(mt, "bert") == 0) t->fam = FAM_BERT;
+    else if (strcmp(mt, "roberta") == 0) t->fam = FAM_ROBERTA;
+    else if (strcmp(mt, "xlm-roberta") == 0) t->fam = FAM_XLMR;
+    else if (strcmp(mt, "distilbert") == 0) t->fam = FAM_DISTILBERT;
+    else if (strcmp(mt, "mpnet") == 0) t->fam = FAM_MPNET;
+    else {
+        st = sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not supported (supported: %s)",
+                        path, mt, SUPPORTED_TYPES);
+        goto done;
+    }
+    snprintf(t->model_type, sizeof t->model_type, "%s", mt);
+
+    const char *act_name;
+    if (t->fam == FAM_DISTILBERT) {
+        if ((st = need_int(cfg, path, "dim", 1, &H)) || (st = need_int(cfg, path, "n_layers", 0, &L)) ||
+            (st = need_int(cfg, path, "n_heads", 1, &NH)) ||
+            (st = need_int(cfg, path, "hidden_dim", 1, &I)))
+            goto done;
+        act_name = opt_str(cfg, "activation");
+        if (!act_name) act_name = "gelu";
+        t->eps = 1e-12f; /* hard-coded in modeling_distilbert.py */
+        t->n_types = 0;
+        t->pad_idx = (int)opt_int(cfg, "pad_token_id", 0);
+    } else {
+        if ((st = need_int(cfg, path, "hidden_size", 1, &H)) ||
+            (st = need_int(cfg, path, "num_hidden_layers", 0, &L)) ||
+            (st = need_int(cfg, path, "num_attention_heads", 1, &NH)) ||
+            (st = need_int(cfg, path, "intermediate_size", 1, &I)))
+            goto done;
+        act_name = opt_str(cfg, "hidden_act");
+        if (!act_name) act_name = "gelu";
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(cfg, "layer_norm_eps");
+        t->eps = cJSON_IsNumber(e) ? (float)e->valuedouble : 1e-12f;
+        if (t->fam == FAM_MPNET) {
+            t->n_types = 0;
+            t->pad_idx = 1; /* MPNetEmbeddings hard-codes padding_idx = 1 */
+            t->n_rel_bucket = (int)opt_int(cfg, "relative_attention_num_buckets", 32);
+            if (t->n_rel_bucket < MPNET_BUCKETS) {
+                st = sbert_fail(SBERT_ERR_FORMAT,
+                                "%s: relative_attention_num_buckets is %d; MPNet uses %d buckets",
+                                path, t->n_rel_bucket, MPNET_BUCKETS);
+                goto done;
+            }
+        } else {
+            long nt = opt_int(cfg, "type_vocab_size", 2);
+            if (nt < 1) nt = 1;
+            t->n_types = (size_t)nt;
+            t->pad_idx = (int)opt_int(cfg, "pad_token_id", t->fam == FAM_BERT ? 0 : 1);
+        }
+        const char *pet = opt_str(cfg, "position_embedding_type");
+        if (pet && strcmp(pet, "absolute") != 0) {
+            st = sbert_fail(SBERT_ERR_UNSUPPORTED,
+                            "%s: position_embedding_type \"%s\" is not supported (only \"absolute\")",
+                            path, pet);
+            goto done;
+        }
+    }
+    if ((st = need_int(cfg, path, "vocab_size", 1, &V)) ||
+        (st = need_int(cfg, path, "max_position_embeddings", 1, &P)))
+        goto done;
+    if (H % NH != 0) {
+        st = sbert_fail(SBERT_ERR_FORMAT, "%s: hidden size %ld is not a multiple of the %ld heads",
+                        path, H, NH);
+        goto done;
+    }
+    if ((st = sbert_act_from_name(act_name, &t->act)) != SBERT_OK) {
+        sbert_error_prefix("%s: ", path);
+        goto done;
+    }
+    if (t->pad_idx < 0) t->pad_idx = 0;
+    t->H = (size_t)H;
+    t->n_layers = (size_t)L;
+    t->n_heads = (size_t)NH;
+    t->I = (size_t)I;
+    t->V = (size_t)V;
+    t->P = (size_t)P;
+done:
+    cJSON_Delete(cfg);
+    return st;
+}
+
+/* ------------------------------------------------------------ param table */
+
+static sbert_status add_param(sbert_transformer *t, const char *name, int ndim, size_t d0,
+                              size_t d1) {
+    if (t->n_table == t->cap_table) {
+        size_t cap = t->cap_table ? 2 * t->cap_table : 64;
+        sbert_transformer_param *nt = realloc(t->table, cap * sizeof *nt);
+        if (!nt) return sbert_fail(SBERT_ERR_NOMEM, "transformer: out of memory");
+        t->table = nt;
+        t->cap_table = cap;
+    }
+    size_t len = strlen(name);
+    if (len >= sizeof t->table[0].name)
+        return sbert_fail(SBERT_ERR_INTERNAL, "transformer: parameter name '%s' too long", name);
+    sbert_transformer_param *p = &t->table[t->n_table++];
+    memset(p, 0, sizeof *p);
+    memcpy(p->name, name, len + 1);
+    p->ndim = ndim;
+    p->shape[0] = (int64_t)d0;
+    p->shape[1] = ndim > 1 ? (int64_t)d1 : 1;
+    p->numel = ndim > 1 ? d0 * d1 : d0;
+    p->offset = t->n_floats;
+    t->n_floats += p->numel;
+    return SBERT_OK;
+}
+
+/* Add "<base>.weight" [d0, d1] (or [d0] when d1 == 0) and, if with_bias, "<base>.bias" [d0]. */
+static sbert_status add_linear(sbert_transformer *t, const char *base, size_t d0, size_t d1,
+                               int with_bias) {
+    char name[200];
+    snprintf(name, sizeof name, "%s.weight", base);
+    SBERT_TRY(add_param(t, name, d1 ? 2 : 1, d0, d1));
+    if (with_bias) {
+        snprintf(name, sizeof name, "%s.bias", base);
+        SBERT_TRY(add_param(t, name, 1, d0, 0));
+    }
+    return SBERT_OK;
+}
+
+typedef struct {
+    const char *q, *k, *v, *o, *ln1, *ff1, *ff2, *ln2; /* "%zu" = layer index */
+} layer_names;
+
+static const layer_names bert_names = {
+    "encoder.layer.%zu.attention.self.query", "encoder.layer.%zu.attention.self.key",
+    "encoder.layer.%zu.attention.self.value", "encoder.layer.%zu.attention.output.dense",
+    "encoder.layer.%zu.attention.output.LayerNorm", "encoder.layer.%zu.intermediate.dense",
+    "encoder.layer.%zu.output.dense", "encoder.layer.%zu.output.LayerNorm"};
+static const layer_names distil_names = {
+    "transformer.layer.%zu.attention.q_lin", "transformer.layer.%zu.attention.k_lin",
+    "transformer.layer.%zu.attention.v_lin", "transformer.layer.%zu.attention.out_lin",
+    "transformer.layer.%zu.sa_layer_norm", "transformer.layer.%zu.ffn.lin1",
+    "transformer.layer.%zu.ffn.lin2", "transformer.layer.%zu.output_layer_norm"};
+static const layer_names mpnet_names = {
+    "encoder.layer.%zu.attention.attn.q", "encoder.layer.%zu.attention.attn.k",
+    "encoder.layer.%zu.attention.attn.v", "encoder.layer.%zu.attention.attn.o",
+    "encoder.layer.%zu.attention.LayerNorm", "encoder.layer.%zu.intermediate.dense",
+    "encoder.layer.%zu.output.dense", "encoder.layer.%zu.output.LayerNorm"};
+
+static const layer_names *names_of(family f) {
+    return f == FAM_DISTILBERT ? &distil_names : f == FAM_MPNET ? &mpnet_names : &bert_names;
+}
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#endif
+static void layer_name(char *dst, size_t cap, const char *fmt, size_t layer) {
+    snprintf(dst, cap, fmt, layer);
+}
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+/* Declare every tensor in the flat-buffer order (q, k, v weights adjacent,
+ * then q, k, v biases adjacent). */
+static sbert_status build_table(sbert_transformer *t) {
+    const size_t H = t->H, I = t->I;
+    SBERT_TRY(add_linear(t, "embeddings.word_embeddings", t->V, H, 0));
+    SBERT_TRY(add_linear(t, "embeddings.position_embeddings", t->P, H, 0));
+    if (t->n_types) SBERT_TRY(add_linear(t, "embeddings.token_type_embeddings", t->n_types, H, 0));
+    SBERT_TRY(add_linear(t, "embeddings.LayerNorm", H, 0, 1));
+    if (t->fam == FAM_MPNET)
+        SBERT_TRY(add_linear(t, "encoder.relative_attention_bias", (size_t)t->n_rel_bucket,
+                             t->n_heads, 0));
+    const layer_names *nm = names_of(t->fam);
+    char base[160], name[200];
+    for (size_t l = 0; l < t->n_layers; l++) {
+        const char *qkv[3] = {nm->q, nm->k, nm->v};
+        for (int j = 0; j < 3; j++) {
+            layer_name(base, sizeof base, qkv[j], l);
+            snprintf(name, sizeof name, "%s.weight", base);
+            SBERT_TRY(add_param(t, name, 2, H, H));
+        }
+        for (int j = 0; j < 3; j++) {
+            layer_name(base, sizeof base, qkv[j], l);
+            snprintf(name, sizeof name, "%s.bias", base);
+            SBERT_TRY(add_param(t, name, 1, H, 0));
+        }
+        layer_name(base, sizeof base, nm->o, l);
+        SBERT_TRY(add_linear(t, base, H, H, 1));
+        layer_name(base, sizeof base, nm->ln1, l);
+        SBERT_TRY(add_linear(t, base, H, 0, 1));
+        layer_name(base, sizeof base, nm->ff1, l);
+        SBERT_TRY(add_linear(t, base, I, H, 1));
+        layer_name(base, sizeof base, nm->ff2, l);
+        SBERT_TRY(add_linear(t, base, H, I, 1));
+        layer_name(base, sizeof base, nm->ln2, l);
+        SBERT_TRY(add_linear(t, base, H, 0, 1));
+    }
+    return SBERT_OK;
+}
+
+/* Point the named views into the flat buffer (table order of build_table). */
+static void bind_views(sbert_transformer *t) {
+    size_t i = 0;
+#define NEXT() (t->params + t->table[i++].offset)
+    t->word = NEXT();
+    t->pos = NEXT();
+    t->type = t->n_types ? NEXT() : NULL;
+    t->emb_ln_w = NEXT();
+    t->emb_ln_b = NEXT();
+    t->rel_bias = t->fam == FAM_MPNET ? NEXT() : NULL;
+    for (size_t l = 0; l < t->n_layers; l++) {
+        layer_weights *w = &t->layers[l];
+        w->qkv_w = NEXT();
+        i += 2; /* k, v weights follow contiguously */
+        w->qkv_b = NEXT();
+        i += 2;
+        w->o_w = NEXT();
+        w->o_b = NEXT();
+        w->ln1_w = NEXT();
+        w->ln1_b = NEXT();
+        w->ff1_w = NEXT();
+        w->ff1_b = NEXT();
+        w->ff2_w = NEXT();
+        w->ff2_b = NEXT();
+        w->ln2_w = NEXT();
+        w->ln2_b = NEXT();
+    }
+#undef NEXT
+}
+
+/* ------------------------------------------------------------ weights */
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The prefix in front of "embeddings.word_embeddings.weight" ("" or "bert." ...). */
+static sbert_status find_prefix(const sbert_safetensors *st, char *prefix, size_t cap) {
+    const char *key = "embeddings.word_embeddings.weight";
+    size_t best = (size_t)-1;
+    for (size_t i = 0; i < sbert_st_count(st); i++) {
+        const char *n = sbert_st_at(st, i)->name;
+        if (!ends_with(n, key)) continue;
+        size_t plen = strlen(n) - strlen(key);
+        if (plen > 0 && n[plen - 1] != '.') continue;
+        if (plen < best && plen < cap) {
+            best = plen;
+            memcpy(prefix, n, plen);
+            prefix[plen] = '\0';
+        }
+    }
+    if (best == (size_t)-1)
+        return sbert_fail(SBERT_ERR_FORMAT,
+                          "%s: no tensor named 'embeddings.word_embeddings.weight' (with or without "
+                          "a model prefix such as 'bert.'): not a supported encoder checkpoint",
+                          sbert_st_path(st));
+    return SBERT_OK;
+}
+
+/* DistilBERT's sinusoidal table (create_sinusoidal_embeddings). out: [P, H]. */
+static void sinusoidal(float *out, size_t P, size_t H) {
+    for (size_t p = 0; p < P; p++) {
+        for (size_t j = 0; j < H; j++) {
+            double angle = (double)p / pow(10000.0, 2.0 * (double)(j / 2) / (double)H);
+            out[p * H + j] = (float)(j % 2 == 0 ? sin(angle) : cos(angle));
+        }
+    }
+}
+
+static sbert_status load_weights(sbert_transformer *t, const sbert_safetensors *st, int sinus) {
+    char prefix[128], full[400];
+    SBERT_TRY(find_prefix(st, prefix, sizeof prefix));
+    for (size_t i = 0; i < t->n_table; i++) {
+        const sbert_transformer_param *p = &t->table[i];
+        float *dst = t->params + p->offset;
+        snprintf(full, sizeof full, "%s%s", prefix, p->name);
+        if (!sbert_st_find(st, full)) {
+            /* Old checkpoints name LayerNorm parameters gamma / beta. */
+            char legacy[400];
+            legacy[0] = '\0';
+            if (ends_with(full, "LayerNorm.weight") || ends_with(full, "layer_norm.weight"))
+                snprintf(legacy, sizeof legacy, "%.*sgamma", (int)(strlen(full) - 6), full);
+            else if (ends_with(full, "LayerNorm.bias") || ends_with(full, "layer_norm.bias"))
+                snprintf(legacy, sizeof legacy, "%.*sbeta", (int)(strlen(full) - 4), full);
+            if (legacy[0] && sbert_st_find(st, legacy)) {
+                snprintf(full, sizeof full, "%s", legacy);
+            } else if (sinus && strcmp(p->name, "embeddings.position_embeddings.weight") == 0) {
+                sinusoidal(dst, t->P, t->H);
+                continue;
+            } else {
+                return sbert_fail(SBERT_ERR_FORMAT, "%s: tensor '%s' is missing (model_type %s)",
+                                  sbert_st_path(st), full, t->model_type);
+            }
+        }
+        SBERT_TRY(sbert_st_read_f32(st, full, p->shape, p->ndim, dst));
+    }
+    return SBERT_OK;
+}
+
+/* ------------------------------------------------------------ load / free */
+
+sbert_status sbert_transformer_load(const char *dir, sbert_transformer **out) {
+    if (!dir || !out) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_transformer_load: NULL argument");
+    *out = NULL;
+    char path[4096];
+    sbert_transformer *t = calloc(1, sizeof *t);
+    sbert_safetensors *st = NULL;
+    sbert_status s;
+    if (!t) return sbert_fail(SBERT_ERR_NOMEM, "transformer: out of memory");
+
+    if ((s = sbert_path_join(path, sizeof path, dir, "config.json")) != SBERT_OK) goto fail;
+    if ((s = parse_config(t, path)) != SBERT_OK) goto fail;
+    int sinus = 0;
+    if (t->fam == FAM_DISTILBERT) {
+        cJSON *cfg = NULL;
+        if ((s = sbert_json_load(path, &cfg)) != SBERT_OK) goto fail;
+        sinus = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "sinusoidal_pos_embds"));
+        cJSON_Delete(cfg);
+    }
+
+    if ((s = build_table(t)) != SBERT_OK) goto fail;
+    t->params = malloc(t->n_floats * sizeof(float));
+    t->layers = calloc(t->n_layers ? t->n_layers : 1, sizeof *t->layers);
+    if (!t->params || !t->layers) {
+        s = sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory for %zu parameters", dir, t->n_floats);
+        goto fail;
+    }
+    bind_views(t);
+
+    if ((s = sbert_path_join(path, sizeof path, dir, "model.safetensors")) != SBERT_OK) goto fail;
+    if (!sbert_file_exists(path)) {
+        char other[4096];
+        if (sbert_path_join(other, sizeof other, dir, "model.safetensors.index.json") == SBERT_OK &&
+            sbert_file_exists(other))
+            s = sbert_fail(SBERT_ERR_UNSUPPORTED,
+                           "%s: sharded checkpoints are not supported; merge the shards into one "
+                           "model.safetensors",
+                           other);
+        else if (sbert_path_join(other, sizeof other, dir, "pytorch_model.bin") == SBERT_OK &&
+                 sbert_file_exists(other))
+            s = sbert_fail(SBERT_ERR_UNSUPPORTED,
+                           "%s: PyTorch pickle checkpoints are not supported; convert it to "
+                           "model.safetensors (save_pretrained(..., safe_serialization=True))",
+                           other);
+        else
+            s = sbert_fail(SBERT_ERR_IO, "%s: file not found", path);
+        goto fail;
+    }
+    if ((s = sbert_st_open(path, &st)) != SBERT_OK) goto fail;
+    if ((s = load_weights(t, st, sinus)) != SBERT_OK) goto fail;
+    sbert_st_close(st);
+    *out = t;
+    return SBERT_OK;
+fail:
+    sbert_st_close(st);
+    sbert_transformer_free(t);
+    return s;
+}
+
+void sbert_transformer_free(sbert_transformer *t) {
+    if (!t) return;
+    free(t->params);
+    free(t->table);
+    free(t->layers);
+    free(t);
+}
+
+/* ------------------------------------------------------------ accessors */
+
+size_t sbert_transformer_hidden_size(const sbert_transformer *t) { return t->H; }
+size_t sbert_transformer_max_position_embeddings(const sbert_transformer *t) { return t->P; }
+const char *sbert_transformer_model_type(const sbert_transformer *t) { return t->model_type; }
+size_t sbert_transformer_num_layers(const sbert_transformer *t) { return t->n_layers; }
+size_t sbert_transformer_num_heads(const sbert_transformer *t) { return t->n_heads; }
+size_t sbert_transformer_vocab_size(const sbert_transformer *t) { return t->V; }
+
+size_t sbert_transformer_max_tokens(const sbert_transformer *t) {
+    size_t off = (t->fam == FAM_ROBERTA || t->fam == FAM_XLMR || t->fam == FAM_MPNET)
+                     ? (size_t)t->pad_idx + 1
+                     : 0;
+    return t->P > off ? t->P - off : 0;
+}
+
+size_t sbert_transformer_num_params(const sbert_transformer *t) { return t->n_table; }
+const sbert_transformer_param *sbert_transformer_param_at(const sbert_transformer *t, size_t i) {
+    return i < t->n_table ? &t->table[i] : NULL;
+}
+float *sbert_transformer_params(sbert_transformer *t, size_t *n_floats) {
+    if (n_floats) *n_floats = t->n_floats;
+    return t->params;
+}
+
+/* ------------------------------------------------------------ forward */
+
+int sbert_mpnet_relative_bucket(long relative_position, int num_buckets, int max_distance) {
+    /* MPNetEncoder.relative_position_bucket, evaluated in fp32 as torch does. */
+    int ret = 0;
+    long n = -relative_position;
+    num_buckets /= 2;
+    if (n < 0) {
+        ret += num_buckets;
+        n = -n;
+    }
+    int max_exact = num_buckets / 2;
+    if (n < max_exact) return ret + (int)n;
+    float r = logf((float)n / (float)max_exact) / (float)log((double)max_distance / max_exact) *
+              (float)(num_buckets - max_exact);
+    long large = max_exact + (long)r;
+    if (large > num_buckets - 1) large = num_buckets - 1;
+    return ret + (int)large;
+}
+
+/* position id of every token (HF create_position_ids_from_input_ids for the
+ * RoBERTa-like families: pad + running count of non-pad tokens, pad tokens get pad). */
+static sbert_status positions_and_checks(const sbert_transformer *t, const int32_t *ids,
+                                         const int32_t *types, const size_t *offs, size_t n_seq,
+                                         int32_t *pos) {
+    int roberta_like = t->fam == FAM_ROBERTA || t->fam == FAM_XLMR || t->fam == FAM_MPNET;
+    int use_types = t->n_types > 0 && types != NULL;
+    for (size_t s = 0; s < n_seq; s++) {
+        size_t b = offs[s], e = offs[s + 1];
+        long count = 0;
+        for (size_t i = b; i < e; i++) {
+            if (ids[i] < 0 || (size_t)ids[i] >= t->V)
+                return sbert_fail(SBERT_ERR_INVALID_ARG,
+                                  "transformer forward: token id %d (sequence %zu, position %zu) is "
+                                  "outside the vocabulary of %zu",
+                                  (int)ids[i], s, i - b, t->V);
+            if (use_types && (types[i] < 0 || (size_t)types[i] >= t->n_types))
+                return sbert_fail(SBERT_ERR_INVALID_ARG,
+                                  "transformer forward: token type %d (sequence %zu, position %zu) "
+                                  "is outside type_vocab_size %zu",
+                                  (int)types[i], s, i - b, t->n_types);
+            long p;
+            if (roberta_like) {
+                if (ids[i] == t->pad_idx) {
+                    p = t->pad_idx;
+                } else {
+                    count++;
+                    p = t->pad_idx + count;
+                }
+            } else {
+                p = (long)(i - b);
+            }
+            if (p >= (long)t->P)
+                return sbert_fail(SBERT_ERR_INVALID_ARG,
+                                  "transformer forward: sequence %zu has %zu tokens, more than the "
+                                  "%zu this %s model allows (max_position_embeddings %zu); truncate it",
+                                  s, e - b, sbert_transformer_max_tokens(t), t->model_type, t->P);
+            pos[i] = (int32_t)p;
+        }
+    }
+    return SBERT_OK;
+}
+
+sbert_status sbert_transformer_forward(sbert_transformer *t, const int32_t *input_ids,
+                                       const int32_t *token_type_ids, const size_t *seq_offsets,
+                                       size_t n_seq, float *out) {
+    if (!t || !seq_offsets || (n_seq && (!input_ids || !out)))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_transformer_forward: NULL argument");
+    if (seq_offsets[0] != 0)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "transformer forward: seq_offsets[0] must be 0");
+    size_t maxL = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        if (seq_offsets[s + 1] < seq_offsets[s])
+            return sbert_fail(SBERT_ERR_INVALID_ARG,
+                              "transformer forward: seq_offsets decrease at sequence %zu", s);
+        size_t L = seq_offsets[s + 1] - seq_offsets[s];
+        if (L > maxL) maxL = L;
+    }
+    const size_t T = seq_offsets[n_seq], H = t->H, I = t->I, NH = t->n_heads, d = H / NH;
+    if (T == 0) return SBERT_OK;
+
+    /* one allocation per call: positions, qkv [T,3H], att [T,H], tmp [T,H], ff [T,I], rel bias */
+    size_t rel_w = t->rel_bias ? 2 * maxL - 1 : 0;
+    size_t n_f = T * 3 * H + T * H + T * H + T * I + NH * rel_w;
+    int32_t *pos = malloc(T * sizeof(int32_t));
+    float *ws = malloc(n_f * sizeof(float));
+    sbert_status s = SBERT_OK;
+    if (!pos || !ws) {
+        s = sbert_fail(SBERT_ERR_NOMEM, "transformer forward: out of memory for %zu tokens", T);
+        goto done;
+    }
+    float *qkv = ws, *att = qkv + T * 3 * H, *tmp = att + T * H, *ff = tmp + T * H;
+    float *rel = ff + T * I;
+    if ((s = positions_and_checks(t, input_ids, token_type_ids, seq_offsets, n_seq, pos)) != SBERT_OK)
+        goto done;
+
+    /* embeddings: x = LN(word + pos (+ type)) */
+    float *x = out;
+    memset(x, 0, T * H * sizeof(float));
+    sbert_embedding_add(x, input_ids, t->word, T, H);
+    sbert_embedding_add(x, pos, t->pos, T, H);
+    if (t->type) {
+        if (token_type_ids) {
+            sbert_embedding_add(x, token_type_ids, t->type, T, H);
+        } else {
+            for (size_t i = 0; i < T; i++)
+                for (size_t j = 0; j < H; j++) x[i * H + j] += t->type[j];
+        }
+    }
+    sbert_layernorm_forward(x, NULL, NULL, x, t->emb_ln_w, t->emb_ln_b, T, H, t->eps);
+
+    if (t->rel_bias) {
+        /* rel[h, r + maxL - 1] = bias[bucket(r), h] for r = j - i in [-(maxL-1), maxL-1] */
+        for (size_t k = 0; k < rel_w; k++) {
+            long r = (long)k - (long)(maxL - 1);
+            int b = sbert_mpnet_relative_bucket(r, MPNET_BUCKETS, MPNET_MAX_DISTANCE);
+            for (size_t h = 0; h < NH; h++) rel[h * rel_w + k] = t->rel_bias[(size_t)b * NH + h];
+        }
+    }
+
+    const float scale = (float)(1.0 / sqrt((double)d));
+    for (size_t l = 0; l < t->n_layers; l++) {
+        const layer_weights *w = &t->layers[l];
+        sbert_linear_forward(qkv, x, w->qkv_w, w->qkv_b, T, H, 3 * H);
+        if ((s = sbert_attention_forward(att, NULL, qkv, seq_offsets, n_seq, NH, d, scale,
+                                         t->rel_bias ? rel : NULL, maxL)) != SBERT_OK)
+            goto done;
+        sbert_linear_forward(tmp, att, w->o_w, w->o_b, T, H, H);
+        sbert_add_layernorm_forward(x, NULL, NULL, NULL, tmp, x, w->ln1_w, w->ln1_b, T, H, t->eps);
+        sbert_linear_act_forward(ff, ff, x, w->ff1_w, w->ff1_b, T, H, I, t->act);
+        sbert_linear_forward(tmp, ff, w->ff2_w, w->ff2_b, T, I, H);
+        sbert_add_layernorm_forward(x, NULL, NULL, NULL, tmp, x, w->ln2_w, w->ln2_b, T, H, t->eps);
+    }
+done:
+    free(pos);
+    free(ws);
+    return s;
+}

@@ -1,0 +1,306 @@
+/*
+ * tests/test_kernels.c -- the CPU kernels and the thread pool.
+ *
+ * Kernel outputs are compared with torch's on the inputs stored in
+ * tests/data/models/kernel-ref/ref.json (tools/gen_tiny_models.py kernels):
+ * every activation transformers names, LayerNorm (two eps), residual +
+ * LayerNorm, softmax, linear (+GELU) and packed multi-head attention with and
+ * without a relative position bias. The pool is checked for full coverage of
+ * odd ranges, nested calls, and bit-identical attention across thread counts.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/threads.h"
+#include "io/file.h"
+#include "kernels/attention.h"
+#include "kernels/cpu_ops.h"
+#include "test_util.h"
+
+static cJSON *g_ref;
+
+/* A float array from the reference (malloc'd); *n = its length. */
+static float *arr(const char *key, size_t *n) {
+    cJSON *a = cJSON_GetObjectItem(g_ref, key);
+    if (!cJSON_IsArray(a)) {
+        CHECK(0, "reference key %s missing", key);
+        *n = 0;
+        return calloc(1, sizeof(float));
+    }
+    *n = (size_t)cJSON_GetArraySize(a);
+    float *v = malloc((*n ? *n : 1) * sizeof(float));
+    size_t i = 0;
+    cJSON *e;
+    cJSON_ArrayForEach(e, a) v[i++] = (float)e->valuedouble;
+    return v;
+}
+
+static size_t num(const char *key) {
+    cJSON *v = cJSON_GetObjectItem(g_ref, key);
+    return cJSON_IsNumber(v) ? (size_t)v->valuedouble : 0;
+}
+
+static double maxdiff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d != d) return 1e30;
+        if (d > m) m = d;
+    }
+    return m;
+}
+
+static void test_activations(void) {
+    static const char *names[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast",
+                                  "relu", "silu", "quick_gelu"};
+    size_t n, m;
+    float *x = arr("act_x", &n);
+    float *out = malloc(n * sizeof(float));
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "act_%s", names[k]);
+        float *want = arr(key, &m);
+        sbert_act act;
+        CHECK_OK(sbert_act_from_name(names[k], &act));
+        sbert_act_forward(out, x, n, act);
+        double d = maxdiff(out, want, n);
+        CHECK(m == n && d <= 2e-6, "%s: max |diff| %.3g", names[k], d);
+        printf("act %-18s max |diff| %.3g\n", names[k], d);
+        free(want);
+    }
+    sbert_act a;
+    CHECK(sbert_act_from_name("swiglu", &a) == SBERT_ERR_UNSUPPORTED, "unknown activation");
+    CHECK(strstr(sbert_last_error(), "swiglu") != NULL, "message names it: %s", sbert_last_error());
+    free(x);
+    free(out);
+}
+
+static void test_layernorm(void) {
+    size_t n, nw, nb, nr;
+    size_t T = num("ln_T"), C = num("ln_C");
+    float *x = arr("ln_x", &n), *w = arr("ln_w", &nw), *b = arr("ln_b", &nb), *r = arr("ln_r", &nr);
+    CHECK(n == T * C && nw == C && nb == C, "layernorm shapes");
+    float *out = malloc(n * sizeof(float)), *mean = malloc(T * sizeof(float)),
+          *rstd = malloc(T * sizeof(float)), *sum = malloc(n * sizeof(float));
+    const char *keys[2] = {"ln_out_1e-12", "ln_out_1e-5"};
+    const float eps[2] = {1e-12f, 1e-5f};
+    for (int k = 0; k < 2; k++) {
+        size_t m;
+        float *want = arr(keys[k], &m);
+        sbert_layernorm_forward(out, mean, rstd, x, w, b, T, C, eps[k]);
+        double d = maxdiff(out, want, n);
+        CHECK(d <= 2e-6, "%s: max |diff| %.3g", keys[k], d);
+        printf("%-18s max |diff| %.3g\n", keys[k], d);
+        free(want);
+    }
+    /* saved statistics: mean of row 0 recomputed in double */
+    double m0 = 0;
+    for (size_t j = 0; j < C; j++) m0 += x[j];
+    m0 /= (double)C;
+    CHECK_NEAR(mean[0], m0, 1e-5, "saved mean %g vs %g", mean[0], m0);
+    CHECK(rstd[0] > 0, "saved rstd");
+    /* in place */
+    size_t m;
+    float *want = arr("ln_out_1e-12", &m);
+    float *y = malloc(n * sizeof(float));
+    memcpy(y, x, n * sizeof(float));
+    sbert_layernorm_forward(y, NULL, NULL, y, w, b, T, C, 1e-12f);
+    CHECK(maxdiff(y, want, n) <= 2e-6, "in-place layernorm");
+    free(want);
+    /* residual + layernorm, keeping the sum */
+    want = arr("addln_out", &m);
+    sbert_add_layernorm_forward(out, sum, NULL, NULL, x, r, w, b, T, C, 1e-12f);
+    double d = maxdiff(out, want, n);
+    CHECK(d <= 2e-6, "add+layernorm: max |diff| %.3g", d);
+    CHECK(sum[3] == x[3] + r[3], "sum kept");
+    free(want);
+    free(x), free(w), free(b), free(r), free(out), free(mean), free(rstd), free(sum), free(y);
+}
+
+static void test_softmax_linear(void) {
+    size_t n, m;
+    size_t R = num("sm_R"), C = num("sm_C");
+    float *x = arr("sm_x", &n), *want = arr("sm_out", &m);
+    float *out = malloc(n * sizeof(float));
+    sbert_softmax_forward(out, x, R, C);
+    double d = maxdiff(out, want, n);
+    CHECK(n == R * C && d <= 5e-7, "softmax: max |diff| %.3g", d);
+    printf("softmax            max |diff| %.3g\n", d);
+    free(x), free(want), free(out);
+
+    size_t T = num("lin_T"), K = num("lin_K"), N = num("lin_N"), nx, nw, nb, no, ng;
+    float *lx = arr("lin_x", &nx), *W = arr("lin_W", &nw), *b = arr("lin_b", &nb);
+    float *lo = arr("lin_out", &no), *lg = arr("lin_gelu", &ng);
+    CHECK(nx == T * K && nw == N * K && nb == N && no == T * N, "linear shapes");
+    float *y = malloc(T * N * sizeof(float)), *pre = malloc(T * N * sizeof(float));
+    sbert_linear_forward(y, lx, W, b, T, K, N);
+    d = maxdiff(y, lo, T * N);
+    CHECK(d <= 1e-5, "linear: max |diff| %.3g", d);
+    printf("linear             max |diff| %.3g\n", d);
+    sbert_linear_act_forward(y, pre, lx, W, b, T, K, N, SBERT_ACT_GELU);
+    d = maxdiff(y, lg, T * N);
+    CHECK(d <= 1e-5, "linear+gelu: max |diff| %.3g", d);
+    CHECK(maxdiff(pre, lo, T * N) <= 1e-5, "pre-activation kept");
+    sbert_linear_act_forward(y, y, lx, W, b, T, K, N, SBERT_ACT_GELU); /* in place */
+    CHECK(maxdiff(y, lg, T * N) <= 1e-5, "linear+gelu in place");
+    sbert_linear_forward(y, lx, W, NULL, T, K, N); /* no bias: out - b = reference */
+    for (size_t t = 0; t < T; t++)
+        for (size_t j = 0; j < N; j++) y[t * N + j] += b[j];
+    CHECK(maxdiff(y, lo, T * N) <= 1e-5, "linear without bias");
+    float s[3] = {1, 2, 3}, u[3] = {0.5f, -1, 4}, o[3];
+    sbert_add_forward(o, s, u, 3);
+    CHECK(o[0] == 1.5f && o[1] == 1.0f && o[2] == 7.0f, "add");
+    free(lx), free(W), free(b), free(lo), free(lg), free(y), free(pre);
+
+    /* odd sizes, every row count 1..30: covers the small-T kernel (tails in K
+     * and N) and the BLAS path, at 1 and 3 threads */
+    T = num("lin2_T"), K = num("lin2_K"), N = num("lin2_N");
+    lx = arr("lin2_x", &nx), W = arr("lin2_W", &nw), b = arr("lin2_b", &nb), lo = arr("lin2_out", &no);
+    CHECK(nx == T * K && nw == N * K && no == T * N, "linear2 shapes");
+    y = malloc(T * N * sizeof(float));
+    double worst = 0;
+    for (int th = 1; th <= 3; th += 2) {
+        sbert_set_num_threads(th);
+        for (size_t rows = 1; rows <= T; rows++) {
+            sbert_linear_forward(y, lx, W, b, rows, K, N);
+            d = maxdiff(y, lo, rows * N);
+            if (d > worst) worst = d;
+        }
+    }
+    sbert_set_num_threads(0);
+    CHECK(worst <= 1e-5, "linear odd sizes: max |diff| %.3g", worst);
+    printf("linear odd sizes   max |diff| %.3g\n", worst);
+    free(lx), free(W), free(b), free(lo), free(y);
+}
+
+static void test_attention(void) {
+    cJSON *lens = cJSON_GetObjectItem(g_ref, "att_lens");
+    size_t n_seq = (size_t)cJSON_GetArraySize(lens);
+    size_t *offs = calloc(n_seq + 1, sizeof(size_t));
+    for (size_t s = 0; s < n_seq; s++)
+        offs[s + 1] = offs[s] + (size_t)cJSON_GetArrayItem(lens, (int)s)->valueint;
+    size_t T = offs[n_seq], heads = num("att_heads"), d = num("att_d"), H = heads * d;
+    size_t maxL = num("att_max_len"), nq, nb, n1, n2;
+    float *qkv = arr("att_qkv", &nq), *bias = arr("att_bias", &nb);
+    float *want = arr("att_out", &n1), *want_b = arr("att_out_bias", &n2);
+    CHECK(nq == T * 3 * H && nb == heads * (2 * maxL - 1) && n1 == T * H, "attention shapes");
+    float *out = malloc(T * H * sizeof(float)), *out2 = malloc(T * H * sizeof(float));
+    size_t np = sbert_attention_probs_size(offs, n_seq, heads);
+    float *probs = malloc(np * sizeof(float));
+    float scale = 1.0f / sqrtf((float)d);
+
+    CHECK_OK(sbert_attention_forward(out, NULL, qkv, offs, n_seq, heads, d, scale, NULL, 0));
+    double dd = maxdiff(out, want, T * H);
+    CHECK(dd <= 2e-6, "attention: max |diff| %.3g", dd);
+    printf("attention          max |diff| %.3g\n", dd);
+    CHECK_OK(sbert_attention_forward(out, probs, qkv, offs, n_seq, heads, d, scale, bias, maxL));
+    dd = maxdiff(out, want_b, T * H);
+    CHECK(dd <= 2e-6, "attention+bias: max |diff| %.3g", dd);
+    printf("attention+bias     max |diff| %.3g\n", dd);
+    /* every saved probability row sums to 1; sequence of length 1 has P = 1 */
+    size_t rows = 0, bad = 0, at = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        size_t L = offs[s + 1] - offs[s];
+        for (size_t h = 0; h < heads; h++)
+            for (size_t i = 0; i < L; i++, rows++) {
+                double sum = 0;
+                for (size_t j = 0; j < L; j++) sum += probs[at++];
+                if (fabs(sum - 1.0) > 1e-5) bad++;
+            }
+    }
+    CHECK(bad == 0 && at == np, "%zu of %zu probability rows do not sum to 1", bad, rows);
+    CHECK(probs[0] == 1.0f, "length-1 sequence attends to itself");
+    /* too long for the bias table */
+    CHECK(sbert_attention_forward(out, NULL, qkv, offs, n_seq, heads, d, scale, bias, maxL - 1) ==
+              SBERT_ERR_INVALID_ARG,
+          "sequence longer than the bias table fails");
+    /* same bits for any thread count */
+    int same = 1;
+    for (int th = 1; th <= 4; th++) {
+        sbert_set_num_threads(th);
+        CHECK_OK(sbert_attention_forward(out2, NULL, qkv, offs, n_seq, heads, d, scale, bias, maxL));
+        CHECK_OK(sbert_attention_forward(out, NULL, qkv, offs, n_seq, heads, d, scale, bias, maxL));
+        if (memcmp(out, out2, T * H * sizeof(float)) != 0) same = 0;
+        if (th == 1) memcpy(want, out, T * H * sizeof(float));
+        else if (memcmp(want, out, T * H * sizeof(float)) != 0) same = 0;
+    }
+    CHECK(same, "attention is bit-identical across runs and thread counts");
+    sbert_set_num_threads(0);
+    free(offs), free(qkv), free(bias), free(want), free(want_b), free(out), free(out2), free(probs);
+}
+
+/* ---- thread pool ---- */
+
+typedef struct {
+    int *hits;
+    size_t inner_n;
+    int *inner_hits;
+} cover_ctx;
+
+static void cover(void *vctx, size_t b, size_t e) {
+    cover_ctx *c = vctx;
+    for (size_t i = b; i < e; i++) c->hits[i]++;
+}
+
+static void inner(void *vctx, size_t b, size_t e) {
+    int *h = vctx;
+    for (size_t i = b; i < e; i++) h[i]++;
+}
+
+static void nested(void *vctx, size_t b, size_t e) {
+    cover_ctx *c = vctx;
+    for (size_t i = b; i < e; i++) {
+        c->hits[i]++;
+        /* runs serially inside a chunk; each outer item owns its row of inner_hits */
+        sbert_parallel_for(c->inner_n, inner, c->inner_hits + i * c->inner_n);
+    }
+}
+
+static void test_threads(void) {
+    sbert_set_num_threads(3);
+    CHECK(sbert_get_num_threads() == 3, "get_num_threads %d", sbert_get_num_threads());
+    static const size_t sizes[] = {1, 2, 3, 7, 100, 1001};
+    int ok = 1;
+    for (int th = 1; th <= 4; th++) {
+        sbert_set_num_threads(th);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t n = sizes[k];
+            int *hits = calloc(n, sizeof(int));
+            cover_ctx c = {hits, 0, NULL};
+            for (int rep = 0; rep < 20; rep++) sbert_parallel_for(n, cover, &c);
+            sbert_parallel_for_min(n, 50, cover, &c);
+            for (size_t i = 0; i < n; i++)
+                if (hits[i] != 21) ok = 0;
+            free(hits);
+        }
+    }
+    CHECK(ok, "every index visited exactly once per call");
+    sbert_set_num_threads(2);
+    size_t n = 9, m = 5;
+    int *hits = calloc(n, sizeof(int)), *ih = calloc(n * m, sizeof(int));
+    cover_ctx c = {hits, m, ih};
+    sbert_parallel_for(n, nested, &c);
+    int nok = 1;
+    for (size_t i = 0; i < n; i++) nok &= hits[i] == 1;
+    for (size_t i = 0; i < n * m; i++) nok &= ih[i] == 1;
+    CHECK(nok, "nested parallel_for covers everything once");
+    free(hits), free(ih);
+    sbert_parallel_for(0, cover, &c); /* no-op */
+    sbert_set_num_threads(0);
+    CHECK(sbert_get_num_threads() >= 1, "all cores");
+}
+
+int main(void) {
+    CHECK_OK(sbert_json_load(test_path("tests/data/models/kernel-ref/ref.json"), &g_ref));
+    if (!g_ref) return test_summary();
+    test_threads();
+    test_activations();
+    test_layernorm();
+    test_softmax_linear();
+    test_attention();
+    cJSON_Delete(g_ref);
+    return test_summary();
+}
