@@ -294,7 +294,8 @@ done:
 
 /* ------------------------------------------------------------------ JSONL */
 
-static sbert_status load_jsonl(dataset_impl *d, char *buf, size_t len) {
+/* The numeric cells are staged in *nums_io ([rows, cols]); the caller frees it. */
+static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, double **nums_io) {
     sbert_dataset *ds = &d->pub;
     size_t line = 0;
     char *p = buf, *end = buf + len;
@@ -302,6 +303,7 @@ static sbert_status load_jsonl(dataset_impl *d, char *buf, size_t len) {
      * converted at the end; track kinds from the first row. */
     double *nums = NULL;
     size_t nums_cap = 0;
+    *nums_io = NULL;
     sbert_status st = SBERT_OK;
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -332,31 +334,29 @@ static sbert_status load_jsonl(dataset_impl *d, char *buf, size_t len) {
         if (nums_cap < d->cap_rows * ds->n_cols) {
             nums_cap = d->cap_rows * ds->n_cols;
             double *nn = realloc(nums, nums_cap * sizeof *nn);
-            if (!nn) { cJSON_Delete(obj); free(nums); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path); }
+            if (!nn) { cJSON_Delete(obj); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path); }
             nums = nn;
+            *nums_io = nums;
         }
         for (size_t c = 0; c < ds->n_cols; c++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, ds->cols[c].name);
             if (!v) {
                 cJSON_Delete(obj);
-                free(nums);
                 return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: key '%s' is missing", ds->path, line, ds->cols[c].name);
             }
             if (ds->cols[c].kind == SBERT_COL_TEXT) {
                 if (!cJSON_IsString(v)) {
                     cJSON_Delete(obj);
-                    free(nums);
-                    return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a string in every row",
+                        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a string in every row",
                                       ds->path, line, ds->cols[c].name);
                 }
                 char *cell = arena_strndup(d, v->valuestring, strlen(v->valuestring));
-                if (!cell) { cJSON_Delete(obj); free(nums); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path); }
+                if (!cell) { cJSON_Delete(obj); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path); }
                 ds->cols[c].text[ds->n_rows] = cell;
             } else {
                 if (!cJSON_IsNumber(v) && !cJSON_IsBool(v)) {
                     cJSON_Delete(obj);
-                    free(nums);
-                    return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a number in every row",
+                        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a number in every row",
                                       ds->path, line, ds->cols[c].name);
                 }
                 nums[ds->n_rows * ds->n_cols + c] = cJSON_IsBool(v) ? (cJSON_IsTrue(v) ? 1.0 : 0.0) : v->valuedouble;
@@ -370,13 +370,19 @@ static sbert_status load_jsonl(dataset_impl *d, char *buf, size_t len) {
     for (size_t c = 0; c < ds->n_cols; c++) {
         if (ds->cols[c].kind != SBERT_COL_NUMBER) continue;
         ds->cols[c].num = malloc((ds->n_rows ? ds->n_rows : 1) * sizeof(double));
-        if (!ds->cols[c].num) { free(nums); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path); }
+        if (!ds->cols[c].num) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
         for (size_t r = 0; r < ds->n_rows; r++) ds->cols[c].num[r] = nums[r * ds->n_cols + c];
         free(ds->cols[c].text);
         ds->cols[c].text = NULL;
     }
-    free(nums);
     return SBERT_OK;
+}
+
+static sbert_status load_jsonl(dataset_impl *d, char *buf, size_t len) {
+    double *nums = NULL;
+    sbert_status st = load_jsonl_rows(d, buf, len, &nums);
+    free(nums);
+    return st;
 }
 
 /* Convert the label column of a text-loaded file to numbers. */

@@ -35,7 +35,9 @@
 #include "io/file.h"
 #include "io/safetensors.h"
 #include "kernels/attention.h"
+#include "kernels/attention_backward.h"
 #include "kernels/cpu_ops.h"
+#include "kernels/cpu_ops_backward.h"
 
 typedef enum { FAM_BERT, FAM_ROBERTA, FAM_XLMR, FAM_DISTILBERT, FAM_MPNET } family;
 
@@ -60,6 +62,9 @@ struct sbert_transformer {
     sbert_act act;
     int pad_idx;      /* RoBERTa/XLM-R/MPNet: position ids start at pad_idx + 1 */
     int n_rel_bucket; /* MPNet: rows of relative_attention_bias */
+    float p_hidden, p_attn; /* dropout probabilities (training forward only) */
+    int sinus_pos;          /* DistilBERT sinusoidal position table: frozen */
+    struct sbert_train_state *train; /* activations of the last training forward */
 
     float *params; /* flat fp32 buffer */
     size_t n_floats;
@@ -96,6 +101,11 @@ static sbert_status need_int(const cJSON *cfg, const char *path, const char *key
 static long opt_int(const cJSON *cfg, const char *key, long dflt) {
     long v;
     return json_int(cfg, key, &v) ? v : dflt;
+}
+
+static double opt_num(const cJSON *cfg, const char *key, double dflt) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
 static const char *opt_str(const cJSON *cfg, const char *key) {
@@ -135,6 +145,8 @@ static sbert_status parse_config(sbert_transformer *t, const char *path) {
         act_name = opt_str(cfg, "activation");
         if (!act_name) act_name = "gelu";
         t->eps = 1e-12f; /* hard-coded in modeling_distilbert.py */
+        t->p_hidden = (float)opt_num(cfg, "dropout", 0.1);
+        t->p_attn = (float)opt_num(cfg, "attention_dropout", 0.1);
         t->n_types = 0;
         t->pad_idx = (int)opt_int(cfg, "pad_token_id", 0);
     } else {
@@ -145,6 +157,8 @@ static sbert_status parse_config(sbert_transformer *t, const char *path) {
             goto done;
         act_name = opt_str(cfg, "hidden_act");
         if (!act_name) act_name = "gelu";
+        t->p_hidden = (float)opt_num(cfg, "hidden_dropout_prob", 0.1);
+        t->p_attn = (float)opt_num(cfg, "attention_probs_dropout_prob", 0.1);
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(cfg, "layer_norm_eps");
         t->eps = cJSON_IsNumber(e) ? (float)e->valuedouble : 1e-12f;
         if (t->fam == FAM_MPNET) {
@@ -184,6 +198,12 @@ static sbert_status parse_config(sbert_transformer *t, const char *path) {
         goto done;
     }
     if (t->pad_idx < 0) t->pad_idx = 0;
+    if (!(t->p_hidden >= 0.0f && t->p_hidden < 1.0f) || !(t->p_attn >= 0.0f && t->p_attn < 1.0f)) {
+        st = sbert_fail(SBERT_ERR_FORMAT,
+                        "%s: dropout probabilities must be in [0, 1) (hidden %g, attention %g)",
+                        path, (double)t->p_hidden, (double)t->p_attn);
+        goto done;
+    }
     t->H = (size_t)H;
     t->n_layers = (size_t)L;
     t->n_heads = (size_t)NH;
@@ -426,6 +446,7 @@ sbert_status sbert_transformer_load(const char *dir, sbert_transformer **out) {
         cJSON *cfg = NULL;
         if ((s = sbert_json_load(path, &cfg)) != SBERT_OK) goto fail;
         sinus = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "sinusoidal_pos_embds"));
+        t->sinus_pos = sinus;
         cJSON_Delete(cfg);
     }
 
@@ -468,8 +489,11 @@ fail:
     return s;
 }
 
+static void train_state_free(struct sbert_train_state *s);
+
 void sbert_transformer_free(sbert_transformer *t) {
     if (!t) return;
+    train_state_free(t->train);
     free(t->params);
     free(t->table);
     free(t->layers);
@@ -639,3 +663,407 @@ done:
     free(ws);
     return s;
 }
+
+/* ------------------------------------------------------------ training
+ *
+ * The training forward runs the same kernels in the same order as
+ * sbert_transformer_forward (so without dropout its output is bit-identical)
+ * and keeps, per layer, what the backward needs: the layer input, qkv, the
+ * attention probabilities and output, the residual sums with LayerNorm
+ * mean/rstd, the FFN pre-activation and activation, and the dropout keep
+ * flags. Dropout (training mode only, when an rng is given and p > 0) sits
+ * where Hugging Face puts it:
+ *   embeddings: after the LayerNorm                   (hidden p)
+ *   attention:  on the softmax probabilities          (attention p)
+ *   attention output projection, before residual + LN (hidden p; not DistilBERT)
+ *   FFN output projection, before residual + LN       (hidden p)
+ * Keep flags are drawn from the rng in that order (embeddings, then per layer
+ * attention probs, attention output, FFN output), one uniform per element,
+ * kept when u >= p and scaled by 1 / (1 - p) -- deterministic for a seed.
+ *
+ * The backward walks the layers in reverse with the kernels of
+ * kernels/cpu_ops_backward.h and attention_backward.h. Parameter gradients go
+ * to the caller's flat buffer at the parameter's own offset (the gradient of
+ * the weight at t->params + k is grads[k]), accumulated (+=). MPNet's
+ * relative bias gradient is gathered over layers in the expanded
+ * [heads, 2*maxL-1] layout and scattered to the bucket table at the end.
+ * Embedding rows at the padding index get no gradient (nn.Embedding's
+ * padding_idx: word embeddings of every family, position embeddings of the
+ * RoBERTa-like ones); DistilBERT's sinusoidal position table is frozen.
+ */
+
+typedef struct {
+    float *x_in;                /* [T, H] layer input */
+    float *qkv;                 /* [T, 3H] */
+    float *probs;               /* [np] softmax probabilities (before dropout) */
+    uint8_t *att_keep;          /* [np] or NULL */
+    float *att;                 /* [T, H] attention output */
+    float *sum1, *mean1, *rstd1; /* [T, H], [T], [T] */
+    uint8_t *keep1;             /* [T, H] or NULL: dropout on the output projection */
+    float *y;                   /* [T, H] LN1 output */
+    float *pre, *h;             /* [T, I] FFN pre-activation and activation */
+    uint8_t *keep2;             /* [T, H] or NULL: dropout on the FFN output */
+    float *sum2, *mean2, *rstd2;
+} layer_acts;
+
+struct sbert_train_state {
+    size_t T, n_seq, maxL, np, rel_w;
+    size_t *offs;                 /* [n_seq + 1] */
+    int32_t *ids, *types, *pos;   /* [T] each; types NULL when not given */
+    float *emb_sum, *emb_mean, *emb_rstd, *emb_out; /* [T,H], [T], [T], [T,H] */
+    uint8_t *emb_keep;            /* [T, H] or NULL */
+    float *rel;                   /* [NH, rel_w] or NULL */
+    float ks_hidden, ks_attn;     /* 1 / (1 - p) of the masks in use */
+    layer_acts *layers;
+    float *fbuf;                  /* one allocation for all floats */
+    uint8_t *bbuf;                /* one allocation for all keep flags */
+    size_t bytes;
+};
+
+static void train_state_free(struct sbert_train_state *s) {
+    if (!s) return;
+    free(s->offs);
+    free(s->ids);
+    free(s->types);
+    free(s->pos);
+    free(s->layers);
+    free(s->fbuf);
+    free(s->bbuf);
+    free(s);
+}
+
+void sbert_transformer_release_activations(sbert_transformer *t) {
+    if (!t) return;
+    train_state_free(t->train);
+    t->train = NULL;
+}
+
+size_t sbert_transformer_activation_bytes(const sbert_transformer *t) {
+    return t && t->train ? t->train->bytes : 0;
+}
+
+void sbert_transformer_get_dropout(const sbert_transformer *t, float *hidden, float *attention) {
+    if (hidden) *hidden = t->p_hidden;
+    if (attention) *attention = t->p_attn;
+}
+
+sbert_status sbert_transformer_set_dropout(sbert_transformer *t, float hidden, float attention) {
+    if (!(hidden >= 0.0f && hidden < 1.0f) || !(attention >= 0.0f && attention < 1.0f))
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "transformer: dropout probabilities must be in [0, 1) (got hidden %g, "
+                          "attention %g)",
+                          (double)hidden, (double)attention);
+    t->p_hidden = hidden;
+    t->p_attn = attention;
+    return SBERT_OK;
+}
+
+/* keep[n] = u >= p, one uniform per element in order. */
+static void draw_keep(uint8_t *keep, size_t n, float p, sbert_rng *rng) {
+    for (size_t i = 0; i < n; i++) keep[i] = sbert_rng_uniform_f(rng) >= p;
+}
+
+/* x[n] = keep ? x * ks : 0 (in place). */
+static void apply_keep(float *x, const uint8_t *keep, float ks, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = keep[i] ? x[i] * ks : 0.0f;
+}
+
+/* Allocate the state for T tokens (offsets already validated). */
+static sbert_status train_state_alloc(const sbert_transformer *t, const size_t *offs, size_t n_seq,
+                                      size_t maxL, int drop_h, int drop_a,
+                                      struct sbert_train_state **out) {
+    const size_t T = offs[n_seq], H = t->H, I = t->I, NH = t->n_heads, L = t->n_layers;
+    struct sbert_train_state *s = calloc(1, sizeof *s);
+    if (!s) return sbert_fail(SBERT_ERR_NOMEM, "transformer training forward: out of memory");
+    s->T = T;
+    s->n_seq = n_seq;
+    s->maxL = maxL;
+    s->np = sbert_attention_probs_size(offs, n_seq, NH);
+    s->rel_w = t->rel_bias ? 2 * maxL - 1 : 0;
+    size_t per_layer = T * H /* x_in */ + T * 3 * H + s->np + T * H /* att */ + T * H + 2 * T +
+                       T * H /* y */ + 2 * T * I + T * H + 2 * T;
+    size_t nf = 2 * T * H + 2 * T + NH * s->rel_w + L * per_layer;
+    int emb_drop = drop_h;
+    int out_drop1 = drop_h && t->fam != FAM_DISTILBERT;
+    size_t nb = (emb_drop ? T * H : 0) +
+                L * ((drop_a ? s->np : 0) + (out_drop1 ? T * H : 0) + (drop_h ? T * H : 0));
+    s->offs = malloc((n_seq + 1) * sizeof(size_t));
+    s->ids = malloc(T * sizeof(int32_t));
+    s->types = malloc(T * sizeof(int32_t));
+    s->pos = malloc(T * sizeof(int32_t));
+    s->layers = calloc(L ? L : 1, sizeof(layer_acts));
+    s->fbuf = malloc(nf * sizeof(float));
+    s->bbuf = nb ? malloc(nb) : NULL;
+    if (!s->offs || !s->ids || !s->types || !s->pos || !s->layers || !s->fbuf || (nb && !s->bbuf)) {
+        train_state_free(s);
+        return sbert_fail(SBERT_ERR_NOMEM,
+                          "transformer training forward: out of memory for the activations of %zu "
+                          "tokens (%zu MB)",
+                          T, nf * sizeof(float) >> 20);
+    }
+    s->bytes = nf * sizeof(float) + nb;
+    float *f = s->fbuf;
+    uint8_t *b = s->bbuf;
+#define TAKE(n) (f += (n), f - (n))
+#define TAKEB(n) (b += (n), b - (n))
+    s->emb_sum = TAKE(T * H);
+    s->emb_out = TAKE(T * H);
+    s->emb_mean = TAKE(T);
+    s->emb_rstd = TAKE(T);
+    s->rel = s->rel_w ? TAKE(NH * s->rel_w) : NULL;
+    s->emb_keep = emb_drop ? TAKEB(T * H) : NULL;
+    for (size_t l = 0; l < L; l++) {
+        layer_acts *a = &s->layers[l];
+        a->x_in = TAKE(T * H);
+        a->qkv = TAKE(T * 3 * H);
+        a->probs = TAKE(s->np);
+        a->att = TAKE(T * H);
+        a->sum1 = TAKE(T * H);
+        a->mean1 = TAKE(T);
+        a->rstd1 = TAKE(T);
+        a->y = TAKE(T * H);
+        a->pre = TAKE(T * I);
+        a->h = TAKE(T * I);
+        a->sum2 = TAKE(T * H);
+        a->mean2 = TAKE(T);
+        a->rstd2 = TAKE(T);
+        a->att_keep = drop_a ? TAKEB(s->np) : NULL;
+        a->keep1 = out_drop1 ? TAKEB(T * H) : NULL;
+        a->keep2 = drop_h ? TAKEB(T * H) : NULL;
+    }
+#undef TAKE
+#undef TAKEB
+    s->ks_hidden = drop_h ? 1.0f / (1.0f - t->p_hidden) : 1.0f;
+    s->ks_attn = drop_a ? 1.0f / (1.0f - t->p_attn) : 1.0f;
+    *out = s;
+    return SBERT_OK;
+}
+
+sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t *input_ids,
+                                             const int32_t *token_type_ids,
+                                             const size_t *seq_offsets, size_t n_seq,
+                                             sbert_rng *rng, float *out) {
+    if (!t || !seq_offsets || (n_seq && (!input_ids || !out)))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_transformer_forward_train: NULL argument");
+    sbert_transformer_release_activations(t);
+    if (seq_offsets[0] != 0)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "transformer training forward: seq_offsets[0] must be 0");
+    size_t maxL = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        if (seq_offsets[s + 1] < seq_offsets[s])
+            return sbert_fail(SBERT_ERR_INVALID_ARG,
+                              "transformer training forward: seq_offsets decrease at sequence %zu",
+                              s);
+        size_t L = seq_offsets[s + 1] - seq_offsets[s];
+        if (L > maxL) maxL = L;
+    }
+    const size_t T = seq_offsets[n_seq], H = t->H, I = t->I, NH = t->n_heads, d = H / NH;
+    if (T == 0) return SBERT_OK;
+    const int drop_h = rng && t->p_hidden > 0.0f, drop_a = rng && t->p_attn > 0.0f;
+    struct sbert_train_state *st = NULL;
+    SBERT_TRY(train_state_alloc(t, seq_offsets, n_seq, maxL, drop_h, drop_a, &st));
+    sbert_status s = SBERT_OK;
+    float *tmp = malloc(T * H * sizeof(float));
+    if (!tmp) {
+        s = sbert_fail(SBERT_ERR_NOMEM, "transformer training forward: out of memory");
+        goto fail;
+    }
+    memcpy(st->offs, seq_offsets, (n_seq + 1) * sizeof(size_t));
+    memcpy(st->ids, input_ids, T * sizeof(int32_t));
+    if (token_type_ids) {
+        memcpy(st->types, token_type_ids, T * sizeof(int32_t));
+    } else {
+        free(st->types);
+        st->types = NULL;
+    }
+    if ((s = positions_and_checks(t, input_ids, token_type_ids, seq_offsets, n_seq, st->pos)) !=
+        SBERT_OK)
+        goto fail;
+
+    /* embeddings: emb_out = LN(word + pos (+ type)); layer 0 input = dropout(emb_out) */
+    float *e = st->emb_sum;
+    memset(e, 0, T * H * sizeof(float));
+    sbert_embedding_add(e, input_ids, t->word, T, H);
+    sbert_embedding_add(e, st->pos, t->pos, T, H);
+    if (t->type) {
+        if (token_type_ids) {
+            sbert_embedding_add(e, token_type_ids, t->type, T, H);
+        } else {
+            for (size_t i = 0; i < T; i++)
+                for (size_t j = 0; j < H; j++) e[i * H + j] += t->type[j];
+        }
+    }
+    sbert_layernorm_forward(st->emb_out, st->emb_mean, st->emb_rstd, e, t->emb_ln_w, t->emb_ln_b,
+                            T, H, t->eps);
+    float *x0 = t->n_layers ? st->layers[0].x_in : out;
+    memcpy(x0, st->emb_out, T * H * sizeof(float));
+    if (st->emb_keep) {
+        draw_keep(st->emb_keep, T * H, t->p_hidden, rng);
+        apply_keep(x0, st->emb_keep, st->ks_hidden, T * H);
+    }
+
+    if (st->rel) {
+        for (size_t k = 0; k < st->rel_w; k++) {
+            long r = (long)k - (long)(maxL - 1);
+            int b = sbert_mpnet_relative_bucket(r, MPNET_BUCKETS, MPNET_MAX_DISTANCE);
+            for (size_t h = 0; h < NH; h++) st->rel[h * st->rel_w + k] = t->rel_bias[(size_t)b * NH + h];
+        }
+    }
+
+    const float scale = (float)(1.0 / sqrt((double)d));
+    for (size_t l = 0; l < t->n_layers; l++) {
+        const layer_weights *w = &t->layers[l];
+        layer_acts *a = &st->layers[l];
+        sbert_linear_forward(a->qkv, a->x_in, w->qkv_w, w->qkv_b, T, H, 3 * H);
+        if ((s = sbert_attention_forward(a->att, a->probs, a->qkv, seq_offsets, n_seq, NH, d, scale,
+                                         st->rel, maxL)) != SBERT_OK)
+            goto fail;
+        if (a->att_keep) {
+            draw_keep(a->att_keep, st->np, t->p_attn, rng);
+            if ((s = sbert_attention_dropout_output(a->att, a->probs, a->att_keep, st->ks_attn,
+                                                    a->qkv, seq_offsets, n_seq, NH, d)) != SBERT_OK)
+                goto fail;
+        }
+        sbert_linear_forward(tmp, a->att, w->o_w, w->o_b, T, H, H);
+        if (a->keep1) {
+            draw_keep(a->keep1, T * H, t->p_hidden, rng);
+            apply_keep(tmp, a->keep1, st->ks_hidden, T * H);
+        }
+        sbert_add_layernorm_forward(a->y, a->sum1, a->mean1, a->rstd1, tmp, a->x_in, w->ln1_w,
+                                    w->ln1_b, T, H, t->eps);
+        sbert_linear_act_forward(a->h, a->pre, a->y, w->ff1_w, w->ff1_b, T, H, I, t->act);
+        sbert_linear_forward(tmp, a->h, w->ff2_w, w->ff2_b, T, I, H);
+        if (a->keep2) {
+            draw_keep(a->keep2, T * H, t->p_hidden, rng);
+            apply_keep(tmp, a->keep2, st->ks_hidden, T * H);
+        }
+        float *dst = l + 1 < t->n_layers ? st->layers[l + 1].x_in : out;
+        sbert_add_layernorm_forward(dst, a->sum2, a->mean2, a->rstd2, tmp, a->y, w->ln2_w,
+                                    w->ln2_b, T, H, t->eps);
+    }
+    free(tmp);
+    t->train = st;
+    return SBERT_OK;
+fail:
+    free(tmp);
+    train_state_free(st);
+    return s;
+}
+
+/* grads[k] is the gradient of t->params[k]. */
+#define GRAD(ptr) (grads + ((ptr) - t->params))
+
+/* dtable += rows of de for every token whose id is not `skip` (skip < 0: none). */
+static void embedding_backward_skip(float *dtable, const int32_t *ids, const float *de, size_t T,
+                                    size_t H, long skip, float *scratch) {
+    int any = 0;
+    for (size_t i = 0; i < T && !any; i++) any = ids[i] == skip;
+    if (!any) {
+        sbert_embedding_backward(dtable, ids, de, T, H);
+        return;
+    }
+    memcpy(scratch, de, T * H * sizeof(float));
+    for (size_t i = 0; i < T; i++)
+        if (ids[i] == skip) memset(scratch + i * H, 0, H * sizeof(float));
+    sbert_embedding_backward(dtable, ids, scratch, T, H);
+}
+
+sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out, float *grads,
+                                        float *d_inputs_embeds) {
+    if (!t || !d_out || !grads)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_transformer_backward: NULL argument");
+    struct sbert_train_state *st = t->train;
+    if (!st)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "transformer backward: no activations kept; call "
+                          "sbert_transformer_forward_train first");
+    const size_t T = st->T, H = t->H, I = t->I, NH = t->n_heads, d = H / NH;
+    const float scale = (float)(1.0 / sqrt((double)d));
+    /* work: g, dx, dtmp [T,H]; dy [T,H]; dh, dpre [T,I]; datt [T,H]; dqkv [T,3H]; drel */
+    size_t nw = 5 * T * H + 2 * T * I + 3 * T * H + NH * st->rel_w;
+    float *ws = malloc(nw * sizeof(float));
+    int32_t *zeros = NULL;
+    if (!ws) return sbert_fail(SBERT_ERR_NOMEM, "transformer backward: out of memory");
+    float *g = ws, *dx = g + T * H, *dtmp = dx + T * H, *dy = dtmp + T * H, *datt = dy + T * H;
+    float *dh = datt + T * H, *dpre = dh + T * I, *dqkv = dpre + T * I;
+    float *drel = dqkv + 3 * T * H;
+    memcpy(g, d_out, T * H * sizeof(float));
+    if (st->rel_w) memset(drel, 0, NH * st->rel_w * sizeof(float));
+    sbert_status s = SBERT_OK;
+
+    for (size_t l = t->n_layers; l-- > 0;) {
+        const layer_weights *w = &t->layers[l];
+        const layer_acts *a = &st->layers[l];
+        /* x_out = LN2(drop(h W2^T + b2) + y) */
+        memset(dtmp, 0, T * H * sizeof(float));
+        memset(dy, 0, T * H * sizeof(float));
+        sbert_add_layernorm_backward(dtmp, dy, GRAD(w->ln2_w), GRAD(w->ln2_b), g, a->sum2,
+                                     w->ln2_w, a->mean2, a->rstd2, T, H);
+        if (a->keep2) apply_keep(dtmp, a->keep2, st->ks_hidden, T * H);
+        memset(dh, 0, T * I * sizeof(float));
+        sbert_linear_backward(dh, GRAD(w->ff2_w), GRAD(w->ff2_b), dtmp, a->h, w->ff2_w, T, I, H);
+        /* h = act(y W1^T + b1) */
+        sbert_linear_act_backward(dy, GRAD(w->ff1_w), GRAD(w->ff1_b), dpre, dh, a->pre, a->y,
+                                  w->ff1_w, T, H, I, t->act);
+        /* y = LN1(drop(att Wo^T + bo) + x_in) */
+        memset(dtmp, 0, T * H * sizeof(float));
+        memset(dx, 0, T * H * sizeof(float));
+        sbert_add_layernorm_backward(dtmp, dx, GRAD(w->ln1_w), GRAD(w->ln1_b), dy, a->sum1,
+                                     w->ln1_w, a->mean1, a->rstd1, T, H);
+        if (a->keep1) apply_keep(dtmp, a->keep1, st->ks_hidden, T * H);
+        memset(datt, 0, T * H * sizeof(float));
+        sbert_linear_backward(datt, GRAD(w->o_w), GRAD(w->o_b), dtmp, a->att, w->o_w, T, H, H);
+        /* att = attention(qkv), qkv = x_in Wqkv^T + bqkv */
+        memset(dqkv, 0, T * 3 * H * sizeof(float));
+        if ((s = sbert_attention_backward_dropout(dqkv, st->rel ? drel : NULL, datt, a->qkv,
+                                                  a->probs, a->att_keep, st->ks_attn, st->offs,
+                                                  st->n_seq, NH, d, scale, st->maxL)) != SBERT_OK)
+            goto done;
+        sbert_linear_backward(dx, GRAD(w->qkv_w), GRAD(w->qkv_b), dqkv, a->x_in, w->qkv_w, T, H,
+                              3 * H);
+        float *sw = g;
+        g = dx;
+        dx = sw;
+    }
+
+    /* embeddings: x0 = drop(LN(word + pos (+ type))) */
+    if (st->emb_keep) apply_keep(g, st->emb_keep, st->ks_hidden, T * H);
+    float *de = dx, *scratch = dtmp;
+    memset(de, 0, T * H * sizeof(float));
+    sbert_layernorm_backward(de, GRAD(t->emb_ln_w), GRAD(t->emb_ln_b), g, st->emb_sum, t->emb_ln_w,
+                             st->emb_mean, st->emb_rstd, T, H);
+    if (d_inputs_embeds)
+        for (size_t i = 0; i < T * H; i++) d_inputs_embeds[i] += de[i];
+    embedding_backward_skip(GRAD(t->word), st->ids, de, T, H, t->pad_idx, scratch);
+    if (!t->sinus_pos) {
+        int roberta_like = t->fam == FAM_ROBERTA || t->fam == FAM_XLMR || t->fam == FAM_MPNET;
+        embedding_backward_skip(GRAD(t->pos), st->pos, de, T, H, roberta_like ? t->pad_idx : -1,
+                                scratch);
+    }
+    if (t->type) {
+        if (st->types) {
+            sbert_embedding_backward(GRAD(t->type), st->types, de, T, H);
+        } else {
+            zeros = calloc(T, sizeof(int32_t));
+            if (!zeros) {
+                s = sbert_fail(SBERT_ERR_NOMEM, "transformer backward: out of memory");
+                goto done;
+            }
+            sbert_embedding_backward(GRAD(t->type), zeros, de, T, H);
+        }
+    }
+    if (st->rel) {
+        float *grel = GRAD(t->rel_bias);
+        for (size_t k = 0; k < st->rel_w; k++) {
+            long r = (long)k - (long)(st->maxL - 1);
+            int b = sbert_mpnet_relative_bucket(r, MPNET_BUCKETS, MPNET_MAX_DISTANCE);
+            for (size_t h = 0; h < NH; h++) grel[(size_t)b * NH + h] += drel[h * st->rel_w + k];
+        }
+    }
+done:
+    free(zeros);
+    free(ws);
+    return s;
+}
+#undef GRAD

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/rng.h"
 #include "sbert.h"
 
 typedef struct sbert_transformer sbert_transformer;
@@ -69,5 +70,48 @@ float *sbert_transformer_params(sbert_transformer *t, size_t *n_floats);
 /* MPNet's relative_position_bucket(relative_position = key pos - query pos),
  * bidirectional, log-spaced beyond num_buckets/4 (MPNet: 32 buckets, 128). */
 int sbert_mpnet_relative_bucket(long relative_position, int num_buckets, int max_distance);
+
+/* ---- training (helper "bwd"): training-mode forward, backward, dropout ----
+ *
+ * sbert_transformer_forward_train runs the encoder like sbert_transformer_forward
+ * and keeps every layer's activations inside `t` (until the next training
+ * forward, sbert_transformer_release_activations or free);
+ * sbert_transformer_backward then turns d(last_hidden_state) into parameter
+ * gradients. One training forward at a time per handle. */
+
+/* Dropout probabilities read from config.json (hidden_dropout_prob and
+ * attention_probs_dropout_prob; DistilBERT: dropout and attention_dropout;
+ * 0.1 when absent). */
+void sbert_transformer_get_dropout(const sbert_transformer *t, float *hidden, float *attention);
+/* Override them, each in [0, 1) (SBERT_ERR_INVALID_ARG otherwise). */
+sbert_status sbert_transformer_set_dropout(sbert_transformer *t, float hidden, float attention);
+
+/* Training forward. Arguments and out [T, H] as sbert_transformer_forward.
+ * rng: NULL = eval mode (no dropout; out is bit-identical to
+ * sbert_transformer_forward); otherwise dropout with the probabilities above,
+ * keep masks drawn from rng in a fixed order (same seed, same masks). A
+ * probability of 0 draws nothing. */
+sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t *input_ids,
+                                             const int32_t *token_type_ids,
+                                             const size_t *seq_offsets, size_t n_seq,
+                                             sbert_rng *rng, float *out);
+
+/* Backward of the last training forward.
+ * d_out: [T, H], the gradient of the loss with respect to last_hidden_state;
+ * grads: [n_floats] (+=), laid out like sbert_transformer_params (the gradient
+ *        of params[k] is grads[k]; the table gives names and offsets);
+ * d_inputs_embeds: NULL or [T, H] (+=), the gradient with respect to the
+ *        word-embedding output of each token (HF's inputs_embeds).
+ * Padding-index rows of the embedding tables get no gradient (as
+ * nn.Embedding(padding_idx=...)); DistilBERT's sinusoidal table is frozen.
+ * May be called more than once for the same forward (gradients add up).
+ * SBERT_ERR_INVALID_ARG when no training forward is kept. */
+sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out, float *grads,
+                                        float *d_inputs_embeds);
+
+/* Free the kept activations now. */
+void sbert_transformer_release_activations(sbert_transformer *t);
+/* Bytes taken by the kept activations (0 when none). */
+size_t sbert_transformer_activation_bytes(const sbert_transformer *t);
 
 #endif
