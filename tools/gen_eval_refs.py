@@ -21,7 +21,7 @@ def rows(path):
 
 def main():
     cases = []
-    for model_dir, data, name in [("models/all-MiniLM-L6-v2", "data/stsb-dev.jsonl", "sts-dev"),
+    for model_dir, data, name in [("models/all-MiniLM-L6-v2", "tests/data/eval/stsb-dev-500.jsonl", "sts-dev"),
                                   ("tests/data/static/model", "data/stsb-test.jsonl", "sts-test")]:
         model = SentenceTransformer(os.path.join(ROOT, model_dir), device="cpu")
         r = rows(data)
