@@ -21,6 +21,11 @@
  * Checkpoints may carry a model prefix ("bert.", "roberta.", "distilbert.",
  * "mpnet.", ...) and heads (pooler, lm_head, classifier): the prefix is found
  * from the word-embedding tensor and every other tensor is ignored.
+ *
+ * Training (end of the file): a training-mode forward that keeps every
+ * layer's activations (and applies dropout from a seeded sbert_rng), and the
+ * backward that turns d(last_hidden_state) into gradients laid out like the
+ * flat parameter buffer.
  */
 #include "modules/transformer.h"
 
@@ -65,6 +70,7 @@ struct sbert_transformer {
     float p_hidden, p_attn; /* dropout probabilities (training forward only) */
     int sinus_pos;          /* DistilBERT sinusoidal position table: frozen */
     struct sbert_train_state *train; /* activations of the last training forward */
+    int train_empty;                 /* the last training forward had no tokens */
 
     float *params; /* flat fp32 buffer */
     size_t n_floats;
@@ -736,6 +742,7 @@ void sbert_transformer_release_activations(sbert_transformer *t) {
     if (!t) return;
     train_state_free(t->train);
     t->train = NULL;
+    t->train_empty = 0;
 }
 
 size_t sbert_transformer_activation_bytes(const sbert_transformer *t) {
@@ -859,7 +866,10 @@ sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t
         if (L > maxL) maxL = L;
     }
     const size_t T = seq_offsets[n_seq], H = t->H, I = t->I, NH = t->n_heads, d = H / NH;
-    if (T == 0) return SBERT_OK;
+    if (T == 0) {
+        t->train_empty = 1; /* nothing to keep; the backward is then a no-op */
+        return SBERT_OK;
+    }
     const int drop_h = rng && t->p_hidden > 0.0f, drop_a = rng && t->p_attn > 0.0f;
     struct sbert_train_state *st = NULL;
     SBERT_TRY(train_state_alloc(t, seq_offsets, n_seq, maxL, drop_h, drop_a, &st));
@@ -974,6 +984,7 @@ sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out
     if (!t || !d_out || !grads)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_transformer_backward: NULL argument");
     struct sbert_train_state *st = t->train;
+    if (!st && t->train_empty) return SBERT_OK;
     if (!st)
         return sbert_fail(SBERT_ERR_INVALID_ARG,
                           "transformer backward: no activations kept; call "
