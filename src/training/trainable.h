@@ -5,7 +5,8 @@
  * step (clipping included); save the model and the optimizer state; restore
  * them. One implementation per model kind:
  *
- *   trainable_static.c   StaticEmbedding (lazy AdamW over the rows a batch touches)
+ *   trainable_static.c        StaticEmbedding (lazy AdamW over the rows a batch touches)
+ *   trainable_transformer.c   Transformer + Pooling [+ Dense] [+ Normalize]
  *
  * The trainer owns the schedule, the losses, evaluation and checkpoints; it
  * never looks inside a model.
@@ -31,11 +32,13 @@ typedef struct {
     /* Tokenize a whole column once; *tokens is opaque, freed by tokens_free. */
     sbert_status (*tokenize)(sbert_trainable *m, const char *const *texts, size_t n, void **tokens);
     void (*tokens_free)(void *tokens);
-    /* Train mode: rows [B] of a tokenized column -> out [B, dim]; *state keeps
-     * what backward needs. */
-    sbert_status (*forward)(sbert_trainable *m, const void *tokens, const size_t *rows, size_t B, float *out,
-                            void **state);
-    /* Accumulate the parameter gradients for dout [B, dim]; frees state. */
+    /* Train mode, all input columns of a batch at once (a transformer packs
+     * them into one forward): rows [B] of each tokenized column
+     * tokens[0..n_cols) -> out [n_cols, B, dim] (column c at out + c*B*dim);
+     * *state keeps what backward needs. */
+    sbert_status (*forward)(sbert_trainable *m, void *const *tokens, size_t n_cols, const size_t *rows, size_t B,
+                            float *out, void **state);
+    /* Accumulate the parameter gradients for dout [n_cols, B, dim]; frees state. */
     sbert_status (*backward)(sbert_trainable *m, void *state, const float *dout);
     void (*state_free)(void *state);
     /* Clip to max_grad_norm (<= 0: no clipping), AdamW at `lr`, zero the
@@ -54,6 +57,24 @@ typedef struct {
 struct sbert_trainable {
     const sbert_trainable_ops *ops;
 };
+
+/* Options that build a model for training. */
+typedef struct {
+    const char *model;     /* "static", or a model directory */
+    const char *tokenizer; /* tokenizer.json for model "static" */
+    int64_t embedding_dim; /* for model "static" */
+    uint64_t seed;         /* init and dropout */
+    int64_t max_seq_length;/* > 0: override the model's */
+} sbert_trainable_options;
+
+/* Pick the implementation for opt->model: "static" or a directory with a
+ * StaticEmbedding module -> StaticEmbedding; any other model directory ->
+ * Transformer pipeline. */
+sbert_status sbert_trainable_create(const sbert_trainable_options *opt, sbert_trainable **out);
+
+/* Transformer + Pooling [+ Dense] [+ Normalize] from a sentence-transformers
+ * or plain Hugging Face model directory. */
+sbert_status sbert_trainable_transformer_create(const sbert_trainable_options *opt, sbert_trainable **out);
 
 /* StaticEmbedding: `model` is "static" (new table over `tokenizer` with
  * embedding_dim, N(0,1) init from `seed`) or a model directory holding a

@@ -46,8 +46,6 @@ typedef struct {
     size_t n;
 } packed_ids;
 
-/* Forward state: the packed ids of the batch. */
-typedef packed_ids static_state;
 
 static void packed_free(packed_ids *p) {
     if (!p) return;
@@ -107,38 +105,60 @@ static sbert_status s_tokenize(sbert_trainable *b, const char *const *texts, siz
 }
 
 static void s_tokens_free(void *tokens) { packed_free(tokens); }
-static void s_state_free(void *state) { packed_free(state); }
 
-static sbert_status s_forward(sbert_trainable *b, const void *tokens, const size_t *rows, size_t B, float *out,
-                              void **state) {
+/* Forward state: the packed ids of every column of the batch. */
+typedef struct {
+    packed_ids *col[16];
+    size_t n_cols;
+} static_batch;
+
+static void s_state_free(void *state) {
+    static_batch *sb = state;
+    if (!sb) return;
+    for (size_t c = 0; c < sb->n_cols; c++) packed_free(sb->col[c]);
+    free(sb);
+}
+
+static sbert_status s_forward(sbert_trainable *b, void *const *tokens, size_t n_cols, const size_t *rows, size_t B,
+                              float *out, void **state) {
     static_model *m = (static_model *)b;
-    const packed_ids *src = tokens;
-    size_t T = 0;
-    for (size_t i = 0; i < B; i++) T += src->off[rows[i] + 1] - src->off[rows[i]];
-    static_state *s = calloc(1, sizeof *s);
-    if (s) {
-        s->ids = malloc((T ? T : 1) * sizeof *s->ids);
-        s->off = malloc((B + 1) * sizeof *s->off);
+    if (n_cols > 16) return sbert_fail(SBERT_ERR_UNSUPPORTED, "at most 16 input columns, got %zu", n_cols);
+    static_batch *sb = calloc(1, sizeof *sb);
+    if (!sb) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    sb->n_cols = n_cols;
+    for (size_t c = 0; c < n_cols; c++) {
+        const packed_ids *src = tokens[c];
+        size_t T = 0;
+        for (size_t i = 0; i < B; i++) T += src->off[rows[i] + 1] - src->off[rows[i]];
+        packed_ids *s = sb->col[c] = calloc(1, sizeof *s);
+        if (s) {
+            s->ids = malloc((T ? T : 1) * sizeof *s->ids);
+            s->off = malloc((B + 1) * sizeof *s->off);
+        }
+        if (!s || !s->ids || !s->off) { s_state_free(sb); return sbert_fail(SBERT_ERR_NOMEM, "out of memory"); }
+        s->off[0] = 0;
+        for (size_t i = 0; i < B; i++) {
+            size_t a0 = src->off[rows[i]], a1 = src->off[rows[i] + 1];
+            memcpy(s->ids + s->off[i], src->ids + a0, (a1 - a0) * sizeof *s->ids);
+            s->off[i + 1] = s->off[i] + (a1 - a0);
+        }
+        s->n = B;
+        sbert_status st = sbert_static_embedding_forward(m->emb, s->ids, s->off, B, out + c * B * m->emb->dim);
+        if (st != SBERT_OK) { s_state_free(sb); return st; }
     }
-    if (!s || !s->ids || !s->off) { packed_free(s); return sbert_fail(SBERT_ERR_NOMEM, "out of memory"); }
-    s->off[0] = 0;
-    for (size_t i = 0; i < B; i++) {
-        size_t a0 = src->off[rows[i]], a1 = src->off[rows[i] + 1];
-        memcpy(s->ids + s->off[i], src->ids + a0, (a1 - a0) * sizeof *s->ids);
-        s->off[i + 1] = s->off[i] + (a1 - a0);
-    }
-    s->n = B;
-    sbert_status st = sbert_static_embedding_forward(m->emb, s->ids, s->off, B, out);
-    if (st != SBERT_OK) { packed_free(s); return st; }
-    *state = s;
+    *state = sb;
     return SBERT_OK;
 }
 
 static sbert_status s_backward(sbert_trainable *b, void *state, const float *dout) {
     static_model *m = (static_model *)b;
-    static_state *s = state;
-    sbert_static_embedding_backward(m->emb, s->ids, s->off, s->n, dout, m->grad, m->touched, &m->n_touched, m->mark);
-    packed_free(s);
+    static_batch *sb = state;
+    for (size_t c = 0; c < sb->n_cols; c++) {
+        packed_ids *s = sb->col[c];
+        sbert_static_embedding_backward(m->emb, s->ids, s->off, s->n, dout + c * s->n * m->emb->dim, m->grad,
+                                        m->touched, &m->n_touched, m->mark);
+    }
+    s_state_free(sb);
     return SBERT_OK;
 }
 
@@ -268,9 +288,7 @@ static sbert_status find_static_module(const char *dir, char *module_dir, size_t
     cJSON *mods = NULL;
     SBERT_TRY(sbert_json_load(path, &mods));
     sbert_status st = sbert_fail(SBERT_ERR_UNSUPPORTED,
-                                 "%s: training supports StaticEmbedding models today; this model has no "
-                                 "StaticEmbedding module (transformer fine-tuning is not implemented yet)",
-                                 path);
+                                 "%s: no StaticEmbedding module", path);
     const cJSON *mod;
     cJSON_ArrayForEach(mod, mods) {
         const cJSON *type = cJSON_GetObjectItem(mod, "type"), *p = cJSON_GetObjectItem(mod, "path");
@@ -282,6 +300,19 @@ static sbert_status find_static_module(const char *dir, char *module_dir, size_t
     }
     cJSON_Delete(mods);
     return st;
+}
+
+sbert_status sbert_trainable_create(const sbert_trainable_options *opt, sbert_trainable **out) {
+    *out = NULL;
+    int is_static = strcasecmp(opt->model, "static") == 0 || strcasecmp(opt->model, "StaticEmbedding") == 0;
+    if (!is_static && sbert_dir_exists(opt->model)) {
+        char mdir[4096];
+        is_static = find_static_module(opt->model, mdir, sizeof mdir) == SBERT_OK;
+        sbert_error_clear();
+    }
+    if (is_static)
+        return sbert_trainable_static_create(opt->model, opt->tokenizer, opt->embedding_dim, opt->seed, out);
+    return sbert_trainable_transformer_create(opt, out);
 }
 
 sbert_status sbert_trainable_static_create(const char *model, const char *tokenizer, int64_t embedding_dim,

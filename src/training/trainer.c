@@ -44,7 +44,7 @@ typedef struct {
         max_grad_norm, warmup_steps, scale, early_stopping_threshold, logging_steps, eval_steps,
         save_steps;
     int64_t max_steps, batch_size, eval_batch_size, accum, seed, embedding_dim, save_total_limit,
-        early_stopping_patience, max_train_samples, max_eval_samples, num_threads;
+        early_stopping_patience, max_train_samples, max_eval_samples, num_threads, max_seq_length;
     int load_best, greater_is_better, greater_set, drop_last, smoke, push_to_hub;
 } targs;
 
@@ -109,6 +109,7 @@ static sbert_status read_args(const sbert_recipe *r, targs *a) {
     SBERT_TRY(sbert_recipe_int(r, "max_train_samples", 0, &a->max_train_samples));
     SBERT_TRY(sbert_recipe_int(r, "max_eval_samples", 0, &a->max_eval_samples));
     SBERT_TRY(sbert_recipe_int(r, "num_threads", 0, &a->num_threads));
+    SBERT_TRY(sbert_recipe_int(r, "max_seq_length", 0, &a->max_seq_length));
     SBERT_TRY(sbert_recipe_bool(r, "load_best_model_at_end", 0, &a->load_best));
     SBERT_TRY(sbert_recipe_bool(r, "dataloader_drop_last", 0, &a->drop_last));
     SBERT_TRY(sbert_recipe_bool(r, "push_to_hub", 0, &a->push_to_hub));
@@ -313,11 +314,10 @@ static sbert_status micro_step(trainer *t, const size_t *rows, size_t B, double 
     if (nc > 16) return sbert_fail(SBERT_ERR_UNSUPPORTED, "at most 16 input columns are supported, got %zu", nc);
     float *emb = malloc(nc * B * D * sizeof *emb), *g = calloc(nc * B * D, sizeof *g);
     float *labels = malloc(B * sizeof *labels);
-    void *state[16] = {0};
+    void *state = NULL;
     sbert_status st = SBERT_OK;
     if (!emb || !g || !labels) { st = sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step"); goto done; }
-    for (size_t c = 0; c < nc && st == SBERT_OK; c++)
-        st = m->ops->forward(m, t->cols[c], rows, B, emb + c * B * D, &state[c]);
+    st = m->ops->forward(m, t->cols, nc, rows, B, emb, &state);
     if (st != SBERT_OK) goto done;
     const float *cols[16];
     float *grads[16];
@@ -336,13 +336,10 @@ static sbert_status micro_step(trainer *t, const size_t *rows, size_t B, double 
     *loss_out = loss;
     if (loss_weight != 1.0)
         for (size_t i = 0; i < nc * B * D; i++) g[i] = (float)(g[i] * loss_weight);
-    for (size_t c = 0; c < nc && st == SBERT_OK; c++) {
-        st = m->ops->backward(m, state[c], g + c * B * D);
-        state[c] = NULL;
-    }
+    st = m->ops->backward(m, state, g);
+    state = NULL;
 done:
-    for (size_t c = 0; c < nc && c < 16; c++)
-        if (state[c]) m->ops->state_free(state[c]);
+    if (state) m->ops->state_free(state);
     free(emb); free(g); free(labels);
     return st;
 }
@@ -627,7 +624,8 @@ static sbert_status run(trainer *t, const char *log_dir, sbert_train_result *res
     tlog("Train data: %s (%zu rows, %zu input columns%s)\n", a->train_data, t->train->n_rows, t->n_inputs,
          t->label_col >= 0 ? " + label" : "");
     tlog("Eval data: %s (%zu pairs)\n", a->eval_data, t->n_eval);
-    SBERT_TRY(sbert_trainable_static_create(a->model, a->tokenizer, a->embedding_dim, (uint64_t)a->seed, &t->model));
+    sbert_trainable_options topt = {a->model, a->tokenizer, a->embedding_dim, (uint64_t)a->seed, a->max_seq_length};
+    SBERT_TRY(sbert_trainable_create(&topt, &t->model));
     tlog("Model: %s\n", t->model->ops->describe(t->model));
     t->n_inputs = sbert_dataset_n_inputs(t->train);
     t->cols = calloc(t->n_inputs, sizeof *t->cols);
