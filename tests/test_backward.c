@@ -141,7 +141,7 @@ static double rel_diff(const float *a, const float *b, size_t n) {
 /* A second backward into the same buffer must double it: g2 (after two calls)
  * vs 2 * g1 (after one). */
 static void check_doubled(const char *op, const float *g1, const float *g2, size_t n) {
-    float *twice = malloc((n ? n : 1) * sizeof(float));
+    float *twice = calloc(n ? n : 1, sizeof(float));
     for (size_t i = 0; i < n; i++) twice[i] = 2.0f * g1[i];
     double d = rel_diff(g2, twice, n);
     int nonzero = 0;
