@@ -26,26 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* modules/dense.h (via pooling_backward.h) and kernels/cpu_ops.h both name
- * their activation enum constants SBERT_ACT_*; give dense's another name in
- * this translation unit so both headers can be used together. */
-#define SBERT_ACT_IDENTITY DENSE_ACT_IDENTITY
-#define SBERT_ACT_TANH DENSE_ACT_TANH
-#define SBERT_ACT_RELU DENSE_ACT_RELU
-#define SBERT_ACT_SIGMOID DENSE_ACT_SIGMOID
-#define SBERT_ACT_GELU DENSE_ACT_GELU
-#define SBERT_ACT_SILU DENSE_ACT_SILU
-#define SBERT_ACT_LEAKY_RELU DENSE_ACT_LEAKY_RELU
-#define SBERT_ACT_ELU DENSE_ACT_ELU
 #include "kernels/pooling_backward.h"
-#undef SBERT_ACT_IDENTITY
-#undef SBERT_ACT_TANH
-#undef SBERT_ACT_RELU
-#undef SBERT_ACT_SIGMOID
-#undef SBERT_ACT_GELU
-#undef SBERT_ACT_SILU
-#undef SBERT_ACT_LEAKY_RELU
-#undef SBERT_ACT_ELU
 
 #include <cjson/cJSON.h>
 
@@ -169,14 +150,14 @@ static double act_d(sbert_act a, double x) {
 
 static double dense_act_d(sbert_activation a, double x) {
     switch (a) {
-    case DENSE_ACT_IDENTITY: return x;
-    case DENSE_ACT_TANH: return tanh(x);
-    case DENSE_ACT_RELU: return x > 0 ? x : 0.0;
-    case DENSE_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
-    case DENSE_ACT_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-    case DENSE_ACT_SILU: return x / (1.0 + exp(-x));
-    case DENSE_ACT_LEAKY_RELU: return x >= 0 ? x : 0.01 * x;
-    case DENSE_ACT_ELU: return x > 0 ? x : expm1(x);
+    case SBERT_DENSE_ACT_IDENTITY: return x;
+    case SBERT_DENSE_ACT_TANH: return tanh(x);
+    case SBERT_DENSE_ACT_RELU: return x > 0 ? x : 0.0;
+    case SBERT_DENSE_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case SBERT_DENSE_ACT_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    case SBERT_DENSE_ACT_SILU: return x / (1.0 + exp(-x));
+    case SBERT_DENSE_ACT_LEAKY_RELU: return x >= 0 ? x : 0.01 * x;
+    case SBERT_DENSE_ACT_ELU: return x > 0 ? x : expm1(x);
     }
     return x;
 }
@@ -828,16 +809,16 @@ static void dense_case(sbert_activation act, size_t in, size_t out, int has_bias
 }
 
 static void test_dense(void) {
-    static const sbert_activation acts[] = {DENSE_ACT_TANH, DENSE_ACT_IDENTITY, DENSE_ACT_RELU,
-                                            DENSE_ACT_SIGMOID, DENSE_ACT_GELU, DENSE_ACT_SILU,
-                                            DENSE_ACT_LEAKY_RELU, DENSE_ACT_ELU};
+    static const sbert_activation acts[] = {SBERT_DENSE_ACT_TANH, SBERT_DENSE_ACT_IDENTITY, SBERT_DENSE_ACT_RELU,
+                                            SBERT_DENSE_ACT_SIGMOID, SBERT_DENSE_ACT_GELU, SBERT_DENSE_ACT_SILU,
+                                            SBERT_DENSE_ACT_LEAKY_RELU, SBERT_DENSE_ACT_ELU};
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) dense_case(acts[a], 7, 5, 1, 0);
-    dense_case(DENSE_ACT_TANH, 6, 6, 0, 0);
-    dense_case(DENSE_ACT_TANH, 6, 6, 1, 1); /* identity residual */
-    dense_case(DENSE_ACT_GELU, 7, 5, 1, 1); /* projected residual */
+    dense_case(SBERT_DENSE_ACT_TANH, 6, 6, 0, 0);
+    dense_case(SBERT_DENSE_ACT_TANH, 6, 6, 1, 1); /* identity residual */
+    dense_case(SBERT_DENSE_ACT_GELU, 7, 5, 1, 1); /* projected residual */
     float d0 = 0;
     CHECK(sbert_dense_backward(&d0, NULL, NULL, NULL, &d0, &d0, &d0, NULL, NULL, 1,
-                               DENSE_ACT_TANH, 1, 1, 2) == SBERT_ERR_INVALID_ARG,
+                               SBERT_DENSE_ACT_TANH, 1, 1, 2) == SBERT_ERR_INVALID_ARG,
           "dense backward: identity residual with in != out not refused");
 }
 

@@ -191,7 +191,7 @@ static void test_dense_and_normalize(void) {
                   "out_features");
             cJSON_Delete(cfg);
         }
-        CHECK(sbert_dense_activation(d) == SBERT_ACT_TANH, "activation Tanh");
+        CHECK(sbert_dense_activation(d) == SBERT_DENSE_ACT_TANH, "activation Tanh");
         /* Tanh output of any input lies in [-1, 1]. */
         size_t in = sbert_dense_in_features(d), out = sbert_dense_out_features(d);
         float *x = malloc(3 * in * sizeof *x), *y = malloc(3 * out * sizeof *y);
@@ -207,7 +207,7 @@ static void test_dense_and_normalize(void) {
     }
     sbert_activation act;
     CHECK_OK(sbert_activation_parse("torch.nn.modules.linear.Identity", &act));
-    CHECK(act == SBERT_ACT_IDENTITY, "Identity");
+    CHECK(act == SBERT_DENSE_ACT_IDENTITY, "Identity");
     CHECK(sbert_activation_parse("my.custom.Act", &act) == SBERT_ERR_UNSUPPORTED,
           "custom activation rejected");
 

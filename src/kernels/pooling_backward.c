@@ -8,9 +8,8 @@
  * (include_prompt = false and len <= prompt_length) passes gradient only
  * through cls, as Python does.
  *
- * Note: this file includes modules/dense.h, whose sbert_activation enum uses
- * the same SBERT_ACT_* names as kernels/cpu_ops.h's sbert_act, so it cannot
- * include the cpu_ops headers; the Dense products call cblas directly.
+ * The Dense products call cblas directly. (modules/dense.h's activation enum
+ * is SBERT_DENSE_ACT_*, so it no longer clashes with kernels/cpu_ops.h.)
  */
 #include "kernels/pooling_backward.h"
 
@@ -105,25 +104,25 @@ void sbert_pooling_backward(const sbert_pooling *p, float *dtok, const float *do
 
 float sbert_activation_grad(sbert_activation a, float x) {
     switch (a) {
-    case SBERT_ACT_IDENTITY: return 1.0f;
-    case SBERT_ACT_TANH: {
+    case SBERT_DENSE_ACT_IDENTITY: return 1.0f;
+    case SBERT_DENSE_ACT_TANH: {
         float t = tanhf(x);
         return 1.0f - t * t;
     }
-    case SBERT_ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
-    case SBERT_ACT_SIGMOID: {
+    case SBERT_DENSE_ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case SBERT_DENSE_ACT_SIGMOID: {
         float s = 1.0f / (1.0f + expf(-x));
         return s * (1.0f - s);
     }
-    case SBERT_ACT_GELU:
+    case SBERT_DENSE_ACT_GELU:
         return 0.5f * (1.0f + erff(x * 0.70710678118654752440f)) +
                x * 0.39894228040143267794f * expf(-0.5f * x * x);
-    case SBERT_ACT_SILU: {
+    case SBERT_DENSE_ACT_SILU: {
         float s = 1.0f / (1.0f + expf(-x));
         return s * (1.0f + x * (1.0f - s));
     }
-    case SBERT_ACT_LEAKY_RELU: return x > 0.0f ? 1.0f : 0.01f;
-    case SBERT_ACT_ELU: return x > 0.0f ? 1.0f : expf(x);
+    case SBERT_DENSE_ACT_LEAKY_RELU: return x > 0.0f ? 1.0f : 0.01f;
+    case SBERT_DENSE_ACT_ELU: return x > 0.0f ? 1.0f : expf(x);
     }
     return 1.0f;
 }

@@ -708,6 +708,18 @@ static sbert_status tokenize_static(const sbert_model *m, const char *prompt, co
     return st;
 }
 
+const char *sbert_model_dir(const sbert_model *m) { return m->dir; }
+
+void sbert_model_set_max_seq_length(sbert_model *m, size_t max_seq_length) {
+    if (m && max_seq_length > 0) m->max_seq_length = max_seq_length;
+}
+
+sbert_status sbert_model_tokenize(const sbert_model *m, const char *prompt, const char *text,
+                                  sbert_encoding *enc) {
+    if (!m || !text || !enc) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_model_tokenize: NULL argument");
+    return m->static_emb ? tokenize_static(m, prompt, text, enc) : tokenize_text(m, prompt, text, enc);
+}
+
 sbert_status sbert_model_prompt_length(const sbert_model *m, const char *prompt, size_t *out) {
     *out = 0;
     if (!prompt || !*prompt) return SBERT_OK;

@@ -45,4 +45,18 @@ int sbert_model_do_lower_case(const sbert_model *m);
  * tokenizer appends a trailing special token (as Transformer._get_prompt_length). */
 sbert_status sbert_model_prompt_length(const sbert_model *m, const char *prompt, size_t *out);
 
+/* ---- additions (helper "ttrain"): what training needs ---- */
+
+/* The directory the model was loaded from. */
+const char *sbert_model_dir(const sbert_model *m);
+/* Override max_seq_length (> 0; still capped by what the position embeddings allow). */
+void sbert_model_set_max_seq_length(sbert_model *m, size_t max_seq_length);
+/* Tokenize one text exactly as encode() does (prompt prepended as a raw
+ * string, do_lower_case, special tokens, longest_first truncation to
+ * max_seq_length; StaticEmbedding: no special tokens). prompt may be NULL.
+ * enc is filled as sbert_tokenizer_encode does (free with sbert_encoding_free);
+ * padding a tokenizer.json may ask for shows up as attention_mask 0. */
+sbert_status sbert_model_tokenize(const sbert_model *m, const char *prompt, const char *text,
+                                  sbert_encoding *enc);
+
 #endif

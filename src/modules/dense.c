@@ -30,9 +30,9 @@ static const struct {
     const char *cls;
     sbert_activation act;
 } k_acts[] = {
-    {"Identity", SBERT_ACT_IDENTITY}, {"Tanh", SBERT_ACT_TANH},       {"ReLU", SBERT_ACT_RELU},
-    {"Sigmoid", SBERT_ACT_SIGMOID},   {"GELU", SBERT_ACT_GELU},       {"SiLU", SBERT_ACT_SILU},
-    {"LeakyReLU", SBERT_ACT_LEAKY_RELU}, {"ELU", SBERT_ACT_ELU},
+    {"Identity", SBERT_DENSE_ACT_IDENTITY}, {"Tanh", SBERT_DENSE_ACT_TANH},       {"ReLU", SBERT_DENSE_ACT_RELU},
+    {"Sigmoid", SBERT_DENSE_ACT_SIGMOID},   {"GELU", SBERT_DENSE_ACT_GELU},       {"SiLU", SBERT_DENSE_ACT_SILU},
+    {"LeakyReLU", SBERT_DENSE_ACT_LEAKY_RELU}, {"ELU", SBERT_DENSE_ACT_ELU},
 };
 
 sbert_status sbert_activation_parse(const char *path, sbert_activation *out) {
@@ -46,7 +46,7 @@ sbert_status sbert_activation_parse(const char *path, sbert_activation *out) {
         for (size_t i = 0; i < sizeof k_acts / sizeof k_acts[0]; i++) {
             if (strcmp(cls, k_acts[i].cls) != 0) continue;
             /* Identity lives in torch.nn.modules.linear, the rest in .activation. */
-            if (p < 2 && (p == 1) != (k_acts[i].act == SBERT_ACT_IDENTITY)) break;
+            if (p < 2 && (p == 1) != (k_acts[i].act == SBERT_DENSE_ACT_IDENTITY)) break;
             *out = k_acts[i].act;
             return SBERT_OK;
         }
@@ -103,7 +103,7 @@ static sbert_status parse_config(sbert_dense *d, const cJSON *cfg, const char *p
     SBERT_TRY(get_size(cfg, "out_features", path, &d->out));
     SBERT_TRY(get_bool(cfg, "bias", path, 1, &d->has_bias));
     SBERT_TRY(get_bool(cfg, "use_residual", path, 0, &d->use_residual));
-    d->act = SBERT_ACT_TANH; /* Python's default */
+    d->act = SBERT_DENSE_ACT_TANH; /* Python's default */
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(cfg, "activation_function");
     if (act && !cJSON_IsNull(act)) {
         if (!cJSON_IsString(act))
@@ -199,14 +199,14 @@ sbert_status sbert_dense_load(const char *dir, sbert_dense **out) {
 
 static float activate(sbert_activation a, float x) {
     switch (a) {
-    case SBERT_ACT_IDENTITY: return x;
-    case SBERT_ACT_TANH: return tanhf(x);
-    case SBERT_ACT_RELU: return x > 0.0f ? x : 0.0f;
-    case SBERT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case SBERT_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
-    case SBERT_ACT_SILU: return x / (1.0f + expf(-x));
-    case SBERT_ACT_LEAKY_RELU: return x >= 0.0f ? x : 0.01f * x;
-    case SBERT_ACT_ELU: return x > 0.0f ? x : expm1f(x);
+    case SBERT_DENSE_ACT_IDENTITY: return x;
+    case SBERT_DENSE_ACT_TANH: return tanhf(x);
+    case SBERT_DENSE_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case SBERT_DENSE_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case SBERT_DENSE_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
+    case SBERT_DENSE_ACT_SILU: return x / (1.0f + expf(-x));
+    case SBERT_DENSE_ACT_LEAKY_RELU: return x >= 0.0f ? x : 0.01f * x;
+    case SBERT_DENSE_ACT_ELU: return x > 0.0f ? x : expm1f(x);
     }
     return x;
 }
@@ -230,3 +230,8 @@ void sbert_dense_forward(const sbert_dense *d, const float *x, size_t n, float *
         }
     }
 }
+
+float *sbert_dense_weight(sbert_dense *d) { return d->w; }
+float *sbert_dense_bias(sbert_dense *d) { return d->b; }
+float *sbert_dense_residual(sbert_dense *d) { return d->residual; }
+int sbert_dense_use_residual(const sbert_dense *d) { return d->use_residual; }

@@ -24,14 +24,14 @@
 #include "sbert.h"
 
 typedef enum {
-    SBERT_ACT_IDENTITY = 0,
-    SBERT_ACT_TANH,
-    SBERT_ACT_RELU,
-    SBERT_ACT_SIGMOID,
-    SBERT_ACT_GELU,
-    SBERT_ACT_SILU,
-    SBERT_ACT_LEAKY_RELU,
-    SBERT_ACT_ELU
+    SBERT_DENSE_ACT_IDENTITY = 0,
+    SBERT_DENSE_ACT_TANH,
+    SBERT_DENSE_ACT_RELU,
+    SBERT_DENSE_ACT_SIGMOID,
+    SBERT_DENSE_ACT_GELU,
+    SBERT_DENSE_ACT_SILU,
+    SBERT_DENSE_ACT_LEAKY_RELU,
+    SBERT_DENSE_ACT_ELU
 } sbert_activation;
 
 typedef struct sbert_dense sbert_dense;
@@ -52,5 +52,14 @@ sbert_activation sbert_dense_activation(const sbert_dense *d);
 
 /* x: [n, in_features] -> y: [n, out_features]; x and y must not overlap. */
 void sbert_dense_forward(const sbert_dense *d, const float *x, size_t n, float *y);
+
+/* Parameters, for training (helper "ttrain"): W [out, in]; b [out] or NULL
+ * (bias=false); R [out, in] or NULL (only with use_residual and in != out).
+ * Writable: an optimizer updates them in place. */
+float *sbert_dense_weight(sbert_dense *d);
+float *sbert_dense_bias(sbert_dense *d);
+float *sbert_dense_residual(sbert_dense *d);
+/* use_residual from config.json (0 or 1). */
+int sbert_dense_use_residual(const sbert_dense *d);
 
 #endif
