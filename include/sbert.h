@@ -153,14 +153,23 @@ typedef struct {
 } sbert_metric_value;
 
 typedef struct {
-    sbert_metric_value metrics[16];
+    sbert_metric_value metrics[128]; /* an IR evaluator alone gives 15 */
     size_t n;
     char primary[96]; /* key of the primary metric */
 } sbert_eval_summary;
 
-/* Evaluate `model` on a data file with a sentence-transformers evaluator.
- * Today: "EmbeddingSimilarityEvaluator" on (sentence1, sentence2, score)
- * rows. `name` prefixes the metric keys ("" for none). */
+/* Evaluate `model` on a data file with a sentence-transformers evaluator:
+ *   "EmbeddingSimilarityEvaluator" on (sentence1, sentence2, score) rows
+ *     (.jsonl/.csv/.tsv); primary "{name}_spearman_cosine";
+ *   "InformationRetrievalEvaluator" on a JSON file {"queries": {qid: text},
+ *     "corpus": {cid: text}, "relevant_docs": {qid: [cid, ...]}}, scored with
+ *     the model's similarity function, queries/documents encoded with the
+ *     model's "query"/"document" prompts when it has them (encode_query /
+ *     encode_document); primary "{name}_{fn}_ndcg@10";
+ *   a comma list of those (SequentialEvaluator): `eval_data` and `name` are
+ *     then comma lists of the same length (names distinct); metrics merged in
+ *     order, primary = the last evaluator's.
+ * `name` prefixes the metric keys ("" for none, one evaluator only). */
 sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const char *eval_data,
                             const char *name, size_t batch_size, sbert_eval_summary *out);
 

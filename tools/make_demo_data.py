@@ -10,6 +10,9 @@ download).
   data/stsb-dev.jsonl         STS-B dev, same columns
   data/stsb-test.jsonl        STS-B test, same columns
   data/bert-base-uncased-tokenizer.json   the bert-base-uncased tokenizer (for static models)
+  data/cranfield-ir.json      Cranfield 1400 as InformationRetrievalEvaluator data:
+                              {"queries": {qid: text}, "corpus": {cid: text},
+                               "relevant_docs": {qid: [cid, ...]}}
 """
 import json
 import os
@@ -28,6 +31,61 @@ def write_jsonl(name, rows):
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     os.replace(path + ".tmp", path)
     print(name, len(rows))
+
+
+def _smart_records(path):
+    """Records of a SMART file: list of (id, {field letter: text})."""
+    recs, cur, field = [], None, None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith(".I "):
+                cur = (line[3:].strip(), {})
+                recs.append(cur)
+                field = None
+            elif len(line) == 2 and line[0] == "." and line[1].isalpha():
+                field = line[1]
+                cur[1][field] = []
+            elif field is not None:
+                cur[1][field].append(line)
+    return [(i, {k: " ".join(" ".join(v).split()) for k, v in d.items()}) for i, d in recs]
+
+
+def build_cranfield():
+    """Cranfield 1400 for InformationRetrievalEvaluator.
+
+    Corpus text is the .W abstract (it already starts with the title). Query k of
+    cran.qry is qrels query k (cran.qry's .I numbers are not contiguous; see the
+    shared SOURCE.txt). Relevance: the evaluator is binary, so a document counts
+    as relevant when its Cleverdon code is 1..4 (complete answer .. minimum
+    interest); code -1 (= 5, "of no interest", one row per query in this copy)
+    is not relevant, as ir_datasets defines it and as users filtering score > 0
+    would do. Queries left without a relevant document are dropped."""
+    src = os.path.join(SHARED, "cranfield")
+    corpus = {i: d.get("W", "") for i, d in _smart_records(os.path.join(src, "cran.all.1400"))}
+    queries = {}
+    for k, (_, d) in enumerate(_smart_records(os.path.join(src, "cran.qry")), start=1):
+        queries[str(k)] = d.get("W", "")
+    rel = {}
+    with open(os.path.join(src, "cranqrel"), encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 3:
+                continue
+            q, d, code = parts[0], parts[1], int(parts[2])
+            if 1 <= code <= 4 and d in corpus:
+                rel.setdefault(q, [])
+                if d not in rel[q]:
+                    rel[q].append(d)
+    queries = {q: t for q, t in queries.items() if q in rel}
+    rel = {q: rel[q] for q in queries}
+    path = os.path.join(OUT, "cranfield-ir.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump({"queries": queries, "corpus": corpus, "relevant_docs": rel}, f, ensure_ascii=False)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+    print("cranfield-ir.json", len(queries), "queries", len(corpus), "docs",
+          sum(len(v) for v in rel.values()), "relevant pairs")
 
 
 def main():
@@ -57,6 +115,7 @@ def main():
         write_jsonl(f"stsb-{split}.jsonl", rows)
     shutil.copyfile(os.path.join(SHARED, "tokenizers", "bert-base-uncased", "tokenizer.json"),
                     os.path.join(OUT, "bert-base-uncased-tokenizer.json"))
+    build_cranfield()
 
 
 if __name__ == "__main__":

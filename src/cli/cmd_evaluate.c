@@ -4,6 +4,11 @@
  *
  *   sbert evaluate --model DIR --data FILE [--evaluator NAME] [--name NAME]
  *
+ * Evaluators: EmbeddingSimilarityEvaluator (pairs with scores),
+ * InformationRetrievalEvaluator (a JSON file of queries, corpus and
+ * relevant_docs), or a comma list of them (SequentialEvaluator) with one
+ * --data file and one --name per evaluator.
+ *
  * Prints the metrics as one JSON object (the dict the Python evaluator
  * returns, same keys: "{name}_spearman_cosine", ...), one key per line, with
  * the primary metric first, values printed with %.17g (null when not finite).
@@ -17,10 +22,16 @@
 static const cli_option evaluate_options[] = {
     {"--model", "DIR", "The model to evaluate (a sentence-transformers directory). Required."},
     {"--data", "FILE",
-     "Evaluation data (.jsonl, .csv or .tsv): for EmbeddingSimilarityEvaluator, rows of "
-     "(sentence1, sentence2, score), scores in [0, 1]. Required."},
-    {"--evaluator", "NAME", "The evaluator class (default EmbeddingSimilarityEvaluator)."},
-    {"--name", "NAME", "Prefix of the metric keys, as the evaluator's name= (default: none)."},
+     "Evaluation data. EmbeddingSimilarityEvaluator: .jsonl/.csv/.tsv rows of (sentence1, sentence2, "
+     "score), scores in [0, 1]. InformationRetrievalEvaluator: a JSON file {\"queries\": {qid: text}, "
+     "\"corpus\": {cid: text}, \"relevant_docs\": {qid: [cid, ...]}}. With several evaluators, a comma "
+     "list of files in the same order. Required."},
+    {"--evaluator", "NAME",
+     "The evaluator class: EmbeddingSimilarityEvaluator (default), InformationRetrievalEvaluator, or a "
+     "comma list of them run in sequence (metrics merged; the primary metric is the last one's)."},
+    {"--name", "NAME",
+     "Prefix of the metric keys, as the evaluator's name= (default: none); with several evaluators, "
+     "one distinct name each, comma-separated."},
     {"--batch-size", "N", "Texts per forward pass (default 32)."},
     {"--threads", "N", "Worker threads for the model (default: all cores)."},
 };
@@ -34,7 +45,12 @@ const cli_command_spec cli_evaluate_spec = {
     evaluate_options,
     sizeof evaluate_options / sizeof evaluate_options[0],
     "  sbert evaluate --model models/all-MiniLM-L6-v2 --data data/stsb-test.jsonl "
-    "--name sts-test\n",
+    "--name sts-test\n"
+    "  sbert evaluate --model models/all-MiniLM-L6-v2 --evaluator InformationRetrievalEvaluator "
+    "--data data/cranfield-ir.json --name cranfield\n"
+    "  sbert evaluate --model models/all-MiniLM-L6-v2 --evaluator "
+    "EmbeddingSimilarityEvaluator,InformationRetrievalEvaluator --data "
+    "data/stsb-dev.jsonl,data/cranfield-ir.json --name sts-dev,cranfield\n",
 };
 
 static void print_json_string(const char *s) {

@@ -5,6 +5,25 @@
  *   EmbeddingSimilarityEvaluator: pairs (s1, s2) with gold scores; pairwise
  *   cosine similarity; metrics {name}_pearson_cosine, {name}_spearman_cosine;
  *   primary {name}_spearman_cosine.
+ *
+ *   InformationRetrievalEvaluator: queries, a corpus and the relevant corpus
+ *   ids of each query (a JSON file, see sbert_ir_data_load). Queries and
+ *   corpus are encoded, scored with the model's similarity function (cosine
+ *   unless the model says "dot"), ranked by (-score, corpus id) and measured
+ *   with sbert_ir_metrics and the default k lists; keys
+ *   {name}_{fn}_{accuracy|precision|recall|ndcg|mrr|map}@{k}; primary
+ *   {name}_{fn}_ndcg@10. sentence-transformers v6 encodes queries with
+ *   encode_query and the corpus with encode_document, i.e. with the model's
+ *   "query" / "document" prompts when it has them: sbert_evaluate does the
+ *   same through sbert_eval_encoder's query_ctx / document_ctx; the trainer's
+ *   models have no prompts, so plain encode is what Python does for them.
+ *
+ *   SequentialEvaluator: an sbert_evaluator_set runs several evaluators in
+ *   order and merges their metrics; the primary metric is the last
+ *   evaluator's, as SequentialEvaluator's default main_score_function.
+ *   Written as comma lists ("EmbeddingSimilarityEvaluator,
+ *   InformationRetrievalEvaluator" with "a.jsonl,b.json" and
+ *   "sts-dev,cranfield"); see sbert_evaluator_set_load.
  */
 #ifndef SBERT_EVALUATION_EVALUATORS_H
 #define SBERT_EVALUATION_EVALUATORS_H
@@ -16,8 +35,10 @@
 /* Encode n texts into out [n, dim]. */
 typedef sbert_status (*sbert_encode_fn)(void *ctx, const char *const *texts, size_t n, float *out);
 
+#define SBERT_EVAL_MAX_METRICS 128
+
 typedef struct {
-    sbert_metric m[16];
+    sbert_metric m[SBERT_EVAL_MAX_METRICS];
     size_t n;
     char primary[96]; /* key of the primary metric */
 } sbert_eval_result;
@@ -29,5 +50,59 @@ sbert_status sbert_eval_embedding_similarity(sbert_encode_fn enc, void *ctx, siz
                                              const char *const *s1, const char *const *s2,
                                              const double *gold, size_t n, const char *name,
                                              sbert_eval_result *out);
+
+/* How an evaluator reaches the model. fn(ctx, ...) encodes plain texts;
+ * queries go through query_ctx and corpus documents through document_ctx
+ * when those are not NULL (encode_query / encode_document). score_fn is the
+ * model's similarity function name ("cosine", "dot"); NULL means cosine. */
+typedef struct {
+    sbert_encode_fn fn;
+    void *ctx, *query_ctx, *document_ctx;
+    size_t dim;
+    const char *score_fn;
+} sbert_eval_encoder;
+
+/* InformationRetrievalEvaluator data, loaded from a JSON file:
+ *   {"queries":       {"<qid>": "query text", ...},
+ *    "corpus":        {"<cid>": "document text", ...},
+ *    "relevant_docs": {"<qid>": ["<cid>", ...], ...}}
+ * Every id in relevant_docs must be a key of queries / corpus. Only queries
+ * with at least one relevant document are kept (the evaluator drops the
+ * others), in file order; duplicate relevant ids count once (a set). */
+typedef struct {
+    size_t nq, nc;
+    const char **qids, **qtexts;  /* [nq] */
+    const char **cids, **ctexts;  /* [nc] */
+    size_t *rel_offsets;          /* [nq+1] */
+    size_t *rel_idx;              /* [rel_offsets[nq]] corpus indices */
+    void *json;                   /* owns the strings */
+} sbert_ir_data;
+
+sbert_status sbert_ir_data_load(const char *path, sbert_ir_data *out);
+void sbert_ir_data_free(sbert_ir_data *d);
+/* Keep the first n queries (the corpus stays whole); n = 0 keeps all. */
+void sbert_ir_data_truncate(sbert_ir_data *d, size_t n);
+
+sbert_status sbert_eval_information_retrieval(const sbert_eval_encoder *enc, const sbert_ir_data *d,
+                                              const char *name, sbert_eval_result *out);
+
+/* Several evaluators run in order (SequentialEvaluator). */
+typedef struct sbert_evaluator_set sbert_evaluator_set;
+
+/* evaluators: one class name or a comma list; data: one file per evaluator
+ * (comma list, same length); names: "" (only with one evaluator) or one
+ * name per evaluator, distinct. max_samples > 0 keeps the first rows of
+ * pair data / the first queries of IR data. Errors say which entry is wrong. */
+sbert_status sbert_evaluator_set_load(const char *evaluators, const char *data, const char *names,
+                                      size_t max_samples, sbert_evaluator_set **out);
+void sbert_evaluator_set_free(sbert_evaluator_set *s);
+/* Run every evaluator; metrics merged in order, primary = the last one's. */
+sbert_status sbert_evaluator_set_run(const sbert_evaluator_set *s, const sbert_eval_encoder *enc,
+                                     sbert_eval_result *out);
+/* One line per evaluator ("- `file`: EmbeddingSimilarityEvaluator `name`, 1500 pairs")
+ * into buf; returns the length it needed. */
+size_t sbert_evaluator_set_describe(const sbert_evaluator_set *s, char *buf, size_t cap);
+/* Short summary for logs ("1500 pairs; 225 queries x 1400 documents"). */
+size_t sbert_evaluator_set_summary(const sbert_evaluator_set *s, char *buf, size_t cap);
 
 #endif

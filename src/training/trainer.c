@@ -149,16 +149,9 @@ static sbert_status read_args(const sbert_recipe *r, targs *a) {
                           sbert_recipe_origin(r, "loss"), a->loss,
                           sbert_closest_name(a->loss, LOSSES_KNOWN, NELEM(LOSSES_KNOWN)));
     }
-    if (strcmp(a->evaluator, "EmbeddingSimilarityEvaluator") != 0) {
-        static const char *const evs[] = {"EmbeddingSimilarityEvaluator", "InformationRetrievalEvaluator",
-                                          "BinaryClassificationEvaluator", "TripletEvaluator",
-                                          "SequentialEvaluator", "NanoBEIREvaluator"};
-        return sbert_fail(SBERT_ERR_UNSUPPORTED,
-                          "%s: evaluator '%s' is not available to the trainer yet (use "
-                          "EmbeddingSimilarityEvaluator; closest known name: '%s')",
-                          sbert_recipe_origin(r, "evaluator"), a->evaluator,
-                          sbert_closest_name(a->evaluator, evs, NELEM(evs)));
-    }
+    /* evaluator / eval_data / evaluator_name (one each, or comma lists of the
+     * same length for SequentialEvaluator) are checked, with the data, by
+     * sbert_evaluator_set_load in load_data, before the baseline. */
     if (strcmp(a->similarity_fct, "cos_sim") && strcmp(a->similarity_fct, "dot_score"))
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: similarity_fct must be cos_sim or dot_score, got '%s'",
                           sbert_recipe_origin(r, "similarity_fct"), a->similarity_fct);
@@ -194,13 +187,11 @@ typedef struct {
     const targs *a;
     const sbert_recipe *recipe;
     sbert_trainable *model;
-    sbert_dataset *train, *eval;
+    sbert_dataset *train;
     void **cols; /* [n_inputs] tokenized train columns (model-specific) */
     size_t n_inputs;
     int label_col;
-    const char **eval_s1, **eval_s2;
-    double *eval_gold;
-    size_t n_eval;
+    sbert_evaluator_set *evals; /* evaluator(s) over eval_data */
     sbert_sampler_type sampler;
     sbert_lr_scheduler_type sched;
     sbert_adamw_config adam;
@@ -222,9 +213,12 @@ static sbert_status encode_cb(void *ctx, const char *const *texts, size_t n, flo
     return m->ops->encode(m, texts, n, out);
 }
 
+/* The trainer's models (static, transformer) have no "query"/"document"
+ * prompts and use cosine similarity, so encode_query / encode_document are
+ * plain encode here, as in sentence-transformers. */
 static sbert_status evaluate(trainer *t, sbert_eval_result *res) {
-    return sbert_eval_embedding_similarity(encode_cb, t->model, t->model->ops->dim(t->model), t->eval_s1,
-                                           t->eval_s2, t->eval_gold, t->n_eval, t->a->evaluator_name, res);
+    sbert_eval_encoder enc = {encode_cb, t->model, NULL, NULL, t->model->ops->dim(t->model), "cosine"};
+    return sbert_evaluator_set_run(t->evals, &enc, res);
 }
 
 static void log_eval(const sbert_eval_result *res, double epoch) {
@@ -291,20 +285,16 @@ static sbert_status load_data(trainer *t) {
                           a->train_data, a->loss, have);
     SBERT_TRY(sbert_dataset_check_inputs(t->train));
 
-    SBERT_TRY(sbert_dataset_load(a->eval_data, &t->eval));
-    if (a->smoke) sbert_dataset_truncate(t->eval, 50);
-    if (a->max_eval_samples > 0) sbert_dataset_truncate(t->eval, (size_t)a->max_eval_samples);
-    int el = sbert_dataset_label_column(t->eval);
-    if (sbert_dataset_n_inputs(t->eval) != 2 || el < 0)
-        return sbert_fail(SBERT_ERR_FORMAT,
-                          "%s: EmbeddingSimilarityEvaluator expects (sentence1, sentence2, score) columns",
-                          a->eval_data);
-    SBERT_TRY(sbert_dataset_check_inputs(t->eval));
-    t->n_eval = t->eval->n_rows;
-    t->eval_s1 = (const char **)t->eval->cols[sbert_dataset_input_column(t->eval, 0)].text;
-    t->eval_s2 = (const char **)t->eval->cols[sbert_dataset_input_column(t->eval, 1)].text;
-    t->eval_gold = t->eval->cols[el].num;
-    return SBERT_OK;
+    /* Evaluation: max_eval_samples (50 under SMOKE_TEST) keeps the first pairs
+     * of pair data and the first queries of IR data (whole corpus). */
+    size_t max_eval = a->max_eval_samples > 0 ? (size_t)a->max_eval_samples : 0;
+    if (a->smoke && (max_eval == 0 || max_eval > 50)) max_eval = 50;
+    sbert_status st = sbert_evaluator_set_load(a->evaluator, a->eval_data, a->evaluator_name, max_eval, &t->evals);
+    if (st != SBERT_OK) {
+        const char *key = sbert_recipe_get(t->recipe, "evaluator") ? "evaluator" : "eval_data";
+        sbert_error_prefix("%s (%s): ", sbert_recipe_origin(t->recipe, key), key);
+    }
+    return st;
 }
 
 /* One micro-batch: forward every column, loss, backward. */
@@ -560,8 +550,13 @@ static sbert_status write_model_card(trainer *t, const char *dir) {
          t->model->ops->describe(t->model), t->model->ops->dim(t->model));
     CARD("## Training data\n\n- Train: `%s` (%zu rows; columns:", a->train_data, t->train->n_rows);
     for (size_t c = 0; c < t->train->n_cols; c++) CARD(" `%s`", t->train->cols[c].name);
-    CARD(")\n- Evaluation: `%s` (%zu pairs)\n\n## Loss\n\n`%s` (scale %g, similarity_fct %s)\n\n", a->eval_data,
-         t->n_eval, a->loss, a->scale, a->similarity_fct);
+    CARD(")\n");
+    {
+        char evs[4096];
+        sbert_evaluator_set_describe(t->evals, evs, sizeof evs);
+        CARD("%s", evs);
+    }
+    CARD("\n## Loss\n\n`%s` (scale %g, similarity_fct %s)\n\n", a->loss, a->scale, a->similarity_fct);
     CARD("## Training arguments\n\n| key | value |\n|---|---|\n");
     for (size_t i = 0; i < sbert_recipe_count(t->recipe); i++) {
         const char *k, *v;
@@ -609,7 +604,7 @@ static void trainer_free(trainer *t) {
     if (t->model) t->model->ops->free(t->model);
     free(t->cols);
     sbert_dataset_free(t->train);
-    sbert_dataset_free(t->eval);
+    sbert_evaluator_set_free(t->evals);
 }
 
 static sbert_status run(trainer *t, const char *log_dir, sbert_train_result *res) {
@@ -623,7 +618,11 @@ static sbert_status run(trainer *t, const char *log_dir, sbert_train_result *res
     SBERT_TRY(load_data(t));
     tlog("Train data: %s (%zu rows, %zu input columns%s)\n", a->train_data, t->train->n_rows, t->n_inputs,
          t->label_col >= 0 ? " + label" : "");
-    tlog("Eval data: %s (%zu pairs)\n", a->eval_data, t->n_eval);
+    {
+        char what[512];
+        sbert_evaluator_set_summary(t->evals, what, sizeof what);
+        tlog("Eval data: %s (%s)\n", a->eval_data, what);
+    }
     sbert_trainable_options topt = {a->model, a->tokenizer, a->embedding_dim, (uint64_t)a->seed, a->max_seq_length};
     SBERT_TRY(sbert_trainable_create(&topt, &t->model));
     tlog("Model: %s\n", t->model->ops->describe(t->model));
