@@ -470,6 +470,69 @@ static void test_resume(void) {
     else rm_tree(tmp);
 }
 
+/* CachedMultipleNegativesRankingLoss (mini-batches of 3) trains to the same
+ * weights as MultipleNegativesRankingLoss on the same batches of 8 triplets:
+ * gradient caching changes memory, not the math (dropout off). adam_epsilon
+ * is 1 so that AdamW's update is close to the gradient itself: with the usual
+ * 1e-8, Adam turns gradients that are zero up to rounding (the attention key
+ * bias, for one) into full learning-rate steps of either sign, and weights
+ * would differ by ~lr without any difference in the math. */
+static void test_cached_equals_uncached(void) {
+    char tmp[] = "/tmp/sbert_train_cached_XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL, "mkdtemp");
+    char mdir[4200];
+    snprintf(mdir, sizeof mdir, "%s/model", tmp);
+    mkdir(mdir, 0755);
+    for (size_t i = 0; i < sizeof BASE_FILES / sizeof *BASE_FILES; i++) {
+        char src[4200], dst[4400];
+        snprintf(src, sizeof src, "%s/%s", test_path("tests/data/models/tiny-bert"), BASE_FILES[i]);
+        snprintf(dst, sizeof dst, "%s/%s", mdir, BASE_FILES[i]);
+        if (access(src, R_OK) == 0) CHECK(copy_file(src, dst) == 0, "copy %s", src);
+    }
+    CHECK(copy_tree(test_path("tests/data/train/bert-mean"), mdir) == 0, "overlay bert-mean (dropout 0)");
+    const char *losses[2] = {"MultipleNegativesRankingLoss", "CachedMultipleNegativesRankingLoss"};
+    sbert_train_summary sum[2];
+    char out[2][4300], logdir[4300];
+    snprintf(logdir, sizeof logdir, "%s/logs", tmp);
+    for (int k = 0; k < 2; k++) {
+        snprintf(out[k], sizeof out[k], "%s/out%d", tmp, k);
+        const char *args[] = {"--model", mdir, "--train_data", test_path("data/allnli-triplets.jsonl"),
+                              "--eval_data", test_path("data/stsb-dev.jsonl"), "--loss", losses[k],
+                              "--mini_batch_size", "3", "--max_train_samples", "48", "--max_eval_samples", "40",
+                              "--per_device_train_batch_size", "8", "--max_steps", "4", "--learning_rate", "1",
+                              "--adam_epsilon", "1",
+                              "--batch_sampler", "BATCH_SAMPLER", "--save_strategy", "no", "--output_dir", out[k],
+                              "--run_name", "cached", "--logging_steps", "1"};
+        CHECK_OK(sbert_train(NULL, args, sizeof args / sizeof *args, logdir, &sum[k]));
+    }
+    CHECK(fabs(sum[0].score - sum[0].baseline) > 1e-4, "training moved the model (%.6f -> %.6f)", sum[0].baseline,
+          sum[0].score);
+    CHECK(fabs(sum[0].score - sum[1].score) < 1e-5, "cached vs uncached final score %.9f vs %.9f", sum[1].score,
+          sum[0].score);
+    char fa[4400], fb[4400];
+    snprintf(fa, sizeof fa, "%s/final/model.safetensors", out[0]);
+    snprintf(fb, sizeof fb, "%s/final/model.safetensors", out[1]);
+    sbert_safetensors *sa = NULL, *sb = NULL;
+    CHECK_OK(sbert_st_open(fa, &sa));
+    CHECK_OK(sbert_st_open(fb, &sb));
+    double maxd = 0;
+    size_t moved = 0;
+    for (size_t i = 0; sa && sb && i < sbert_st_count(sa); i++) {
+        const sbert_st_tensor *x = sbert_st_at(sa, i), *y = sbert_st_find(sb, x->name);
+        CHECK(y != NULL && y->nbytes == x->nbytes, "tensor %s in both", x->name);
+        if (!y || y->nbytes != x->nbytes || x->dtype != SBERT_DT_F32) continue;
+        const float *p = x->data, *q = y->data;
+        for (size_t j = 0; j < x->nbytes / 4; j++) maxd = fmax(maxd, fabs((double)p[j] - q[j]));
+        moved++;
+    }
+    CHECK(moved > 0 && maxd < 1e-5, "CachedMNRL vs MNRL final weights: max |diff| %.3g over %zu tensors", maxd, moved);
+    printf("CachedMultipleNegativesRankingLoss (mini_batch_size 3) vs MNRL, 4 steps of 8 triplets: weights max |diff| %.3g, "
+           "score %.9f vs %.9f\n", maxd, sum[1].score, sum[0].score);
+    sbert_st_close(sa);
+    sbert_st_close(sb);
+    rm_tree(tmp);
+}
+
 static void test_errors(void) {
     sbert_trainable_options opt;
     memset(&opt, 0, sizeof opt);
@@ -489,6 +552,7 @@ int main(int argc, char **argv) {
     test_plain_hf("tests/data/models/tiny-xlm-roberta");
     test_plain_hf("tests/data/models/tiny-mpnet");
     test_resume();
+    test_cached_equals_uncached();
     if (argc > 1) {
         for (int i = 1; i < argc; i++) run_case(argv[i]);
     } else {

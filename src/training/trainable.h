@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/rng.h"
 #include "sbert.h"
 #include "training/optim.h"
 
@@ -52,6 +53,10 @@ typedef struct {
     /* Weights from a directory written by save(). */
     sbert_status (*load_weights)(sbert_trainable *m, const char *dir);
     void (*free)(sbert_trainable *m);
+    /* The generator behind dropout, or NULL when the model has none. Gradient
+     * caching snapshots it before a mini-batch's first forward and restores it
+     * for the re-forward, so both passes draw the same masks. */
+    sbert_rng *(*rng)(sbert_trainable *m);
 } sbert_trainable_ops;
 
 struct sbert_trainable {

@@ -279,7 +279,7 @@ static void s_free(sbert_trainable *b) {
 
 static const sbert_trainable_ops STATIC_OPS = {
     s_dim, s_describe, s_encode, s_tokenize, s_tokens_free, s_forward, s_backward, s_state_free, s_step,
-    s_save, s_save_optimizer, s_load_optimizer, s_load_weights, s_free};
+    s_save, s_save_optimizer, s_load_optimizer, s_load_weights, s_free, NULL};
 
 /* The StaticEmbedding module folder of a model directory. */
 static sbert_status find_static_module(const char *dir, char *module_dir, size_t cap) {

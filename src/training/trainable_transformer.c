@@ -707,9 +707,11 @@ static void t_free(sbert_trainable *b) {
     free(m);
 }
 
+static sbert_rng *t_rng(sbert_trainable *b) { return &((tt_model *)b)->rng; }
+
 static const sbert_trainable_ops TRANSFORMER_OPS = {
     t_dim, t_describe, t_encode, t_tokenize, tokens_free, t_forward, t_backward, t_state_free, t_step,
-    t_save, t_save_optimizer, t_load_optimizer, t_load_weights, t_free};
+    t_save, t_save_optimizer, t_load_optimizer, t_load_weights, t_free, t_rng};
 
 /* transformers' get_decay_parameter_names: no decay for LayerNorm weights and
  * for any name holding "bias" (which also covers MPNet's relative_attention_bias). */

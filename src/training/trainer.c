@@ -44,12 +44,14 @@ typedef struct {
         max_grad_norm, warmup_steps, scale, early_stopping_threshold, logging_steps, eval_steps,
         save_steps;
     int64_t max_steps, batch_size, eval_batch_size, accum, seed, embedding_dim, save_total_limit,
-        early_stopping_patience, max_train_samples, max_eval_samples, num_threads, max_seq_length;
+        early_stopping_patience, max_train_samples, max_eval_samples, num_threads, max_seq_length, mini_batch_size;
     int load_best, greater_is_better, greater_set, drop_last, smoke, push_to_hub;
 } targs;
 
 static const char *const LOSSES_SUPPORTED[] = {"MultipleNegativesRankingLoss",
-                                                "MultipleNegativesSymmetricRankingLoss", "CoSENTLoss"};
+                                                "MultipleNegativesSymmetricRankingLoss", "CoSENTLoss",
+                                                "CachedMultipleNegativesRankingLoss",
+                                                "CachedMultipleNegativesSymmetricRankingLoss"};
 static const char *const LOSSES_KNOWN[] = {
     "MultipleNegativesRankingLoss", "MultipleNegativesSymmetricRankingLoss", "CoSENTLoss",
     "CachedMultipleNegativesRankingLoss", "CachedMultipleNegativesSymmetricRankingLoss", "GISTEmbedLoss",
@@ -110,6 +112,10 @@ static sbert_status read_args(const sbert_recipe *r, targs *a) {
     SBERT_TRY(sbert_recipe_int(r, "max_eval_samples", 0, &a->max_eval_samples));
     SBERT_TRY(sbert_recipe_int(r, "num_threads", 0, &a->num_threads));
     SBERT_TRY(sbert_recipe_int(r, "max_seq_length", 0, &a->max_seq_length));
+    SBERT_TRY(sbert_recipe_int(r, "mini_batch_size", 32, &a->mini_batch_size));
+    if (a->mini_batch_size < 1)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: mini_batch_size must be >= 1",
+                          sbert_recipe_origin(r, "mini_batch_size"));
     SBERT_TRY(sbert_recipe_bool(r, "load_best_model_at_end", 0, &a->load_best));
     SBERT_TRY(sbert_recipe_bool(r, "dataloader_drop_last", 0, &a->drop_last));
     SBERT_TRY(sbert_recipe_bool(r, "push_to_hub", 0, &a->push_to_hub));
@@ -143,7 +149,8 @@ static sbert_status read_args(const sbert_recipe *r, targs *a) {
             if (strcmp(a->loss, LOSSES_KNOWN[i]) == 0)
                 return sbert_fail(SBERT_ERR_UNSUPPORTED,
                                   "%s: loss '%s' is not implemented yet (available: MultipleNegativesRankingLoss, "
-                                  "MultipleNegativesSymmetricRankingLoss, CoSENTLoss)",
+                                  "MultipleNegativesSymmetricRankingLoss, CoSENTLoss, "
+                                  "CachedMultipleNegativesRankingLoss, CachedMultipleNegativesSymmetricRankingLoss)",
                                   sbert_recipe_origin(r, "loss"), a->loss);
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: unknown loss '%s' (did you mean '%s'?)",
                           sbert_recipe_origin(r, "loss"), a->loss,
@@ -297,8 +304,82 @@ static sbert_status load_data(trainer *t) {
     return st;
 }
 
+/* The in-batch-negatives loss on embeddings emb [nc, B, D] -> grads g. */
+static sbert_status ranking_loss(trainer *t, const float *emb, size_t nc, size_t B, size_t D, float *g,
+                                 double *loss) {
+    const float *cols[16];
+    float *grads[16];
+    for (size_t c = 0; c < nc; c++) { cols[c] = emb + c * B * D; grads[c] = g + c * B * D; }
+    sbert_sim_fn sim = strcmp(t->a->similarity_fct, "dot_score") == 0 ? SBERT_SIM_DOT : SBERT_SIM_COSINE;
+    if (strstr(t->a->loss, "Symmetric"))
+        return sbert_loss_mnrl_symmetric(cols, nc, B, D, t->a->scale, sim, grads, loss);
+    return sbert_loss_mnrl(cols, nc, B, D, t->a->scale, sim, grads, loss);
+}
+
+/* Copy rows [s, s+nb) of every column between a [nc, B, D] and a [nc, nb, D] buffer. */
+static void slice_cols(float *full, float *part, size_t nc, size_t B, size_t s, size_t nb, size_t D, int to_full) {
+    for (size_t c = 0; c < nc; c++) {
+        float *f = full + (c * B + s) * D, *p = part + c * nb * D;
+        if (to_full) memcpy(f, p, nb * D * sizeof *f);
+        else memcpy(p, f, nb * D * sizeof *f);
+    }
+}
+
+/* Cached(MNRL|MNSRL), as GradCache: (1) embed the batch in mini-batches
+ * without keeping activations, snapshotting the dropout generator before
+ * each; (2) the loss and its gradient on the full batch of embeddings;
+ * (3) re-run each mini-batch forward with the same generator state and
+ * back-propagate its slice of the cached embedding gradients. The loss and
+ * the parameter gradients equal the uncached loss on the same batch, while
+ * activations are only ever held for one mini-batch. */
+static sbert_status cached_micro_step(trainer *t, const size_t *rows, size_t B, double loss_weight,
+                                      double *loss_out) {
+    sbert_trainable *m = t->model;
+    size_t D = m->ops->dim(m), nc = t->n_inputs, mb = (size_t)t->a->mini_batch_size;
+    if (mb > B) mb = B;
+    size_t n_mb = (B + mb - 1) / mb;
+    float *emb = malloc(nc * B * D * sizeof *emb), *g = calloc(nc * B * D, sizeof *g);
+    float *part = malloc(nc * mb * D * sizeof *part);
+    sbert_rng *rng = m->ops->rng ? m->ops->rng(m) : NULL;
+    sbert_rng *snap = malloc(n_mb * sizeof *snap);
+    void *state = NULL;
+    sbert_status st = SBERT_OK;
+    if (!emb || !g || !part || !snap) { st = sbert_fail(SBERT_ERR_NOMEM, "out of memory in a cached step"); goto done; }
+    for (size_t k = 0, s = 0; s < B && st == SBERT_OK; k++, s += mb) {
+        size_t nb = B - s < mb ? B - s : mb;
+        if (rng) snap[k] = *rng;
+        st = m->ops->forward(m, t->cols, nc, rows + s, nb, part, &state);
+        if (st != SBERT_OK) break;
+        m->ops->state_free(state);
+        state = NULL;
+        slice_cols(emb, part, nc, B, s, nb, D, 1);
+    }
+    if (st != SBERT_OK) goto done;
+    double loss = 0;
+    if ((st = ranking_loss(t, emb, nc, B, D, g, &loss)) != SBERT_OK) goto done;
+    *loss_out = loss;
+    if (loss_weight != 1.0)
+        for (size_t i = 0; i < nc * B * D; i++) g[i] = (float)(g[i] * loss_weight);
+    sbert_rng after = rng ? *rng : (sbert_rng){{0, 0, 0, 0}};
+    for (size_t k = 0, s = 0; s < B && st == SBERT_OK; k++, s += mb) {
+        size_t nb = B - s < mb ? B - s : mb;
+        if (rng) *rng = snap[k];
+        st = m->ops->forward(m, t->cols, nc, rows + s, nb, part, &state);
+        if (st != SBERT_OK) break;
+        slice_cols(g, part, nc, B, s, nb, D, 0);
+        st = m->ops->backward(m, state, part);
+        state = NULL;
+    }
+    if (rng) *rng = after;
+done:
+    if (state) m->ops->state_free(state);
+    free(emb); free(g); free(part); free(snap);
+    return st;
+}
+
 /* One micro-batch: forward every column, loss, backward. */
 static sbert_status micro_step(trainer *t, const size_t *rows, size_t B, double loss_weight, double *loss_out) {
+    if (strncmp(t->a->loss, "Cached", 6) == 0) return cached_micro_step(t, rows, B, loss_weight, loss_out);
     sbert_trainable *m = t->model;
     size_t D = m->ops->dim(m), nc = t->n_inputs;
     if (nc > 16) return sbert_fail(SBERT_ERR_UNSUPPORTED, "at most 16 input columns are supported, got %zu", nc);
