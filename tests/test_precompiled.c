@@ -12,33 +12,8 @@
 #include <stdint.h>
 
 #include "test_util.h"
+#include "test_ref_json.h"
 #include "tokenizers/precompiled.h"
-
-/* The string field `key` of a reference record and its byte length. Strings holding U+0000 come
- * with "<key>_hex" (cJSON stops at NUL); those are decoded into *owned (free it). */
-static const char *ref_str(const cJSON *o, const char *key, size_t *len, char **owned) {
-    char hk[64];
-    snprintf(hk, sizeof hk, "%s_hex", key);
-    const cJSON *h = cJSON_GetObjectItem(o, hk);
-    *owned = NULL;
-    if (cJSON_IsString(h)) {
-        size_t n = strlen(h->valuestring) / 2;
-        char *b = malloc(n + 1);
-        for (size_t i = 0; b && i < n; i++) {
-            unsigned v = 0;
-            sscanf(h->valuestring + 2 * i, "%2x", &v);
-            b[i] = (char)v;
-        }
-        if (b) b[n] = '\0';
-        *owned = b;
-        *len = b ? n : 0;
-        return b ? b : "";
-    }
-    const cJSON *s = cJSON_GetObjectItem(o, key);
-    const char *v = cJSON_IsString(s) ? s->valuestring : "";
-    *len = strlen(v);
-    return v;
-}
 
 static char *load_charsmap_b64(void) {
     char *txt = test_read_file(test_path("tests/data/tokenizers/xlmr-unigram/tokenizer.json"), NULL);
