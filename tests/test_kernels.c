@@ -6,16 +6,22 @@
  * every activation transformers names, LayerNorm (two eps), residual +
  * LayerNorm, softmax, linear (+GELU) and packed multi-head attention with and
  * without a relative position bias. The pool is checked for full coverage of
- * odd ranges, nested calls, and bit-identical attention across thread counts.
+ * odd ranges, nested calls, and bit-identical attention across thread counts;
+ * the cost-balanced split, the pool-split sgemm (bit-identical to one
+ * cblas_sgemm call) and the GELU loops' exp approximation.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
 #include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
 
 #include "base/threads.h"
 #include "io/file.h"
+#include "kernels/act_math.h"
 #include "kernels/attention.h"
 #include "kernels/cpu_ops.h"
 #include "test_util.h"
@@ -293,10 +299,106 @@ static void test_threads(void) {
     CHECK(sbert_get_num_threads() >= 1, "all cores");
 }
 
+/* Cost-balanced split: every item once, and with 2 threads over items whose
+ * costs are all at the front, the split lands where the cost halves. */
+typedef struct {
+    int *hits;
+    size_t calls, first_end;
+} cost_cover_ctx;
+
+static void cost_cover(void *vctx, size_t b, size_t e) {
+    cost_cover_ctx *c = vctx;
+    for (size_t i = b; i < e; i++) __atomic_add_fetch(&c->hits[i], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&c->calls, 1, __ATOMIC_RELAXED);
+    if (b == 0) c->first_end = e;
+}
+
+static void test_parallel_for_cost(void) {
+    size_t n = 40;
+    size_t cum[41];
+    int ok = 1;
+    for (int th = 1; th <= 4; th++) {
+        sbert_set_num_threads(th);
+        for (int shape = 0; shape < 3; shape++) {
+            cum[0] = 0;
+            for (size_t i = 0; i < n; i++) {
+                size_t cost = shape == 0 ? 1 : shape == 1 ? (i < 10 ? 100 : 1) : (i % 7 == 0 ? 0 : i);
+                cum[i + 1] = cum[i] + cost;
+            }
+            int hits[40] = {0};
+            cost_cover_ctx c = {hits, 0, 0};
+            sbert_parallel_for_cost(n, cum, 0, cost_cover, &c);
+            for (size_t i = 0; i < n; i++) ok &= hits[i] == 1;
+            ok &= c.calls >= 1 && c.calls <= (size_t)th;
+            if (th == 2 && shape == 1)
+                CHECK(c.first_end == 6, "2 threads, 10 heavy items first: first part ends at %zu, want 6",
+                      c.first_end);
+            if (th == 2 && shape == 0) CHECK(c.first_end == 20, "uniform costs: split at %zu", c.first_end);
+        }
+    }
+    CHECK(ok, "parallel_for_cost visits every item exactly once, in at most one part per thread");
+    sbert_set_num_threads(2);
+    int hits[40] = {0};
+    cost_cover_ctx c = {hits, 0, 0};
+    sbert_parallel_for_cost(n, cum, cum[n] + 1, cost_cover, &c);
+    CHECK(c.calls == 1 && c.first_end == n, "below min_total: one serial call (%zu calls)", c.calls);
+    sbert_set_num_threads(0);
+}
+
+/* sbert_sgemm (rows over the pool) against one cblas_sgemm call, every
+ * transpose combination, odd sizes, 1..3 threads: equal to rounding, and the
+ * same bits when repeated at the same thread count. */
+static void test_sgemm(void) {
+    const size_t M = 77, N = 45, K = 130;
+    float *A = malloc(M * K * sizeof(float)), *B = malloc(K * N * sizeof(float));
+    float *C0 = malloc(M * N * sizeof(float)), *C1 = malloc(M * N * sizeof(float));
+    float *C2 = malloc(M * N * sizeof(float));
+    uint32_t x = 12345;
+    for (size_t i = 0; i < M * K; i++) A[i] = (float)((x = x * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (size_t i = 0; i < K * N; i++) B[i] = (float)((x = x * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    int same = 1;
+    double worst = 0;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int th = 1; th <= 3; th++) {
+                size_t lda = ta ? M : K, ldb = tb ? K : N;
+                for (size_t i = 0; i < M * N; i++) C0[i] = C1[i] = C2[i] = 0.25f * (float)(i % 5);
+                cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                            (int)M, (int)N, (int)K, 0.5f, A, (int)lda, B, (int)ldb, 1.0f, C0, (int)N);
+                sbert_set_num_threads(th);
+                sbert_sgemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, C1, N);
+                sbert_sgemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, C2, N);
+                for (size_t i = 0; i < M * N; i++) {
+                    same &= C1[i] == C2[i];
+                    worst = fmax(worst, fabs((double)C0[i] - C1[i]));
+                }
+            }
+    CHECK(same, "sbert_sgemm repeats bit for bit at a given thread count");
+    CHECK(worst <= 2e-6, "sbert_sgemm vs one cblas_sgemm call: max |diff| %.3g (sums of 130 terms ~0.1)", worst);
+    sbert_set_num_threads(0);
+    free(A), free(B), free(C0), free(C1), free(C2);
+}
+
+/* The GELU loops' exp: relative error against exp in double over [-100, 0]. */
+static void test_exp_nonpos(void) {
+    double worst = 0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -100.0f * (float)i / 200000.0f;
+        double want = exp((double)x), got = sbert_exp_nonpos(x);
+        if (x >= -87.0f) worst = fmax(worst, fabs(got - want) / want);
+        else CHECK(got >= 0 && got < 2e-38, "exp(%g) clamps to a tiny value, got %g", (double)x, got);
+    }
+    CHECK(worst <= 4e-7, "sbert_exp_nonpos: max relative error %.3g over [-87, 0]", worst);
+    printf("sbert_exp_nonpos: max relative error %.3g over [-87, 0]\n", worst);
+}
+
 int main(void) {
     CHECK_OK(sbert_json_load(test_path("tests/data/models/kernel-ref/ref.json"), &g_ref));
     if (!g_ref) return test_summary();
     test_threads();
+    test_parallel_for_cost();
+    test_sgemm();
+    test_exp_nonpos();
     test_activations();
     test_layernorm();
     test_softmax_linear();

@@ -1,10 +1,12 @@
 /*
  * tests/test_optim.c -- AdamW, gradient clipping and LR schedules against
  * torch.optim.AdamW / clip_grad_norm_ / transformers' schedulers
- * (tools/gen_optim_refs.py -> tests/data/training/optim_refs.json).
+ * (tools/gen_optim_refs.py -> tests/data/training/optim_refs.json), and the
+ * fused, pool-parallel step against the plain one.
  */
 #include <cjson/cJSON.h>
 
+#include "base/threads.h"
 #include "io/file.h"
 #include "test_util.h"
 #include "training/optim.h"
@@ -17,7 +19,61 @@ static void read_vec(const cJSON *a, float *out) {
 
 static double num(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o, k)->valuedouble; }
 
+/* The fused step (clip scale + AdamW + zeroing, over the pool) against
+ * scaling the buffer, the plain step and a memset, with several segments, a
+ * frozen gap and 1..3 threads: the same bits. sbert_grad_sumsq does not
+ * depend on the thread count. */
+static void test_fused_step(void) {
+    const size_t n = 300000;
+    sbert_param_segment segs[3] = {{0, 100000, 1}, {100000, 7, 0}, {150000, 150000, 1}};
+    float *p0 = malloc(n * sizeof(float)), *g0 = malloc(n * sizeof(float));
+    float *pa = malloc(n * sizeof(float)), *ga = malloc(n * sizeof(float));
+    float *pb = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
+    uint32_t x = 7;
+    for (size_t i = 0; i < n; i++) {
+        p0[i] = (float)((x = x * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+        g0[i] = (float)((x = x * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    }
+    sbert_adamw_config cfg = sbert_adamw_config_default();
+    cfg.weight_decay = 0.01;
+    double ss1 = 0;
+    for (int th = 1; th <= 3; th++) {
+        sbert_set_num_threads(th);
+        double ss = sbert_grad_sumsq(g0, n);
+        if (th == 1) ss1 = ss;
+        CHECK(ss == ss1, "%d threads: sum of squares %.17g vs %.17g at 1 thread", th, ss, ss1);
+        sbert_adamw_state sa, sb;
+        CHECK_OK(sbert_adamw_init(&sa, n));
+        CHECK_OK(sbert_adamw_init(&sb, n));
+        memcpy(pa, p0, n * sizeof(float));
+        memcpy(pb, p0, n * sizeof(float));
+        int same = 1, zeroed = 1;
+        for (int step = 0; step < 3; step++) {
+            float c = step == 1 ? 0.37f : 1.0f;
+            for (size_t i = 0; i < n; i++) ga[i] = gb[i] = g0[i] * (float)(step + 1);
+            for (size_t i = 0; i < n; i++) ga[i] *= c;
+            sbert_adamw_step(&sa, &cfg, 1e-3, pa, ga, segs, 3);
+            sbert_adamw_step_fused(&sb, &cfg, 1e-3, pb, gb, c, 1, segs, 3);
+            for (size_t k = 0; k < 3; k++)
+                for (size_t i = segs[k].offset; i < segs[k].offset + segs[k].size; i++) zeroed &= gb[i] == 0.0f;
+            zeroed &= gb[120000] == g0[120000] * (float)(step + 1); /* the frozen gap keeps its gradient */
+        }
+        for (size_t i = 0; i < n; i++) same &= pa[i] == pb[i] && sa.m[i] == sb.m[i] && sa.v[i] == sb.v[i];
+        same &= pa[120000] == p0[120000];
+        CHECK(same, "%d threads: fused step == scale + sbert_adamw_step, bit for bit", th);
+        CHECK(zeroed, "%d threads: fused step zeroes the trained gradients only", th);
+        sbert_adamw_free(&sa);
+        sbert_adamw_free(&sb);
+    }
+    double serial = 0;
+    for (size_t i = 0; i < n; i++) serial += (double)g0[i] * g0[i];
+    CHECK(fabs(ss1 - serial) <= 1e-12 * serial, "blocked sum of squares %.17g vs serial %.17g", ss1, serial);
+    sbert_set_num_threads(0);
+    free(p0), free(g0), free(pa), free(ga), free(pb), free(gb);
+}
+
 int main(void) {
+    test_fused_step();
     cJSON *r = NULL;
     CHECK_OK(sbert_json_load(test_path("tests/data/training/optim_refs.json"), &r));
     if (!r) return test_summary();

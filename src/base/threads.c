@@ -175,3 +175,43 @@ void sbert_parallel_for_min(size_t n, size_t min_chunk, sbert_range_fn fn, void 
 void sbert_parallel_for(size_t n, sbert_range_fn fn, void *ctx) {
     sbert_parallel_for_min(n, 1, fn, ctx);
 }
+
+typedef struct {
+    size_t n, parts;
+    const size_t *cum;
+    sbert_range_fn fn;
+    void *ctx;
+} cost_ctx;
+
+/* First item of part p: the smallest i with cum[i] >= p * total / parts. */
+static size_t cost_bound(const cost_ctx *c, size_t p) {
+    if (p == 0) return 0;
+    if (p >= c->parts) return c->n;
+    size_t target = (size_t)((double)c->cum[c->n] * (double)p / (double)c->parts);
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->cum[mid] >= target) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+static void cost_parts(void *vctx, size_t p0, size_t p1) {
+    const cost_ctx *c = vctx;
+    size_t a = cost_bound(c, p0), b = cost_bound(c, p1);
+    if (a < b) c->fn(c->ctx, a, b);
+}
+
+void sbert_parallel_for_cost(size_t n, const size_t *cum, size_t min_total, sbert_range_fn fn,
+                             void *ctx) {
+    if (n == 0) return;
+    size_t parts = (size_t)sbert_get_num_threads();
+    if (parts > n) parts = n;
+    if (parts <= 1 || cum[n] < min_total || cum[n] == 0) {
+        fn(ctx, 0, n);
+        return;
+    }
+    cost_ctx c = {n, parts, cum, fn, ctx};
+    sbert_parallel_for(parts, cost_parts, &c);
+}

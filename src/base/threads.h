@@ -35,4 +35,12 @@ typedef void (*sbert_range_fn)(void *ctx, size_t begin, size_t end);
 void sbert_parallel_for(size_t n, sbert_range_fn fn, void *ctx);
 void sbert_parallel_for_min(size_t n, size_t min_chunk, sbert_range_fn fn, void *ctx);
 
+/* Like sbert_parallel_for, with the split balanced by cost instead of item
+ * count: cum[i] is the summed cost of items [0, i) (cum[0] = 0, nondecreasing,
+ * n + 1 entries). Each thread gets one contiguous run of items whose costs add
+ * up to about cum[n] / threads; the split depends only on cum and the thread
+ * count. A total cost below min_total runs on the calling thread. */
+void sbert_parallel_for_cost(size_t n, const size_t *cum, size_t min_total, sbert_range_fn fn,
+                             void *ctx);
+
 #endif

@@ -216,6 +216,18 @@ static void att_chunk(void *vctx, size_t i0, size_t i1) {
     free(scratch);
 }
 
+size_t *sbert_attention_item_costs(const size_t *seq_offsets, size_t n_seq, size_t n_heads) {
+    size_t *cum = malloc((n_seq * n_heads + 1) * sizeof *cum);
+    if (!cum) return NULL;
+    size_t acc = 0, it = 0;
+    cum[0] = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        size_t L = seq_offsets[s + 1] - seq_offsets[s];
+        for (size_t h = 0; h < n_heads; h++) cum[++it] = acc += L * (L + 1);
+    }
+    return cum;
+}
+
 sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
                                      const size_t *seq_offsets, size_t n_seq, size_t n_heads,
                                      size_t head_dim, float scale, const float *rel_bias,
@@ -243,14 +255,15 @@ sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
     }
     att_ctx c = {out, probs, qkv, seq_offsets, pbase, n_heads, head_dim, scale, rel_bias,
                  rel_max_len, 0};
-    /* Tiny batches (a short sentence) stay on the calling thread. */
-    size_t work = 0;
-    for (size_t s = 0; s < n_seq; s++) {
-        size_t L = seq_offsets[s + 1] - seq_offsets[s];
-        work += n_heads * L * (L + 1) * head_dim;
-    }
+    /* Threads get equal shares of the L^2 work; tiny batches (a short
+     * sentence) stay on the calling thread. */
     size_t items = n_seq * n_heads;
-    sbert_parallel_for_min(items, work < (1u << 15) ? items : 1, att_chunk, &c);
+    size_t *cum = sbert_attention_item_costs(seq_offsets, n_seq, n_heads);
+    if (cum)
+        sbert_parallel_for_cost(items, cum, ((size_t)1 << 15) / (head_dim ? head_dim : 1), att_chunk, &c);
+    else
+        att_chunk(&c, 0, items);
+    free(cum);
     free(pbase);
     if (atomic_load(&c.failed))
         return sbert_fail(SBERT_ERR_NOMEM, "attention: out of memory for the score scratch");

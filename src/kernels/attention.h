@@ -21,6 +21,11 @@
 
 /* Number of floats that the saved probabilities take: sum_s n_heads * L_s^2.
  * Layout: sequence s, then head h, then [L_s, L_s] row-major. */
+/* Cumulative cost of the (sequence, head) work items in their order
+ * (item = s * n_heads + h, cost L * (L + 1)): n_seq * n_heads + 1 entries,
+ * for sbert_parallel_for_cost. malloc'd; NULL when out of memory. */
+size_t *sbert_attention_item_costs(const size_t *seq_offsets, size_t n_seq, size_t n_heads);
+
 size_t sbert_attention_probs_size(const size_t *seq_offsets, size_t n_seq, size_t n_heads);
 
 /* qkv: [T, 3*H] with H = n_heads * head_dim; row t = q (H) | k (H) | v (H), head h

@@ -26,6 +26,7 @@
 
 #include "base/error.h"
 #include "base/threads.h"
+#include "kernels/attention.h"
 
 typedef struct {
     float *dqkv;
@@ -173,7 +174,12 @@ sbert_status sbert_attention_backward_dropout(float *dqkv, float *drel_bias, con
     }
     attb_ctx c = {dqkv, part, dout, qkv, probs, keep, keep_scale, seq_offsets, pbase, n_heads,
                   head_dim, bias_w, rel_max_len, scale, 0};
-    sbert_parallel_for(n_seq * n_heads, attb_chunk, &c);
+    size_t *cum = sbert_attention_item_costs(seq_offsets, n_seq, n_heads);
+    if (cum)
+        sbert_parallel_for_cost(n_seq * n_heads, cum, 0, attb_chunk, &c);
+    else
+        attb_chunk(&c, 0, n_seq * n_heads);
+    free(cum);
     if (part && !atomic_load(&c.failed)) {
         /* fixed-order reduction over sequences, per head and bias slot */
         for (size_t h = 0; h < n_heads; h++) {
@@ -238,7 +244,12 @@ sbert_status sbert_attention_dropout_output(float *out, const float *probs, cons
         acc += n_heads * L * L;
     }
     attd_ctx c = {out, qkv, probs, keep, keep_scale, seq_offsets, pbase, n_heads, head_dim};
-    sbert_parallel_for(n_seq * n_heads, attd_chunk, &c);
+    size_t *cum = sbert_attention_item_costs(seq_offsets, n_seq, n_heads);
+    if (cum)
+        sbert_parallel_for_cost(n_seq * n_heads, cum, 0, attd_chunk, &c);
+    else
+        attd_chunk(&c, 0, n_seq * n_heads);
+    free(cum);
     free(pbase);
     return SBERT_OK;
 }

@@ -16,6 +16,7 @@
 
 #include "base/error.h"
 #include "base/threads.h"
+#include "kernels/act_math.h"
 #include "kernels/gemm_small.h"
 
 /* Rows per chunk below which splitting across threads is not worth a wake-up. */
@@ -73,31 +74,10 @@ const char *sbert_act_name(sbert_act act) {
 #define SQRT1_2 0.70710678118654752440f
 #define SQRT_2_OVER_PI 0.79788456080286535588f
 
-/* erf for GELU without a libm call, so the bias+GELU loop vectorizes:
- * Abramowitz & Stegun 7.1.28, erf(z) = 1 - (1 + a1 z + ... + a6 z^6)^-16 for
- * z >= 0 (odd extension below), |error| <= 3e-7 in exact arithmetic, about
- * 2e-6 in fp32 near 0 where GELU multiplies it by x/2: GELU's own error stays
- * below 1e-6 absolute over all inputs (torch's fp32 GELU is off by 4e-7). */
-static inline float erf_as(float z) {
-    float a = fabsf(z);
-    float p = 0.0000430638f;
-    p = p * a + 0.0002765672f;
-    p = p * a + 0.0001520143f;
-    p = p * a + 0.0092705272f;
-    p = p * a + 0.0422820123f;
-    p = p * a + 0.0705230784f;
-    p = p * a + 1.0f;
-    p = p * p; /* ^2 */
-    p = p * p; /* ^4 */
-    p = p * p; /* ^8 */
-    p = p * p; /* ^16 */
-    return copysignf(1.0f - 1.0f / p, z);
-}
-
 static inline float act_one(sbert_act act, float x) {
     switch (act) {
     case SBERT_ACT_IDENTITY: return x;
-    case SBERT_ACT_GELU: return 0.5f * x * (1.0f + erf_as(x * SQRT1_2));
+    case SBERT_ACT_GELU: return 0.5f * x * (1.0f + sbert_erf_as(x * SQRT1_2));
     case SBERT_ACT_GELU_TANH:
         return 0.5f * x * (1.0f + tanhf(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
     case SBERT_ACT_RELU: return x > 0.0f ? x : 0.0f;
@@ -120,14 +100,24 @@ typedef struct {
 static void bias_act_rows(void *vctx, size_t r0, size_t r1) {
     const bias_act_ctx *c = vctx;
     size_t N = c->N;
-    if (c->act == SBERT_ACT_GELU && !c->pre && c->b) {
-        /* the inference hot path: one vectorizable loop */
+    if (c->act == SBERT_ACT_GELU && c->b) {
+        /* the hot paths (inference; training keeps the pre-activation): one
+         * vectorizable loop each */
         for (size_t r = r0; r < r1; r++) {
             const float *x = c->in + r * N;
+            float *p = c->pre ? c->pre + r * N : NULL;
             float *o = c->out + r * N;
-            for (size_t j = 0; j < N; j++) {
-                float v = x[j] + c->b[j];
-                o[j] = 0.5f * v * (1.0f + erf_as(v * SQRT1_2));
+            if (p) {
+                for (size_t j = 0; j < N; j++) {
+                    float v = x[j] + c->b[j];
+                    p[j] = v;
+                    o[j] = 0.5f * v * (1.0f + sbert_erf_as(v * SQRT1_2));
+                }
+            } else {
+                for (size_t j = 0; j < N; j++) {
+                    float v = x[j] + c->b[j];
+                    o[j] = 0.5f * v * (1.0f + sbert_erf_as(v * SQRT1_2));
+                }
             }
         }
         return;
@@ -192,6 +182,39 @@ static void gemm_cols(void *vctx, size_t b0, size_t b1) {
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->T, (int)nn, (int)c->K, 1.0f, c->in,
                 (int)c->K, c->W + n0 * c->K, (int)c->K, beta, c->out + n0, (int)c->N);
+}
+
+typedef struct {
+    int ta, tb;
+    size_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} sgemm_ctx;
+
+/* Rows of C per block: a multiple of OpenBLAS's 16-row micro-panels. */
+#define SGEMM_ROW_BLOCK 16
+
+static void sgemm_rows(void *vctx, size_t b0, size_t b1) {
+    const sgemm_ctx *c = vctx;
+    size_t m0 = b0 * SGEMM_ROW_BLOCK, m1 = b1 * SGEMM_ROW_BLOCK;
+    if (m1 > c->M) m1 = c->M;
+    if (m0 >= m1) return;
+    const float *A = c->ta ? c->A + m0 : c->A + m0 * c->lda;
+    cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
+                (int)(m1 - m0), (int)c->N, (int)c->K, c->alpha, A, (int)c->lda, c->B, (int)c->ldb,
+                c->beta, c->C + m0 * c->ldc, (int)c->ldc);
+}
+
+void sbert_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                 const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                 size_t ldc) {
+    if (M == 0 || N == 0) return;
+    sgemm_ctx c = {trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    size_t blocks = (M + SGEMM_ROW_BLOCK - 1) / SGEMM_ROW_BLOCK;
+    size_t macs_per_block = N * K * SGEMM_ROW_BLOCK;
+    size_t min_blocks = GEMM_MIN_MACS_PER_CHUNK / (macs_per_block ? macs_per_block : 1);
+    sbert_parallel_for_min(blocks, min_blocks ? min_blocks : 1, sgemm_rows, &c);
 }
 
 static void gemm(float *out, const float *in, const float *W, const float *b, size_t T, size_t K,

@@ -8,7 +8,7 @@
  * pre-activation, residual adds can keep the sum. Pass NULL for a saved
  * buffer when only the forward result matters (inference).
  *
- * Matrix products go to OpenBLAS (cblas_sgemm, its own threads); row-wise and
+ * Matrix products go to OpenBLAS (cblas_sgemm, split over the sbert pool); row-wise and
  * element-wise ops run on the sbert thread pool (base/threads.h). Results are
  * deterministic for a given thread count.
  */
@@ -41,6 +41,17 @@ float sbert_act_apply(sbert_act act, float x);
 
 /* out[T,C] += table[ids[t], :] for every t.  ids: [T] (caller checked < V); table: [V,C]. */
 void sbert_embedding_add(float *out, const int32_t *ids, const float *table, size_t T, size_t C);
+
+/* C[M,N] = alpha op(A) op(B) + beta C, row-major, as cblas_sgemm, with the M
+ * rows of C split over the sbert thread pool (OpenBLAS runs single-threaded
+ * inside each chunk). op(A) is A[M,K] (trans_a 0) or A[K,M]^T (trans_a 1);
+ * op(B) is B[K,N] or B[N,K]^T. Each row block of C is computed by one thread with
+ * OpenBLAS's kernels for the row blocks; the split depends only on M and the
+ * thread count, so results are deterministic for a given thread count (and
+ * agree with one cblas_sgemm call to rounding). */
+void sbert_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                 const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                 size_t ldc);
 
 /* out[T,N] = in[T,K] . W[N,K]^T + b[N]   (b may be NULL).  One cblas_sgemm.
  * out must not alias in. */

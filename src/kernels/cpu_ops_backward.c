@@ -9,8 +9,8 @@
  *   - parameter gradients are reductions over rows (dW of LayerNorm, biases,
  *     the embedding table), so COLUMNS are split over the pool and every
  *     thread sums its own columns over all rows in row order, in double;
- *   - the two big products of the linear backward are cblas_sgemm calls that
- *     accumulate with beta = 1.
+ *   - the two big products of the linear backward are sbert_sgemm calls (rows
+ *     of the output split over the pool) that accumulate with beta = 1.
  * Derivatives of the activations are written out in closed form next to the
  * forward formulas of cpu_ops.c (same constants).
  */
@@ -21,6 +21,8 @@
 #include <string.h>
 
 #include "base/threads.h"
+#include "kernels/cpu_ops.h"
+#include "kernels/act_math.h"
 
 /* Work below which splitting across threads is not worth a wake-up (elements). */
 #define MIN_ELEMS_PER_CHUNK 16384
@@ -49,12 +51,16 @@ static size_t cols_per_chunk(size_t T) {
 
 static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+/* d/dx [x Phi(x)] = Phi(x) + x phi(x) */
+static inline float gelu_grad(float x) {
+    return 0.5f * (1.0f + sbert_erf_as(x * SQRT1_2)) + x * INV_SQRT_2PI * sbert_exp_nonpos(-0.5f * x * x);
+}
+
 static inline float act_grad_one(sbert_act act, float x) {
     switch (act) {
     case SBERT_ACT_IDENTITY: return 1.0f;
     case SBERT_ACT_GELU:
-        /* d/dx [x Phi(x)] = Phi(x) + x phi(x) */
-        return 0.5f * (1.0f + erff(x * SQRT1_2)) + x * INV_SQRT_2PI * expf(-0.5f * x * x);
+        return gelu_grad(x);
     case SBERT_ACT_GELU_TANH: {
         float x2 = x * x;
         float th = tanhf(SQRT_2_OVER_PI * (x + GELU_TANH_K * x2 * x));
@@ -85,6 +91,15 @@ typedef struct {
 
 static void act_bwd_range(void *vctx, size_t i0, size_t i1) {
     const act_bwd_ctx *c = vctx;
+    if (c->act == SBERT_ACT_GELU) { /* the hot path: vectorizable loops */
+        float *dpre = c->dpre;
+        const float *dout = c->dout, *pre = c->pre;
+        if (c->overwrite)
+            for (size_t i = i0; i < i1; i++) dpre[i] = dout[i] * gelu_grad(pre[i]);
+        else
+            for (size_t i = i0; i < i1; i++) dpre[i] += dout[i] * gelu_grad(pre[i]);
+        return;
+    }
     if (c->overwrite) {
         for (size_t i = i0; i < i1; i++) c->dpre[i] = c->dout[i] * act_grad_one(c->act, c->pre[i]);
     } else {
@@ -157,12 +172,10 @@ void sbert_linear_backward(float *din, float *dW, float *db, const float *dout, 
     if (T == 0 || N == 0) return;
     if (din && K)
         /* din[T,K] += dout[T,N] . W[N,K] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)K, (int)N, 1.0f, dout,
-                    (int)N, W, (int)K, 1.0f, din, (int)K);
+        sbert_sgemm(0, 0, T, K, N, 1.0f, dout, N, W, K, 1.0f, din, K);
     if (dW && K)
         /* dW[N,K] += dout[T,N]^T . in[T,K] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)T, 1.0f, dout,
-                    (int)N, in, (int)K, 1.0f, dW, (int)K);
+        sbert_sgemm(1, 0, N, K, T, 1.0f, dout, N, in, K, 1.0f, dW, K);
     if (db) colsum_add(db, dout, T, N);
 }
 

@@ -71,6 +71,11 @@ struct sbert_transformer {
     int sinus_pos;          /* DistilBERT sinusoidal position table: frozen */
     struct sbert_train_state *train; /* activations of the last training forward */
     int train_empty;                 /* the last training forward had no tokens */
+    /* Buffers kept between training steps (grown, never shrunk), so a step
+     * does not map and fault in fresh pages: the activations' floats and keep
+     * flags, and the backward's workspace. */
+    void *arena_f, *arena_b, *arena_ws;
+    size_t arena_f_cap, arena_b_cap, arena_ws_cap;
 
     float *params; /* flat fp32 buffer */
     size_t n_floats;
@@ -500,6 +505,9 @@ static void train_state_free(struct sbert_train_state *s);
 void sbert_transformer_free(sbert_transformer *t) {
     if (!t) return;
     train_state_free(t->train);
+    free(t->arena_f);
+    free(t->arena_b);
+    free(t->arena_ws);
     free(t->params);
     free(t->table);
     free(t->layers);
@@ -721,8 +729,8 @@ struct sbert_train_state {
     float *rel;                   /* [NH, rel_w] or NULL */
     float ks_hidden, ks_attn;     /* 1 / (1 - p) of the masks in use */
     layer_acts *layers;
-    float *fbuf;                  /* one allocation for all floats */
-    uint8_t *bbuf;                /* one allocation for all keep flags */
+    float *fbuf;                  /* all floats (the transformer's arena_f) */
+    uint8_t *bbuf;                /* all keep flags (arena_b) */
     size_t bytes;
 };
 
@@ -733,9 +741,7 @@ static void train_state_free(struct sbert_train_state *s) {
     free(s->types);
     free(s->pos);
     free(s->layers);
-    free(s->fbuf);
-    free(s->bbuf);
-    free(s);
+    free(s); /* fbuf and bbuf belong to the transformer's arenas */
 }
 
 void sbert_transformer_release_activations(sbert_transformer *t) {
@@ -775,8 +781,18 @@ static void apply_keep(float *x, const uint8_t *keep, float ks, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = keep[i] ? x[i] * ks : 0.0f;
 }
 
+/* A buffer of at least `bytes` from a transformer arena (contents undefined). */
+static void *arena_get(void **p, size_t *cap, size_t bytes) {
+    if (*cap < bytes || !*p) {
+        free(*p);
+        *p = malloc(bytes ? bytes : 1);
+        *cap = *p ? bytes : 0;
+    }
+    return *p;
+}
+
 /* Allocate the state for T tokens (offsets already validated). */
-static sbert_status train_state_alloc(const sbert_transformer *t, const size_t *offs, size_t n_seq,
+static sbert_status train_state_alloc(sbert_transformer *t, const size_t *offs, size_t n_seq,
                                       size_t maxL, int drop_h, int drop_a,
                                       struct sbert_train_state **out) {
     const size_t T = offs[n_seq], H = t->H, I = t->I, NH = t->n_heads, L = t->n_layers;
@@ -799,8 +815,8 @@ static sbert_status train_state_alloc(const sbert_transformer *t, const size_t *
     s->types = malloc(T * sizeof(int32_t));
     s->pos = malloc(T * sizeof(int32_t));
     s->layers = calloc(L ? L : 1, sizeof(layer_acts));
-    s->fbuf = malloc(nf * sizeof(float));
-    s->bbuf = nb ? malloc(nb) : NULL;
+    s->fbuf = arena_get(&t->arena_f, &t->arena_f_cap, nf * sizeof(float));
+    s->bbuf = nb ? arena_get(&t->arena_b, &t->arena_b_cap, nb) : NULL;
     if (!s->offs || !s->ids || !s->types || !s->pos || !s->layers || !s->fbuf || (nb && !s->bbuf)) {
         train_state_free(s);
         return sbert_fail(SBERT_ERR_NOMEM,
@@ -993,7 +1009,7 @@ sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out
     const float scale = (float)(1.0 / sqrt((double)d));
     /* work: g, dx, dtmp [T,H]; dy [T,H]; dh, dpre [T,I]; datt [T,H]; dqkv [T,3H]; drel */
     size_t nw = 5 * T * H + 2 * T * I + 3 * T * H + NH * st->rel_w;
-    float *ws = malloc(nw * sizeof(float));
+    float *ws = arena_get(&t->arena_ws, &t->arena_ws_cap, nw * sizeof(float));
     int32_t *zeros = NULL;
     if (!ws) return sbert_fail(SBERT_ERR_NOMEM, "transformer backward: out of memory");
     float *g = ws, *dx = g + T * H, *dtmp = dx + T * H, *dy = dtmp + T * H, *datt = dy + T * H;
@@ -1074,7 +1090,6 @@ sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out
     }
 done:
     free(zeros);
-    free(ws);
     return s;
 }
 #undef GRAD

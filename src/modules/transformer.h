@@ -109,7 +109,9 @@ sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t
 sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out, float *grads,
                                         float *d_inputs_embeds);
 
-/* Free the kept activations now. */
+/* Forget the kept activations now. Their buffers (and the backward's
+ * workspace) stay with the handle, grown to the largest step so far, for the
+ * next training step; sbert_transformer_free releases them. */
 void sbert_transformer_release_activations(sbert_transformer *t);
 /* Bytes taken by the kept activations (0 when none). */
 size_t sbert_transformer_activation_bytes(const sbert_transformer *t);

@@ -9,6 +9,13 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/threads.h"
+
+/* Elements below which a pass stays on the calling thread. */
+#define OPTIM_MIN_CHUNK 32768
+/* Squares summed per block in sbert_grad_sumsq (the blocks are then added in
+ * order, so the result does not depend on the thread count). */
+#define SUMSQ_BLOCK 4096
 
 sbert_adamw_config sbert_adamw_config_default(void) {
     sbert_adamw_config c = {0.9, 0.999, 1e-8, 0.0};
@@ -33,34 +40,108 @@ void sbert_adamw_free(sbert_adamw_state *s) {
     memset(s, 0, sizeof *s);
 }
 
-void sbert_adamw_step(sbert_adamw_state *s, const sbert_adamw_config *cfg, double lr, float *params,
-                      const float *grads, const sbert_param_segment *segs, size_t n_segs) {
-    s->step++;
-    double bc1 = 1.0 - pow(cfg->beta1, (double)s->step);
-    double bc2 = 1.0 - pow(cfg->beta2, (double)s->step);
-    float step_size = (float)(lr / bc1);
-    float bc2_sqrt = (float)sqrt(bc2);
-    float b1c = (float)(1.0 - cfg->beta1), b2 = (float)cfg->beta2, b2c = (float)(1.0 - cfg->beta2);
-    float eps = (float)cfg->eps;
-    float decay = (float)(1.0 - lr * cfg->weight_decay);
-    for (size_t k = 0; k < n_segs; k++) {
-        float *p = params + segs[k].offset, *m = s->m + segs[k].offset, *v = s->v + segs[k].offset;
-        const float *g = grads + segs[k].offset;
-        int wd = segs[k].decay && cfg->weight_decay != 0.0;
-        for (size_t i = 0; i < segs[k].size; i++) {
-            if (wd) p[i] *= decay;
-            m[i] += b1c * (g[i] - m[i]);
-            v[i] = b2 * v[i] + b2c * g[i] * g[i];
-            float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-            p[i] -= step_size * (m[i] / denom);
+typedef struct {
+    sbert_adamw_state *s;
+    float *params, *grads;
+    const sbert_param_segment *segs;
+    size_t n_segs;
+    float step_size, bc2_sqrt, b1c, b2, b2c, eps, decay, grad_scale;
+    int has_wd, zero_grads;
+} adamw_ctx;
+
+/* Elements [i0, i1) of the concatenation of the segments. Each element's
+ * update depends only on its own values, so any split gives the same bits. */
+static void adamw_range(void *vctx, size_t i0, size_t i1) {
+    const adamw_ctx *c = vctx;
+    size_t base = 0;
+    for (size_t k = 0; k < c->n_segs && base < i1; k++) {
+        size_t size = c->segs[k].size, a = i0 > base ? i0 - base : 0, e = i1 - base;
+        if (e > size) e = size;
+        base += size;
+        if (a >= e) continue;
+        size_t off = c->segs[k].offset;
+        float *p = c->params + off, *m = c->s->m + off, *v = c->s->v + off, *g = c->grads + off;
+        int wd = c->segs[k].decay && c->has_wd;
+        for (size_t i = a; i < e; i++) {
+            float gi = g[i] * c->grad_scale;
+            if (wd) p[i] *= c->decay;
+            m[i] += c->b1c * (gi - m[i]);
+            v[i] = c->b2 * v[i] + c->b2c * gi * gi;
+            float denom = sqrtf(v[i]) / c->bc2_sqrt + c->eps;
+            p[i] -= c->step_size * (m[i] / denom);
+            if (c->zero_grads) g[i] = 0.0f;
         }
     }
 }
 
-double sbert_grad_norm(const float *grads, size_t n) {
+void sbert_adamw_step_fused(sbert_adamw_state *s, const sbert_adamw_config *cfg, double lr,
+                            float *params, float *grads, float grad_scale, int zero_grads,
+                            const sbert_param_segment *segs, size_t n_segs) {
+    s->step++;
+    double bc1 = 1.0 - pow(cfg->beta1, (double)s->step);
+    double bc2 = 1.0 - pow(cfg->beta2, (double)s->step);
+    adamw_ctx c = {s, params, grads, segs, n_segs,
+                   (float)(lr / bc1), (float)sqrt(bc2), (float)(1.0 - cfg->beta1), (float)cfg->beta2,
+                   (float)(1.0 - cfg->beta2), (float)cfg->eps, (float)(1.0 - lr * cfg->weight_decay),
+                   grad_scale, cfg->weight_decay != 0.0, zero_grads};
+    size_t total = 0;
+    for (size_t k = 0; k < n_segs; k++) total += segs[k].size;
+    sbert_parallel_for_min(total, OPTIM_MIN_CHUNK, adamw_range, &c);
+}
+
+void sbert_adamw_step(sbert_adamw_state *s, const sbert_adamw_config *cfg, double lr, float *params,
+                      const float *grads, const sbert_param_segment *segs, size_t n_segs) {
+    /* grads are only read when zero_grads is 0, and x * 1.0f == x exactly. */
+    sbert_adamw_step_fused(s, cfg, lr, params, (float *)grads, 1.0f, 0, segs, n_segs);
+}
+
+typedef struct {
+    const float *g;
+    size_t n;
+    double *partial;
+} sumsq_ctx;
+
+static void sumsq_blocks(void *vctx, size_t b0, size_t b1) {
+    const sumsq_ctx *c = vctx;
+    for (size_t b = b0; b < b1; b++) {
+        size_t i0 = b * SUMSQ_BLOCK, i1 = i0 + SUMSQ_BLOCK < c->n ? i0 + SUMSQ_BLOCK : c->n;
+        double ss = 0;
+        for (size_t i = i0; i < i1; i++) ss += (double)c->g[i] * c->g[i];
+        c->partial[b] = ss;
+    }
+}
+
+double sbert_grad_sumsq(const float *grads, size_t n) {
+    if (!grads || n == 0) return 0.0;
+    size_t blocks = (n + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
+    double one, *partial = blocks == 1 ? &one : malloc(blocks * sizeof *partial);
+    sumsq_ctx c = {grads, n, partial};
+    if (!partial) { /* no memory for the partial sums: the same blocks, serially */
+        double ss = 0;
+        for (size_t b = 0; b < blocks; b++) {
+            c.partial = &one;
+            sumsq_blocks(&c, b, b + 1);
+            ss += one;
+        }
+        return ss;
+    }
+    sbert_parallel_for_min(blocks, OPTIM_MIN_CHUNK / SUMSQ_BLOCK, sumsq_blocks, &c);
     double ss = 0;
-    for (size_t i = 0; i < n; i++) ss += (double)grads[i] * grads[i];
-    return sqrt(ss);
+    for (size_t b = 0; b < blocks; b++) ss += partial[b];
+    if (partial != &one) free(partial);
+    return ss;
+}
+
+double sbert_grad_norm(const float *grads, size_t n) { return sqrt(sbert_grad_sumsq(grads, n)); }
+
+typedef struct {
+    float *g;
+    float c;
+} scale_ctx;
+
+static void scale_range(void *vctx, size_t i0, size_t i1) {
+    const scale_ctx *c = vctx;
+    for (size_t i = i0; i < i1; i++) c->g[i] *= c->c;
 }
 
 double sbert_clip_grad_norm(float *grads, size_t n, double max_norm) {
@@ -68,8 +149,8 @@ double sbert_clip_grad_norm(float *grads, size_t n, double max_norm) {
     if (max_norm > 0) {
         double coef = max_norm / (norm + 1e-6);
         if (coef < 1.0) {
-            float c = (float)coef;
-            for (size_t i = 0; i < n; i++) grads[i] *= c;
+            scale_ctx c = {grads, (float)coef};
+            sbert_parallel_for_min(n, OPTIM_MIN_CHUNK, scale_range, &c);
         }
     }
     return norm;

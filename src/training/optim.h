@@ -43,7 +43,19 @@ void sbert_adamw_free(sbert_adamw_state *s);
 void sbert_adamw_step(sbert_adamw_state *s, const sbert_adamw_config *cfg, double lr, float *params,
                       const float *grads, const sbert_param_segment *segs, size_t n_segs);
 
-/* Global L2 norm of grads [n] (accumulated in double). */
+/* The same step with the gradient clipping and zeroing folded in: every
+ * gradient is read as grads[i] * grad_scale (the clip coefficient, 1 for none:
+ * the same bits as scaling the buffer first), and set to 0 afterwards when
+ * zero_grads is nonzero. Both functions run over the thread pool; results do
+ * not depend on the thread count. */
+void sbert_adamw_step_fused(sbert_adamw_state *s, const sbert_adamw_config *cfg, double lr,
+                            float *params, float *grads, float grad_scale, int zero_grads,
+                            const sbert_param_segment *segs, size_t n_segs);
+
+/* Sum of squares of grads [n] in double: fixed blocks of 4096 summed in
+ * order, so the value does not depend on the thread count. */
+double sbert_grad_sumsq(const float *grads, size_t n);
+/* Global L2 norm of grads [n]: sqrt(sbert_grad_sumsq). */
 double sbert_grad_norm(const float *grads, size_t n);
 /* torch clip_grad_norm_: scale grads by min(1, max_norm / (norm + 1e-6)).
  * Returns the norm before clipping. max_norm <= 0 disables clipping. */

@@ -71,6 +71,7 @@ typedef struct {
     size_t n_params;
     sbert_param_segment *segs;
     size_t n_segs;
+    int has_frozen; /* some parameters have no segment (not trained) */
     sbert_adamw_state opt;
     tt_dense *dense; /* [n_post], .d NULL for Normalize */
     size_t n_post;
@@ -300,57 +301,34 @@ done:
     return st;
 }
 
-static double sumsq(const float *g, size_t n) {
-    double ss = 0;
-    if (g)
-        for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
-    return ss;
-}
-
-static void scale(float *g, size_t n, float c) {
-    if (g)
-        for (size_t i = 0; i < n; i++) g[i] *= c;
-}
-
 static double t_step(sbert_trainable *b, const sbert_adamw_config *cfg, double lr, double max_grad_norm) {
     tt_model *m = (tt_model *)b;
-    double ss = sumsq(m->grad, m->n_params);
+    /* Frozen parameters (no segment) take no part in the norm, as in torch. */
+    double ss = 0;
+    for (size_t k = 0; k < m->n_segs; k++) ss += sbert_grad_sumsq(m->grad + m->segs[k].offset, m->segs[k].size);
     for (size_t i = 0; i < m->n_post; i++) {
         tt_dense *td = &m->dense[i];
         if (!td->d) continue;
-        ss += sumsq(td->dW, td->in * td->out) + sumsq(td->db, td->out) + sumsq(td->dR, td->in * td->out);
+        ss += sbert_grad_sumsq(td->dW, td->in * td->out) + sbert_grad_sumsq(td->db, td->out) +
+              sbert_grad_sumsq(td->dR, td->in * td->out);
     }
     double norm = sqrt(ss);
+    /* torch clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1;
+     * the scale, the AdamW update and the zeroing are one pass per buffer. */
+    float c = 1.0f;
     if (max_grad_norm > 0) {
         double coef = max_grad_norm / (norm + 1e-6);
-        if (coef < 1.0) {
-            float c = (float)coef;
-            scale(m->grad, m->n_params, c);
-            for (size_t i = 0; i < m->n_post; i++) {
-                tt_dense *td = &m->dense[i];
-                if (!td->d) continue;
-                scale(td->dW, td->in * td->out, c);
-                scale(td->db, td->out, c);
-                scale(td->dR, td->in * td->out, c);
-            }
-        }
+        if (coef < 1.0) c = (float)coef;
     }
-    sbert_adamw_step(&m->opt, cfg, lr, m->params, m->grad, m->segs, m->n_segs);
-    memset(m->grad, 0, m->n_params * sizeof *m->grad);
+    sbert_adamw_step_fused(&m->opt, cfg, lr, m->params, m->grad, c, 1, m->segs, m->n_segs);
+    if (m->has_frozen) memset(m->grad, 0, m->n_params * sizeof *m->grad);
     for (size_t i = 0; i < m->n_post; i++) {
         tt_dense *td = &m->dense[i];
         if (!td->d) continue;
         sbert_param_segment sw = {0, td->in * td->out, 1}, sb = {0, td->out, 0};
-        sbert_adamw_step(&td->oW, cfg, lr, td->W, td->dW, &sw, 1);
-        memset(td->dW, 0, td->in * td->out * sizeof(float));
-        if (td->b) {
-            sbert_adamw_step(&td->ob, cfg, lr, td->b, td->db, &sb, 1);
-            memset(td->db, 0, td->out * sizeof(float));
-        }
-        if (td->R) {
-            sbert_adamw_step(&td->oR, cfg, lr, td->R, td->dR, &sw, 1);
-            memset(td->dR, 0, td->in * td->out * sizeof(float));
-        }
+        sbert_adamw_step_fused(&td->oW, cfg, lr, td->W, td->dW, c, 1, &sw, 1);
+        if (td->b) sbert_adamw_step_fused(&td->ob, cfg, lr, td->b, td->db, c, 1, &sb, 1);
+        if (td->R) sbert_adamw_step_fused(&td->oR, cfg, lr, td->R, td->dR, c, 1, &sw, 1);
     }
     return norm;
 }
@@ -780,7 +758,10 @@ sbert_status sbert_trainable_transformer_create(const sbert_trainable_options *o
     const char *mt = sbert_transformer_model_type(m->tf);
     for (size_t i = 0; i < np; i++) {
         const sbert_transformer_param *p = sbert_transformer_param_at(m->tf, i);
-        if (frozen(opt->model, mt, p->name)) continue;
+        if (frozen(opt->model, mt, p->name)) {
+            m->has_frozen = 1;
+            continue;
+        }
         m->segs[m->n_segs].offset = p->offset;
         m->segs[m->n_segs].size = p->numel;
         m->segs[m->n_segs].decay = decays(p->name);
