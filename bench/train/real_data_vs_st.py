@@ -21,14 +21,19 @@ in place of its own sampler. What is left to differ is the dropout masks
 (torch's generator vs sbert's) and rounding. The issue's bar: sbert's STS-B
 test Spearman within +-0.005 of sentence-transformers'.
 
+With --no-dropout both sides load a copy of the model whose config.json sets
+hidden_dropout_prob and attention_probs_dropout_prob to 0: the control run,
+where only rounding is left to differ.
+
 Usage: python3 bench/train/real_data_vs_st.py [--tasks cosent-stsb,mnrl-snli]
-           [--seeds 12] [--threads 2] [--limit N] [--json OUT]
+           [--seeds 12] [--threads 2] [--limit N] [--no-dropout] [--json OUT]
 Needs: torch, sentence-transformers, datasets (not in CI; run by hand).
 """
 import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -115,6 +120,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="train on the first N rows only")
     ap.add_argument("--json", default="", help="append each result as a JSON line here")
+    ap.add_argument("--no-dropout", action="store_true", help="train a copy of the model with dropout 0")
     a = ap.parse_args()
     model = minilm_dir()
     test = os.path.join(ROOT, "data", "stsb-test.jsonl")
@@ -122,6 +128,15 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         order = build_batch_order(tmp)
+        if a.no_dropout:
+            copy = os.path.join(tmp, "model-dropout0")
+            shutil.copytree(model, copy)
+            with open(os.path.join(copy, "config.json")) as f:
+                config = json.load(f)
+            config["hidden_dropout_prob"] = config["attention_probs_dropout_prob"] = 0.0
+            with open(os.path.join(copy, "config.json"), "w") as f:
+                json.dump(config, f, indent=2)
+            model = copy
         for task in a.tasks.split(","):
             t = TASKS[task]
             data = os.path.join(ROOT, t["data"])
@@ -153,7 +168,8 @@ def main():
                 sb_own = {"after": float(m.group(1)), "baseline": float(m.group(2))}
                 ecfg = dict(cfg, evaluate_only=os.path.join(out_dir, "final"))
                 sb = st_result(run([sys.executable, "-c", ST_CHILD, json.dumps(ecfg)], env))
-                row = {"task": task, "seed": seed, "rows": a.limit or None, "steps": st["steps"],
+                row = {"task": task, "seed": seed, "rows": a.limit or None, "dropout": not a.no_dropout,
+                       "steps": st["steps"],
                        "st_baseline": st["baseline"], "st_after": st["after"],
                        "sbert_after_in_st": sb["after"], "sbert_own_baseline": sb_own["baseline"],
                        "sbert_own_after": sb_own["after"], "delta": sb["after"] - st["after"]}

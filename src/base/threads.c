@@ -136,8 +136,13 @@ int sbert_get_num_threads(void) {
 void sbert_parallel_for_min(size_t n, size_t min_chunk, sbert_range_fn fn, void *ctx) {
     if (n == 0) return;
     if (min_chunk < 1) min_chunk = 1;
-    size_t threads = (size_t)sbert_get_num_threads();
     size_t chunks = n / min_chunk;
+    if (chunks <= 1) { /* too little work to split: no locks taken */
+        pthread_once(&blas_once, blas_single_thread);
+        fn(ctx, 0, n);
+        return;
+    }
+    size_t threads = (size_t)sbert_get_num_threads();
     if (chunks > threads) chunks = threads;
     if (chunks > n) chunks = n;
     if (chunks <= 1 || in_parallel || pthread_mutex_trylock(&pool_owner) != 0) {
