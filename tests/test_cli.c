@@ -828,6 +828,7 @@ static void test_train(void) {
     }
     CHECK(last && strncmp(last, "VERDICT: ", 9) == 0, "train ends with the VERDICT line: %s",
           STR(last));
+    CHECK(out && strstr(out, "\nThreads: 1\n"), "train applies --num_threads 1 (logs 'Threads: 1')");
     free(out);
     free(err);
 

@@ -147,6 +147,8 @@ int main(void) {
     expect_fail("metric not produced", metric, 2, "available: eval_sts-dev_pearson_cosine, eval_sts-dev_spearman_cosine");
     const char *num[] = {"--learning_rate", "fast"};
     expect_fail("non-numeric value", num, 2, "learning_rate must be a number");
+    const char *threads[] = {"--num_threads", "-2"};
+    expect_fail("negative num_threads", threads, 2, "num_threads must be 0 (all cores) or more, got -2");
     const char *nan[] = {"--scale", "1e300"};
     expect_fail("NaN loss", nan, 2, "nan at step ");
     expect_fail("NaN loss keeps the checkpoint", nan, 2, "checkpoint in");

@@ -24,6 +24,7 @@
 
 #include "base/error.h"
 #include "data/dataset.h"
+#include "base/threads.h"
 #include "data/sampler.h"
 #include "evaluation/evaluators.h"
 #include "io/atomic.h"
@@ -696,6 +697,11 @@ static sbert_status run(trainer *t, const char *log_dir, sbert_train_result *res
          a->smoke ? " (SMOKE_TEST: one step on a tiny slice)" : "");
     SBERT_TRY(sbert_sampler_parse(a->batch_sampler, &t->sampler));
     SBERT_TRY(sbert_lr_scheduler_parse(a->lr_scheduler_type, &t->sched));
+    if (a->num_threads < 0)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "num_threads must be 0 (all cores) or more, got %lld",
+                          (long long)a->num_threads);
+    sbert_set_num_threads((int)a->num_threads); /* 0: all online cores */
+    tlog("Threads: %d\n", sbert_get_num_threads());
     SBERT_TRY(load_data(t));
     tlog("Train data: %s (%zu rows, %zu input columns%s)\n", a->train_data, t->train->n_rows, t->n_inputs,
          t->label_col >= 0 ? " + label" : "");
