@@ -374,6 +374,25 @@ static void test_sgemm(void) {
                 }
             }
     CHECK(same, "sbert_sgemm repeats bit for bit at a given thread count");
+    /* the double-precision twin, against cblas_dgemm */
+    double *Ad = malloc(M * K * sizeof(double)), *Bd = malloc(K * N * sizeof(double));
+    double *D0 = malloc(M * N * sizeof(double)), *D1 = malloc(M * N * sizeof(double));
+    for (size_t i = 0; i < M * K; i++) Ad[i] = A[i];
+    for (size_t i = 0; i < K * N; i++) Bd[i] = B[i];
+    double dworst = 0;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int th = 1; th <= 3; th++) {
+                size_t lda = ta ? M : K, ldb = tb ? K : N;
+                for (size_t i = 0; i < M * N; i++) D0[i] = D1[i] = 0.25 * (double)(i % 5);
+                cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                            (int)M, (int)N, (int)K, 0.5, Ad, (int)lda, Bd, (int)ldb, 1.0, D0, (int)N);
+                sbert_set_num_threads(th);
+                sbert_dgemm(ta, tb, M, N, K, 0.5, Ad, lda, Bd, ldb, 1.0, D1, N);
+                for (size_t i = 0; i < M * N; i++) dworst = fmax(dworst, fabs(D0[i] - D1[i]));
+            }
+    CHECK(dworst <= 1e-13, "sbert_dgemm vs one cblas_dgemm call: max |diff| %.3g", dworst);
+    free(Ad), free(Bd), free(D0), free(D1);
     CHECK(worst <= 2e-6, "sbert_sgemm vs one cblas_sgemm call: max |diff| %.3g (sums of 130 terms ~0.1)", worst);
     sbert_set_num_threads(0);
     free(A), free(B), free(C0), free(C1), free(C2);

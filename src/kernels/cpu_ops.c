@@ -185,36 +185,53 @@ static void gemm_cols(void *vctx, size_t b0, size_t b1) {
 }
 
 typedef struct {
-    int ta, tb;
+    int ta, tb, dbl; /* dbl: double precision (A, B, C are double *) */
     size_t M, N, K, lda, ldb, ldc;
-    float alpha, beta;
-    const float *A, *B;
-    float *C;
-} sgemm_ctx;
+    double alpha, beta;
+    const void *A, *B;
+    void *C;
+} pgemm_ctx;
 
 /* Rows of C per block: a multiple of OpenBLAS's 16-row micro-panels. */
-#define SGEMM_ROW_BLOCK 16
+#define PGEMM_ROW_BLOCK 16
 
-static void sgemm_rows(void *vctx, size_t b0, size_t b1) {
-    const sgemm_ctx *c = vctx;
-    size_t m0 = b0 * SGEMM_ROW_BLOCK, m1 = b1 * SGEMM_ROW_BLOCK;
+static void pgemm_rows(void *vctx, size_t b0, size_t b1) {
+    const pgemm_ctx *c = vctx;
+    size_t m0 = b0 * PGEMM_ROW_BLOCK, m1 = b1 * PGEMM_ROW_BLOCK;
     if (m1 > c->M) m1 = c->M;
     if (m0 >= m1) return;
-    const float *A = c->ta ? c->A + m0 : c->A + m0 * c->lda;
-    cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
-                (int)(m1 - m0), (int)c->N, (int)c->K, c->alpha, A, (int)c->lda, c->B, (int)c->ldb,
-                c->beta, c->C + m0 * c->ldc, (int)c->ldc);
+    size_t a_off = c->ta ? m0 : m0 * c->lda, c_off = m0 * c->ldc;
+    enum CBLAS_TRANSPOSE ta = c->ta ? CblasTrans : CblasNoTrans, tb = c->tb ? CblasTrans : CblasNoTrans;
+    if (c->dbl)
+        cblas_dgemm(CblasRowMajor, ta, tb, (int)(m1 - m0), (int)c->N, (int)c->K, c->alpha,
+                    (const double *)c->A + a_off, (int)c->lda, c->B, (int)c->ldb, c->beta,
+                    (double *)c->C + c_off, (int)c->ldc);
+    else
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)(m1 - m0), (int)c->N, (int)c->K, (float)c->alpha,
+                    (const float *)c->A + a_off, (int)c->lda, c->B, (int)c->ldb, (float)c->beta,
+                    (float *)c->C + c_off, (int)c->ldc);
+}
+
+static void pgemm(pgemm_ctx *c) {
+    if (c->M == 0 || c->N == 0) return;
+    size_t blocks = (c->M + PGEMM_ROW_BLOCK - 1) / PGEMM_ROW_BLOCK;
+    size_t macs_per_block = c->N * c->K * PGEMM_ROW_BLOCK;
+    size_t min_blocks = GEMM_MIN_MACS_PER_CHUNK / (macs_per_block ? macs_per_block : 1);
+    sbert_parallel_for_min(blocks, min_blocks ? min_blocks : 1, pgemm_rows, c);
 }
 
 void sbert_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                  size_t ldc) {
-    if (M == 0 || N == 0) return;
-    sgemm_ctx c = {trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
-    size_t blocks = (M + SGEMM_ROW_BLOCK - 1) / SGEMM_ROW_BLOCK;
-    size_t macs_per_block = N * K * SGEMM_ROW_BLOCK;
-    size_t min_blocks = GEMM_MIN_MACS_PER_CHUNK / (macs_per_block ? macs_per_block : 1);
-    sbert_parallel_for_min(blocks, min_blocks ? min_blocks : 1, sgemm_rows, &c);
+    pgemm_ctx c = {trans_a, trans_b, 0, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    pgemm(&c);
+}
+
+void sbert_dgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
+                 const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C,
+                 size_t ldc) {
+    pgemm_ctx c = {trans_a, trans_b, 1, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    pgemm(&c);
 }
 
 static void gemm(float *out, const float *in, const float *W, const float *b, size_t T, size_t K,

@@ -52,6 +52,11 @@ void sbert_embedding_add(float *out, const int32_t *ids, const float *table, siz
 void sbert_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                  size_t ldc);
+/* The same in double precision (cblas_dgemm), for the losses' similarity
+ * matrices. */
+void sbert_dgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
+                 const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C,
+                 size_t ldc);
 
 /* out[T,N] = in[T,K] . W[N,K]^T + b[N]   (b may be NULL).  One cblas_sgemm.
  * out must not alias in. */

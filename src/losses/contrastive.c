@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/threads.h"
+#include "kernels/cpu_ops.h"
 #include "losses/losses.h"
 
 /* Row i of a column set viewed as one [(n_cols-first)*B, dim] matrix. */
@@ -65,41 +67,57 @@ static void backprop_rows(const double *y, const double *norms, const double *gy
     }
 }
 
-/* Softmax cross-entropy of rows of S [R, C] with targets target[r]; returns
- * the mean loss and writes dS = (softmax - onehot) * weight / R into dS. */
-static double softmax_ce(const double *S, size_t R, size_t C, const size_t *target, double weight,
-                         double *dS) {
-    double total = 0;
-    for (size_t r = 0; r < R; r++) {
-        const double *s = S + r * C;
+typedef struct {
+    const double *S;
+    size_t R, C;
+    const size_t *target;
+    double weight, *dS, *row_loss;
+} softmax_ce_ctx;
+
+static void softmax_ce_rows(void *vctx, size_t r0, size_t r1) {
+    const softmax_ce_ctx *c = vctx;
+    const size_t C = c->C;
+    for (size_t r = r0; r < r1; r++) {
+        const double *s = c->S + r * C;
         double mx = -INFINITY;
-        for (size_t c = 0; c < C; c++) if (s[c] > mx) mx = s[c];
+        for (size_t j = 0; j < C; j++) if (s[j] > mx) mx = s[j];
         double z = 0;
-        for (size_t c = 0; c < C; c++) z += exp(s[c] - mx);
+        for (size_t j = 0; j < C; j++) z += exp(s[j] - mx);
         double lse = mx + log(z);
-        total += lse - s[target[r]];
-        if (dS) {
-            for (size_t c = 0; c < C; c++) dS[r * C + c] = exp(s[c] - lse) * weight / (double)R;
-            dS[r * C + target[r]] -= weight / (double)R;
+        c->row_loss[r] = lse - s[c->target[r]];
+        if (c->dS) {
+            double *d = c->dS + r * C;
+            for (size_t j = 0; j < C; j++) d[j] = exp(s[j] - lse) * c->weight / (double)c->R;
+            d[c->target[r]] -= c->weight / (double)c->R;
         }
     }
+}
+
+/* Softmax cross-entropy of rows of S [R, C] with targets target[r]; returns
+ * the mean loss and writes dS = (softmax - onehot) * weight / R into dS.
+ * Rows run over the thread pool; the row losses are added in row order.
+ * row_loss: [R] scratch. */
+static double softmax_ce(const double *S, size_t R, size_t C, const size_t *target, double weight,
+                         double *dS, double *row_loss) {
+    softmax_ce_ctx c = {S, R, C, target, weight, dS, row_loss};
+    size_t min_rows = 4096 / (C ? C : 1);
+    sbert_parallel_for_min(R, min_rows ? min_rows : 1, softmax_ce_rows, &c);
+    double total = 0;
+    for (size_t r = 0; r < R; r++) total += row_loss[r];
     return total / (double)R;
 }
 
 /* S[i,j] = scale * a_i . b_j for a [R, dim], b [C, dim]  (S = scale * a b^T). */
 static void sim_matrix(const double *a, size_t R, const double *b, size_t C, size_t dim,
                        double scale, double *S) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)C, (int)dim, scale, a, (int)dim, b,
-                (int)dim, 0.0, S, (int)C);
+    sbert_dgemm(0, 1, R, C, dim, scale, a, dim, b, dim, 0.0, S, C);
 }
 
 /* ga [R, dim] += scale * dS @ b ;  gb [C, dim] += scale * dS^T @ a */
 static void sim_backward(const double *a, size_t R, const double *b, size_t C, size_t dim,
                          double scale, const double *dS, double *ga, double *gb) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)dim, (int)C, scale, dS, (int)C, b,
-                (int)dim, 1.0, ga, (int)dim);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C, (int)dim, (int)R, scale, dS, (int)C, a,
-                (int)dim, 1.0, gb, (int)dim);
+    sbert_dgemm(0, 0, R, dim, C, scale, dS, C, b, dim, 1.0, ga, dim);
+    sbert_dgemm(1, 0, C, dim, R, scale, dS, C, a, dim, 1.0, gb, dim);
 }
 
 static sbert_status mnrl_impl(const float *const *cols, size_t n_cols, size_t B, size_t dim,
@@ -118,8 +136,9 @@ static sbert_status mnrl_impl(const float *const *cols, size_t n_cols, size_t B,
     double *S = calloc(B * M, sizeof *S), *dS = calloc(B * M, sizeof *dS);
     double *gq = calloc(B * dim, sizeof *gq), *gd = calloc(M * dim, sizeof *gd);
     size_t *target = calloc(B, sizeof *target);
+    double *row_loss = malloc(B * sizeof *row_loss);
     sbert_status st = SBERT_OK;
-    if (!q || !qn || !d || !dn || !S || !dS || !gq || !gd || !target) {
+    if (!q || !qn || !d || !dn || !S || !dS || !gq || !gd || !target || !row_loss) {
         st = sbert_fail(SBERT_ERR_NOMEM, "MultipleNegativesRankingLoss: out of memory (B=%zu)", B);
         goto done;
     }
@@ -130,12 +149,12 @@ static sbert_status mnrl_impl(const float *const *cols, size_t n_cols, size_t B,
 
     double w = symmetric ? 0.5 : 1.0;
     sim_matrix(q, B, d, M, dim, scale, S);
-    double L = softmax_ce(S, B, M, target, w, grads ? dS : NULL);
+    double L = softmax_ce(S, B, M, target, w, grads ? dS : NULL, row_loss);
     if (grads) sim_backward(q, B, d, M, dim, scale, dS, gq, gd);
     if (symmetric) {
         /* doc_to_query over the positives only: S2[i,j] = scale * sim(pos_i, q_j). */
         sim_matrix(d, B, q, B, dim, scale, S);
-        L = 0.5 * L + 0.5 * softmax_ce(S, B, B, target, w, grads ? dS : NULL);
+        L = 0.5 * L + 0.5 * softmax_ce(S, B, B, target, w, grads ? dS : NULL, row_loss);
         if (grads) sim_backward(d, B, q, B, dim, scale, dS, gd, gq);
     }
     *loss = L;
@@ -147,6 +166,7 @@ static sbert_status mnrl_impl(const float *const *cols, size_t n_cols, size_t B,
     }
 done:
     free(q); free(qn); free(d); free(dn); free(S); free(dS); free(gq); free(gd); free(target);
+    free(row_loss);
     return st;
 }
 
