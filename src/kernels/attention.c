@@ -216,6 +216,18 @@ static void att_chunk(void *vctx, size_t i0, size_t i1) {
     free(scratch);
 }
 
+size_t *sbert_attention_probs_base(const size_t *seq_offsets, size_t n_seq, size_t n_heads) {
+    size_t *pbase = malloc((n_seq ? n_seq : 1) * sizeof *pbase);
+    if (!pbase) return NULL;
+    size_t acc = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        size_t L = seq_offsets[s + 1] - seq_offsets[s];
+        pbase[s] = acc;
+        acc += n_heads * L * L;
+    }
+    return pbase;
+}
+
 size_t *sbert_attention_item_costs(const size_t *seq_offsets, size_t n_seq, size_t n_heads) {
     size_t *cum = malloc((n_seq * n_heads + 1) * sizeof *cum);
     if (!cum) return NULL;
@@ -244,14 +256,8 @@ sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
     }
     size_t *pbase = NULL;
     if (probs) {
-        pbase = malloc(n_seq * sizeof(size_t));
+        pbase = sbert_attention_probs_base(seq_offsets, n_seq, n_heads);
         if (!pbase) return sbert_fail(SBERT_ERR_NOMEM, "attention: out of memory");
-        size_t acc = 0;
-        for (size_t s = 0; s < n_seq; s++) {
-            size_t L = seq_offsets[s + 1] - seq_offsets[s];
-            pbase[s] = acc;
-            acc += n_heads * L * L;
-        }
     }
     att_ctx c = {out, probs, qkv, seq_offsets, pbase, n_heads, head_dim, scale, rel_bias,
                  rel_max_len, 0};

@@ -26,6 +26,11 @@
  * for sbert_parallel_for_cost. malloc'd; NULL when out of memory. */
 size_t *sbert_attention_item_costs(const size_t *seq_offsets, size_t n_seq, size_t n_heads);
 
+/* Offset of each sequence's probabilities in the packed [np] buffer
+ * (sequence s starts at the sum of n_heads * L^2 over the sequences before
+ * it): n_seq entries, malloc'd; NULL when out of memory. */
+size_t *sbert_attention_probs_base(const size_t *seq_offsets, size_t n_seq, size_t n_heads);
+
 size_t sbert_attention_probs_size(const size_t *seq_offsets, size_t n_seq, size_t n_heads);
 
 /* qkv: [T, 3*H] with H = n_heads * head_dim; row t = q (H) | k (H) | v (H), head h

@@ -159,18 +159,12 @@ sbert_status sbert_attention_backward_dropout(float *dqkv, float *drel_bias, con
                                   s, seq_offsets[s + 1] - seq_offsets[s], rel_max_len);
         }
     }
-    size_t *pbase = malloc(n_seq * sizeof(size_t));
+    size_t *pbase = sbert_attention_probs_base(seq_offsets, n_seq, n_heads);
     float *part = drel_bias ? calloc(n_seq * n_heads * bias_w, sizeof(float)) : NULL;
     if (!pbase || (drel_bias && !part)) {
         free(pbase);
         free(part);
         return sbert_fail(SBERT_ERR_NOMEM, "attention backward: out of memory");
-    }
-    size_t acc = 0;
-    for (size_t s = 0; s < n_seq; s++) {
-        size_t L = seq_offsets[s + 1] - seq_offsets[s];
-        pbase[s] = acc;
-        acc += n_heads * L * L;
     }
     attb_ctx c = {dqkv, part, dout, qkv, probs, keep, keep_scale, seq_offsets, pbase, n_heads,
                   head_dim, bias_w, rel_max_len, scale, 0};
@@ -235,14 +229,8 @@ sbert_status sbert_attention_dropout_output(float *out, const float *probs, cons
                                             const size_t *seq_offsets, size_t n_seq,
                                             size_t n_heads, size_t head_dim) {
     if (n_seq == 0 || n_heads == 0) return SBERT_OK;
-    size_t *pbase = malloc(n_seq * sizeof(size_t));
+    size_t *pbase = sbert_attention_probs_base(seq_offsets, n_seq, n_heads);
     if (!pbase) return sbert_fail(SBERT_ERR_NOMEM, "attention dropout: out of memory");
-    size_t acc = 0;
-    for (size_t s = 0; s < n_seq; s++) {
-        size_t L = seq_offsets[s + 1] - seq_offsets[s];
-        pbase[s] = acc;
-        acc += n_heads * L * L;
-    }
     attd_ctx c = {out, qkv, probs, keep, keep_scale, seq_offsets, pbase, n_heads, head_dim};
     size_t *cum = sbert_attention_item_costs(seq_offsets, n_seq, n_heads);
     if (cum)
