@@ -602,82 +602,6 @@ static sbert_status positions_and_checks(const sbert_transformer *t, const int32
     return SBERT_OK;
 }
 
-sbert_status sbert_transformer_forward(sbert_transformer *t, const int32_t *input_ids,
-                                       const int32_t *token_type_ids, const size_t *seq_offsets,
-                                       size_t n_seq, float *out) {
-    if (!t || !seq_offsets || (n_seq && (!input_ids || !out)))
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_transformer_forward: NULL argument");
-    if (seq_offsets[0] != 0)
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "transformer forward: seq_offsets[0] must be 0");
-    size_t maxL = 0;
-    for (size_t s = 0; s < n_seq; s++) {
-        if (seq_offsets[s + 1] < seq_offsets[s])
-            return sbert_fail(SBERT_ERR_INVALID_ARG,
-                              "transformer forward: seq_offsets decrease at sequence %zu", s);
-        size_t L = seq_offsets[s + 1] - seq_offsets[s];
-        if (L > maxL) maxL = L;
-    }
-    const size_t T = seq_offsets[n_seq], H = t->H, I = t->I, NH = t->n_heads, d = H / NH;
-    if (T == 0) return SBERT_OK;
-
-    /* one allocation per call: positions, qkv [T,3H], att [T,H], tmp [T,H], ff [T,I], rel bias */
-    size_t rel_w = t->rel_bias ? 2 * maxL - 1 : 0;
-    size_t n_f = T * 3 * H + T * H + T * H + T * I + NH * rel_w;
-    int32_t *pos = malloc(T * sizeof(int32_t));
-    float *ws = malloc(n_f * sizeof(float));
-    sbert_status s = SBERT_OK;
-    if (!pos || !ws) {
-        s = sbert_fail(SBERT_ERR_NOMEM, "transformer forward: out of memory for %zu tokens", T);
-        goto done;
-    }
-    float *qkv = ws, *att = qkv + T * 3 * H, *tmp = att + T * H, *ff = tmp + T * H;
-    float *rel = ff + T * I;
-    if ((s = positions_and_checks(t, input_ids, token_type_ids, seq_offsets, n_seq, pos)) != SBERT_OK)
-        goto done;
-
-    /* embeddings: x = LN(word + pos (+ type)) */
-    float *x = out;
-    memset(x, 0, T * H * sizeof(float));
-    sbert_embedding_add(x, input_ids, t->word, T, H);
-    sbert_embedding_add(x, pos, t->pos, T, H);
-    if (t->type) {
-        if (token_type_ids) {
-            sbert_embedding_add(x, token_type_ids, t->type, T, H);
-        } else {
-            for (size_t i = 0; i < T; i++)
-                for (size_t j = 0; j < H; j++) x[i * H + j] += t->type[j];
-        }
-    }
-    sbert_layernorm_forward(x, NULL, NULL, x, t->emb_ln_w, t->emb_ln_b, T, H, t->eps);
-
-    if (t->rel_bias) {
-        /* rel[h, r + maxL - 1] = bias[bucket(r), h] for r = j - i in [-(maxL-1), maxL-1] */
-        for (size_t k = 0; k < rel_w; k++) {
-            long r = (long)k - (long)(maxL - 1);
-            int b = sbert_mpnet_relative_bucket(r, MPNET_BUCKETS, MPNET_MAX_DISTANCE);
-            for (size_t h = 0; h < NH; h++) rel[h * rel_w + k] = t->rel_bias[(size_t)b * NH + h];
-        }
-    }
-
-    const float scale = (float)(1.0 / sqrt((double)d));
-    for (size_t l = 0; l < t->n_layers; l++) {
-        const layer_weights *w = &t->layers[l];
-        sbert_linear_forward(qkv, x, w->qkv_w, w->qkv_b, T, H, 3 * H);
-        if ((s = sbert_attention_forward(att, NULL, qkv, seq_offsets, n_seq, NH, d, scale,
-                                         t->rel_bias ? rel : NULL, maxL)) != SBERT_OK)
-            goto done;
-        sbert_linear_forward(tmp, att, w->o_w, w->o_b, T, H, H);
-        sbert_add_layernorm_forward(x, NULL, NULL, NULL, tmp, x, w->ln1_w, w->ln1_b, T, H, t->eps);
-        sbert_linear_act_forward(ff, ff, x, w->ff1_w, w->ff1_b, T, H, I, t->act);
-        sbert_linear_forward(tmp, ff, w->ff2_w, w->ff2_b, T, I, H);
-        sbert_add_layernorm_forward(x, NULL, NULL, NULL, tmp, x, w->ln2_w, w->ln2_b, T, H, t->eps);
-    }
-done:
-    free(pos);
-    free(ws);
-    return s;
-}
-
 /* ------------------------------------------------------------ training
  *
  * The training forward runs the same kernels in the same order as
@@ -862,56 +786,71 @@ static sbert_status train_state_alloc(sbert_transformer *t, const size_t *offs, 
     return SBERT_OK;
 }
 
-sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t *input_ids,
-                                             const int32_t *token_type_ids,
-                                             const size_t *seq_offsets, size_t n_seq,
-                                             sbert_rng *rng, float *out) {
+/* The one forward pass. train = 0: inference, the layer loop works in place
+ * in `out` with one small workspace; train = 1: every layer's activations are
+ * kept in t->train for sbert_transformer_backward, with dropout when rng is
+ * given. Both modes run the same kernels in the same order, so a training
+ * forward without dropout gives bit-identical outputs. */
+static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids, const int32_t *token_type_ids,
+                                 const size_t *seq_offsets, size_t n_seq, int train, sbert_rng *rng, float *out) {
+    const char *fn = train ? "sbert_transformer_forward_train" : "sbert_transformer_forward";
     if (!t || !seq_offsets || (n_seq && (!input_ids || !out)))
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_transformer_forward_train: NULL argument");
-    sbert_transformer_release_activations(t);
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (train) sbert_transformer_release_activations(t);
     if (seq_offsets[0] != 0)
-        return sbert_fail(SBERT_ERR_INVALID_ARG,
-                          "transformer training forward: seq_offsets[0] must be 0");
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "transformer forward: seq_offsets[0] must be 0");
     size_t maxL = 0;
     for (size_t s = 0; s < n_seq; s++) {
         if (seq_offsets[s + 1] < seq_offsets[s])
-            return sbert_fail(SBERT_ERR_INVALID_ARG,
-                              "transformer training forward: seq_offsets decrease at sequence %zu",
-                              s);
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "transformer forward: seq_offsets decrease at sequence %zu", s);
         size_t L = seq_offsets[s + 1] - seq_offsets[s];
         if (L > maxL) maxL = L;
     }
     const size_t T = seq_offsets[n_seq], H = t->H, I = t->I, NH = t->n_heads, d = H / NH;
     if (T == 0) {
-        t->train_empty = 1; /* nothing to keep; the backward is then a no-op */
+        if (train) t->train_empty = 1; /* nothing to keep; the backward is then a no-op */
         return SBERT_OK;
     }
-    const int drop_h = rng && t->p_hidden > 0.0f, drop_a = rng && t->p_attn > 0.0f;
     struct sbert_train_state *st = NULL;
-    SBERT_TRY(train_state_alloc(t, seq_offsets, n_seq, maxL, drop_h, drop_a, &st));
-    sbert_status s = SBERT_OK;
-    float *tmp = malloc(T * H * sizeof(float));
-    if (!tmp) {
-        s = sbert_fail(SBERT_ERR_NOMEM, "transformer training forward: out of memory");
-        goto fail;
-    }
-    memcpy(st->offs, seq_offsets, (n_seq + 1) * sizeof(size_t));
-    memcpy(st->ids, input_ids, T * sizeof(int32_t));
-    if (token_type_ids) {
-        memcpy(st->types, token_type_ids, T * sizeof(int32_t));
-    } else {
-        free(st->types);
-        st->types = NULL;
-    }
-    if ((s = positions_and_checks(t, input_ids, token_type_ids, seq_offsets, n_seq, st->pos)) !=
-        SBERT_OK)
-        goto fail;
+    const int drop_h = train && rng && t->p_hidden > 0.0f, drop_a = train && rng && t->p_attn > 0.0f;
+    if (train) SBERT_TRY(train_state_alloc(t, seq_offsets, n_seq, maxL, drop_h, drop_a, &st));
 
-    /* embeddings: emb_out = LN(word + pos (+ type)); layer 0 input = dropout(emb_out) */
-    float *e = st->emb_sum;
+    /* Workspace: positions and tmp [T, H] always; in inference mode also qkv
+     * [T, 3H], att [T, H], ff [T, I] and the expanded relative bias. */
+    const size_t rel_w = t->rel_bias ? 2 * maxL - 1 : 0;
+    size_t n_f = T * H + (train ? 0 : T * 3 * H + T * H + T * I + NH * rel_w);
+    int32_t *pos = train ? st->pos : malloc(T * sizeof(int32_t));
+    float *ws = malloc(n_f * sizeof(float));
+    sbert_status s = SBERT_OK;
+    if (!pos || !ws) {
+        s = sbert_fail(SBERT_ERR_NOMEM, "transformer forward: out of memory for %zu tokens", T);
+        goto done;
+    }
+    float *tmp = ws, *w_qkv = NULL, *w_att = NULL, *w_ff = NULL, *w_rel = NULL;
+    if (!train) {
+        w_qkv = tmp + T * H;
+        w_att = w_qkv + T * 3 * H;
+        w_ff = w_att + T * H;
+        w_rel = w_ff + T * I;
+    }
+    if ((s = positions_and_checks(t, input_ids, token_type_ids, seq_offsets, n_seq, pos)) != SBERT_OK) goto done;
+    if (train) {
+        memcpy(st->offs, seq_offsets, (n_seq + 1) * sizeof(size_t));
+        memcpy(st->ids, input_ids, T * sizeof(int32_t));
+        if (token_type_ids) {
+            memcpy(st->types, token_type_ids, T * sizeof(int32_t));
+        } else {
+            free(st->types);
+            st->types = NULL;
+        }
+    }
+
+    /* embeddings: LN(word + pos (+ type)); in training mode the sum, the LN
+     * statistics and output are kept, and layer 0's input is dropout(LN). */
+    float *e = train ? st->emb_sum : out;
     memset(e, 0, T * H * sizeof(float));
     sbert_embedding_add(e, input_ids, t->word, T, H);
-    sbert_embedding_add(e, st->pos, t->pos, T, H);
+    sbert_embedding_add(e, pos, t->pos, T, H);
     if (t->type) {
         if (token_type_ids) {
             sbert_embedding_add(e, token_type_ids, t->type, T, H);
@@ -920,61 +859,81 @@ sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t
                 for (size_t j = 0; j < H; j++) e[i * H + j] += t->type[j];
         }
     }
-    sbert_layernorm_forward(st->emb_out, st->emb_mean, st->emb_rstd, e, t->emb_ln_w, t->emb_ln_b,
-                            T, H, t->eps);
-    float *x0 = t->n_layers ? st->layers[0].x_in : out;
-    memcpy(x0, st->emb_out, T * H * sizeof(float));
-    if (st->emb_keep) {
-        draw_keep(st->emb_keep, T * H, t->p_hidden, rng);
-        apply_keep(x0, st->emb_keep, st->ks_hidden, T * H);
+    if (train) {
+        sbert_layernorm_forward(st->emb_out, st->emb_mean, st->emb_rstd, e, t->emb_ln_w, t->emb_ln_b, T, H, t->eps);
+        float *x0 = t->n_layers ? st->layers[0].x_in : out;
+        memcpy(x0, st->emb_out, T * H * sizeof(float));
+        if (st->emb_keep) {
+            draw_keep(st->emb_keep, T * H, t->p_hidden, rng);
+            apply_keep(x0, st->emb_keep, st->ks_hidden, T * H);
+        }
+    } else {
+        sbert_layernorm_forward(out, NULL, NULL, out, t->emb_ln_w, t->emb_ln_b, T, H, t->eps);
     }
 
-    if (st->rel) {
-        for (size_t k = 0; k < st->rel_w; k++) {
+    /* MPNet: rel[h, r + maxL - 1] = bias[bucket(r), h] for r = j - i in [-(maxL-1), maxL-1] */
+    float *rel = t->rel_bias ? (train ? st->rel : w_rel) : NULL;
+    if (rel) {
+        for (size_t k = 0; k < rel_w; k++) {
             long r = (long)k - (long)(maxL - 1);
             int b = sbert_mpnet_relative_bucket(r, MPNET_BUCKETS, MPNET_MAX_DISTANCE);
-            for (size_t h = 0; h < NH; h++) st->rel[h * st->rel_w + k] = t->rel_bias[(size_t)b * NH + h];
+            for (size_t h = 0; h < NH; h++) rel[h * rel_w + k] = t->rel_bias[(size_t)b * NH + h];
         }
     }
 
     const float scale = (float)(1.0 / sqrt((double)d));
     for (size_t l = 0; l < t->n_layers; l++) {
         const layer_weights *w = &t->layers[l];
-        layer_acts *a = &st->layers[l];
-        sbert_linear_forward(a->qkv, a->x_in, w->qkv_w, w->qkv_b, T, H, 3 * H);
-        if ((s = sbert_attention_forward(a->att, a->probs, a->qkv, seq_offsets, n_seq, NH, d, scale,
-                                         st->rel, maxL)) != SBERT_OK)
-            goto fail;
-        if (a->att_keep) {
+        layer_acts *a = train ? &st->layers[l] : NULL;
+        /* Inference: everything in place in `out`; training: the kept buffers. */
+        float *x_in = a ? a->x_in : out, *qkv = a ? a->qkv : w_qkv, *att = a ? a->att : w_att;
+        float *y = a ? a->y : out, *pre = a ? a->pre : w_ff, *hh = a ? a->h : w_ff;
+        float *dst = a && l + 1 < t->n_layers ? st->layers[l + 1].x_in : out;
+        sbert_linear_forward(qkv, x_in, w->qkv_w, w->qkv_b, T, H, 3 * H);
+        if ((s = sbert_attention_forward(att, a ? a->probs : NULL, qkv, seq_offsets, n_seq, NH, d, scale, rel,
+                                         maxL)) != SBERT_OK)
+            goto done;
+        if (a && a->att_keep) {
             draw_keep(a->att_keep, st->np, t->p_attn, rng);
-            if ((s = sbert_attention_dropout_output(a->att, a->probs, a->att_keep, st->ks_attn,
-                                                    a->qkv, seq_offsets, n_seq, NH, d)) != SBERT_OK)
-                goto fail;
+            if ((s = sbert_attention_dropout_output(att, a->probs, a->att_keep, st->ks_attn, qkv, seq_offsets, n_seq,
+                                                    NH, d)) != SBERT_OK)
+                goto done;
         }
-        sbert_linear_forward(tmp, a->att, w->o_w, w->o_b, T, H, H);
-        if (a->keep1) {
+        sbert_linear_forward(tmp, att, w->o_w, w->o_b, T, H, H);
+        if (a && a->keep1) {
             draw_keep(a->keep1, T * H, t->p_hidden, rng);
             apply_keep(tmp, a->keep1, st->ks_hidden, T * H);
         }
-        sbert_add_layernorm_forward(a->y, a->sum1, a->mean1, a->rstd1, tmp, a->x_in, w->ln1_w,
-                                    w->ln1_b, T, H, t->eps);
-        sbert_linear_act_forward(a->h, a->pre, a->y, w->ff1_w, w->ff1_b, T, H, I, t->act);
-        sbert_linear_forward(tmp, a->h, w->ff2_w, w->ff2_b, T, I, H);
-        if (a->keep2) {
+        sbert_add_layernorm_forward(y, a ? a->sum1 : NULL, a ? a->mean1 : NULL, a ? a->rstd1 : NULL, tmp, x_in,
+                                    w->ln1_w, w->ln1_b, T, H, t->eps);
+        sbert_linear_act_forward(hh, pre, y, w->ff1_w, w->ff1_b, T, H, I, t->act);
+        sbert_linear_forward(tmp, hh, w->ff2_w, w->ff2_b, T, I, H);
+        if (a && a->keep2) {
             draw_keep(a->keep2, T * H, t->p_hidden, rng);
             apply_keep(tmp, a->keep2, st->ks_hidden, T * H);
         }
-        float *dst = l + 1 < t->n_layers ? st->layers[l + 1].x_in : out;
-        sbert_add_layernorm_forward(dst, a->sum2, a->mean2, a->rstd2, tmp, a->y, w->ln2_w,
-                                    w->ln2_b, T, H, t->eps);
+        sbert_add_layernorm_forward(dst, a ? a->sum2 : NULL, a ? a->mean2 : NULL, a ? a->rstd2 : NULL, tmp, y,
+                                    w->ln2_w, w->ln2_b, T, H, t->eps);
     }
-    free(tmp);
-    t->train = st;
-    return SBERT_OK;
-fail:
-    free(tmp);
-    train_state_free(st);
+done:
+    if (!train) free(pos);
+    free(ws);
+    if (train) {
+        if (s == SBERT_OK) t->train = st;
+        else train_state_free(st);
+    }
     return s;
+}
+
+sbert_status sbert_transformer_forward(sbert_transformer *t, const int32_t *input_ids, const int32_t *token_type_ids,
+                                       const size_t *seq_offsets, size_t n_seq, float *out) {
+    return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 0, NULL, out);
+}
+
+sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t *input_ids,
+                                             const int32_t *token_type_ids, const size_t *seq_offsets, size_t n_seq,
+                                             sbert_rng *rng, float *out) {
+    return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 1, rng, out);
 }
 
 /* grads[k] is the gradient of t->params[k]. */
