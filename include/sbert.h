@@ -191,6 +191,11 @@ typedef struct {
 sbert_status sbert_train(const char *recipe_path, const char *const *args, size_t n_args,
                          const char *log_dir, sbert_train_summary *out);
 
+/* The recipe keys with their defaults, the losses with their parameters and
+ * the evaluators (what `sbert train --help` prints), written into buf as
+ * snprintf would; returns the length it needed. */
+size_t sbert_train_help(char *buf, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/pooling_backward.h"
+#include "modules/dense.h"
+#include "modules/normalize.h"
+#include "modules/pooling.h"
 
 #include <cjson/cJSON.h>
 

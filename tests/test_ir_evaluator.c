@@ -139,7 +139,7 @@ static void check_sequential_and_errors(void) {
     expect_list_error(m, "EmbeddingSimilarityEvaluator,InformationRetrievalEvaluator", both, "only-one",
                       "but 1 evaluator name");
     expect_list_error(m, "SequentialEvaluator", both, "a,b", "comma list");
-    expect_list_error(m, "TripletEvaluator", sts, "", "not implemented yet");
+    expect_list_error(m, "BinaryClassificationEvaluator", sts, "", "not implemented yet");
     expect_list_error(m, "InformationRetrievalEvaluator", sts, "", sts); /* a JSONL file is not IR JSON */
 
     /* bad IR data */
@@ -242,7 +242,7 @@ static void check_training(void) {
     char card[4200];
     snprintf(card, sizeof card, "%s/README.md", s.final_dir);
     char *text = test_read_file(card, &len);
-    CHECK(text && strstr(text, "| ties_cosine_map@100 |") && strstr(text, "InformationRetrievalEvaluator `ties`, 4 queries, 8 documents"),
+    CHECK(text && strstr(text, "| ties_cosine_map@100 |") && strstr(text, "InformationRetrievalEvaluator `ties`, 4 queries x 8 documents"),
           "model card lists the IR metrics and data");
     free(text);
 

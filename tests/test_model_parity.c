@@ -31,7 +31,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "models/sentence_transformer.h"
+#include "models/model.h"
 #include "test_util.h"
 
 #define TOL 1e-5

@@ -148,7 +148,7 @@ int main(void) {
     const char *num[] = {"--learning_rate", "fast"};
     expect_fail("non-numeric value", num, 2, "learning_rate must be a number");
     const char *threads[] = {"--num_threads", "-2"};
-    expect_fail("negative num_threads", threads, 2, "num_threads must be 0 (all cores) or more, got -2");
+    expect_fail("negative num_threads", threads, 2, "num_threads must be in [0, 4096], got -2");
     const char *nan[] = {"--scale", "1e300"};
     expect_fail("NaN loss", nan, 2, "nan at step ");
     expect_fail("NaN loss keeps the checkpoint", nan, 2, "checkpoint in");

@@ -34,9 +34,57 @@
 
 #include "io/safetensors.h"
 #include "losses/losses.h"
+#include "models/model.h"
 #include "test_util.h"
 #include "training/optim.h"
-#include "training/trainable.h"
+#include "training/optimizer.h"
+
+/* A model being trained, through the same calls the trainer makes: the
+ * module list's training forward/backward, AdamW over its parameter table,
+ * dropout from a seeded generator. */
+typedef struct {
+    sbert_model *m;
+    sbert_param_table *pt;
+    sbert_optimizer opt;
+    sbert_rng rng;
+    sbert_packed batch;
+} tt;
+
+static tt *tt_create(const char *dir, uint64_t seed) {
+    tt *t = calloc(1, sizeof *t);
+    if (sbert_model_load(dir, NULL, &t->m) != SBERT_OK || sbert_model_params(t->m, &t->pt) != SBERT_OK ||
+        sbert_optimizer_init(&t->opt, t->pt) != SBERT_OK) {
+        sbert_model_free(t->m);
+        free(t);
+        return NULL;
+    }
+    sbert_rng_seed(&t->rng, seed);
+    return t;
+}
+
+static void tt_free(tt *t) {
+    if (!t) return;
+    sbert_optimizer_free(&t->opt);
+    sbert_packed_free(&t->batch);
+    sbert_model_free(t->m);
+    free(t);
+}
+
+static size_t tt_dim(const tt *t) { return sbert_model_full_dim(t->m); }
+
+/* Forward rows [B] of the columns cols[n] (each a packed column). */
+static sbert_status tt_forward(tt *t, sbert_packed *cols, size_t n, const size_t *rows, size_t B, float *out) {
+    const sbert_packed *src[8];
+    for (size_t c = 0; c < n; c++) src[c] = &cols[c];
+    sbert_status st = sbert_packed_gather(&t->batch, src, n, rows, B);
+    if (st != SBERT_OK) return st;
+    return sbert_model_forward_train(t->m, &t->batch, &t->rng, out);
+}
+
+static sbert_status tt_encode(tt *t, const char *const *texts, size_t n, float *out) {
+    sbert_encode_options o = sbert_encode_options_default();
+    return sbert_model_encode(t->m, texts, n, &o, out);
+}
 
 static const char *const BASE_FILES[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
                                          "special_tokens_map.json", "vocab.txt"};
@@ -103,13 +151,13 @@ static double max_abs_diff_json(const float *got, const cJSON *vals, size_t n) {
     return i == n ? m : 1e30;
 }
 
-/* Encode the reference sentences with a trainable. */
-static float *encode_sentences(sbert_trainable *t, const cJSON *sents, size_t *n_out) {
-    size_t n = (size_t)cJSON_GetArraySize(sents), D = t->ops->dim(t);
+/* Encode the reference sentences with a model being trained. */
+static float *encode_sentences(tt *t, const cJSON *sents, size_t *n_out) {
+    size_t n = (size_t)cJSON_GetArraySize(sents), D = tt_dim(t);
     const char **texts = malloc(n * sizeof *texts);
     float *e = malloc(n * D * sizeof *e);
     for (size_t i = 0; i < n; i++) texts[i] = cJSON_GetArrayItem(sents, (int)i)->valuestring;
-    CHECK_OK(t->ops->encode(t, texts, n, e));
+    CHECK_OK(tt_encode(t, texts, n, e));
     free(texts);
     *n_out = n;
     return e;
@@ -153,18 +201,14 @@ static void run_case(const char *name) {
     }
     CHECK(copy_tree(overlay, mdir) == 0, "copy overlay %s", overlay);
 
-    sbert_trainable_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.model = mdir;
-    opt.seed = 42;
-    sbert_trainable *t = NULL;
-    CHECK_OK(sbert_trainable_create(&opt, &t));
+    tt *t = tt_create(mdir, 42);
+    CHECK(t != NULL, "%s: load %s: %s", name, mdir, sbert_last_error());
     if (!t) {
         cJSON_Delete(ref);
         rm_tree(tmp);
         return;
     }
-    const size_t D = t->ops->dim(t);
+    const size_t D = tt_dim(t);
     const size_t B = (size_t)cJSON_GetObjectItem(ref, "batch")->valueint;
     const int64_t steps = cJSON_GetObjectItem(ref, "steps")->valueint;
     const int64_t warmup = cJSON_GetObjectItem(ref, "warmup")->valueint;
@@ -179,23 +223,23 @@ static void run_case(const char *name) {
     double max_rel_loss = 0, max_rel_norm = 0;
     for (int64_t s = 0; s < steps; s++) {
         const cJSON *cols = cJSON_GetArrayItem(batches, (int)s);
-        void *tok[3] = {NULL, NULL, NULL};
+        sbert_packed tok[3];
+        memset(tok, 0, sizeof tok);
         for (int c = 0; c < 3; c++) {
             const cJSON *col = cJSON_GetArrayItem(cols, c);
             const char *texts[64];
             for (size_t i = 0; i < B; i++) texts[i] = cJSON_GetArrayItem(col, (int)i)->valuestring;
-            CHECK_OK(t->ops->tokenize(t, texts, B, &tok[c]));
+            CHECK_OK(sbert_model_tokenize_column(t->m, NULL, texts, B, &tok[c]));
         }
-        void *state = NULL;
-        CHECK_OK(t->ops->forward(t, tok, 3, rows, B, out, &state));
+        CHECK_OK(tt_forward(t, tok, 3, rows, B, out));
         const float *cp[3] = {out, out + B * D, out + 2 * B * D};
         float *gp[3] = {dout, dout + B * D, dout + 2 * B * D};
         memset(dout, 0, 3 * B * D * sizeof *dout);
         double loss = 0;
         CHECK_OK(sbert_loss_mnrl(cp, 3, B, D, 20.0, SBERT_SIM_COSINE, gp, &loss));
-        CHECK_OK(t->ops->backward(t, state, dout));
+        CHECK_OK(sbert_model_backward(t->m, dout));
         double f = sbert_lr_lambda(SBERT_SCHED_LINEAR, s, warmup, steps);
-        double norm = t->ops->step(t, &cfg, lr * f, 1.0);
+        double norm = sbert_optimizer_step(&t->opt, &cfg, lr * f, 1.0);
         double rl = cJSON_GetArrayItem(losses, (int)s)->valuedouble;
         double rn = cJSON_GetArrayItem(norms, (int)s)->valuedouble;
         double el = fabs(loss - rl) / fmax(fabs(rl), 1e-6), en = fabs(norm - rn) / fmax(fabs(rn), 1e-6);
@@ -206,7 +250,7 @@ static void run_case(const char *name) {
         CHECK(el <= 1e-4 || fabs(loss - rl) <= 2e-7, "%s step %lld: loss %.8f, reference %.8f (rel %.2e)", name, (long long)s, loss, rl, el);
         CHECK(en <= 1e-3, "%s step %lld: grad norm %.8f, reference %.8f (rel %.2e)", name, (long long)s, norm, rn,
               en);
-        for (int c = 0; c < 3; c++) t->ops->tokens_free(tok[c]);
+        for (int c = 0; c < 3; c++) sbert_packed_free(&tok[c]);
     }
     free(out);
     free(dout);
@@ -224,7 +268,7 @@ static void run_case(const char *name) {
     CHECK(emb_err <= 1e-4, "%s: embeddings after training differ by %.3e", name, emb_err);
 
     /* Saved weights against the reference's. */
-    CHECK_OK(t->ops->save(t, saved));
+    CHECK_OK(sbert_model_save(t->m, saved));
     char stp[4400];
     snprintf(stp, sizeof stp, "%s/model.safetensors", saved);
     sbert_safetensors *st = NULL;
@@ -308,31 +352,34 @@ static void run_case(const char *name) {
         sbert_model_free(loaded);
     }
 
-    /* load_weights into a fresh trainable, optimizer state round trip. */
-    CHECK_OK(t->ops->save_optimizer(t, saved));
-    sbert_trainable *t2 = NULL;
-    CHECK_OK(sbert_trainable_create(&opt, &t2));
+    /* load_weights into a fresh model, optimizer state round trip. */
+    CHECK_OK(sbert_optimizer_save(&t->opt, saved, NULL, 0));
+    tt *t2 = tt_create(mdir, 42);
+    CHECK(t2 != NULL, "%s: reload %s", name, mdir);
     if (t2) {
         size_t n0 = 0;
         float *before = encode_sentences(t2, cJSON_GetObjectItem(ref, "eval_sentences"), &n0);
         double moved = 0;
         for (size_t i = 0; i < ne * D; i++) moved = fmax(moved, fabs((double)before[i] - emb[i]));
         CHECK(moved > 1e-4, "%s: training moved the embeddings by only %.3e", name, moved);
-        CHECK_OK(t2->ops->load_weights(t2, saved));
-        CHECK_OK(t2->ops->load_optimizer(t2, saved));
+        CHECK_OK(sbert_model_load_weights(t2->m, saved));
+        CHECK_OK(sbert_optimizer_load(&t2->opt, saved, NULL));
+        CHECK(t2->opt.step == t->opt.step && memcmp(t2->opt.m, t->opt.m, t->opt.n * sizeof(float)) == 0 &&
+                  memcmp(t2->opt.v, t->opt.v, t->opt.n * sizeof(float)) == 0,
+              "%s: optimizer state round trip", name);
         float *after = encode_sentences(t2, cJSON_GetObjectItem(ref, "eval_sentences"), &n0);
         double e = 0;
         for (size_t i = 0; i < ne * D; i++) e = fmax(e, fabs((double)after[i] - emb[i]));
         CHECK(e <= 1e-6, "%s: load_weights gives embeddings %.3e away", name, e);
         free(before);
         free(after);
-        t2->ops->free(t2);
+        tt_free(t2);
     }
     printf("%s: %lld steps, max rel loss err %.2e, max rel grad-norm err %.2e, %zu tensors + word rows max abs "
            "%.2e, embeddings %.2e, save/load %.2e\n",
            name, (long long)steps, max_rel_loss, max_rel_norm, n_tensors, w_err, emb_err, rt_err);
     free(emb);
-    t->ops->free(t);
+    tt_free(t);
     cJSON_Delete(ref);
     if (getenv("SBERT_TRAIN_KEEP")) printf("%s: kept %s\n", name, saved);
     else rm_tree(tmp);
@@ -342,25 +389,25 @@ static void run_case(const char *name) {
  * the same seed gives the same dropout masks, hence bit-identical losses;
  * another seed different ones; the saved directory is a sentence-transformers
  * layout (Transformer + mean Pooling) that encodes like the trained model. */
-static double one_step(sbert_trainable *t, const char *const *a, const char *const *p, size_t B) {
-    size_t D = t->ops->dim(t);
-    void *tok[2] = {NULL, NULL};
-    CHECK_OK(t->ops->tokenize(t, a, B, &tok[0]));
-    CHECK_OK(t->ops->tokenize(t, p, B, &tok[1]));
+static double one_step(tt *t, const char *const *a, const char *const *p, size_t B) {
+    size_t D = tt_dim(t);
+    sbert_packed tok[2];
+    memset(tok, 0, sizeof tok);
+    CHECK_OK(sbert_model_tokenize_column(t->m, NULL, a, B, &tok[0]));
+    CHECK_OK(sbert_model_tokenize_column(t->m, NULL, p, B, &tok[1]));
     size_t rows[8];
     for (size_t i = 0; i < B; i++) rows[i] = i;
     float *out = malloc(2 * B * D * sizeof *out), *g = calloc(2 * B * D, sizeof *g);
-    void *state = NULL;
     double loss = -1;
-    CHECK_OK(t->ops->forward(t, tok, 2, rows, B, out, &state));
+    CHECK_OK(tt_forward(t, tok, 2, rows, B, out));
     const float *cp[2] = {out, out + B * D};
     float *gp[2] = {g, g + B * D};
     CHECK_OK(sbert_loss_mnrl(cp, 2, B, D, 20.0, SBERT_SIM_COSINE, gp, &loss));
-    CHECK_OK(t->ops->backward(t, state, g));
+    CHECK_OK(sbert_model_backward(t->m, g));
     sbert_adamw_config cfg = sbert_adamw_config_default();
-    t->ops->step(t, &cfg, 1e-3, 1.0);
-    t->ops->tokens_free(tok[0]);
-    t->ops->tokens_free(tok[1]);
+    sbert_optimizer_step(&t->opt, &cfg, 1e-3, 1.0);
+    sbert_packed_free(&tok[0]);
+    sbert_packed_free(&tok[1]);
     free(out);
     free(g);
     return loss;
@@ -373,15 +420,11 @@ static void test_plain_hf(const char *model_rel) {
                         "Kids are playing soccer outside."};
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", test_path(model_rel));
-    sbert_trainable_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.model = dir;
-    opt.seed = 7;
     double l[3] = {0, 0, 0};
-    sbert_trainable *t[3] = {NULL, NULL, NULL};
+    tt *t[3] = {NULL, NULL, NULL};
     for (int k = 0; k < 3; k++) {
-        opt.seed = k < 2 ? 7 : 8;
-        CHECK_OK(sbert_trainable_create(&opt, &t[k]));
+        t[k] = tt_create(dir, k < 2 ? 7 : 8);
+        CHECK(t[k] != NULL, "%s: load: %s", model_rel, sbert_last_error());
         if (!t[k]) return;
         l[k] = one_step(t[k], a, p, 4);
     }
@@ -391,16 +434,16 @@ static void test_plain_hf(const char *model_rel) {
     CHECK(mkdtemp(tmp) != NULL, "mkdtemp");
     char saved[4200], path[4400];
     snprintf(saved, sizeof saved, "%s/saved", tmp);
-    CHECK_OK(t[0]->ops->save(t[0], saved));
+    CHECK_OK(sbert_model_save(t[0]->m, saved));
     const char *files[] = {"modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
                            "1_Pooling/config.json", "config.json", "tokenizer.json", "model.safetensors"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(path, sizeof path, "%s/%s", saved, files[i]);
         CHECK(access(path, R_OK) == 0, "%s: plain HF save writes %s", model_rel, files[i]);
     }
-    size_t D = t[0]->ops->dim(t[0]);
+    size_t D = tt_dim(t[0]);
     float *e1 = malloc(4 * D * sizeof *e1), *e2 = malloc(4 * D * sizeof *e2);
-    CHECK_OK(t[0]->ops->encode(t[0], a, 4, e1));
+    CHECK_OK(tt_encode(t[0], a, 4, e1));
     sbert_model *m = NULL;
     CHECK_OK(sbert_model_load(saved, NULL, &m));
     if (m) {
@@ -414,7 +457,7 @@ static void test_plain_hf(const char *model_rel) {
     }
     free(e1);
     free(e2);
-    for (int k = 0; k < 3; k++) t[k]->ops->free(t[k]);
+    for (int k = 0; k < 3; k++) tt_free(t[k]);
     if (getenv("SBERT_TRAIN_KEEP")) printf("plain-hf: kept %s\n", saved);
     else rm_tree(tmp);
 }
@@ -498,12 +541,14 @@ static void test_cached_equals_uncached(void) {
         snprintf(out[k], sizeof out[k], "%s/out%d", tmp, k);
         const char *args[] = {"--model", mdir, "--train_data", test_path("data/allnli-triplets.jsonl"),
                               "--eval_data", test_path("data/stsb-dev.jsonl"), "--loss", losses[k],
-                              "--mini_batch_size", "3", "--max_train_samples", "48", "--max_eval_samples", "40",
+                              "--max_train_samples", "48", "--max_eval_samples", "40",
                               "--per_device_train_batch_size", "8", "--max_steps", "4", "--learning_rate", "1",
                               "--adam_epsilon", "1",
                               "--batch_sampler", "BATCH_SAMPLER", "--save_strategy", "no", "--output_dir", out[k],
-                              "--run_name", "cached", "--logging_steps", "1"};
-        CHECK_OK(sbert_train(NULL, args, sizeof args / sizeof *args, logdir, &sum[k]));
+                              "--run_name", "cached", "--logging_steps", "1", "--mini_batch_size", "3"};
+        /* mini_batch_size belongs to the Cached loss only (the last two arguments) */
+        size_t n_args = sizeof args / sizeof *args - (k == 0 ? 2 : 0);
+        CHECK_OK(sbert_train(NULL, args, n_args, logdir, &sum[k]));
     }
     CHECK(fabs(sum[0].score - sum[0].baseline) > 1e-4, "training moved the model (%.6f -> %.6f)", sum[0].baseline,
           sum[0].score);
@@ -534,12 +579,14 @@ static void test_cached_equals_uncached(void) {
 }
 
 static void test_errors(void) {
-    sbert_trainable_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.model = "/nonexistent/model-dir";
-    sbert_trainable *t = NULL;
-    sbert_status st = sbert_trainable_create(&opt, &t);
-    CHECK(st != SBERT_OK && t == NULL, "a missing model directory fails");
+    const char *args[] = {"--model", "/nonexistent/model-dir", "--train_data", test_path("data/stsb-train.jsonl"),
+                          "--eval_data", test_path("data/stsb-dev.jsonl"), "--max_eval_samples", "10"};
+    char logdir[] = "/tmp/sbert_train_err_XXXXXX";
+    CHECK(mkdtemp(logdir) != NULL, "mkdtemp");
+    sbert_train_summary sum;
+    sbert_status st = sbert_train(NULL, args, sizeof args / sizeof *args, logdir, &sum);
+    rm_tree(logdir);
+    CHECK(st != SBERT_OK, "a missing model directory fails");
     CHECK(strstr(sbert_last_error(), "/nonexistent/model-dir") != NULL, "the message names the directory: %s",
           sbert_last_error());
 }

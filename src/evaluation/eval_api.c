@@ -1,7 +1,8 @@
 /*
  * evaluation/eval_api.c -- sbert_evaluate(): run an evaluator (or a comma
  * list of them, SequentialEvaluator) over data files with a loaded
- * sbert_model (the `sbert evaluate` command).
+ * sbert_model (the `sbert evaluate` command), and the model encoder that the
+ * trainer's evaluations use too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +11,28 @@
 #include "base/error.h"
 #include "evaluation/evaluators.h"
 
-typedef struct {
-    sbert_model *model;
-    sbert_encode_options opt;
-} model_ctx;
-
 static sbert_status encode_cb(void *ctx, const char *const *texts, size_t n, float *out) {
-    model_ctx *c = ctx;
+    sbert_model_encode_ctx *c = ctx;
     return sbert_model_encode(c->model, texts, n, &c->opt, out);
+}
+
+void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model_eval_ctx *ctx,
+                                  sbert_eval_encoder *enc) {
+    ctx->plain.model = m;
+    ctx->plain.opt = sbert_encode_options_default();
+    if (batch_size) ctx->plain.opt.batch_size = batch_size;
+    ctx->query = ctx->plain;
+    ctx->document = ctx->plain;
+    /* encode_query / encode_document: the "query" and "document" prompts
+     * apply when the model defines them, as in sentence-transformers v6. */
+    if (sbert_model_prompt(m, "query")) ctx->query.opt.prompt_name = "query";
+    if (sbert_model_prompt(m, "document")) ctx->document.opt.prompt_name = "document";
+    enc->fn = encode_cb;
+    enc->ctx = &ctx->plain;
+    enc->query_ctx = &ctx->query;
+    enc->document_ctx = &ctx->document;
+    enc->dim = sbert_model_encode_dim(m, &ctx->plain.opt);
+    enc->score_fn = sbert_model_similarity_fn_name(m);
 }
 
 sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const char *eval_data, const char *name,
@@ -26,15 +41,9 @@ sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const cha
     if (!model || !eval_data) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_evaluate: NULL model or data path");
     sbert_evaluator_set *set = NULL;
     SBERT_TRY(sbert_evaluator_set_load(evaluator, eval_data, name ? name : "", 0, &set));
-    /* encode / encode_query / encode_document: the "query" and "document"
-     * prompts apply when the model defines them, as in sentence-transformers v6. */
-    model_ctx plain = {model, sbert_encode_options_default()};
-    if (batch_size) plain.opt.batch_size = batch_size;
-    model_ctx query = plain, doc = plain;
-    if (sbert_model_prompt(model, "query")) query.opt.prompt_name = "query";
-    if (sbert_model_prompt(model, "document")) doc.opt.prompt_name = "document";
-    sbert_eval_encoder enc = {encode_cb, &plain, &query, &doc, sbert_model_encode_dim(model, &plain.opt),
-                              sbert_model_similarity_fn_name(model)};
+    sbert_model_eval_ctx ctx;
+    sbert_eval_encoder enc;
+    sbert_eval_encoder_for_model(model, batch_size, &ctx, &enc);
     sbert_eval_result *r = malloc(sizeof *r);
     sbert_status st = r ? sbert_evaluator_set_run(set, &enc, r) : sbert_fail(SBERT_ERR_NOMEM, "out of memory");
     if (st == SBERT_OK) {

@@ -1,22 +1,33 @@
 /*
  * evaluation/evaluators.h -- sentence-transformers evaluators over any
- * encoder given as a callback (the trainer's model, or a loaded sbert_model).
+ * encoder given as a callback (the trainer's model, or a loaded sbert_model),
+ * and the evaluator table.
  *
- *   EmbeddingSimilarityEvaluator: pairs (s1, s2) with gold scores; pairwise
- *   cosine similarity; metrics {name}_pearson_cosine, {name}_spearman_cosine;
- *   primary {name}_spearman_cosine.
+ * The table (evaluators.c) has one row per evaluator: its Python class name,
+ * the model kinds it applies to, what its data file holds, a loader, the
+ * function that runs it, and a one-line summary of its data. The set below
+ * (SequentialEvaluator), `sbert evaluate`, the trainer, usage text and the
+ * model card all read the table; adding an evaluator is one new file with
+ * its load/run functions plus one row.
  *
- *   InformationRetrievalEvaluator: queries, a corpus and the relevant corpus
- *   ids of each query (a JSON file, see sbert_ir_data_load). Queries and
- *   corpus are encoded, scored with the model's similarity function (cosine
- *   unless the model says "dot"), ranked by (-score, corpus id) and measured
- *   with sbert_ir_metrics and the default k lists; keys
- *   {name}_{fn}_{accuracy|precision|recall|ndcg|mrr|map}@{k}; primary
- *   {name}_{fn}_ndcg@10. sentence-transformers v6 encodes queries with
- *   encode_query and the corpus with encode_document, i.e. with the model's
- *   "query" / "document" prompts when it has them: sbert_evaluate does the
- *   same through sbert_eval_encoder's query_ctx / document_ctx; the trainer's
- *   models have no prompts, so plain encode is what Python does for them.
+ *   EmbeddingSimilarityEvaluator (embedding_similarity.c): pairs (s1, s2)
+ *   with gold scores; pairwise cosine similarity; metrics
+ *   {name}_pearson_cosine, {name}_spearman_cosine; primary spearman.
+ *
+ *   InformationRetrievalEvaluator (information_retrieval.c): queries, a
+ *   corpus and the relevant corpus ids of each query (a JSON file, see
+ *   sbert_ir_data_load). Queries and corpus are encoded, scored with the
+ *   model's similarity function (cosine unless the model says "dot"), ranked
+ *   by (-score, corpus id) and measured with sbert_ir_metrics and the default
+ *   k lists; keys {name}_{fn}_{accuracy|precision|recall|ndcg|mrr|map}@{k};
+ *   primary {name}_{fn}_ndcg@10. sentence-transformers v6 encodes queries
+ *   with encode_query and the corpus with encode_document, i.e. with the
+ *   model's "query" / "document" prompts when it has them: sbert_evaluate
+ *   does the same through sbert_eval_encoder's query_ctx / document_ctx.
+ *
+ *   TripletEvaluator (triplet_evaluator.c): (anchor, positive, negative)
+ *   rows; accuracy = share of triplets with sim(a, p) > sim(a, n) under the
+ *   model's similarity function; key {name}_{fn}_accuracy (primary).
  *
  *   SequentialEvaluator: an sbert_evaluator_set runs several evaluators in
  *   order and merges their metrics; the primary metric is the last
@@ -45,6 +56,10 @@ typedef struct {
 
 /* Value of `key` in r, or NAN. */
 double sbert_eval_get(const sbert_eval_result *r, const char *key);
+/* Append metric "{name}_{what}" (or "{what}" when name is empty). */
+void sbert_eval_put(sbert_eval_result *r, const char *name, const char *what, double v);
+/* Set the primary key to "{name}_{what}" (or "{what}"). */
+void sbert_eval_set_primary(sbert_eval_result *r, const char *name, const char *what);
 
 sbert_status sbert_eval_embedding_similarity(sbert_encode_fn enc, void *ctx, size_t dim,
                                              const char *const *s1, const char *const *s2,
@@ -86,6 +101,56 @@ void sbert_ir_data_truncate(sbert_ir_data *d, size_t n);
 sbert_status sbert_eval_information_retrieval(const sbert_eval_encoder *enc, const sbert_ir_data *d,
                                               const char *name, sbert_eval_result *out);
 
+/* How evaluators reach a loaded model: plain encode, encode_query (the
+ * model's "query" prompt, when it has one) and encode_document. ctx holds
+ * the three contexts and must outlive enc. */
+typedef struct {
+    sbert_model *model;
+    sbert_encode_options opt;
+} sbert_model_encode_ctx;
+typedef struct {
+    sbert_model_encode_ctx plain, query, document;
+} sbert_model_eval_ctx;
+void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model_eval_ctx *ctx,
+                                  sbert_eval_encoder *enc);
+
+/* ------------------------------------------------------ the table */
+
+typedef struct {
+    const char *name;      /* the Python class, e.g. "TripletEvaluator" */
+    unsigned kinds;        /* model kinds it applies to: bit (1u << sbert_model_kind) */
+    const char *data_help; /* what its data file holds */
+    /* Load `path`; max_samples > 0 keeps the first rows / queries. */
+    sbert_status (*load)(const char *path, size_t max_samples, void **data);
+    void (*free)(void *data);
+    sbert_status (*run)(const void *data, const sbert_eval_encoder *enc, const char *name, sbert_eval_result *out);
+    /* "1500 pairs", "225 queries x 1400 documents" */
+    size_t (*summary)(const void *data, char *buf, size_t cap);
+} sbert_evaluator_def;
+
+/* The row named `name`, or NULL; rows with run == NULL exist in
+ * sentence-transformers but not here yet. */
+const sbert_evaluator_def *sbert_evaluator_find(const char *name);
+size_t sbert_evaluator_count(void);
+const sbert_evaluator_def *sbert_evaluator_at(size_t i);
+
+/* The loaders/runners of each evaluator (one file each). */
+sbert_status sbert_similarity_eval_load(const char *path, size_t max_samples, void **data);
+void sbert_similarity_eval_free(void *data);
+sbert_status sbert_similarity_eval_run(const void *data, const sbert_eval_encoder *enc, const char *name,
+                                       sbert_eval_result *out);
+size_t sbert_similarity_eval_summary(const void *data, char *buf, size_t cap);
+sbert_status sbert_ir_eval_load(const char *path, size_t max_samples, void **data);
+void sbert_ir_eval_free(void *data);
+sbert_status sbert_ir_eval_run(const void *data, const sbert_eval_encoder *enc, const char *name,
+                               sbert_eval_result *out);
+size_t sbert_ir_eval_summary(const void *data, char *buf, size_t cap);
+sbert_status sbert_triplet_eval_load(const char *path, size_t max_samples, void **data);
+void sbert_triplet_eval_free(void *data);
+sbert_status sbert_triplet_eval_run(const void *data, const sbert_eval_encoder *enc, const char *name,
+                                    sbert_eval_result *out);
+size_t sbert_triplet_eval_summary(const void *data, char *buf, size_t cap);
+
 /* Several evaluators run in order (SequentialEvaluator). */
 typedef struct sbert_evaluator_set sbert_evaluator_set;
 
@@ -104,5 +169,7 @@ sbert_status sbert_evaluator_set_run(const sbert_evaluator_set *s, const sbert_e
 size_t sbert_evaluator_set_describe(const sbert_evaluator_set *s, char *buf, size_t cap);
 /* Short summary for logs ("1500 pairs; 225 queries x 1400 documents"). */
 size_t sbert_evaluator_set_summary(const sbert_evaluator_set *s, char *buf, size_t cap);
+/* "EmbeddingSimilarityEvaluator, TripletEvaluator" into buf; returns buf. */
+const char *sbert_evaluator_set_names(const sbert_evaluator_set *s, char *buf, size_t cap);
 
 #endif

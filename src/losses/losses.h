@@ -46,6 +46,15 @@ sbert_status sbert_loss_mnrl_symmetric(const float *const *cols, size_t n_cols, 
 sbert_status sbert_loss_cosent(const float *u, const float *v, const float *labels, size_t B,
                                size_t dim, double scale, float *gu, float *gv, double *loss);
 
+/* TripletLoss distance metrics (TripletDistanceMetric). */
+typedef enum { SBERT_TRIPLET_COSINE = 0, SBERT_TRIPLET_EUCLIDEAN, SBERT_TRIPLET_MANHATTAN } sbert_triplet_metric;
+
+/* TripletLoss: loss = mean_i relu(D(a_i, p_i) - D(a_i, n_i) + margin);
+ * a, p, n: [B, dim]; ga, gp, gn: [B, dim] accumulate (all NULL: value only). */
+sbert_status sbert_loss_triplet(const float *a, const float *p, const float *n, size_t B, size_t dim,
+                                sbert_triplet_metric metric, double margin, float *ga, float *gp, float *gn,
+                                double *loss);
+
 /* Row-wise L2 normalization as F.normalize(x, p=2, dim=-1, eps=1e-12):
  * y = x / max(||x||, eps). x, y: [n, dim] (may alias). */
 void sbert_l2_normalize_rows(const float *x, float *y, size_t n, size_t dim);

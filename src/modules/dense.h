@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 
+#include "modules/module.h"
 #include "sbert.h"
 
 typedef enum {
@@ -61,5 +62,30 @@ float *sbert_dense_bias(sbert_dense *d);
 float *sbert_dense_residual(sbert_dense *d);
 /* use_residual from config.json (0 or 1). */
 int sbert_dense_use_residual(const sbert_dense *d);
+
+/* The derivative of a Dense activation at the pre-activation x
+ * (LeakyReLU: slope 0.01; ELU: alpha 1; GELU: exact erf, as torch.nn.GELU()). */
+float sbert_activation_grad(sbert_activation a, float x);
+
+/* Backward of  y = act(x W^T + b)  [+ x  |  + x R^T]:
+ * x:  [n, in], the forward input;      dy: [n, out];
+ * W:  [out, in];  b: [out] or NULL;    R: [out, in] or NULL;
+ * use_residual: 0 = none, 1 = "+ x" when R is NULL (needs in == out) or "+ x R^T";
+ * dx: [n, in] (+=) or NULL; dW: [out, in] (+=) or NULL; db: [out] (+=) or NULL;
+ * dR: [out, in] (+=) or NULL.
+ * The pre-activation is recomputed (one sgemm over n sentence rows), so the
+ * forward needs to keep nothing but x. Fails only on out-of-memory, or
+ * SBERT_ERR_INVALID_ARG for use_residual without R and in != out. */
+sbert_status sbert_dense_backward(float *dx, float *dW, float *db, float *dR, const float *dy,
+                                  const float *x, const float *W, const float *b, const float *R,
+                                  int use_residual, sbert_activation act, size_t n, size_t in,
+                                  size_t out);
+
+/* ---- the Dense module (module.h): sentence embedding -> sentence embedding.
+ * An sbert_dense is a module: (sbert_module *)d is valid. Parameters:
+ * linear.weight, linear.bias (when bias), residual.weight (when kept). */
+
+/* Loader for modules.json entries of type Dense (in_features must equal ctx->in_dim). */
+sbert_status sbert_dense_module_load(const sbert_module_load_ctx *ctx, sbert_module **out);
 
 #endif

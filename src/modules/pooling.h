@@ -28,6 +28,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "modules/module.h"
 #include "sbert.h"
 
 typedef enum {
@@ -67,5 +68,34 @@ size_t sbert_pooling_output_dim(const sbert_pooling *p);
  * out: [n_seq, n_modes * dim]. */
 void sbert_pooling_forward(const sbert_pooling *p, const float *tok, const size_t *seq_offsets,
                            size_t n_seq, size_t prompt_length, float *out);
+
+/* Backward of sbert_pooling_forward. Gradients per mode (sequence of length
+ * len, pooled tokens lo..len-1 where lo = prompt tokens masked out when
+ * include_prompt is false, n = len - lo of them):
+ *   cls          -> the gathered token (lo, or 0 when n = 0: Python gathers
+ *                   token argmax(mask) from the unmasked embeddings);
+ *   max          -> per dimension the FIRST token holding the maximum (torch's
+ *                   max(dim) index); nothing when n = 0 (all -inf, masked);
+ *   mean         -> every pooled token gets dout / n;
+ *   mean_sqrt_len_tokens -> every pooled token gets dout / sqrt(n);
+ *   weightedmean -> token t gets dout * (t+1) / sum of (t+1) over pooled t;
+ *   lasttoken    -> token len-1; nothing when n = 0 (Python gathers a masked zero).
+ * dtok: [T, dim] (+=) with T = seq_offsets[n_seq];
+ * dout: [n_seq, n_modes * dim], the gradient of the pooled output;
+ * tok:  [T, dim], the forward input (only read for the max mode);
+ * seq_offsets: [n_seq + 1]; prompt_length as in the forward. */
+void sbert_pooling_backward(const sbert_pooling *p, float *dtok, const float *dout,
+                            const float *tok, const size_t *seq_offsets, size_t n_seq,
+                            size_t prompt_length);
+
+/* ---- the Pooling module (module.h): token embeddings -> sentence embedding */
+
+/* Loader for modules.json entries of type Pooling (config.json in ctx->dir;
+ * its dimension must equal ctx->in_dim). */
+sbert_status sbert_pooling_module_load(const sbert_module_load_ctx *ctx, sbert_module **out);
+/* A new Pooling module with configuration *p (saved in the legacy layout). */
+sbert_status sbert_pooling_module_new(const sbert_pooling *p, sbert_module **out);
+/* The configuration of a Pooling module. */
+const sbert_pooling *sbert_pooling_module_config(const sbert_module *m);
 
 #endif

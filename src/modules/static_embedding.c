@@ -1,6 +1,7 @@
 /*
  * modules/static_embedding.c -- token-bag mean embeddings, forward and
- * backward, loaded from and saved to sentence-transformers' layout.
+ * backward, loaded from and saved to sentence-transformers' layout, and the
+ * StaticEmbedding module wrapper.
  */
 #include "modules/static_embedding.h"
 
@@ -10,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/rng.h"
+#include "io/atomic.h"
 #include "io/file.h"
 #include "io/safetensors.h"
 
@@ -124,4 +126,153 @@ void sbert_static_embedding_backward(const sbert_static_embedding *e, const int3
             }
         }
     }
+}
+
+/* ------------------------------------------------------------ module */
+
+typedef struct {
+    sbert_module base;
+    sbert_static_embedding *emb;
+    sbert_tokenizer *tok;
+    char *tok_json; /* tokenizer.json as read, saved back unchanged */
+    size_t tok_json_len;
+} static_module;
+
+static sbert_status sm_forward(sbert_module *mod, sbert_features *f, sbert_run *run, void **rec) {
+    static_module *m = (static_module *)mod;
+    (void)rec;
+    float *out = sbert_run_alloc(run, f->n_seq * m->emb->dim, 0);
+    if (!out) return SBERT_ERR_NOMEM;
+    SBERT_TRY(sbert_static_embedding_forward(m->emb, f->ids, f->offs, f->n_seq, out));
+    f->emb = out;
+    f->dim = m->emb->dim;
+    return SBERT_OK;
+}
+
+static sbert_status sm_backward(sbert_module *mod, const sbert_features *in, const sbert_features *out,
+                                const sbert_feature_grads *dout, sbert_feature_grads *din, sbert_run *run,
+                                void *rec) {
+    static_module *m = (static_module *)mod;
+    (void)out;
+    (void)din;
+    (void)run;
+    (void)rec;
+    sbert_param *p = sbert_params_at(mod->pt, mod->pfirst);
+    sbert_static_embedding_backward(m->emb, in->ids, in->offs, in->n_seq, dout->emb, p->grad, p->touched,
+                                    &p->n_touched, p->mark);
+    return SBERT_OK;
+}
+
+static sbert_status sm_params(sbert_module *mod, sbert_param_table *t) {
+    static_module *m = (static_module *)mod;
+    return sbert_param_add_sparse(t, "embedding.weight", m->emb->weight, m->emb->vocab, m->emb->dim, -1);
+}
+
+static sbert_status sm_save(const sbert_module *mod, const char *dir) {
+    const static_module *m = (const static_module *)mod;
+    char path[4096];
+    SBERT_TRY(sbert_path_join(path, sizeof path, dir, "tokenizer.json"));
+    SBERT_TRY(sbert_write_file_atomic(path, m->tok_json, m->tok_json_len));
+    return sbert_static_embedding_save(m->emb, dir);
+}
+
+static size_t sm_out_dim(const sbert_module *mod) { return ((const static_module *)mod)->emb->dim; }
+
+static void sm_free(sbert_module *mod) {
+    static_module *m = (static_module *)mod;
+    if (!m) return;
+    sbert_module_fini(mod);
+    sbert_static_embedding_free(m->emb);
+    sbert_tokenizer_free(m->tok);
+    free(m->tok_json);
+    free(m);
+}
+
+/* StaticEmbedding.tokenize: prompt + text, no special tokens, no padding;
+ * only a truncation written in tokenizer.json applies. */
+static sbert_status sm_tokenize(const sbert_module *mod, const char *prompt, const char *text, const char *pair,
+                                sbert_encoding *enc) {
+    const static_module *m = (const static_module *)mod;
+    if (pair) return sbert_fail(SBERT_ERR_UNSUPPORTED, "StaticEmbedding encodes single texts, not pairs");
+    size_t pl = prompt ? strlen(prompt) : 0, tl = strlen(text);
+    char *joined = NULL;
+    if (pl) {
+        joined = malloc(pl + tl + 1);
+        if (!joined) return sbert_fail(SBERT_ERR_NOMEM, "out of memory (prompt + text)");
+        memcpy(joined, prompt, pl);
+        memcpy(joined + pl, text, tl + 1);
+    }
+    sbert_tokenize_options to = sbert_tokenize_options_default();
+    to.add_special_tokens = 0;
+    to.max_length = 0;
+    sbert_status st = sbert_tokenizer_encode(m->tok, joined ? joined : text, pl + tl, NULL, 0, &to, enc);
+    free(joined);
+    return st;
+}
+
+static const sbert_tokenizer *sm_tokenizer(const sbert_module *mod) { return ((const static_module *)mod)->tok; }
+static size_t sm_max_seq_length(const sbert_module *mod) {
+    (void)mod;
+    return 0;
+}
+
+static const sbert_module_ops STATIC_OPS = {
+    .class_name = "StaticEmbedding",
+    .forward = sm_forward,
+    .backward = sm_backward,
+    .params = sm_params,
+    .save = sm_save,
+    .out_dim = sm_out_dim,
+    .free = sm_free,
+    .tokenize = sm_tokenize,
+    .tokenizer = sm_tokenizer,
+    .max_seq_length = sm_max_seq_length,
+};
+
+sbert_static_embedding *sbert_static_module_table(sbert_module *mod) {
+    return mod && mod->ops == &STATIC_OPS ? ((static_module *)mod)->emb : NULL;
+}
+
+/* Read the tokenizer; *m->emb is checked against its vocabulary when set. */
+static sbert_status sm_tokenizer_load(static_module *m, const char *path) {
+    SBERT_TRY(sbert_read_file(path, &m->tok_json, &m->tok_json_len));
+    SBERT_TRY(sbert_tokenizer_load_from_memory(m->tok_json, m->tok_json_len, path, &m->tok));
+    if (m->emb && m->emb->vocab < sbert_tokenizer_vocab_size(m->tok))
+        return sbert_fail(SBERT_ERR_FORMAT,
+                          "%s: the tokenizer has %zu tokens but the embedding table only %zu rows (a table stored "
+                          "transposed, or the wrong tokenizer?)",
+                          path, sbert_tokenizer_vocab_size(m->tok), m->emb->vocab);
+    return SBERT_OK;
+}
+
+sbert_status sbert_static_module_load(const sbert_module_load_ctx *ctx, sbert_module **out) {
+    *out = NULL;
+    static_module *m = calloc(1, sizeof *m);
+    if (!m) return sbert_fail(SBERT_ERR_NOMEM, "out of memory (StaticEmbedding)");
+    char path[4096];
+    sbert_status st = sbert_module_init(&m->base, &STATIC_OPS, ctx->type, NULL);
+    if (st == SBERT_OK) st = sbert_static_embedding_load(ctx->dir, &m->emb);
+    if (st == SBERT_OK) st = sbert_path_join(path, sizeof path, ctx->dir, "tokenizer.json");
+    if (st == SBERT_OK) st = sm_tokenizer_load(m, path);
+    if (st != SBERT_OK) {
+        sm_free(&m->base);
+        return st;
+    }
+    *out = &m->base;
+    return SBERT_OK;
+}
+
+sbert_status sbert_static_module_new(const char *tokenizer_json, size_t dim, uint64_t seed, sbert_module **out) {
+    *out = NULL;
+    static_module *m = calloc(1, sizeof *m);
+    if (!m) return sbert_fail(SBERT_ERR_NOMEM, "out of memory (StaticEmbedding)");
+    sbert_status st = sbert_module_init(&m->base, &STATIC_OPS, "sentence_transformers.models.StaticEmbedding", NULL);
+    if (st == SBERT_OK) st = sm_tokenizer_load(m, tokenizer_json);
+    if (st == SBERT_OK) st = sbert_static_embedding_create(sbert_tokenizer_vocab_size(m->tok), dim, seed, &m->emb);
+    if (st != SBERT_OK) {
+        sm_free(&m->base);
+        return st;
+    }
+    *out = &m->base;
+    return SBERT_OK;
 }

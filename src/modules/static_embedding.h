@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "modules/module.h"
 #include "sbert.h"
 
 typedef struct {
@@ -47,5 +48,17 @@ void sbert_static_embedding_backward(const sbert_static_embedding *e, const int3
                                      const size_t *offsets, size_t n_seq, const float *dout,
                                      float *grad, int32_t *touched, size_t *n_touched,
                                      unsigned char *mark);
+
+/* ---- the StaticEmbedding module (module.h): the input module of a static
+ * model. It owns its tokenizer (tokenizer.json in its folder), tokenizes
+ * without special tokens and without truncation (only what tokenizer.json
+ * itself asks), and registers "embedding.weight" as a row-sparse parameter:
+ * a step updates only the rows its batch used. */
+sbert_status sbert_static_module_load(const sbert_module_load_ctx *ctx, sbert_module **out);
+/* A new module over the tokenizer file `tokenizer_json` with a
+ * [vocab, dim] table drawn from N(0, 1) with `seed`. */
+sbert_status sbert_static_module_new(const char *tokenizer_json, size_t dim, uint64_t seed, sbert_module **out);
+/* The table of a StaticEmbedding module, or NULL for another module. */
+sbert_static_embedding *sbert_static_module_table(sbert_module *m);
 
 #endif

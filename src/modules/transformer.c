@@ -522,6 +522,7 @@ const char *sbert_transformer_model_type(const sbert_transformer *t) { return t-
 size_t sbert_transformer_num_layers(const sbert_transformer *t) { return t->n_layers; }
 size_t sbert_transformer_num_heads(const sbert_transformer *t) { return t->n_heads; }
 size_t sbert_transformer_vocab_size(const sbert_transformer *t) { return t->V; }
+int sbert_transformer_frozen_positions(const sbert_transformer *t) { return t->sinus_pos; }
 
 size_t sbert_transformer_max_tokens(const sbert_transformer *t) {
     size_t off = (t->fam == FAM_ROBERTA || t->fam == FAM_XLMR || t->fam == FAM_MPNET)

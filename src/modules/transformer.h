@@ -115,5 +115,7 @@ sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out
 void sbert_transformer_release_activations(sbert_transformer *t);
 /* Bytes taken by the kept activations (0 when none). */
 size_t sbert_transformer_activation_bytes(const sbert_transformer *t);
+/* 1 when the position table is DistilBERT's frozen sinusoidal one. */
+int sbert_transformer_frozen_positions(const sbert_transformer *t);
 
 #endif

@@ -14,27 +14,6 @@
 #include "base/error.h"
 #include "io/file.h"
 
-static const char *const KNOWN_KEYS[] = {
-    /* model */
-    "model", "model_type", "embedding_dim", "max_seq_length", "tokenizer",
-    /* data */
-    "train_data", "eval_data", "test_data", "columns", "rename_columns", "max_train_samples",
-    "max_eval_samples",
-    /* loss */
-    "loss", "scale", "similarity_fct", "mini_batch_size", "matryoshka_dims",
-    /* evaluator */
-    "evaluator", "evaluator_name", "test_evaluator", "main_similarity",
-    /* training arguments (Hugging Face / sentence-transformers names) */
-    "output_dir", "run_name", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-    "per_device_eval_batch_size", "learning_rate", "weight_decay", "adam_beta1", "adam_beta2",
-    "adam_epsilon", "max_grad_norm", "warmup_steps", "warmup_ratio", "lr_scheduler_type",
-    "gradient_accumulation_steps", "seed", "batch_sampler", "dataloader_drop_last", "eval_strategy",
-    "eval_steps", "save_strategy", "save_steps", "save_total_limit", "logging_steps",
-    "load_best_model_at_end", "metric_for_best_model", "greater_is_better",
-    "early_stopping_patience", "early_stopping_threshold", "resume_from_checkpoint",
-    "num_threads", "push_to_hub", "hub_model_id", "prompts",
-    NULL};
-
 typedef struct {
     char *key, *value, *origin;
 } entry;
@@ -42,9 +21,8 @@ typedef struct {
 struct sbert_recipe {
     entry *e;
     size_t n, cap;
+    const char *const *known; /* NULL-terminated */
 };
-
-const char *const *sbert_recipe_known_keys(void) { return KNOWN_KEYS; }
 
 static size_t levenshtein(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
@@ -73,15 +51,10 @@ const char *sbert_closest_name(const char *word, const char *const *cands, size_
     return best;
 }
 
-const char *sbert_recipe_closest_key(const char *key) {
-    size_t n = 0;
-    while (KNOWN_KEYS[n]) n++;
-    return sbert_closest_name(key, KNOWN_KEYS, n);
-}
 
-static int known(const char *key) {
-    for (size_t i = 0; KNOWN_KEYS[i]; i++)
-        if (strcmp(KNOWN_KEYS[i], key) == 0) return 1;
+static int known(const sbert_recipe *r, const char *key) {
+    for (size_t i = 0; r->known[i]; i++)
+        if (strcmp(r->known[i], key) == 0) return 1;
     return 0;
 }
 
@@ -93,9 +66,12 @@ void sbert_recipe_free(sbert_recipe *r) {
 }
 
 sbert_status sbert_recipe_set(sbert_recipe *r, const char *key, const char *value, const char *origin) {
-    if (!known(key))
+    if (!known(r, key)) {
+        size_t n = 0;
+        while (r->known[n]) n++;
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: unknown key '%s' (did you mean '%s'?)", origin, key,
-                          sbert_recipe_closest_key(key));
+                          sbert_closest_name(key, r->known, n));
+    }
     for (size_t i = 0; i < r->n; i++)
         if (strcmp(r->e[i].key, key) == 0) {
             char *v = strdup(value), *o = strdup(origin);
@@ -146,10 +122,12 @@ static char *clean_value(char *v) {
     return v;
 }
 
-sbert_status sbert_recipe_load(const char *path, const char *const *args, size_t n_args, sbert_recipe **out) {
+sbert_status sbert_recipe_load(const char *path, const char *const *args, size_t n_args, const char *const *known_keys,
+                               sbert_recipe **out) {
     *out = NULL;
     sbert_recipe *r = calloc(1, sizeof *r);
     if (!r) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    r->known = known_keys;
     sbert_status st = SBERT_OK;
     if (path) {
         char *text = NULL;

@@ -5,8 +5,9 @@
  * per_device_train_batch_size, loss, ...), plus `--key value` overrides from
  * the command line, which win over the file.
  *
- * Every key is checked against the table of known keys before anything runs:
- * an unknown key is an error that suggests the closest valid name.
+ * Every key is checked against the caller's list of known keys before
+ * anything runs: an unknown key is an error that suggests the closest valid
+ * name.
  */
 #ifndef SBERT_TRAINING_RECIPE_H
 #define SBERT_TRAINING_RECIPE_H
@@ -20,9 +21,9 @@ typedef struct sbert_recipe sbert_recipe;
 
 /* Parse `path` (NULL: start empty) then apply overrides given as
  * "key=value" strings or as argv-style pairs "--key" "value". Keys are
- * validated against sbert_recipe_known_keys(). */
+ * validated against known_keys (NULL-terminated; it must outlive r). */
 sbert_status sbert_recipe_load(const char *path, const char *const *args, size_t n_args,
-                               sbert_recipe **out);
+                               const char *const *known_keys, sbert_recipe **out);
 void sbert_recipe_free(sbert_recipe *r);
 
 /* Set one key (validated). */
@@ -40,10 +41,6 @@ sbert_status sbert_recipe_double(const sbert_recipe *r, const char *key, double 
 sbert_status sbert_recipe_int(const sbert_recipe *r, const char *key, int64_t def, int64_t *out);
 sbert_status sbert_recipe_bool(const sbert_recipe *r, const char *key, int def, int *out);
 
-/* The known keys, NULL-terminated. */
-const char *const *sbert_recipe_known_keys(void);
-/* The known key closest to `key` (edit distance), for suggestions. */
-const char *sbert_recipe_closest_key(const char *key);
 /* Closest of `n` candidates to `word` (Levenshtein), or NULL. */
 const char *sbert_closest_name(const char *word, const char *const *candidates, size_t n);
 

@@ -1,0 +1,211 @@
+/*
+ * losses/loss_table.c -- the rows of the loss table (see loss.h) and the
+ * adapters from a table call (sbert_loss_batch) to each loss function.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "losses/loss.h"
+#include "losses/losses.h"
+#include "models/model.h"
+
+#define ST (1u << SBERT_KIND_SENTENCE_TRANSFORMER)
+#define CE (1u << SBERT_KIND_CROSS_ENCODER)
+#define SE (1u << SBERT_KIND_SPARSE_ENCODER)
+#define NP(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------ parameters */
+
+static const sbert_loss_param P_MNRL[] = {
+    {"scale", SBERT_LP_NUMBER, "20.0", NULL, 0, DBL_MAX, "multiplier of the similarities (inverse temperature)"},
+    {"similarity_fct", SBERT_LP_CHOICE, "cos_sim", "cos_sim,dot_score", 0, 0, "similarity function"},
+};
+static const sbert_loss_param P_CACHED_MNRL[] = {
+    {"scale", SBERT_LP_NUMBER, "20.0", NULL, 0, DBL_MAX, "multiplier of the similarities (inverse temperature)"},
+    {"similarity_fct", SBERT_LP_CHOICE, "cos_sim", "cos_sim,dot_score", 0, 0, "similarity function"},
+    {"mini_batch_size", SBERT_LP_INT, "32", NULL, 1, 1e9, "rows per forward pass (activations held for one)"},
+};
+static const sbert_loss_param P_COSENT[] = {
+    {"scale", SBERT_LP_NUMBER, "20.0", NULL, 0, DBL_MAX, "multiplier of the cosine similarities"},
+};
+static const sbert_loss_param P_TRIPLET[] = {
+    {"distance_metric", SBERT_LP_CHOICE, "EUCLIDEAN", "EUCLIDEAN,COSINE,MANHATTAN", 0, 0,
+     "TripletDistanceMetric"},
+    {"triplet_margin", SBERT_LP_NUMBER, "5", NULL, -1e6, 1e6, "the margin between d(a, p) and d(a, n)"},
+};
+
+/* ------------------------------------------------------------ adapters */
+
+static sbert_status mnrl(const sbert_loss_batch *b, double *loss) {
+    sbert_sim_fn sim = b->v->num[1] == 1 ? SBERT_SIM_DOT : SBERT_SIM_COSINE;
+    return sbert_loss_mnrl(b->cols, b->n_cols, b->B, b->dim, b->v->num[0], sim, b->grads, loss);
+}
+
+static sbert_status mnsrl(const sbert_loss_batch *b, double *loss) {
+    sbert_sim_fn sim = b->v->num[1] == 1 ? SBERT_SIM_DOT : SBERT_SIM_COSINE;
+    return sbert_loss_mnrl_symmetric(b->cols, b->n_cols, b->B, b->dim, b->v->num[0], sim, b->grads, loss);
+}
+
+static sbert_status cosent(const sbert_loss_batch *b, double *loss) {
+    return sbert_loss_cosent(b->cols[0], b->cols[1], b->labels, b->B, b->dim, b->v->num[0],
+                             b->grads ? b->grads[0] : NULL, b->grads ? b->grads[1] : NULL, loss);
+}
+
+static sbert_status triplet(const sbert_loss_batch *b, double *loss) {
+    static const sbert_triplet_metric metrics[] = {SBERT_TRIPLET_EUCLIDEAN, SBERT_TRIPLET_COSINE,
+                                                   SBERT_TRIPLET_MANHATTAN};
+    return sbert_loss_triplet(b->cols[0], b->cols[1], b->cols[2], b->B, b->dim, metrics[(int)b->v->num[0]],
+                              b->v->num[1], b->grads ? b->grads[0] : NULL, b->grads ? b->grads[1] : NULL,
+                              b->grads ? b->grads[2] : NULL, loss);
+}
+
+/* ------------------------------------------------------------ the table */
+
+#define APN "(anchor, positive[, negative...])"
+
+static const sbert_loss_def LOSSES[] = {
+    /* SentenceTransformer losses implemented here */
+    {"MultipleNegativesRankingLoss", ST, 2, 0, SBERT_LABEL_NONE, APN, P_MNRL, NP(P_MNRL), 0, mnrl,
+     "in-batch negatives: cross-entropy of each anchor against every positive and negative of the batch"},
+    {"MultipleNegativesSymmetricRankingLoss", ST, 2, 0, SBERT_LABEL_NONE, APN, P_MNRL, NP(P_MNRL), 0, mnsrl,
+     "MultipleNegativesRankingLoss in both directions (anchor->positive and positive->anchor)"},
+    {"CachedMultipleNegativesRankingLoss", ST, 2, 0, SBERT_LABEL_NONE, APN, P_CACHED_MNRL, NP(P_CACHED_MNRL), 1,
+     mnrl, "MultipleNegativesRankingLoss with gradient caching: large batches in mini_batch_size memory"},
+    {"CachedMultipleNegativesSymmetricRankingLoss", ST, 2, 0, SBERT_LABEL_NONE, APN, P_CACHED_MNRL,
+     NP(P_CACHED_MNRL), 1, mnsrl, "MultipleNegativesSymmetricRankingLoss with gradient caching"},
+    {"CoSENTLoss", ST, 2, 2, SBERT_LABEL_SCORE, "(sentence1, sentence2)", P_COSENT,
+     NP(P_COSENT), 0, cosent, "ranks the pairs' cosine similarities in the order of their scores"},
+    {"TripletLoss", ST, 3, 3, SBERT_LABEL_NONE, "(anchor, positive, negative)", P_TRIPLET, NP(P_TRIPLET), 0,
+     triplet, "relu(d(anchor, positive) - d(anchor, negative) + triplet_margin)"},
+    /* SentenceTransformer losses not implemented yet */
+    {"GISTEmbedLoss", ST, 2, 0, SBERT_LABEL_NONE, APN, NULL, 0, 0, NULL, NULL},
+    {"CachedGISTEmbedLoss", ST, 2, 0, SBERT_LABEL_NONE, APN, NULL, 0, 1, NULL, NULL},
+    {"AnglELoss", ST, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"CosineSimilarityLoss", ST, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"ContrastiveLoss", ST, 2, 2, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
+    {"OnlineContrastiveLoss", ST, 2, 2, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
+    {"MatryoshkaLoss", ST, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"Matryoshka2dLoss", ST, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"AdaptiveLayerLoss", ST, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"MSELoss", ST | CE, 1, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"MarginMSELoss", ST | CE, 3, 3, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"DistillKLDivLoss", ST, 2, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"SoftmaxLoss", ST, 2, 2, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
+    {"MegaBatchMarginLoss", ST, 2, 2, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"ContrastiveTensionLoss", ST, 1, 1, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"ContrastiveTensionLossInBatchNegatives", ST, 1, 1, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"DenoisingAutoEncoderLoss", ST, 1, 1, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"BatchAllTripletLoss", ST, 1, 1, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
+    {"BatchHardTripletLoss", ST, 1, 1, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
+    {"BatchSemiHardTripletLoss", ST, 1, 1, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
+    {"BatchHardSoftMarginTripletLoss", ST, 1, 1, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
+    {"GlobalOrthogonalRegularizationLoss", ST, 2, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    /* CrossEncoder losses (not implemented yet) */
+    {"BinaryCrossEntropyLoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"CrossEntropyLoss", CE, 2, 2, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
+    {"LambdaLoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"ListNetLoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"ListMLELoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"PListMLELoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"RankNetLoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"ADRMSELoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    /* SparseEncoder losses (not implemented yet) */
+    {"SpladeLoss", SE, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"CachedSpladeLoss", SE, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 1, NULL, NULL},
+    {"FlopsLoss", SE, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"SparseMultipleNegativesRankingLoss", SE, 2, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"SparseMarginMSELoss", SE, 3, 3, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"SparseMSELoss", SE, 1, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"SparseDistillKLDivLoss", SE, 2, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"SparseTripletLoss", SE, 3, 3, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"SparseCoSENTLoss", SE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"SparseCosineSimilarityLoss", SE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"SparseAnglELoss", SE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"CSRLoss", SE, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+};
+
+size_t sbert_loss_count(void) { return NP(LOSSES); }
+const sbert_loss_def *sbert_loss_at(size_t i) { return i < NP(LOSSES) ? &LOSSES[i] : NULL; }
+
+const sbert_loss_def *sbert_loss_find(const char *name) {
+    for (size_t i = 0; i < NP(LOSSES); i++)
+        if (strcmp(LOSSES[i].name, name) == 0) return &LOSSES[i];
+    return NULL;
+}
+
+int sbert_loss_param_index(const sbert_loss_def *def, const char *key) {
+    for (size_t i = 0; i < def->n_params; i++)
+        if (strcmp(def->params[i].key, key) == 0) return (int)i;
+    return -1;
+}
+
+sbert_status sbert_loss_param_parse(const sbert_loss_def *def, size_t i, const char *text, const char *origin,
+                                    sbert_loss_values *v) {
+    const sbert_loss_param *p = &def->params[i];
+    v->str[i] = text;
+    if (p->kind == SBERT_LP_CHOICE) {
+        size_t k = 0;
+        for (const char *c = p->choices; c && *c; k++) {
+            const char *e = strchr(c, ',');
+            size_t len = e ? (size_t)(e - c) : strlen(c);
+            if (strlen(text) == len && strncmp(text, c, len) == 0) {
+                v->num[i] = (double)k;
+                return SBERT_OK;
+            }
+            c = e ? e + 1 : NULL;
+        }
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s of %s must be one of %s, got '%s'", origin, p->key, def->name,
+                          p->choices, text);
+    }
+    char *end;
+    errno = 0;
+    double d = strtod(text, &end);
+    if (end == text || *end || errno == ERANGE || !isfinite(d))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s must be a number, got '%s'", origin, p->key, text);
+    if (p->kind == SBERT_LP_INT && d != floor(d))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s must be an integer, got '%s'", origin, p->key, text);
+    if (d < p->lo || d > p->hi)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s of %s must be in [%g, %g], got %s", origin, p->key,
+                          def->name, p->lo, p->hi, text);
+    v->num[i] = d;
+    return SBERT_OK;
+}
+
+const char *const *sbert_loss_param_keys(void) {
+    static const char *keys[64];
+    static size_t n = 0;
+    if (n == 0) {
+        for (size_t i = 0; i < NP(LOSSES); i++)
+            for (size_t j = 0; j < LOSSES[i].n_params; j++) {
+                size_t k = 0;
+                while (k < n && strcmp(keys[k], LOSSES[i].params[j].key)) k++;
+                if (k == n && n + 1 < NP(keys)) keys[n++] = LOSSES[i].params[j].key;
+            }
+        keys[n] = NULL;
+    }
+    return keys;
+}
+
+sbert_status sbert_loss_check_columns(const sbert_loss_def *def, size_t n_inputs, int has_label, const char *file,
+                                      const char *columns) {
+    int ok = n_inputs >= def->min_inputs && (def->max_inputs == 0 || n_inputs <= def->max_inputs);
+    if (def->label == SBERT_LABEL_NONE && has_label) ok = 0;
+    if (def->label != SBERT_LABEL_NONE && !has_label) ok = 0;
+    if (ok) return SBERT_OK;
+    const char *label = def->label == SBERT_LABEL_NONE ? "and no label column"
+                        : def->label == SBERT_LABEL_SCORE ? "and a numeric label/score column"
+                                                          : "and an integer label column";
+    char count[64];
+    if (def->max_inputs == def->min_inputs) snprintf(count, sizeof count, "%zu", def->min_inputs);
+    else if (def->max_inputs == 0) snprintf(count, sizeof count, "at least %zu", def->min_inputs);
+    else snprintf(count, sizeof count, "%zu to %zu", def->min_inputs, def->max_inputs);
+    return sbert_fail(SBERT_ERR_FORMAT,
+                      "%s: %s expects %s text columns %s %s; the file has %zu text column%s%s (columns: %s)", file,
+                      def->name, count, def->columns ? def->columns : "", label, n_inputs, n_inputs == 1 ? "" : "s",
+                      has_label ? " and a label" : "", columns);
+}

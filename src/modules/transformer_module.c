@@ -1,0 +1,502 @@
+/*
+ * modules/transformer_module.c -- the sentence-transformers `Transformer`
+ * module: a Hugging Face encoder (modules/transformer.c) with its tokenizer
+ * and the settings of sentence_bert_config.json, behind the module contract.
+ *
+ * Load (st_formats.md A.1): the module folder (usually the model root) holds
+ * config.json, model.safetensors, tokenizer.json, tokenizer_config.json and
+ * sentence_bert_config.json (or a legacy sentence_<family>_config.json).
+ * max_seq_length: processor_kwargs / tokenizer_args model_max_length, else
+ * sentence_bert_config max_seq_length, else tokenizer_config.json
+ * model_max_length capped at what the position embeddings allow.
+ *
+ * Tokenize: prompt prepended as a raw string, do_lower_case, special tokens,
+ * longest_first truncation to max_seq_length (Transformer.preprocess).
+ *
+ * Save: the config and tokenizer files copied from the source folder,
+ * sentence_bert_config.json rewritten with the current settings (other keys
+ * kept), model.safetensors with the encoder weights under their AutoModel
+ * names plus the source tensors the encoder does not train (the pooler).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <utf8proc.h>
+
+#include "base/error.h"
+#include "io/atomic.h"
+#include "io/dirs.h"
+#include "io/file.h"
+#include "io/safetensors.h"
+#include "modules/transformer.h"
+#include "modules/transformer_module.h"
+
+#define PATH_CAP 4096
+
+typedef struct {
+    sbert_module base;
+    sbert_transformer *t;
+    sbert_tokenizer *tok;
+    char *src_dir;          /* folder the module was loaded from */
+    cJSON *sbc;             /* sentence_bert_config.json as loaded, or NULL */
+    size_t max_seq_length;  /* as configured */
+    size_t max_tokens;      /* what the position embeddings allow */
+    int do_lower_case;
+} tf_module;
+
+static sbert_status nomem(const char *what) { return sbert_fail(SBERT_ERR_NOMEM, "out of memory (%s)", what); }
+
+/* ------------------------------------------------------------ tokenize */
+
+/* Lower-case UTF-8 text code point by code point (what the Lowercase
+ * normalizer Python prepends for do_lower_case=True does, up to the few
+ * characters whose full lowercase mapping has several code points). */
+static sbert_status lowercase_utf8(const char *s, size_t n, char **out, size_t *out_len) {
+    char *buf = malloc(n * 2 + 4);
+    if (!buf) return nomem("lowercase");
+    size_t o = 0, i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0) {
+            free(buf);
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "invalid UTF-8 at byte offset %zu", i);
+        }
+        o += (size_t)utf8proc_encode_char(utf8proc_tolower(cp), (utf8proc_uint8_t *)buf + o);
+        i += (size_t)k;
+    }
+    buf[o] = '\0';
+    *out = buf;
+    *out_len = o;
+    return SBERT_OK;
+}
+
+/* text (n bytes), lower-cased when the module says so: *s points at the text
+ * to encode, *owned is what to free. */
+static sbert_status prepare(const tf_module *m, const char *text, size_t n, const char **s, size_t *len,
+                            char **owned) {
+    *owned = NULL;
+    *s = text;
+    *len = n;
+    if (!m->do_lower_case) return SBERT_OK;
+    SBERT_TRY(lowercase_utf8(text, n, owned, len));
+    *s = *owned;
+    return SBERT_OK;
+}
+
+static sbert_status tm_tokenize(const sbert_module *mod, const char *prompt, const char *text, const char *pair,
+                                sbert_encoding *enc) {
+    const tf_module *m = (const tf_module *)mod;
+    size_t pl = prompt ? strlen(prompt) : 0, tl = strlen(text);
+    char *joined = NULL, *low1 = NULL, *low2 = NULL;
+    const char *s = text;
+    size_t n = tl;
+    if (pl) {
+        joined = malloc(pl + tl + 1);
+        if (!joined) return nomem("prompt + text");
+        memcpy(joined, prompt, pl);
+        memcpy(joined + pl, text, tl + 1);
+        s = joined;
+        n = pl + tl;
+    }
+    const char *p2 = pair;
+    size_t n2 = pair ? strlen(pair) : 0;
+    sbert_status st = prepare(m, s, n, &s, &n, &low1);
+    if (st == SBERT_OK && pair) st = prepare(m, pair, n2, &p2, &n2, &low2);
+    if (st == SBERT_OK) {
+        sbert_tokenize_options to = sbert_tokenize_options_default();
+        to.add_special_tokens = 1;
+        to.max_length = (long)(m->max_seq_length < m->max_tokens ? m->max_seq_length : m->max_tokens);
+        to.strategy = SBERT_TRUNCATE_LONGEST_FIRST;
+        st = sbert_tokenizer_encode(m->tok, s, n, p2, n2, &to, enc);
+    }
+    free(joined);
+    free(low1);
+    free(low2);
+    return st;
+}
+
+/* The prompt length (tokens excluded from pooling when include_prompt is
+ * false): the prompt tokenized alone with special tokens, minus one when the
+ * tokenizer appends a trailing special token (as Transformer._get_prompt_length). */
+static sbert_status tm_prompt_length(const sbert_module *mod, const char *prompt, size_t *out) {
+    const tf_module *m = (const tf_module *)mod;
+    *out = 0;
+    if (!prompt || !*prompt) return SBERT_OK;
+    sbert_encoding with = {0}, without = {0};
+    SBERT_TRY(tm_tokenize(mod, NULL, prompt, NULL, &with));
+    size_t len = with.len;
+    if (len > 0) {
+        /* Does the post-processor append a special token? Compare with the
+         * encoding without special tokens: a trailing token that the plain
+         * encoding does not end with was added (SEP, </s>, EOS). */
+        sbert_tokenize_options to = sbert_tokenize_options_default();
+        to.add_special_tokens = 0;
+        to.max_length = -1;
+        const char *s;
+        char *lower = NULL;
+        size_t n;
+        sbert_status st = prepare(m, prompt, strlen(prompt), &s, &n, &lower);
+        if (st == SBERT_OK) st = sbert_tokenizer_encode(m->tok, s, n, NULL, 0, &to, &without);
+        free(lower);
+        if (st != SBERT_OK) {
+            sbert_encoding_free(&with);
+            return st;
+        }
+        if (with.len > without.len &&
+            (without.len == 0 || with.input_ids[len - 1] != without.input_ids[without.len - 1]))
+            len--;
+    }
+    sbert_encoding_free(&with);
+    sbert_encoding_free(&without);
+    *out = len;
+    return SBERT_OK;
+}
+
+static const sbert_tokenizer *tm_tokenizer(const sbert_module *mod) { return ((const tf_module *)mod)->tok; }
+static size_t tm_max_seq_length(const sbert_module *mod) { return ((const tf_module *)mod)->max_seq_length; }
+static void tm_set_max_seq_length(sbert_module *mod, size_t n) {
+    if (n > 0) ((tf_module *)mod)->max_seq_length = n;
+}
+
+/* ------------------------------------------------------------ forward */
+
+static sbert_status tm_forward(sbert_module *mod, sbert_features *f, sbert_run *run, void **rec) {
+    tf_module *m = (tf_module *)mod;
+    (void)rec;
+    const size_t H = sbert_transformer_hidden_size(m->t);
+    float *tok = sbert_run_alloc(run, f->T * H, 0);
+    if (!tok) return SBERT_ERR_NOMEM;
+    if (run->train)
+        SBERT_TRY(sbert_transformer_forward_train(m->t, f->ids, f->types, f->offs, f->n_seq, run->rng, tok));
+    else
+        SBERT_TRY(sbert_transformer_forward(m->t, f->ids, f->types, f->offs, f->n_seq, tok));
+    f->tok = tok;
+    f->tok_dim = H;
+    return SBERT_OK;
+}
+
+static sbert_status tm_backward(sbert_module *mod, const sbert_features *in, const sbert_features *out,
+                                const sbert_feature_grads *dout, sbert_feature_grads *din, sbert_run *run,
+                                void *rec) {
+    tf_module *m = (tf_module *)mod;
+    (void)in;
+    (void)out;
+    (void)din;
+    (void)run;
+    (void)rec;
+    /* The module's rows are its flat buffer in order: their gradients are
+     * one buffer laid out like sbert_transformer_params. */
+    float *grads = sbert_params_at(mod->pt, mod->pfirst)->grad;
+    sbert_status st = sbert_transformer_backward(m->t, dout->tok, grads, NULL);
+    sbert_transformer_release_activations(m->t);
+    return st;
+}
+
+static void tm_rec_free(sbert_module *mod, void *rec) {
+    (void)rec;
+    sbert_transformer_release_activations(((tf_module *)mod)->t);
+}
+
+static sbert_status tm_params(sbert_module *mod, sbert_param_table *t) {
+    tf_module *m = (tf_module *)mod;
+    size_t n = 0;
+    float *base = sbert_transformer_params(m->t, &n);
+    int sinus = sbert_transformer_frozen_positions(m->t);
+    for (size_t i = 0; i < sbert_transformer_num_params(m->t); i++) {
+        const sbert_transformer_param *p = sbert_transformer_param_at(m->t, i);
+        int frozen = sinus && strcmp(p->name, "embeddings.position_embeddings.weight") == 0;
+        SBERT_TRY(sbert_param_add(t, p->name, base + p->offset, (size_t)p->shape[0],
+                                  p->ndim > 1 ? (size_t)p->shape[1] : 0, !frozen, -1));
+    }
+    return SBERT_OK;
+}
+
+static size_t tm_out_dim(const sbert_module *mod) {
+    return sbert_transformer_hidden_size(((const tf_module *)mod)->t);
+}
+
+static void tm_free(sbert_module *mod) {
+    tf_module *m = (tf_module *)mod;
+    if (!m) return;
+    sbert_module_fini(mod);
+    sbert_transformer_free(m->t);
+    sbert_tokenizer_free(m->tok);
+    cJSON_Delete(m->sbc);
+    free(m->src_dir);
+    free(m);
+}
+
+/* ------------------------------------------------------------------ save */
+
+static sbert_status copy_file(const char *src_dir, const char *dst_dir, const char *name) {
+    char src[PATH_CAP], dst[PATH_CAP];
+    SBERT_TRY(sbert_path_join(src, sizeof src, src_dir, name));
+    if (!sbert_file_exists(src)) return SBERT_OK;
+    SBERT_TRY(sbert_path_join(dst, sizeof dst, dst_dir, name));
+    char *data = NULL;
+    size_t len = 0;
+    SBERT_TRY(sbert_read_file(src, &data, &len));
+    sbert_status st = sbert_write_file_atomic(dst, data, len);
+    free(data);
+    return st;
+}
+
+/* Tokenizer and model-config files a Transformer folder may hold. */
+static const char *const TF_FILES[] = {"config.json",       "tokenizer.json",  "tokenizer_config.json",
+                                       "special_tokens_map.json", "vocab.txt", "vocab.json",
+                                       "merges.txt",        "added_tokens.json", "sentencepiece.bpe.model",
+                                       "spiece.model"};
+
+/* Encoder weights -> dir/model.safetensors: the trained table, plus the
+ * source's tensors the encoder does not train (pooler, ...), with the
+ * base-model prefix stripped so every name is an AutoModel name. */
+static sbert_status save_weights(const tf_module *m, const char *dir) {
+    sbert_transformer *tf = m->t;
+    size_t np = sbert_transformer_num_params(tf), n_floats = 0;
+    char path[PATH_CAP];
+    SBERT_TRY(sbert_path_join(path, sizeof path, m->src_dir, "model.safetensors"));
+    sbert_safetensors *src = NULL;
+    if (sbert_file_exists(path)) SBERT_TRY(sbert_st_open(path, &src));
+    size_t n_src = src ? sbert_st_count(src) : 0;
+    sbert_st_entry *e = calloc(np + n_src + 1, sizeof *e);
+    float **extra = calloc(n_src + 1, sizeof *extra);
+    char **names = calloc(n_src + 1, sizeof *names);
+    sbert_status st = SBERT_OK;
+    size_t n = 0, n_extra = 0;
+    if (!e || !extra || !names) {
+        st = nomem("save table");
+        goto done;
+    }
+    const float *params = sbert_transformer_params(tf, &n_floats);
+    for (size_t i = 0; i < np; i++) {
+        const sbert_transformer_param *p = sbert_transformer_param_at(tf, i);
+        e[n].name = p->name;
+        e[n].data = params + p->offset;
+        e[n].ndim = p->ndim;
+        e[n].shape[0] = p->shape[0];
+        e[n].shape[1] = p->shape[1];
+        n++;
+    }
+    const char *mt = sbert_transformer_model_type(tf);
+    for (size_t i = 0; i < n_src; i++) {
+        const sbert_st_tensor *t = sbert_st_at(src, i);
+        const char *name = t->name;
+        /* Strip "<prefix>." where the rest is an encoder name ("bert.pooler..."). */
+        const char *dot = strchr(name, '.');
+        if (dot && (strncmp(name, "bert.", 5) == 0 || strncmp(name, "roberta.", 8) == 0 ||
+                    strncmp(name, "distilbert.", 11) == 0 || strncmp(name, "mpnet.", 6) == 0 ||
+                    (mt && strncmp(name, mt, strlen(mt)) == 0 && name[strlen(mt)] == '.')))
+            name = dot + 1;
+        int known = 0;
+        for (size_t k = 0; k < np && !known; k++) known = strcmp(sbert_transformer_param_at(tf, k)->name, name) == 0;
+        if (known) continue;
+        if (strncmp(name, "embeddings.", 11) && strncmp(name, "encoder.", 8) && strncmp(name, "pooler.", 7) &&
+            strncmp(name, "transformer.", 12))
+            continue; /* heads (lm_head, cls, classifier) are not part of AutoModel */
+        if (t->dtype != SBERT_DT_F32 && t->dtype != SBERT_DT_F16 && t->dtype != SBERT_DT_BF16 &&
+            t->dtype != SBERT_DT_F64)
+            continue; /* buffers such as position_ids */
+        size_t numel = 1;
+        for (int k = 0; k < t->ndim; k++) numel *= (size_t)t->shape[k];
+        extra[n_extra] = malloc((numel ? numel : 1) * sizeof(float));
+        names[n_extra] = malloc(strlen(name) + 1);
+        if (!extra[n_extra] || !names[n_extra]) {
+            free(extra[n_extra]);
+            free(names[n_extra]);
+            st = nomem("save");
+            goto done;
+        }
+        strcpy(names[n_extra], name);
+        if ((st = sbert_st_read_f32(src, t->name, NULL, 0, extra[n_extra])) != SBERT_OK) {
+            n_extra++;
+            goto done;
+        }
+        e[n].name = names[n_extra];
+        e[n].data = extra[n_extra];
+        e[n].ndim = t->ndim;
+        for (int k = 0; k < t->ndim; k++) e[n].shape[k] = t->shape[k];
+        n++;
+        n_extra++;
+    }
+    if ((st = sbert_path_join(path, sizeof path, dir, "model.safetensors")) == SBERT_OK)
+        st = sbert_st_write(path, e, n, NULL, 0);
+done:
+    for (size_t i = 0; i < n_extra; i++) {
+        free(extra[i]);
+        free(names[i]);
+    }
+    free(extra);
+    free(names);
+    free(e);
+    if (src) sbert_st_close(src);
+    return st;
+}
+
+static sbert_status tm_save(const sbert_module *mod, const char *dir) {
+    const tf_module *m = (const tf_module *)mod;
+    for (size_t i = 0; i < sizeof TF_FILES / sizeof *TF_FILES; i++) SBERT_TRY(copy_file(m->src_dir, dir, TF_FILES[i]));
+    /* sentence_bert_config.json: the loaded keys, with the current settings. */
+    cJSON *sbc = m->sbc ? cJSON_Duplicate(m->sbc, 1) : cJSON_CreateObject();
+    if (!sbc) return nomem("sentence_bert_config.json");
+    cJSON_DeleteItemFromObjectCaseSensitive(sbc, "max_seq_length");
+    cJSON_DeleteItemFromObjectCaseSensitive(sbc, "do_lower_case");
+    /* A model_max_length in the tokenizer kwargs would override max_seq_length on reload. */
+    static const char *const kw[] = {"processor_kwargs", "tokenizer_args", "tokenizer_kwargs"};
+    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++) {
+        cJSON *o = cJSON_GetObjectItemCaseSensitive(sbc, kw[i]);
+        if (cJSON_IsObject(o)) cJSON_DeleteItemFromObjectCaseSensitive(o, "model_max_length");
+    }
+    cJSON_AddNumberToObject(sbc, "max_seq_length", (double)m->max_seq_length);
+    cJSON_AddBoolToObject(sbc, "do_lower_case", m->do_lower_case);
+    char *text = cJSON_Print(sbc);
+    cJSON_Delete(sbc);
+    if (!text) return nomem("sentence_bert_config.json");
+    sbert_status st = sbert_write_text_file(dir, "sentence_bert_config.json", text);
+    cJSON_free(text);
+    SBERT_TRY(st);
+    return save_weights(m, dir);
+}
+
+/* ------------------------------------------------------------------ load */
+
+static sbert_status json_size(const cJSON *o, const char *key, const char *path, size_t *out, int *present) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    *present = 0;
+    if (!v || cJSON_IsNull(v)) return SBERT_OK;
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble))
+        return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" must be a non-negative integer", path, key);
+    *out = v->valuedouble > 1e15 ? (size_t)1e15 : (size_t)v->valuedouble;
+    *present = 1;
+    return SBERT_OK;
+}
+
+/* The tokenizer_args / processor_kwargs "model_max_length", if any. */
+static sbert_status kwargs_max_length(const cJSON *sbc, const char *path, size_t *out, int *present) {
+    *present = 0;
+    static const char *const keys[] = {"processor_kwargs", "tokenizer_args", "tokenizer_kwargs"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const cJSON *kw = cJSON_GetObjectItemCaseSensitive(sbc, keys[i]);
+        if (!cJSON_IsObject(kw)) continue;
+        SBERT_TRY(json_size(kw, "model_max_length", path, out, present));
+        if (*present) return SBERT_OK;
+    }
+    return SBERT_OK;
+}
+
+/* sentence_bert_config.json (or a legacy name) -> settings. */
+static sbert_status read_sbc(tf_module *m, const char *dir, size_t *msl, int *has_msl, size_t *kw_len,
+                             int *has_kw) {
+    static const char *const names[] = {"sentence_bert_config.json",       "sentence_roberta_config.json",
+                                        "sentence_distilbert_config.json", "sentence_camembert_config.json",
+                                        "sentence_albert_config.json",     "sentence_xlm-roberta_config.json",
+                                        "sentence_xlnet_config.json"};
+    char path[PATH_CAP];
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !m->sbc; i++) {
+        SBERT_TRY(sbert_path_join(path, sizeof path, dir, names[i]));
+        if (sbert_file_exists(path)) SBERT_TRY(sbert_json_load(path, &m->sbc));
+    }
+    if (!m->sbc) return SBERT_OK;
+    if (!cJSON_IsObject(m->sbc)) return sbert_fail(SBERT_ERR_FORMAT, "%s: not a JSON object", path);
+    SBERT_TRY(json_size(m->sbc, "max_seq_length", path, msl, has_msl));
+    SBERT_TRY(kwargs_max_length(m->sbc, path, kw_len, has_kw));
+    const cJSON *lc = cJSON_GetObjectItemCaseSensitive(m->sbc, "do_lower_case");
+    if (lc && !cJSON_IsNull(lc)) {
+        if (!cJSON_IsBool(lc)) return sbert_fail(SBERT_ERR_FORMAT, "%s: \"do_lower_case\" must be true or false", path);
+        m->do_lower_case = cJSON_IsTrue(lc);
+    }
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(m->sbc, "transformer_task");
+    if (task && cJSON_IsString(task) && strcmp(task->valuestring, "feature-extraction") != 0)
+        return sbert_fail(SBERT_ERR_UNSUPPORTED,
+                          "%s: transformer_task \"%s\" is not supported by a SentenceTransformer (only "
+                          "feature-extraction)",
+                          path, task->valuestring);
+    return SBERT_OK;
+}
+
+static sbert_status tm_load_into(tf_module *m, const char *dir, int read_st_config) {
+    char path[PATH_CAP];
+    m->src_dir = malloc(strlen(dir) + 1);
+    if (!m->src_dir) return nomem("module path");
+    strcpy(m->src_dir, dir);
+    SBERT_TRY(sbert_path_join(path, sizeof path, dir, "config.json"));
+    if (!sbert_file_exists(path))
+        return sbert_fail(SBERT_ERR_IO, "%s: missing (the Hugging Face config of the Transformer)", path);
+    SBERT_TRY(sbert_path_join(path, sizeof path, dir, "tokenizer.json"));
+    if (!sbert_file_exists(path))
+        return sbert_fail(SBERT_ERR_IO,
+                          "%s: missing; sbert needs the fast-tokenizer file tokenizer.json (in Python: "
+                          "AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes it)",
+                          path);
+    SBERT_TRY(sbert_tokenizer_load(path, &m->tok));
+    SBERT_TRY(sbert_transformer_load(dir, &m->t));
+    m->max_tokens = sbert_transformer_max_tokens(m->t);
+
+    size_t msl = 0, kw_len = 0;
+    int has_msl = 0, has_kw = 0;
+    if (read_st_config) SBERT_TRY(read_sbc(m, dir, &msl, &has_msl, &kw_len, &has_kw));
+    if (has_kw) {
+        m->max_seq_length = kw_len;
+    } else if (has_msl) {
+        m->max_seq_length = msl;
+    } else {
+        /* tokenizer_config.json model_max_length (transformers' default when
+         * absent is "very large"), capped at what the position embeddings
+         * allow (Python caps at max_position_embeddings, i.e. 514 rather than
+         * 512 for RoBERTa-style models, where longer inputs would fail). */
+        size_t tml = (size_t)1e15;
+        SBERT_TRY(sbert_path_join(path, sizeof path, dir, "tokenizer_config.json"));
+        if (sbert_file_exists(path)) {
+            cJSON *tc = NULL;
+            SBERT_TRY(sbert_json_load(path, &tc));
+            const cJSON *v = cJSON_IsObject(tc) ? cJSON_GetObjectItemCaseSensitive(tc, "model_max_length") : NULL;
+            if (cJSON_IsNumber(v) && v->valuedouble >= 1)
+                tml = v->valuedouble > 1e15 ? (size_t)1e15 : (size_t)v->valuedouble;
+            cJSON_Delete(tc);
+        }
+        m->max_seq_length = tml < m->max_tokens ? tml : m->max_tokens;
+    }
+    if (m->max_seq_length == 0) return sbert_fail(SBERT_ERR_FORMAT, "%s: max_seq_length is 0", dir);
+    return SBERT_OK;
+}
+
+static const sbert_module_ops TRANSFORMER_OPS = {
+    .class_name = "Transformer",
+    .forward = tm_forward,
+    .backward = tm_backward,
+    .rec_free = tm_rec_free,
+    .params = tm_params,
+    .save = tm_save,
+    .out_dim = tm_out_dim,
+    .free = tm_free,
+    .tokenize = tm_tokenize,
+    .prompt_length = tm_prompt_length,
+    .tokenizer = tm_tokenizer,
+    .max_seq_length = tm_max_seq_length,
+    .set_max_seq_length = tm_set_max_seq_length,
+};
+
+sbert_status sbert_transformer_module_load(const sbert_module_load_ctx *ctx, sbert_module **out) {
+    *out = NULL;
+    tf_module *m = calloc(1, sizeof *m);
+    if (!m) return nomem("Transformer");
+    sbert_status st = sbert_module_init(&m->base, &TRANSFORMER_OPS, ctx->type, NULL);
+    if (st == SBERT_OK) st = tm_load_into(m, ctx->dir, ctx->read_st_config);
+    if (st != SBERT_OK) {
+        tm_free(&m->base);
+        return st;
+    }
+    *out = &m->base;
+    return SBERT_OK;
+}
+
+sbert_transformer *sbert_transformer_module_encoder(sbert_module *m) {
+    return m && m->ops == &TRANSFORMER_OPS ? ((tf_module *)m)->t : NULL;
+}
+
+int sbert_transformer_module_do_lower_case(const sbert_module *m) {
+    return m && m->ops == &TRANSFORMER_OPS ? ((const tf_module *)m)->do_lower_case : 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * modules/transformer_module.h -- the sentence-transformers `Transformer`
+ * module (a Hugging Face encoder, its tokenizer and sentence_bert_config.json)
+ * behind the module contract of module.h. It is the input module of a
+ * transformer model: it tokenizes (prompt, do_lower_case, special tokens,
+ * longest_first truncation to max_seq_length) and maps the token ids of a
+ * packed batch to token embeddings [T, hidden]. Its parameters are the
+ * encoder's flat buffer, registered in order under their AutoModel names;
+ * DistilBERT's sinusoidal position table is registered frozen.
+ */
+#ifndef SBERT_MODULES_TRANSFORMER_MODULE_H
+#define SBERT_MODULES_TRANSFORMER_MODULE_H
+
+#include "modules/module.h"
+#include "modules/transformer.h"
+
+/* Loader: ctx->dir holds config.json, model.safetensors, tokenizer.json and
+ * (when ctx->read_st_config) sentence_bert_config.json. */
+sbert_status sbert_transformer_module_load(const sbert_module_load_ctx *ctx, sbert_module **out);
+/* The encoder of a Transformer module, or NULL for another module. */
+sbert_transformer *sbert_transformer_module_encoder(sbert_module *m);
+/* do_lower_case from sentence_bert_config.json (0 for another module). */
+int sbert_transformer_module_do_lower_case(const sbert_module *m);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * training/optimizer.c -- AdamW over the parameter table (see optimizer.h).
+ */
+#include "training/optimizer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "io/file.h"
+#include "io/safetensors.h"
+
+sbert_status sbert_optimizer_init(sbert_optimizer *o, sbert_param_table *t) {
+    memset(o, 0, sizeof *o);
+    o->t = t;
+    o->n = sbert_params_numel(t);
+    o->m = calloc(o->n ? o->n : 1, sizeof *o->m);
+    o->v = calloc(o->n ? o->n : 1, sizeof *o->v);
+    if (!o->m || !o->v) {
+        sbert_optimizer_free(o);
+        return sbert_fail(SBERT_ERR_NOMEM, "AdamW: cannot allocate state for %zu parameters", o->n);
+    }
+    return SBERT_OK;
+}
+
+void sbert_optimizer_free(sbert_optimizer *o) {
+    free(o->m);
+    free(o->v);
+    memset(o, 0, sizeof *o);
+}
+
+static double sparse_sumsq(const sbert_param *p) {
+    double ss = 0;
+    for (size_t k = 0; k < p->n_touched; k++) {
+        const float *g = p->grad + (size_t)p->touched[k] * p->row_dim;
+        for (size_t i = 0; i < p->row_dim; i++) ss += (double)g[i] * g[i];
+    }
+    return ss;
+}
+
+double sbert_optimizer_grad_norm(const sbert_optimizer *o) {
+    double ss = 0;
+    for (size_t i = 0; i < sbert_params_count(o->t); i++) {
+        const sbert_param *p = sbert_params_at_const(o->t, i);
+        if (!p->trainable) continue;
+        ss += p->row_dim ? sparse_sumsq(p) : sbert_grad_sumsq(p->grad, p->numel);
+    }
+    return sqrt(ss);
+}
+
+/* Lazy AdamW on the touched rows of a row-sparse tensor; gradients of
+ * those rows zeroed and the touched list emptied. */
+static void sparse_step(sbert_optimizer *o, sbert_param *p, const sbert_adamw_config *cfg, double lr, float scale) {
+    const size_t D = p->row_dim;
+    if (scale != 1.0f)
+        for (size_t k = 0; k < p->n_touched; k++) {
+            float *g = p->grad + (size_t)p->touched[k] * D;
+            for (size_t i = 0; i < D; i++) g[i] *= scale;
+        }
+    for (size_t k = 0; k < p->n_touched; k++) {
+        size_t off = (size_t)p->touched[k] * D;
+        sbert_adamw_state s = {D, o->m + p->offset + off, o->v + p->offset + off, o->step};
+        sbert_param_segment seg = {0, D, p->decay};
+        sbert_adamw_step(&s, cfg, lr, p->data + off, p->grad + off, &seg, 1);
+    }
+    for (size_t k = 0; k < p->n_touched; k++) {
+        memset(p->grad + (size_t)p->touched[k] * D, 0, D * sizeof(float));
+        p->mark[p->touched[k]] = 0;
+    }
+    p->n_touched = 0;
+}
+
+double sbert_optimizer_step(sbert_optimizer *o, const sbert_adamw_config *cfg, double lr, double max_grad_norm) {
+    double norm = sbert_optimizer_grad_norm(o);
+    /* torch clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1;
+     * the scale, the update and the zeroing are one pass per run of rows. */
+    float c = 1.0f;
+    if (max_grad_norm > 0) {
+        double coef = max_grad_norm / (norm + 1e-6);
+        if (coef < 1.0) c = (float)coef;
+    }
+    size_t n = sbert_params_count(o->t);
+    sbert_param_segment *segs = malloc((n ? n : 1) * sizeof *segs);
+    for (size_t i = 0; i < n;) {
+        sbert_param *p = sbert_params_at(o->t, i);
+        if (p->row_dim) {
+            sparse_step(o, p, cfg, lr, c);
+            i++;
+            continue;
+        }
+        /* A run of dense rows stored back to back (a module's flat buffer):
+         * one fused call, its frozen rows left out of the segments. */
+        size_t j = i + 1;
+        while (j < n) {
+            const sbert_param *q = sbert_params_at(o->t, j), *prev = sbert_params_at(o->t, j - 1);
+            if (q->row_dim || q->data != prev->data + prev->numel) break;
+            j++;
+        }
+        size_t ns = 0;
+        for (size_t k = i; k < j; k++) {
+            sbert_param *q = sbert_params_at(o->t, k);
+            if (!q->trainable) {
+                memset(q->grad, 0, q->numel * sizeof *q->grad);
+                continue;
+            }
+            if (segs) {
+                segs[ns].offset = q->offset - p->offset;
+                segs[ns].size = q->numel;
+                segs[ns].decay = q->decay;
+                ns++;
+            }
+        }
+        if (!segs) { /* no memory for the segment list: one call per row */
+            for (size_t k = i; k < j; k++) {
+                sbert_param *q = sbert_params_at(o->t, k);
+                if (!q->trainable) continue;
+                sbert_adamw_state s = {q->numel, o->m + q->offset, o->v + q->offset, o->step};
+                sbert_param_segment seg = {0, q->numel, q->decay};
+                sbert_adamw_step_fused(&s, cfg, lr, q->data, q->grad, c, 1, &seg, 1);
+            }
+        } else if (ns) {
+            sbert_adamw_state s = {0, o->m + p->offset, o->v + p->offset, o->step};
+            sbert_adamw_step_fused(&s, cfg, lr, p->data, p->grad, c, 1, segs, ns);
+        }
+        i = j;
+    }
+    free(segs);
+    o->step++;
+    return norm;
+}
+
+sbert_status sbert_optimizer_save(const sbert_optimizer *o, const char *dir, const char *const *meta, size_t n_meta) {
+    sbert_st_entry e[2];
+    memset(e, 0, sizeof e);
+    e[0].name = "exp_avg";
+    e[0].data = o->m;
+    e[1].name = "exp_avg_sq";
+    e[1].data = o->v;
+    for (int i = 0; i < 2; i++) {
+        e[i].ndim = 1;
+        e[i].shape[0] = (int64_t)o->n;
+    }
+    char step[32];
+    snprintf(step, sizeof step, "%lld", (long long)o->step);
+    const char *all[2 + 2 * 8];
+    if (n_meta > 8) return sbert_fail(SBERT_ERR_INTERNAL, "optimizer save: too much metadata");
+    all[0] = "step";
+    all[1] = step;
+    for (size_t i = 0; i < 2 * n_meta; i++) all[2 + i] = meta[i];
+    char path[4200];
+    SBERT_TRY(sbert_path_join(path, sizeof path, dir, "optimizer.safetensors"));
+    return sbert_st_write(path, e, 2, all, 1 + n_meta);
+}
+
+sbert_status sbert_optimizer_load(sbert_optimizer *o, const char *dir, struct sbert_safetensors **file) {
+    if (file) *file = NULL;
+    char path[4200];
+    SBERT_TRY(sbert_path_join(path, sizeof path, dir, "optimizer.safetensors"));
+    sbert_safetensors *st = NULL;
+    SBERT_TRY(sbert_st_open(path, &st));
+    int64_t shape[1] = {(int64_t)o->n};
+    sbert_status s = sbert_st_read_f32(st, "exp_avg", shape, 1, o->m);
+    if (s == SBERT_OK) s = sbert_st_read_f32(st, "exp_avg_sq", shape, 1, o->v);
+    const char *step = sbert_st_metadata(st, "step");
+    char *end = NULL;
+    long long v = step ? strtoll(step, &end, 10) : -1;
+    if (s == SBERT_OK && (!step || !end || *end || v < 0))
+        s = sbert_fail(SBERT_ERR_FORMAT, "%s: '__metadata__.step' is missing or not a non-negative integer", path);
+    if (s == SBERT_OK) o->step = v;
+    if (s != SBERT_OK || !file) sbert_st_close(st);
+    else *file = st;
+    return s;
+}

@@ -1,0 +1,315 @@
+/*
+ * training/train_args.c -- the table of recipe keys and its reader (see
+ * train_args.h).
+ */
+#include "training/train_args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/error.h"
+#include "evaluation/evaluators.h"
+#include "models/model.h"
+
+typedef enum { K_STR, K_NUM, K_INT, K_BOOL } key_kind;
+
+typedef struct {
+    const char *key;
+    key_kind kind;
+    const char *def; /* NULL: no default (unset) */
+    size_t off;      /* into sbert_train_args */
+    double lo, hi;   /* K_NUM / K_INT range */
+    const char *help;
+} arg_def;
+
+#define A(f) offsetof(sbert_train_args, f)
+#define BIG 1e15
+
+static const arg_def ARGS[] = {
+    /* run */
+    {"run_name", K_STR, "sbert-run", A(run_name), 0, 0, "name of the run: logs/{run_name}.log"},
+    {"output_dir", K_STR, NULL, A(output_dir), 0, 0, "where checkpoints and the final model go (output/{run_name})"},
+    /* model */
+    {"model", K_STR, NULL, A(model), 0, 0,
+     "a sentence-transformers or Hugging Face model directory, or 'static' (a new StaticEmbedding)"},
+    {"model_type", K_STR, "SentenceTransformer", A(model_type), 0, 0,
+     "the model kind trained (SentenceTransformer; must match the model)"},
+    {"tokenizer", K_STR, NULL, A(tokenizer), 0, 0, "tokenizer.json for model: static"},
+    {"embedding_dim", K_INT, "256", A(embedding_dim), 1, 1e6, "table width for model: static"},
+    {"max_seq_length", K_INT, "0", A(max_seq_length), 0, 1e7, "tokens per text after truncation (0: the model's)"},
+    /* data */
+    {"train_data", K_STR, NULL, A(train_data), 0, 0, "training data: .jsonl/.csv/.tsv (columns by position)"},
+    {"eval_data", K_STR, NULL, A(eval_data), 0, 0, "evaluator data (comma list with a list of evaluators)"},
+    {"test_data", K_STR, NULL, A(test_data), 0, 0, "optional: evaluated once after training with test_evaluator"},
+    {"columns", K_STR, NULL, A(columns), 0, 0, "keep and order train_data's columns: 'anchor,positive'"},
+    {"rename_columns", K_STR, NULL, A(rename_columns), 0, 0, "rename train_data's columns: 'old:new,old2:new2'"},
+    {"max_train_samples", K_INT, "0", A(max_train_samples), 0, BIG, "keep the first N training rows (0: all)"},
+    {"max_eval_samples", K_INT, "0", A(max_eval_samples), 0, BIG, "keep the first N evaluation rows/queries"},
+    /* loss */
+    {"loss", K_STR, "CoSENTLoss", A(loss), 0, 0, "the loss class (see the list below)"},
+    /* evaluation */
+    {"evaluator", K_STR, "EmbeddingSimilarityEvaluator", A(evaluator), 0, 0,
+     "the evaluator class, or a comma list (SequentialEvaluator)"},
+    {"evaluator_name", K_STR, "", A(evaluator_name), 0, 0, "metric key prefix (one per evaluator)"},
+    {"test_evaluator", K_STR, NULL, A(test_evaluator), 0, 0, "evaluator for test_data (default: evaluator)"},
+    /* training arguments */
+    {"num_train_epochs", K_NUM, "3", A(num_train_epochs), 0, 1e6, "epochs (fractional allowed)"},
+    {"max_steps", K_INT, "-1", A(max_steps), -1, 1e12, "optimizer steps; > 0 overrides num_train_epochs"},
+    {"per_device_train_batch_size", K_INT, "8", A(batch_size), 1, 1e7, "rows per batch"},
+    {"per_device_eval_batch_size", K_INT, "8", A(eval_batch_size), 1, 1e7, "texts per encode batch in evaluation"},
+    {"gradient_accumulation_steps", K_INT, "1", A(accum), 1, 1e6, "batches per optimizer step"},
+    {"learning_rate", K_NUM, "5e-5", A(learning_rate), 0, 1e3, "peak learning rate"},
+    {"weight_decay", K_NUM, "0", A(weight_decay), 0, 1e3, "AdamW weight decay (not on biases and LayerNorm)"},
+    {"adam_beta1", K_NUM, "0.9", A(adam_beta1), 0, 0.999999, "AdamW beta1"},
+    {"adam_beta2", K_NUM, "0.999", A(adam_beta2), 0, 0.999999999, "AdamW beta2"},
+    {"adam_epsilon", K_NUM, "1e-8", A(adam_epsilon), 0, 1, "AdamW epsilon"},
+    {"max_grad_norm", K_NUM, "1.0", A(max_grad_norm), 0, 1e9, "gradient clipping (0: none)"},
+    {"lr_scheduler_type", K_STR, "linear", A(lr_scheduler_type), 0, 0,
+     "linear, cosine, constant, constant_with_warmup"},
+    {"warmup_steps", K_NUM, "0", A(warmup_steps), 0, 1e12, "warmup steps; a value below 1 is a fraction of the total"},
+    {"warmup_ratio", K_NUM, "0", A(warmup_ratio), 0, 1, "warmup as a fraction of the total steps (if no warmup_steps)"},
+    {"seed", K_INT, "42", A(seed), 0, 9.2e18, "seed of the initialization, the sampler and dropout"},
+    {"batch_sampler", K_STR, "BATCH_SAMPLER", A(batch_sampler), 0, 0, "BATCH_SAMPLER or NO_DUPLICATES"},
+    {"dataloader_drop_last", K_BOOL, "false", A(drop_last), 0, 0, "drop the last incomplete batch"},
+    {"dataloader_num_workers", K_INT, "0", A(dataloader_num_workers), 0, 1024,
+     "accepted for compatibility; a no-op (batches are built in the training thread)"},
+    {"eval_strategy", K_STR, "no", A(eval_strategy), 0, 0, "no, steps or epoch"},
+    {"eval_steps", K_NUM, "0", A(eval_steps), 0, 1e12, "evaluate every N steps (< 1: a fraction; 0: logging_steps)"},
+    {"save_strategy", K_STR, "steps", A(save_strategy), 0, 0, "no, steps, epoch or best"},
+    {"save_steps", K_NUM, "500", A(save_steps), 0, 1e12, "checkpoint every N steps (< 1: a fraction)"},
+    {"save_total_limit", K_INT, "0", A(save_total_limit), 0, 1e9, "keep only the newest N checkpoints (0: all)"},
+    {"logging_steps", K_NUM, "500", A(logging_steps), 0, 1e12, "log every N steps (< 1: a fraction)"},
+    {"logging_first_step", K_BOOL, "false", A(logging_first_step), 0, 0, "also log the first step"},
+    {"load_best_model_at_end", K_BOOL, "false", A(load_best), 0, 0, "restore the best evaluated model at the end"},
+    {"metric_for_best_model", K_STR, NULL, A(metric_for_best_model), 0, 0,
+     "the eval metric that picks the best model (default: the evaluator's primary)"},
+    {"greater_is_better", K_BOOL, "true", A(greater_is_better), 0, 0, "direction of metric_for_best_model"},
+    {"early_stopping_patience", K_INT, "0", A(early_stopping_patience), 0, 1e9,
+     "stop after N evaluations without improvement (0: never)"},
+    {"early_stopping_threshold", K_NUM, "0", A(early_stopping_threshold), 0, 1e9, "improvement that counts"},
+    {"resume_from_checkpoint", K_STR, NULL, A(resume), 0, 0, "a checkpoint folder, or true/latest"},
+    {"num_threads", K_INT, "0", A(num_threads), 0, 4096, "worker threads (0: all cores)"},
+    {"push_to_hub", K_BOOL, "false", A(push_to_hub), 0, 0, "push the model to the Hub at the end (non-fatal)"},
+    {"hub_model_id", K_STR, NULL, A(hub_model_id), 0, 0, "the Hub repository for push_to_hub"},
+    {"hub_private_repo", K_BOOL, "false", A(hub_private_repo), 0, 0, "make the Hub repository private"},
+};
+#define N_ARGS (sizeof ARGS / sizeof ARGS[0])
+
+/* Hugging Face / sentence-transformers keys that mean nothing to sbert or
+ * are not supported yet: accepted only with the value that matches what
+ * sbert does (ok, NULL: none), refused otherwise with `why`. */
+static const struct {
+    const char *key;
+    const char *ok;
+    const char *why;
+} REFUSED[] = {
+    {"bf16", "false", "bf16 training is not supported yet: sbert trains in fp32"},
+    {"fp16", "false", "fp16 training is not supported: sbert trains in fp32"},
+    {"tf32", "false", "tf32 is a GPU setting: sbert trains in fp32 on the CPU"},
+    {"gradient_checkpointing", "false",
+     "gradient checkpointing is not supported: use a Cached* loss (mini_batch_size) to fit large batches"},
+    {"report_to", "none",
+     "report_to: only 'none' is supported (the log goes to stdout and logs/{run_name}.log)"},
+    {"torch_compile", "false", "torch_compile has no meaning here (no torch)"},
+    {"optim", "adamw_torch", "optim: sbert implements adamw_torch (AdamW, decoupled weight decay) only"},
+    {"prompts", NULL, "prompts in training are not supported yet"},
+    {"matryoshka_dims", NULL, "MatryoshkaLoss (matryoshka_dims) is not implemented yet"},
+    {"main_similarity", NULL, "main_similarity is not supported yet (evaluators use the model's similarity function)"},
+};
+#define N_REFUSED (sizeof REFUSED / sizeof REFUSED[0])
+
+const char *const *sbert_train_known_keys(void) {
+    static const char *keys[N_ARGS + N_REFUSED + 64];
+    static size_t n = 0;
+    if (n == 0) {
+        for (size_t i = 0; i < N_ARGS; i++) keys[n++] = ARGS[i].key;
+        for (size_t i = 0; i < N_REFUSED; i++) keys[n++] = REFUSED[i].key;
+        for (const char *const *k = sbert_loss_param_keys(); *k && n + 1 < sizeof keys / sizeof keys[0]; k++)
+            keys[n++] = *k;
+        keys[n] = NULL;
+    }
+    return keys;
+}
+
+static int parse_bool(const char *v, int *out) {
+    if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes")) return *out = 1, 1;
+    if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no")) return *out = 0, 1;
+    return 0;
+}
+
+static sbert_status read_one(const sbert_recipe *r, const arg_def *d, sbert_train_args *a) {
+    const char *v = sbert_recipe_get(r, d->key);
+    const char *origin = sbert_recipe_origin(r, d->key);
+    if (!v) v = d->def;
+    char *base = (char *)a + d->off;
+    if (d->kind == K_STR) {
+        *(const char **)base = v;
+        return SBERT_OK;
+    }
+    if (!v) return SBERT_OK;
+    if (d->kind == K_BOOL) {
+        if (!parse_bool(v, (int *)base))
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s must be true or false, got '%s'", origin, d->key, v);
+        return SBERT_OK;
+    }
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno == ERANGE || !isfinite(x))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s must be a%s, got '%s'", origin, d->key,
+                          d->kind == K_INT ? "n integer" : " number", v);
+    if (d->kind == K_INT && x != floor(x))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s must be an integer, got '%s'", origin, d->key, v);
+    if (x < d->lo || x > d->hi)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s must be in [%g, %g], got %s", origin, d->key, d->lo, d->hi, v);
+    if (d->kind == K_INT) *(int64_t *)base = (int64_t)x;
+    else *(double *)base = x;
+    return SBERT_OK;
+}
+
+static int one_of(const char *v, const char *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v, list[i])) return 1;
+    return 0;
+}
+
+/* A loss name that is not usable here: say why. */
+static sbert_status bad_loss(const sbert_recipe *r, const char *name) {
+    const char *origin = sbert_recipe_origin(r, "loss");
+    char avail[1024] = "";
+    size_t n = 0;
+    const char *names[128];
+    size_t nn = 0;
+    for (size_t i = 0; i < sbert_loss_count(); i++) {
+        const sbert_loss_def *d = sbert_loss_at(i);
+        if (nn < 128) names[nn++] = d->name;
+        if (d->compute && (d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER)) && n < sizeof avail)
+            n += (size_t)snprintf(avail + n, sizeof avail - n, "%s%s", n ? ", " : "", d->name);
+    }
+    const sbert_loss_def *d = sbert_loss_find(name);
+    if (!d)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: unknown loss '%s' (did you mean '%s'? available: %s)", origin,
+                          name, sbert_closest_name(name, names, nn), avail);
+    if (!(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER)))
+        return sbert_fail(SBERT_ERR_UNSUPPORTED,
+                          "%s: %s is a %s loss; this run trains a SentenceTransformer (available: %s)", origin, name,
+                          d->kinds & (1u << SBERT_KIND_CROSS_ENCODER) ? "CrossEncoder" : "SparseEncoder", avail);
+    return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: loss '%s' is not implemented yet (available: %s)", origin, name,
+                      avail);
+}
+
+/* The loss, its parameters, and keys that belong to other losses. */
+static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
+    const sbert_loss_def *d = sbert_loss_find(a->loss);
+    if (!d || !d->compute || !(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER))) return bad_loss(r, a->loss);
+    a->loss_def = d;
+    memset(&a->loss_values, 0, sizeof a->loss_values);
+    for (size_t i = 0; i < d->n_params; i++) {
+        const char *v = sbert_recipe_get(r, d->params[i].key);
+        const char *origin = v ? sbert_recipe_origin(r, d->params[i].key) : "default";
+        SBERT_TRY(sbert_loss_param_parse(d, i, v ? v : d->params[i].def, origin, &a->loss_values));
+    }
+    for (const char *const *k = sbert_loss_param_keys(); *k; k++) {
+        if (!sbert_recipe_get(r, *k) || sbert_loss_param_index(d, *k) >= 0) continue;
+        char users[256] = "";
+        size_t n = 0;
+        for (size_t i = 0; i < sbert_loss_count() && n < sizeof users; i++) {
+            const sbert_loss_def *o = sbert_loss_at(i);
+            if (o->compute && sbert_loss_param_index(o, *k) >= 0)
+                n += (size_t)snprintf(users + n, sizeof users - n, "%s%s", n ? ", " : "", o->name);
+        }
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' is a parameter of %s, not of %s; remove it",
+                          sbert_recipe_origin(r, *k), *k, users, d->name);
+    }
+    return SBERT_OK;
+}
+
+sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
+    int smoke = a->smoke;
+    int64_t kill = a->kill_at_step;
+    memset(a, 0, sizeof *a);
+    a->smoke = smoke;
+    a->kill_at_step = kill;
+    for (size_t i = 0; i < N_ARGS; i++) SBERT_TRY(read_one(r, &ARGS[i], a));
+    a->greater_set = sbert_recipe_get(r, "greater_is_better") != NULL;
+    for (size_t i = 0; i < N_REFUSED; i++) {
+        const char *v = sbert_recipe_get(r, REFUSED[i].key);
+        if (!v) continue;
+        int b = 0, okb = 0;
+        int same = REFUSED[i].ok && (!strcasecmp(v, REFUSED[i].ok) ||
+                                     (parse_bool(v, &b) && parse_bool(REFUSED[i].ok, &okb) && b == okb));
+        if (!same)
+            return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: %s = '%s': %s", sbert_recipe_origin(r, REFUSED[i].key),
+                              REFUSED[i].key, v, REFUSED[i].why);
+    }
+    if (!a->model)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "recipe: 'model' is required (a model directory, or 'static' with "
+                                                 "'tokenizer')");
+    if (!a->train_data)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "recipe: 'train_data' is required (a .jsonl/.csv/.tsv file)");
+    if (!a->eval_data)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "recipe: 'eval_data' is required: the run contract evaluates a "
+                                                 "baseline and the trained model on it");
+    int kind = sbert_model_kind_parse(a->model_type);
+    if (kind < 0)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: model_type must be SentenceTransformer, CrossEncoder or "
+                                                 "SparseEncoder, got '%s'",
+                          sbert_recipe_origin(r, "model_type"), a->model_type);
+    if (kind != SBERT_KIND_SENTENCE_TRANSFORMER)
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: model_type %s: training a %s is not supported yet",
+                          sbert_recipe_origin(r, "model_type"), a->model_type, a->model_type);
+    static const char *const strategies[] = {"no", "steps", "epoch", "best"};
+    if (!one_of(a->eval_strategy, strategies, 3))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: eval_strategy must be no, steps or epoch, got '%s'",
+                          sbert_recipe_origin(r, "eval_strategy"), a->eval_strategy);
+    if (!one_of(a->save_strategy, strategies, 4))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: save_strategy must be no, steps, epoch or best, got '%s'",
+                          sbert_recipe_origin(r, "save_strategy"), a->save_strategy);
+    if (sbert_recipe_get(r, "warmup_ratio") && sbert_recipe_get(r, "warmup_steps"))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: give warmup_steps or warmup_ratio, not both",
+                          sbert_recipe_origin(r, "warmup_ratio"));
+    if (sbert_recipe_get(r, "warmup_ratio")) a->warmup_steps = a->warmup_ratio;
+    if (a->test_evaluator && !a->test_data)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: test_evaluator needs test_data",
+                          sbert_recipe_origin(r, "test_evaluator"));
+    if (a->hub_model_id && !a->push_to_hub)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: hub_model_id is only used with push_to_hub: true",
+                          sbert_recipe_origin(r, "hub_model_id"));
+    return read_loss(r, a);
+}
+
+#define APPENDF(...) n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__)
+
+size_t sbert_train_args_help(char *buf, size_t cap) {
+    size_t n = 0;
+    if (cap) buf[0] = '\0';
+    APPENDF("Recipe keys (default in brackets):\n");
+    for (size_t i = 0; i < N_ARGS; i++)
+        APPENDF("  %-30s %s%s%s%s\n", ARGS[i].key, ARGS[i].help, ARGS[i].def ? " [" : "",
+                ARGS[i].def ? (*ARGS[i].def ? ARGS[i].def : "\"\"") : "", ARGS[i].def ? "]" : "");
+    APPENDF("\nKeys accepted only as shown (anything else is refused with the reason):\n");
+    for (size_t i = 0; i < N_REFUSED; i++)
+        APPENDF("  %-30s %s\n", REFUSED[i].key, REFUSED[i].ok ? REFUSED[i].ok : "(not supported yet)");
+    APPENDF("\nLosses (SentenceTransformer) and their keys:\n");
+    for (size_t i = 0; i < sbert_loss_count(); i++) {
+        const sbert_loss_def *d = sbert_loss_at(i);
+        if (!d->compute || !(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER))) continue;
+        APPENDF("  %s: %s; columns %s\n", d->name, d->summary, d->columns);
+        for (size_t k = 0; k < d->n_params; k++)
+            APPENDF("      %-26s %s [%s]%s%s\n", d->params[k].key, d->params[k].help, d->params[k].def,
+                    d->params[k].choices ? " one of " : "", d->params[k].choices ? d->params[k].choices : "");
+    }
+    APPENDF("\nEvaluators (comma lists run as a SequentialEvaluator):\n");
+    for (size_t i = 0; i < sbert_evaluator_count(); i++) {
+        const sbert_evaluator_def *d = sbert_evaluator_at(i);
+        if (d->run && (d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER))) APPENDF("  %s: %s\n", d->name, d->data_help);
+    }
+    APPENDF("\nVERDICT: WIN when the score beats the baseline by >= 0.005, MARGINAL in [0, 0.005), REGRESSION "
+            "below.\n");
+    return n;
+}

@@ -1,0 +1,59 @@
+/*
+ * training/train_args.h -- the training arguments: one table of recipe keys
+ * (the sentence-transformers / Hugging Face names) with type, default, range
+ * and help, read into one struct. Every key in the table is read by the
+ * trainer; Hugging Face arguments that mean nothing here are either a
+ * documented no-op (dataloader_num_workers) or accepted only with the value
+ * that matches what sbert does (bf16: false) and refused otherwise with a
+ * message saying why; the parameters of the losses come from the loss table
+ * (scale, similarity_fct, ...) and a key that belongs to another loss than
+ * the one chosen is refused. `sbert train --help` prints this table.
+ */
+#ifndef SBERT_TRAINING_TRAIN_ARGS_H
+#define SBERT_TRAINING_TRAIN_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "losses/loss.h"
+#include "training/recipe.h"
+
+typedef struct {
+    /* run */
+    const char *run_name, *output_dir;
+    /* model */
+    const char *model, *model_type, *tokenizer;
+    int64_t embedding_dim, max_seq_length;
+    /* data */
+    const char *train_data, *eval_data, *test_data, *columns, *rename_columns;
+    int64_t max_train_samples, max_eval_samples;
+    /* loss (its parameters are in loss_values, by the loss table's order) */
+    const char *loss;
+    const sbert_loss_def *loss_def;
+    sbert_loss_values loss_values;
+    /* evaluation */
+    const char *evaluator, *evaluator_name, *test_evaluator;
+    /* training arguments */
+    double num_train_epochs, learning_rate, weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm,
+        warmup_steps, warmup_ratio, early_stopping_threshold, logging_steps, eval_steps, save_steps;
+    int64_t max_steps, batch_size, eval_batch_size, accum, seed, save_total_limit, early_stopping_patience,
+        num_threads, dataloader_num_workers;
+    const char *lr_scheduler_type, *batch_sampler, *eval_strategy, *save_strategy, *metric_for_best_model, *resume,
+        *hub_model_id;
+    int load_best, greater_is_better, greater_set, drop_last, push_to_hub, hub_private_repo, logging_first_step;
+    /* options of the run, not recipe keys */
+    int smoke;            /* SMOKE_TEST: one step on a tiny slice */
+    int64_t kill_at_step; /* tests: SIGKILL after this step (0: never) */
+} sbert_train_args;
+
+/* Read and check every key of r. */
+sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a);
+
+/* Every key a recipe may hold, NULL-terminated. */
+const char *const *sbert_train_known_keys(void);
+
+/* The recipe keys with defaults, the losses and the evaluators, for
+ * `sbert train --help`. Returns the length needed (like snprintf). */
+size_t sbert_train_args_help(char *buf, size_t cap);
+
+#endif
