@@ -25,6 +25,8 @@ ORDER = [
     "gen_data_refs.py",
     "gen_static_refs.py",
     "gen_eval_refs.py",
+    "gen_triplet_refs.py",
+    "gen_cross_encoder_refs.py",
     "gen_ir_refs.py",
     "gen_train_refs.py",
     "gen_backward_refs.py",

@@ -6,6 +6,13 @@ download).
   data/allnli-triplets.jsonl  (anchor, positive, negative) from SNLI test+validation:
                               premise, an entailment hypothesis, a contradiction hypothesis
   data/allnli-pairs.jsonl     (anchor, positive) entailment pairs from the same rows
+  data/snli-triplets-train.jsonl, data/snli-triplets-dev.jsonl
+                              a train/dev split of the same kind of triplets for recipes
+                              (TripletLoss + TripletEvaluator), disjoint by premise: dev = the
+                              first 500 triplets of SNLI validation (whole premise groups, file
+                              order); train = SNLI test triplets, then the remaining validation
+                              triplets, first 5000 kept. (allnli-triplets.jsonl holds both splits,
+                              so it overlaps the dev file; do not pair the two.)
   data/stsb-train.jsonl       STS-B train (sentence1, sentence2, score in [0, 1])
   data/stsb-dev.jsonl         STS-B dev, same columns
   data/stsb-test.jsonl        STS-B test, same columns
@@ -88,6 +95,36 @@ def build_cranfield():
           sum(len(v) for v in rel.values()), "relevant pairs")
 
 
+def snli_triplets(split):
+    """(anchor, positive, negative) triplets of one SNLI split, premise groups in file order:
+    every entailment hypothesis with contradiction hypothesis i % n_contradictions."""
+    groups = defaultdict(lambda: {"0": [], "2": []})
+    with open(os.path.join(SHARED, "snli", f"{split}.tsv"), encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            p, h, lab = line.rstrip("\n").split("\t")
+            if lab in ("0", "2"):
+                groups[p][lab].append(h)
+    out = []
+    for p, g in groups.items():
+        if g["2"]:
+            out.append([{"anchor": p, "positive": pos, "negative": g["2"][i % len(g["2"])]}
+                        for i, pos in enumerate(g["0"])])
+    return out  # one list per premise
+
+
+def build_snli_split(n_dev=500, n_train=5000):
+    val = snli_triplets("validation")
+    dev, k = [], 0
+    while k < len(val) and len(dev) < n_dev:
+        dev.extend(val[k])
+        k += 1
+    dev_premises = {r["anchor"] for r in dev}
+    train = [r for grp in snli_triplets("test") + val[k:] for r in grp if r["anchor"] not in dev_premises]
+    write_jsonl("snli-triplets-dev.jsonl", dev)
+    write_jsonl("snli-triplets-train.jsonl", train[:n_train])
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     groups = defaultdict(lambda: {"0": [], "2": []})
@@ -116,6 +153,7 @@ def main():
     shutil.copyfile(os.path.join(SHARED, "tokenizers", "bert-base-uncased", "tokenizer.json"),
                     os.path.join(OUT, "bert-base-uncased-tokenizer.json"))
     build_cranfield()
+    build_snli_split()
 
 
 if __name__ == "__main__":
