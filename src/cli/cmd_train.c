@@ -54,6 +54,14 @@ int cli_cmd_train(int argc, char **argv) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             cli_print_help(&cli_train_spec, stdout);
+            /* The recipe keys, losses and evaluators, from the library's tables. */
+            size_t need = sbert_train_help(NULL, 0);
+            char *text = malloc(need + 1);
+            if (text) {
+                sbert_train_help(text, need + 1);
+                printf("\n%s", text);
+                free(text);
+            }
             free(over);
             return CLI_EXIT_OK;
         }
@@ -105,7 +113,11 @@ int cli_cmd_train(int argc, char **argv) {
     sbert_status st = sbert_train(recipe, over, n, log_dir, &summary);
     free(over);
     fflush(stdout);
-    if (st != SBERT_OK)
-        return cli_library_failure("training failed", st);
+    if (st != SBERT_OK) {
+        /* A bad recipe key or value is a usage error (exit 2); a failure while
+         * running (data, model files, a diverging loss) exits 1. */
+        int rc = cli_library_failure("training failed", st);
+        return st == SBERT_ERR_INVALID_ARG ? CLI_EXIT_USAGE : rc;
+    }
     return CLI_EXIT_OK;
 }

@@ -37,4 +37,7 @@ sbert_status sbert_train(const char *recipe_path, const char *const *args, size_
     return SBERT_OK;
 }
 
-size_t sbert_train_help(char *buf, size_t cap) { return sbert_train_args_help(buf, cap); }
+size_t sbert_train_help(char *buf, size_t cap) {
+    char one[1];
+    return buf && cap ? sbert_train_args_help(buf, cap) : sbert_train_args_help(one, sizeof one);
+}
