@@ -856,8 +856,9 @@ static void test_train(void) {
 
     /* an unknown key: exit 1, the closest key suggested */
     snprintf(args, sizeof args, "train '%s' --output_dir '%s' --learnign_rate 0.1", recipe,
+    /* an unknown recipe key is a usage error: exit 2, as the README promises */
              tmp_path("train-bad"));
-    expect_failure("train, unknown key", args, 1, "learning_rate", NULL, 0);
+    expect_failure("train, unknown key", args, 2, "learning_rate", NULL, 0);
     snprintf(args, sizeof args, "train '%s' --output_dir", recipe);
     expect_failure("train, missing value", args, 2, "needs a value", NULL, 0);
 }
