@@ -854,9 +854,8 @@ static void test_train(void) {
     snprintf(a, sizeof a, "%s/final/modules.json", out_cli);
     CHECK(file_exists(a), "train saved %s", a);
 
-    /* an unknown key: exit 1, the closest key suggested */
+    /* an unknown key: a usage error (exit 2, as the README promises), the closest key suggested */
     snprintf(args, sizeof args, "train '%s' --output_dir '%s' --learnign_rate 0.1", recipe,
-    /* an unknown recipe key is a usage error: exit 2, as the README promises */
              tmp_path("train-bad"));
     expect_failure("train, unknown key", args, 2, "learning_rate", NULL, 0);
     snprintf(args, sizeof args, "train '%s' --output_dir", recipe);
