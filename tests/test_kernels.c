@@ -407,7 +407,7 @@ static void test_sgemm(void) {
                 sbert_sgemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, C2, N);
                 for (size_t i = 0; i < M * N; i++) {
                     same &= C1[i] == C2[i];
-                    worst = fmax(worst, fabs((double)C0[i] - C1[i]));
+                    worst = test_max_err(worst, fabs((double)C0[i] - C1[i]));
                 }
             }
     CHECK(same, "sbert_sgemm repeats bit for bit at a given thread count");
@@ -426,7 +426,7 @@ static void test_sgemm(void) {
                             (int)M, (int)N, (int)K, 0.5, Ad, (int)lda, Bd, (int)ldb, 1.0, D0, (int)N);
                 sbert_set_num_threads(th);
                 sbert_dgemm(ta, tb, M, N, K, 0.5, Ad, lda, Bd, ldb, 1.0, D1, N);
-                for (size_t i = 0; i < M * N; i++) dworst = fmax(dworst, fabs(D0[i] - D1[i]));
+                for (size_t i = 0; i < M * N; i++) dworst = test_max_err(dworst, fabs(D0[i] - D1[i]));
             }
     CHECK(dworst <= 1e-13, "sbert_dgemm vs one cblas_dgemm call: max |diff| %.3g", dworst);
     free(Ad), free(Bd), free(D0), free(D1);
@@ -441,8 +441,8 @@ static void test_exp_nonpos(void) {
     for (int i = 0; i <= 200000; i++) {
         float x = -100.0f * (float)i / 200000.0f;
         double want = exp((double)x), got = sbert_exp_nonpos(x);
-        if (x >= -87.0f) worst = fmax(worst, fabs(got - want) / want);
-        else worst_tail = fmax(worst_tail, got < 0 ? 1.0 : got);
+        if (x >= -87.0f) worst = test_max_err(worst, fabs(got - want) / want);
+        else worst_tail = test_max_err(worst_tail, got < 0 ? 1.0 : got);
     }
     CHECK(worst_tail < 2e-38, "below -87 exp clamps to a tiny nonnegative value (largest %g)", worst_tail);
     CHECK(worst <= 4e-7, "sbert_exp_nonpos: max relative error %.3g over [-87, 0]", worst);

@@ -4,6 +4,7 @@
  *   CHECK(cond, "fmt", ...)   records a pass or a failure (with file:line)
  *   CHECK_OK(expr)            expr must return SBERT_OK; prints sbert_last_error()
  *   CHECK_NEAR(a, b, tol, ...)
+ *   m = test_max_err(m, d)    running max of errors that turns a NaN into +inf
  *   TEST_REQUIRE_FILE(path, "how to get it")
  *                             1 if path exists, else a failure (never a skip) saying how to get it
  *   test_skip("fmt", ...)     an optional part that cannot run here (say, too slow under the
@@ -95,6 +96,12 @@ static inline int test_require_file_at(const char *file, int line, const char *p
     return 0;
 }
 #define TEST_REQUIRE_FILE(path, how) test_require_file_at(__FILE__, __LINE__, (path), (how))
+
+/* max(m, d) for error maxima: a NaN d makes it +inf, so the tolerance check
+ * on the result fails (`if (d > m) m = d` and fmax() silently drop NaNs). */
+static inline double test_max_err(double m, double d) {
+    return d <= m ? m : (d != d ? INFINITY : d);
+}
 
 static inline int test_summary(void) {
     printf("%d passed, %d failed, %d skipped\n", g_test_pass, g_test_fail, g_test_skip);
