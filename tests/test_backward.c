@@ -947,7 +947,7 @@ static void test_block_vs_torch(void) {
     sbert_add_layernorm_forward(z, sum2, m2, r2, y, f, l2w, l2b, T, H, eps);
     float *zref = jarr("z", T * H);
     double zd = 0.0;
-    for (size_t i = 0; i < T * H; i++) zd = fmax(zd, fabs((double)z[i] - zref[i]));
+    for (size_t i = 0; i < T * H; i++) zd = test_max_err(zd, fabs((double)z[i] - zref[i]));
     printf("  %-34s %-8s max |dz| %.3e vs torch\n", "encoder block", "forward", zd);
     CHECK(zd < 1e-4, "encoder block forward differs from torch by %.3g", zd);
     /* backward */

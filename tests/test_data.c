@@ -4,6 +4,7 @@
  * written by sentence-transformers' NoDuplicatesBatchSampler for the same
  * permutation: tools/gen_data_refs.py).
  */
+#include <errno.h>
 #include <cjson/cJSON.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,8 +64,12 @@ static void check_batches(const sbert_batches *got, const cJSON *want, const cha
 }
 
 int main(void) {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/sbert_test_data_%d", (int)getpid());
-    CHECK(mkdir(g_tmp, 0700) == 0 || 1, "tmp dir");
+    /* a fresh private directory (mkdtemp: never one left over by an earlier run) */
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/sbert_test_data_XXXXXX");
+    if (!mkdtemp(g_tmp)) {
+        CHECK(0, "mkdtemp %s: %s", g_tmp, strerror(errno));
+        return test_summary();
+    }
     sbert_dataset *j = NULL, *c = NULL, *t = NULL;
     CHECK_OK(sbert_dataset_load(test_path("tests/data/datasets/snli_pairs.jsonl"), &j));
     CHECK_OK(sbert_dataset_load(test_path("tests/data/datasets/snli_pairs.csv"), &c));

@@ -66,6 +66,7 @@ static void check_parity(void) {
     free(text);
     const cJSON *c;
     double worst = 0;
+    int n_cases = 0;
     cJSON_ArrayForEach(c, refs) {
         const char *model_dir = cJSON_GetObjectItem(c, "model")->valuestring;
         const char *data = cJSON_GetObjectItem(c, "data")->valuestring;
@@ -73,13 +74,14 @@ static void check_parity(void) {
         char mpath[4096], dpath[4096];
         snprintf(mpath, sizeof mpath, "%s", test_path(model_dir));
         snprintf(dpath, sizeof dpath, "%s", test_path(data));
-        if (access(mpath, F_OK) != 0) {
-            printf("skip %s: model not present (tools/fetch_models.sh)\n", model_dir);
+        if (!TEST_REQUIRE_FILE(mpath, strncmp(model_dir, "models/", 7) == 0
+                                          ? TEST_FETCH_MODELS
+                                          : "it is committed under tests/data: restore it (git checkout)"))
             continue;
-        }
         sbert_model *m = NULL;
         CHECK_OK(sbert_model_load(mpath, NULL, &m));
         if (!m) continue;
+        n_cases++;
         sbert_eval_summary s;
         CHECK_OK(sbert_evaluate(m, "InformationRetrievalEvaluator", dpath, name, 32, &s));
         const cJSON *want = cJSON_GetObjectItem(c, "metrics");
@@ -104,6 +106,8 @@ static void check_parity(void) {
         }
         sbert_model_free(m);
     }
+    CHECK(n_cases == 3, "tests/data/ir/refs.json: %d cases checked, want 3 (MiniLM on Cranfield, the "
+          "static model on Cranfield and on ties)", n_cases);
     printf("max |diff| over all IR metrics: %.3e\n", worst);
     cJSON_Delete(refs);
 }
@@ -175,8 +179,9 @@ static void check_sequential_and_errors(void) {
 /* The CLI prints sbert_evaluate's metrics as JSON, primary first. */
 static void check_cli(void) {
     const char *bin = getenv("SBERT_BIN");
-    if (!bin || access(bin, X_OK) != 0) {
-        printf("skip the CLI check: SBERT_BIN is not set\n");
+    if (!bin || !*bin || access(bin, X_OK) != 0) {
+        CHECK(0, "SBERT_BIN (the sbert binary; CTest sets it) is not set or not executable: %s",
+              bin ? bin : "(unset)");
         return;
     }
     char ties[4096], model[4096], cmd[9000];
@@ -275,8 +280,11 @@ static void check_training(void) {
 }
 
 int main(void) {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/sbert_ir_test_%d", (int)getpid());
-    CHECK(mkdir(g_tmp, 0700) == 0, "mkdir %s", g_tmp);
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/sbert_ir_test_XXXXXX");
+    if (!mkdtemp(g_tmp)) {
+        CHECK(0, "mkdtemp %s failed", g_tmp);
+        return test_summary();
+    }
     check_parity();
     check_sequential_and_errors();
     check_cli();

@@ -3,9 +3,10 @@
  *
  * Kernel outputs are compared with torch's on the inputs stored in
  * tests/data/models/kernel-ref/ref.json (tools/gen_tiny_models.py kernels):
- * every activation transformers names, LayerNorm (two eps), residual +
- * LayerNorm, softmax, linear (+GELU) and packed multi-head attention with and
- * without a relative position bias. The pool is checked for full coverage of
+ * every activation transformers names, LayerNorm (two eps; also on rows of
+ * tiny variance, where the eps decides the output), residual + LayerNorm,
+ * softmax, linear (+GELU) and packed multi-head attention with and without a
+ * relative position bias. The pool is checked for full coverage of
  * odd ranges, nested calls, and bit-identical attention across thread counts;
  * the cost-balanced split, the pool-split sgemm (bit-identical to one
  * cblas_sgemm call) and the GELU loops' exp approximation.
@@ -124,6 +125,42 @@ static void test_layernorm(void) {
     CHECK(sum[3] == x[3] + r[3], "sum kept");
     free(want);
     free(x), free(w), free(b), free(r), free(out), free(mean), free(rstd), free(sum), free(y);
+}
+
+/* LayerNorm on rows of tiny variance (std 1e-1, 1e-2, 1e-3, 1e-4): there eps
+ * decides the output (the rows above, of std ~2, cannot tell eps 1e-12 from
+ * 1e-5: the outputs differ by ~1e-6). Each eps must match torch's output for
+ * that eps, and the two references must be far apart, so passing 1e-5 where
+ * 1e-12 is meant (or the reverse) fails. */
+static void test_layernorm_eps(void) {
+    size_t n, nw, nb;
+    size_t T = num("ln_small_T"), C = num("ln_small_C");
+    float *x = arr("ln_small_x", &n), *w = arr("ln_small_w", &nw), *b = arr("ln_small_b", &nb);
+    CHECK(T == 4 && n == T * C && nw == C && nb == C, "small-variance layernorm shapes");
+    size_t m12, m5;
+    float *want12 = arr("ln_small_out_1e-12", &m12), *want5 = arr("ln_small_out_1e-5", &m5);
+    float *out = malloc((n ? n : 1) * sizeof(float)), *sum = malloc((n ? n : 1) * sizeof(float));
+    float *zero = calloc(n ? n : 1, sizeof(float));
+    const double apart = m12 == n && m5 == n ? maxdiff(want12, want5, n) : 0;
+    /* torch: eps 1e-12 and 1e-5 differ by 1.8 here */
+    CHECK(apart > 0.5, "the eps 1e-12 and 1e-5 references differ by only %.3g", apart);
+    const float eps[2] = {1e-12f, 1e-5f};
+    const float *want[2] = {want12, want5};
+    for (int k = 0; k < 2 && m12 == n && m5 == n; k++) {
+        sbert_layernorm_forward(out, NULL, NULL, x, w, b, T, C, eps[k]);
+        double d = maxdiff(out, want[k], n), other = maxdiff(out, want[1 - k], n);
+        /* measured 2.4e-7 (outputs are O(1)); a different eps, even 1e-10 for
+         * 1e-12, moves the std-1e-4 row by > 1e-3 */
+        CHECK(d <= 1e-6, "small variance, eps %g: max |diff| %.3g", eps[k], d);
+        CHECK(other > 0.5, "small variance, eps %g: only %.3g from the other eps' output", eps[k],
+              other);
+        printf("ln small var eps %-6g max |diff| %.3g (other eps: %.3g)\n", eps[k], d, other);
+        /* the fused residual form takes the same eps path (a + 0) */
+        sbert_add_layernorm_forward(out, sum, NULL, NULL, x, zero, w, b, T, C, eps[k]);
+        d = maxdiff(out, want[k], n);
+        CHECK(d <= 1e-6, "add+layernorm, small variance, eps %g: max |diff| %.3g", eps[k], d);
+    }
+    free(x), free(w), free(b), free(want12), free(want5), free(out), free(sum), free(zero);
 }
 
 static void test_softmax_linear(void) {
@@ -370,7 +407,7 @@ static void test_sgemm(void) {
                 sbert_sgemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, C2, N);
                 for (size_t i = 0; i < M * N; i++) {
                     same &= C1[i] == C2[i];
-                    worst = fmax(worst, fabs((double)C0[i] - C1[i]));
+                    worst = test_max_err(worst, fabs((double)C0[i] - C1[i]));
                 }
             }
     CHECK(same, "sbert_sgemm repeats bit for bit at a given thread count");
@@ -389,7 +426,7 @@ static void test_sgemm(void) {
                             (int)M, (int)N, (int)K, 0.5, Ad, (int)lda, Bd, (int)ldb, 1.0, D0, (int)N);
                 sbert_set_num_threads(th);
                 sbert_dgemm(ta, tb, M, N, K, 0.5, Ad, lda, Bd, ldb, 1.0, D1, N);
-                for (size_t i = 0; i < M * N; i++) dworst = fmax(dworst, fabs(D0[i] - D1[i]));
+                for (size_t i = 0; i < M * N; i++) dworst = test_max_err(dworst, fabs(D0[i] - D1[i]));
             }
     CHECK(dworst <= 1e-13, "sbert_dgemm vs one cblas_dgemm call: max |diff| %.3g", dworst);
     free(Ad), free(Bd), free(D0), free(D1);
@@ -404,8 +441,8 @@ static void test_exp_nonpos(void) {
     for (int i = 0; i <= 200000; i++) {
         float x = -100.0f * (float)i / 200000.0f;
         double want = exp((double)x), got = sbert_exp_nonpos(x);
-        if (x >= -87.0f) worst = fmax(worst, fabs(got - want) / want);
-        else worst_tail = fmax(worst_tail, got < 0 ? 1.0 : got);
+        if (x >= -87.0f) worst = test_max_err(worst, fabs(got - want) / want);
+        else worst_tail = test_max_err(worst_tail, got < 0 ? 1.0 : got);
     }
     CHECK(worst_tail < 2e-38, "below -87 exp clamps to a tiny nonnegative value (largest %g)", worst_tail);
     CHECK(worst <= 4e-7, "sbert_exp_nonpos: max relative error %.3g over [-87, 0]", worst);
@@ -421,6 +458,7 @@ int main(void) {
     test_exp_nonpos();
     test_activations();
     test_layernorm();
+    test_layernorm_eps();
     test_softmax_linear();
     test_attention();
     cJSON_Delete(g_ref);

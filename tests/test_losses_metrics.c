@@ -56,7 +56,7 @@ static void check_loss_case(const cJSON *c) {
     double maxd = 0, maxg = 0;
     for (size_t k = 0; k < n_cols; k++)
         for (size_t i = 0; i < B * D; i++) {
-            maxd = fmax(maxd, fabs(grads[k][i] - want[k][i]));
+            maxd = test_max_err(maxd, fabs(grads[k][i] - want[k][i]));
             maxg = fmax(maxg, fabs(want[k][i]));
         }
     CHECK(maxd <= 1e-6 * fmax(1.0, maxg), "%s: gradient max |diff| %.3g (max |g| %.3g)", name, maxd,

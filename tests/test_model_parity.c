@@ -15,8 +15,9 @@
  * sentences, 4 long XQuAD paragraphs, "" and "   ") are encoded with
  * the case's options and compared with Python's embeddings (expected.f32).
  *
- * Target: max |delta| <= 1e-5 per component. The max |delta| of every case is
- * printed. Loading-side facts (dim, max_seq_length, similarity function,
+ * Target: max |delta| per component within the case's tolerance (case_tol():
+ * 1e-6 for the real all-MiniLM-L6-v2 as published, the README's parity claim).
+ * The max |delta| of every case is printed. Loading-side facts (dim, max_seq_length, similarity function,
  * prompts, truncate_dim) are compared with what Python reported.
  *
  * SBERT_PARITY_CASE=<name> runs one case only.
@@ -34,7 +35,26 @@
 #include "models/model.h"
 #include "test_util.h"
 
-#define TOL 1e-5
+/* Tolerances, max |delta| per component, from what was measured (x86-64,
+ * OpenBLAS, 1-2 threads) with a margin of 2-3x:
+ *  - "minilm": the real all-MiniLM-L6-v2 as published (mean pooling +
+ *    Normalize): measured 3.2e-7. The README claims ~3e-7; 1e-6 is the bound
+ *    the project stands by. A LayerNorm eps of 1e-5 instead of 1e-12 in one
+ *    LayerNorm per layer moves it by 5.8e-6, eps 1e-7 in all of them by
+ *    1.07e-6: both fail here (at the old 1e-5 both passed).
+ *  - other MiniLM cases (a random Dense 384->16 on top, then Normalize: a
+ *    16-component unit vector magnifies round-off): measured 1.3e-6.
+ *  - tiny random models (weights of std 0.2, so activations and round-off are
+ *    larger than in a trained model): measured <= 2.4e-6 (mpnet-max-dense-tanh). */
+#define TOL_MINILM 1e-6
+#define TOL_MINILM_DENSE 3e-6
+#define TOL_TINY 5e-6
+
+static double case_tol(const char *name, const char *base) {
+    if (strcmp(name, "minilm") == 0) return TOL_MINILM;
+    if (strncmp(base, "minilm", 6) == 0) return TOL_MINILM_DENSE;
+    return TOL_TINY;
+}
 
 /* snprintf(dst, cap, "%s/%s", a, b), failing the test on truncation. */
 static void pjoin(char *dst, size_t cap, const char *a, const char *b) {
@@ -171,11 +191,9 @@ static void run_case(const cJSON *c, char **texts, size_t n_texts, const char *t
     if (n != n_texts) return;
 
     if (strncmp(base, "minilm", 6) == 0 &&
-        access(test_path("models/all-MiniLM-L6-v2/model.safetensors"), F_OK) != 0) {
-        CHECK(0, "%s: models/all-MiniLM-L6-v2 is missing: run tools/fetch_models.sh (make models)",
-              name);
+        !TEST_REQUIRE_FILE(test_path("models/all-MiniLM-L6-v2/model.safetensors"), TEST_FETCH_MODELS))
         return;
-    }
+    const double tol = case_tol(name, base);
     char dir[4096];
     int rc = assemble(name, base, tmp, dir, sizeof dir);
     CHECK(rc == 0, "%s: cannot assemble the model directory in %s", name, tmp);
@@ -241,10 +259,11 @@ static void run_case(const cJSON *c, char **texts, size_t n_texts, const char *t
                 worst = i;
             }
         }
-        printf("%-34s dim %4zu  max|delta| %.3g%s\n", name, dim, maxd,
-               maxd <= TOL ? "" : "  <-- FAIL");
-        CHECK(maxd <= TOL, "%s: max |delta| %.3g at text %zu component %zu (C %.8g, Python %.8g)",
-              name, maxd, worst / dim, worst % dim, out[worst], exp[worst]);
+        printf("%-34s dim %4zu  max|delta| %.3g (tolerance %.0e)%s\n", name, dim, maxd, tol,
+               maxd <= tol ? "" : "  <-- FAIL");
+        CHECK(maxd <= tol,
+              "%s: max |delta| %.3g > %.0e at text %zu component %zu (C %.8g, Python %.8g)", name,
+              maxd, tol, worst / dim, worst % dim, out[worst], exp[worst]);
     }
     free(exp);
     free(out);
@@ -273,7 +292,10 @@ int main(void) {
             ran++;
         }
     }
-    if (!only) CHECK(ran >= 52, "ran %d cases", ran);
+    if (only && *only)
+        CHECK(ran == 1, "SBERT_PARITY_CASE=%s: no such case in cases.json", only);
+    else
+        CHECK(ran >= 52, "ran %d cases", ran);
     remove_tree(tmp);
     cJSON_Delete(cases);
     for (size_t i = 0; i < n_texts; i++) free(texts[i]);

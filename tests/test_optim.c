@@ -100,7 +100,7 @@ int main(void) {
         CHECK(fabs(step_lr - ref_lr) <= 1e-15, "step %ld: lr %.17g vs %.17g", (long)s, step_lr, ref_lr);
         sbert_adamw_step(&st, &cfg, step_lr, p, g, segs, 2);
         read_vec(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "trajectory"), (int)s), want);
-        for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(p[i] - want[i]));
+        for (size_t i = 0; i < n; i++) worst = test_max_err(worst, fabs(p[i] - want[i]));
     }
     CHECK(worst <= 1e-6, "AdamW trajectory: max |param diff| over %ld steps = %.3g", (long)steps, worst);
     printf("AdamW %ld steps: max |param diff| vs torch = %.3g\n", (long)steps, worst);

@@ -89,7 +89,7 @@ static void test_forward(const cJSON *ref) {
                 continue;
             }
             double d = fabs(e - out[k]);
-            if (d > maxd) maxd = d;
+            maxd = test_max_err(maxd, d);
         }
         CHECK(maxd <= 1e-6, "pooling %s prompt_length %zu: max |delta| %.3g", label, plen, maxd);
         CHECK(inf_ok, "pooling %s prompt_length %zu: -inf entries agree", label, plen);
@@ -162,7 +162,7 @@ static void test_similarity(void) {
         double maxd = 0;
         for (size_t i = 0; i < na * nb; i++) {
             double d = fabs(cJSON_GetArrayItem(exp, (int)i)->valuedouble - out[i]);
-            if (d > maxd) maxd = d;
+            maxd = test_max_err(maxd, d);
         }
         CHECK(maxd <= 1e-5, "similarity %s: max |delta| %.3g", fns[f], maxd);
     }

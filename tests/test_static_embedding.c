@@ -55,7 +55,7 @@ int main(void) {
     k = 0;
     const cJSON *row;
     cJSON_ArrayForEach(row, cJSON_GetObjectItem(r, "embeddings")) cJSON_ArrayForEach(v, row)
-        maxd = fmax(maxd, fabs(emb[k++] - v->valuedouble));
+        maxd = test_max_err(maxd, fabs(emb[k++] - v->valuedouble));
     CHECK(maxd <= 1e-6, "embeddings: max |diff| %.3g", maxd);
     printf("StaticEmbedding forward: %zu texts, max |diff| vs ST %.3g\n", n, maxd);
 
@@ -72,7 +72,7 @@ int main(void) {
         double maxm = 0;
         k = 0;
         cJSON_ArrayForEach(row, cJSON_GetObjectItem(r, "embeddings")) cJSON_ArrayForEach(v, row)
-            maxm = fmax(maxm, fabs(emb2[k++] - v->valuedouble));
+            maxm = test_max_err(maxm, fabs(emb2[k++] - v->valuedouble));
         CHECK(maxm <= 1e-6, "sbert_model_encode on the static model: max |diff| %.3g", maxm);
         free(texts);
         free(emb2);
@@ -93,7 +93,7 @@ int main(void) {
         int id = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "touched"), (int)i++)->valueint;
         CHECK(mark[id], "row %d marked", id);
         size_t c = 0;
-        cJSON_ArrayForEach(v, row) maxg = fmax(maxg, fabs(grad[(size_t)id * D + c++] - v->valuedouble));
+        cJSON_ArrayForEach(v, row) maxg = test_max_err(maxg, fabs(grad[(size_t)id * D + c++] - v->valuedouble));
     }
     CHECK(maxg <= 1e-6, "gradient rows: max |diff| %.3g", maxg);
 

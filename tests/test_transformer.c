@@ -5,9 +5,10 @@
  * tools/gen_tiny_models.py: bert, roberta, xlm-roberta, distilbert, mpnet)
  * all reference sequences run packed in one batch and each one alone; every
  * component of last_hidden_state must match the reference computed by
- * transformers (fp32, each sequence alone, no padding) within 1e-5. The real
+ * transformers (fp32, each sequence alone, no padding) within TOL_TINY. The real
  * all-MiniLM-L6-v2 (models/, from tools/fetch_models.sh) is checked the same
- * way on rows kept in tests/data/models/minilm-ref when it is present.
+ * way on rows kept in tests/data/models/minilm-ref, within TOL_MINILM; its
+ * absence is a failure.
  * Also: the parameter count equals the Python model's, MPNet's relative
  * position buckets equal torch's, and malformed inputs fail with messages
  * naming the file/tensor/token.
@@ -27,7 +28,13 @@
 #include "modules/transformer.h"
 #include "test_util.h"
 
-#define TOL 1e-5
+/* max |diff| of last_hidden_state against transformers. Measured (x86-64,
+ * OpenBLAS): tiny models <= 2.3e-6 (mpnet, each sequence alone), real
+ * all-MiniLM-L6-v2 2.3e-6 (hidden states of magnitude up to ~10). About twice
+ * that, so a real change shows: setting the LayerNorm eps of one LayerNorm of
+ * each layer from 1e-12 to 1e-5 moves tiny-bert by 8.8e-6 and MiniLM by 6e-5. */
+#define TOL_TINY 5e-6
+#define TOL_MINILM 5e-6
 
 typedef struct {
     size_t n_seq, T, H;
@@ -96,6 +103,15 @@ static int ref_load(const char *dir, ref_data *r) {
                 r->row_index[s][k] = (size_t)cJSON_GetArrayItem(a, (int)k)->valueint;
         }
     }
+    /* the rows compare() walks must be exactly the rows stored (and not none) */
+    size_t want_rows = 0;
+    for (size_t s = 0; s < r->n_seq; s++)
+        want_rows += r->row_index ? r->n_rows[s] : r->offs[s + 1] - r->offs[s];
+    if (r->n_seq == 0 || r->rows == 0 || want_rows != r->rows) {
+        fprintf(stderr, "%s/ref.json: %zu sequences, \"rows\" %zu, the sequences give %zu rows\n",
+                dir, r->n_seq, r->rows, want_rows);
+        return 0;
+    }
     snprintf(path, sizeof path, "%s/ref_hidden.bin", dir);
     size_t len = 0;
     char *bin = test_read_file(path, &len);
@@ -133,10 +149,12 @@ static double compare(const ref_data *r, const float *out, size_t s0, size_t s1)
     return worst;
 }
 
-static void check_model(const char *model_dir, const char *ref_dir, const char *label) {
+static void check_model(const char *model_dir, const char *ref_dir, const char *label,
+                        double tol) {
     ref_data r;
     if (!ref_load(ref_dir, &r)) {
         CHECK(0, "%s: cannot read the reference in %s", label, ref_dir);
+        ref_free(&r);
         return;
     }
     sbert_transformer *t = NULL;
@@ -157,7 +175,7 @@ static void check_model(const char *model_dir, const char *ref_dir, const char *
     float *out = malloc(r.T * r.H * sizeof(float));
     CHECK_OK(sbert_transformer_forward(t, r.ids, r.types, r.offs, r.n_seq, out));
     double packed = compare(&r, out, 0, r.n_seq);
-    CHECK(packed <= TOL, "%s packed: max |diff| %.3g > %.g", label, packed, TOL);
+    CHECK(packed <= tol, "%s packed: max |diff| %.3g > %.g", label, packed, tol);
     /* each sequence alone */
     double alone = 0.0;
     for (size_t s = 0; s < r.n_seq; s++) {
@@ -167,7 +185,7 @@ static void check_model(const char *model_dir, const char *ref_dir, const char *
         double d = compare(&r, out, s, s + 1);
         if (d > alone) alone = d;
     }
-    CHECK(alone <= TOL, "%s alone: max |diff| %.3g > %.g", label, alone, TOL);
+    CHECK(alone <= tol, "%s alone: max |diff| %.3g > %.g", label, alone, tol);
     printf("%-18s %zu seqs, %zu tokens: max |diff| packed %.3g, alone %.3g\n", label, r.n_seq, r.T,
            packed, alone);
     free(out);
@@ -392,7 +410,7 @@ static void check_sinusoidal(void) {
         double worst = 0;
         for (int i = 0; pos && i < cnt; i++) {
             double d = fabs(pos[i] - cJSON_GetArrayItem(want, i)->valuedouble);
-            if (d > worst) worst = d;
+            worst = test_max_err(worst, d);
         }
         CHECK(pos && cnt == 8 * 32 && worst <= 1e-6, "sinusoidal table: max |diff| %.3g", worst);
         sbert_transformer_free(t);
@@ -423,7 +441,7 @@ int main(void) {
             snprintf(model, sizeof model, "tests/data/models/tiny-%s", fams[i]);
             snprintf(model, sizeof model, "%s", test_path(model));
             snprintf(label, sizeof label, "tiny-%s/%dt", fams[i], threads);
-            check_model(model, model, label);
+            check_model(model, model, label, TOL_TINY);
         }
     }
     check_mpnet_buckets();
@@ -437,11 +455,9 @@ int main(void) {
     snprintf(mref, sizeof mref, "%s", test_path("tests/data/models/minilm-ref"));
     char cfgp[4200];
     snprintf(cfgp, sizeof cfgp, "%s/model.safetensors", minilm);
-    if (sbert_file_exists(cfgp)) {
+    if (TEST_REQUIRE_FILE(cfgp, TEST_FETCH_MODELS)) {
         sbert_set_num_threads(0);
-        check_model(minilm, mref, "all-MiniLM-L6-v2");
-    } else {
-        printf("SKIP all-MiniLM-L6-v2: %s not found (run tools/fetch_models.sh)\n", cfgp);
+        check_model(minilm, mref, "all-MiniLM-L6-v2", TOL_MINILM);
     }
     return test_summary();
 }

@@ -10,8 +10,9 @@
  *    parameter of the encoder (the used rows of the word and position tables)
  *    and of the word-embedding output (inputs_embeds). Error per tensor =
  *    max |ours - torch| / max(|torch|, 1e-3 * max|torch| of the tensor).
- *    The real all-MiniLM-L6-v2 (models/, when present) is checked the same
- *    way on two sequences and a subset of its parameters (tests/data/backward/minilm).
+ *    The real all-MiniLM-L6-v2 (models/, tools/fetch_models.sh; missing is a
+ *    failure) is checked the same way on two sequences and a subset of its
+ *    parameters (tests/data/backward/minilm).
  * 2. Central finite differences of the fp32 C forward itself (loss summed in
  *    double) along a random direction of every parameter tensor, eval mode
  *    and with dropout (the same seed redraws the same masks, so the loss is a
@@ -34,10 +35,15 @@
 #include "modules/transformer.h"
 #include "test_util.h"
 
-/* max rel error vs torch: tiny models (2 layers of 32); the real 6-layer,
- * 384-wide MiniLM accumulates more fp32 round-off (measured 8.7e-4) */
+/* max rel error vs torch: tiny models (2 layers of 32; measured <= 5.1e-4,
+ * mpnet's position table); the real 6-layer, 384-wide MiniLM accumulates more
+ * fp32 round-off (measured 9.5e-4). About twice the measured error: a
+ * LayerNorm eps of 1e-5 instead of 1e-12 gives 2e-2 on tiny-bert. */
 #define TOL_TORCH 1e-3
-#define TOL_TORCH_MINILM 3e-3
+#define TOL_TORCH_MINILM 2e-3
+/* max |diff| of the forward's last_hidden_state against torch's (float64)
+ * one: measured <= 2.4e-6 (MiniLM), tiny models <= 1.7e-6 */
+#define TOL_FORWARD 5e-6
 
 typedef struct {
     sbert_transformer *t;
@@ -183,8 +189,8 @@ static void test_against_torch(const char *family) {
     CHECK(memcmp(out, out_inf, T * H * sizeof(float)) == 0,
           "%s: training forward without dropout differs from the inference forward", family);
     double md = 0.0;
-    for (size_t i = 0; i < T * H; i++) md = fmax(md, fabs((double)out[i] - f.last_hidden[i]));
-    CHECK(md < 1e-4, "%s: forward differs from torch by %.3g", family, md);
+    for (size_t i = 0; i < T * H; i++) md = test_max_err(md, fabs((double)out[i] - f.last_hidden[i]));
+    CHECK(md <= TOL_FORWARD, "%s: forward differs from torch by %.3g", family, md);
 
     CHECK_OK(sbert_transformer_backward(f.t, f.R, grads, d_emb));
     /* the largest reference gradient of all, to judge tensors whose true gradient is 0 */
@@ -228,7 +234,7 @@ static void test_against_torch(const char *family) {
             memcpy(ours, grads + p->offset, (n < p->numel ? n : p->numel) * sizeof(float));
         }
         double rmax = 0.0, omax = 0.0;
-        for (size_t k = 0; k < n; k++) rmax = fmax(rmax, fabs(ref[k])), omax = fmax(omax, fabs(ours[k]));
+        for (size_t k = 0; k < n; k++) rmax = fmax(rmax, fabs(ref[k])), omax = test_max_err(omax, fabs(ours[k]));
         if (rmax < 1e-9 * gscale) {
             /* a gradient that is zero in exact arithmetic (the key bias: softmax
              * ignores a constant added to a row of scores): ours must be
@@ -250,6 +256,7 @@ static void test_against_torch(const char *family) {
         n_checked++;
         free(ours);
     }
+    CHECK(n_checked >= 12, "%s: only %zu parameter gradients in the reference", family, n_checked);
     double emb_err = rel_err(d_emb, f.d_emb, T * H);
     CHECK(emb_err < tol, "%s: d inputs_embeds differs from torch (max rel err %.3g)", family,
           emb_err);
@@ -421,13 +428,7 @@ int main(void) {
     for (size_t i = 0; i < 5; i++) test_against_torch(fams[i]);
     char minilm[4096];
     snprintf(minilm, sizeof minilm, "%s", test_path("models/all-MiniLM-L6-v2/model.safetensors"));
-    FILE *mf = fopen(minilm, "rb");
-    if (mf) {
-        fclose(mf);
-        test_against_torch("minilm");
-    } else {
-        printf("SKIP all-MiniLM-L6-v2: %s not found (run tools/fetch_models.sh)\n", minilm);
-    }
+    if (TEST_REQUIRE_FILE(minilm, TEST_FETCH_MODELS)) test_against_torch("minilm");
     printf("finite differences through the fp32 C forward:\n");
     for (size_t i = 0; i < 5; i++) test_finite_differences(fams[i], 0);
     test_finite_differences("bert", 1);

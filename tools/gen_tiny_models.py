@@ -372,6 +372,20 @@ def gen_kernels():
     from transformers.models.distilbert.modeling_distilbert import create_sinusoidal_embeddings
     ref["sinusoid_P"], ref["sinusoid_H"] = 8, HIDDEN
     ref["sinusoid"] = L(create_sinusoidal_embeddings(8, HIDDEN, torch.empty(8, HIDDEN)))
+    # LayerNorm on rows of tiny variance (std 1e-1 .. 1e-4 around small offsets), where
+    # eps 1e-12 and 1e-5 give clearly different outputs (at std 1e-3 the rstd differs
+    # ~3x): the ln_* rows above have std ~2, where the two eps differ by ~1e-6 only.
+    # A generator of its own, so the keys above are unchanged.
+    g2 = torch.Generator().manual_seed(SEED + 1)
+    sT, sC = 4, 24
+    stds = torch.tensor([1e-1, 1e-2, 1e-3, 1e-4]).reshape(sT, 1)
+    offs = torch.tensor([0.0, 1e-2, -1e-3, 1e-4]).reshape(sT, 1)
+    sx = (offs + stds * torch.randn(sT, sC, generator=g2)).float()
+    sw = (1.0 + 0.2 * torch.randn(sC, generator=g2)).float()
+    sb = (0.2 * torch.randn(sC, generator=g2)).float()
+    ref.update(ln_small_T=sT, ln_small_C=sC, ln_small_x=L(sx), ln_small_w=L(sw), ln_small_b=L(sb))
+    ref["ln_small_out_1e-12"] = L(F.layer_norm(sx, (sC,), sw, sb, 1e-12))
+    ref["ln_small_out_1e-5"] = L(F.layer_norm(sx, (sC,), sw, sb, 1e-5))
     dest = os.path.join(OUT, "kernel-ref")
     os.makedirs(dest, exist_ok=True)
     with open(os.path.join(dest, "ref.json"), "w") as f:

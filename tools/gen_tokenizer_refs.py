@@ -20,7 +20,9 @@ Semantics of a case (the C test mirrors this): max_length absent -> the tokenize
 truncation from tokenizer.json (sbert max_length=0); present -> enable_truncation(max_length,
 strategy, direction = tokenizer.json's direction or Right). Padding is always off.
 
-bert-base-uncased and ModernBERT are read from ../shared/data/tokenizers (not copied).
+bert-base-uncased and ModernBERT are copied from ../shared/data/tokenizers into
+tests/data/tokenizers/<name>/tokenizer.json (provenance and licences:
+tests/data/tokenizers/SOURCE.txt), so the C test never reads outside the repository.
 
 Usage: python3 tools/gen_tokenizer_refs.py   (needs tokenizers, transformers; ~1 min)
        python3 tools/gen_tokenizer_refs.py --unicode-tables
@@ -588,10 +590,19 @@ def main():
     with open(mpath_src, "rb") as src, open(mpath, "wb") as dst:
         dst.write(src.read())
 
+    # bert-base-uncased and ModernBERT: byte-for-byte copies of the shared files
+    copied = {}
+    for name in ("bert-base-uncased", "ModernBERT"):
+        os.makedirs(os.path.join(OUT, name), exist_ok=True)
+        copied[name] = os.path.join(OUT, name, "tokenizer.json")
+        with open(os.path.join(SHARED, "tokenizers", name, "tokenizer.json"), "rb") as src, \
+                open(copied[name], "wb") as dst:
+            dst.write(src.read())
+
     listing = []
     real = [
-        ("bert-base-uncased", os.path.join(SHARED, "tokenizers", "bert-base-uncased", "tokenizer.json")),
-        ("ModernBERT", os.path.join(SHARED, "tokenizers", "ModernBERT", "tokenizer.json")),
+        ("bert-base-uncased", copied["bert-base-uncased"]),
+        ("ModernBERT", copied["ModernBERT"]),
         ("roberta-base", rpath),
         ("all-MiniLM-L6-v2", mpath),
     ]
