@@ -161,7 +161,7 @@ static void test_many_columns(void) {
         if (x && y && x->nbytes == y->nbytes) {
             maxd = 0;
             const float *p = x->data, *q = y->data;
-            for (size_t i = 0; i < x->nbytes / 4; i++) maxd = fmax(maxd, fabs((double)p[i] - q[i]));
+            for (size_t i = 0; i < x->nbytes / 4; i++) maxd = test_max_err(maxd, fabs((double)p[i] - q[i]));
         }
     }
     /* the same math in another order of summation: a few ulp of the 0.1-lr updates */

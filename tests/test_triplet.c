@@ -33,7 +33,7 @@ static double rel_err(const float *got, const cJSON *want, size_t B, size_t dim)
     for (size_t i = 0; i < B; i++)
         for (size_t k = 0; k < dim; k++) {
             double w = cJSON_GetArrayItem(cJSON_GetArrayItem(want, (int)i), (int)k)->valuedouble;
-            err = fmax(err, fabs(got[i * dim + k] - w));
+            err = test_max_err(err, fabs(got[i * dim + k] - w));
         }
     return err / scale;
 }
@@ -83,14 +83,14 @@ static void test_loss(void) {
             double eg = rel_err(grads[k], cJSON_GetObjectItem(c, keys[k]), B, D);
             /* 1e-6 of the largest gradient entry: fp32 gradients of a float64 reference */
             CHECK(eg <= 1e-6, "%s: %s differs by %.2e (relative to its largest entry)", name, keys[k], eg);
-            worst_grad = fmax(worst_grad, eg);
+            worst_grad = test_max_err(worst_grad, eg);
         }
         /* value only (grads NULL) gives the same loss */
         sbert_loss_batch lv = {cols, NULL, 3, B, D, NULL, &v};
         double loss2 = 0;
         CHECK_OK(def->compute(&lv, &loss2));
         CHECK(loss2 == loss, "%s: the loss without gradients is the same", name);
-        worst_loss = fmax(worst_loss, el);
+        worst_loss = test_max_err(worst_loss, el);
         n_cases++;
         free(a);
         free(p);
