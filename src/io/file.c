@@ -4,6 +4,7 @@
 #include "io/file.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,5 +80,16 @@ sbert_status sbert_path_join(char *dst, size_t cap, const char *dir, const char 
     int n = (dir && *dir) ? snprintf(dst, cap, "%s/%s", dir, name) : snprintf(dst, cap, "%s", name);
     if (n < 0 || (size_t)n >= cap)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "path too long: %s/%s", dir ? dir : "", name);
+    return SBERT_OK;
+}
+
+sbert_status sbert_json_size(const cJSON *o, const char *key, const char *path, size_t *out, int *present) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    *present = 0;
+    if (!v || cJSON_IsNull(v)) return SBERT_OK;
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble))
+        return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" must be a non-negative integer", path, key);
+    *out = v->valuedouble > 1e15 ? (size_t)1e15 : (size_t)v->valuedouble;
+    *present = 1;
     return SBERT_OK;
 }

@@ -198,18 +198,6 @@ static sbert_status model_new(const char *dir, sbert_model **out) {
     return SBERT_OK;
 }
 
-/* A JSON number that is a non-negative integer (or null -> *present = 0). */
-static sbert_status json_size(const cJSON *o, const char *key, const char *path, size_t *out, int *present) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    *present = 0;
-    if (!v || cJSON_IsNull(v)) return SBERT_OK;
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble))
-        return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" must be a non-negative integer", path, key);
-    *out = v->valuedouble > 1e15 ? (size_t)1e15 : (size_t)v->valuedouble;
-    *present = 1;
-    return SBERT_OK;
-}
-
 /* ------------------------------------------- config_sentence_transformers */
 
 static sbert_status load_st_config(sbert_model *m) {
@@ -259,7 +247,7 @@ static sbert_status load_st_config(sbert_model *m) {
             if (strcmp(sim->valuestring, ok[i]) == 0) snprintf(m->sim_name, sizeof m->sim_name, "%s", ok[i]);
     }
     int has_td = 0;
-    SBERT_TRY(json_size(cfg, "truncate_dim", path, &m->truncate_dim, &has_td));
+    SBERT_TRY(sbert_json_size(cfg, "truncate_dim", path, &m->truncate_dim, &has_td));
     if (has_td && m->truncate_dim == 0)
         return sbert_fail(SBERT_ERR_FORMAT, "%s: \"truncate_dim\" must be positive", path);
     return SBERT_OK;

@@ -363,17 +363,6 @@ static sbert_status tm_save(const sbert_module *mod, const char *dir) {
 
 /* ------------------------------------------------------------------ load */
 
-static sbert_status json_size(const cJSON *o, const char *key, const char *path, size_t *out, int *present) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    *present = 0;
-    if (!v || cJSON_IsNull(v)) return SBERT_OK;
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble))
-        return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" must be a non-negative integer", path, key);
-    *out = v->valuedouble > 1e15 ? (size_t)1e15 : (size_t)v->valuedouble;
-    *present = 1;
-    return SBERT_OK;
-}
-
 /* The tokenizer_args / processor_kwargs "model_max_length", if any. */
 static sbert_status kwargs_max_length(const cJSON *sbc, const char *path, size_t *out, int *present) {
     *present = 0;
@@ -381,7 +370,7 @@ static sbert_status kwargs_max_length(const cJSON *sbc, const char *path, size_t
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const cJSON *kw = cJSON_GetObjectItemCaseSensitive(sbc, keys[i]);
         if (!cJSON_IsObject(kw)) continue;
-        SBERT_TRY(json_size(kw, "model_max_length", path, out, present));
+        SBERT_TRY(sbert_json_size(kw, "model_max_length", path, out, present));
         if (*present) return SBERT_OK;
     }
     return SBERT_OK;
@@ -401,7 +390,7 @@ static sbert_status read_sbc(tf_module *m, const char *dir, size_t *msl, int *ha
     }
     if (!m->sbc) return SBERT_OK;
     if (!cJSON_IsObject(m->sbc)) return sbert_fail(SBERT_ERR_FORMAT, "%s: not a JSON object", path);
-    SBERT_TRY(json_size(m->sbc, "max_seq_length", path, msl, has_msl));
+    SBERT_TRY(sbert_json_size(m->sbc, "max_seq_length", path, msl, has_msl));
     SBERT_TRY(kwargs_max_length(m->sbc, path, kw_len, has_kw));
     const cJSON *lc = cJSON_GetObjectItemCaseSensitive(m->sbc, "do_lower_case");
     if (lc && !cJSON_IsNull(lc)) {
