@@ -135,7 +135,7 @@ static char *dupstr(const char *s) {
 static sbert_status nomem(const char *what) { return sbert_fail(SBERT_ERR_NOMEM, "out of memory (%s)", what); }
 
 /* Append a module with its modules.json name and path (module freed on failure). */
-static sbert_status add_module(sbert_model *m, sbert_module *mod, const char *name, const char *path) {
+sbert_status sbert_model_add_module(sbert_model *m, sbert_module *mod, const char *name, const char *path) {
     sbert_module **nm = realloc(m->mods, (m->n_mods + 1) * sizeof *nm);
     if (nm) m->mods = nm;
     char **nn = nm ? realloc(m->mod_names, (m->n_mods + 1) * sizeof *nn) : NULL;
@@ -181,10 +181,11 @@ static sbert_status set_prompt(sbert_model *m, const char *name, const char *tex
     return SBERT_OK;
 }
 
-static sbert_status model_new(const char *dir, sbert_model **out) {
+sbert_status sbert_model_new_empty(const char *dir, sbert_model_kind kind, sbert_model **out) {
     sbert_model *m = calloc(1, sizeof *m);
     if (!m) return nomem("model");
     m->dir = dupstr(dir);
+    m->kind = kind;
     snprintf(m->sim_name, sizeof m->sim_name, "cosine");
     sbert_status st = m->dir ? SBERT_OK : nomem("model path");
     /* SentenceTransformer's default prompts. */
@@ -200,7 +201,7 @@ static sbert_status model_new(const char *dir, sbert_model **out) {
 
 /* ------------------------------------------- config_sentence_transformers */
 
-static sbert_status load_st_config(sbert_model *m) {
+sbert_status sbert_model_read_st_config(sbert_model *m) {
     char path[PATH_CAP];
     SBERT_TRY(sbert_path_join(path, sizeof path, m->dir, "config_sentence_transformers.json"));
     if (!sbert_file_exists(path)) return SBERT_OK;
@@ -208,10 +209,9 @@ static sbert_status load_st_config(sbert_model *m) {
     const cJSON *cfg = m->st_config;
     if (!cJSON_IsObject(cfg)) return sbert_fail(SBERT_ERR_FORMAT, "%s: not a JSON object", path);
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(cfg, "model_type");
-    if (mt && !cJSON_IsNull(mt) &&
-        !(cJSON_IsString(mt) && sbert_model_kind_parse(mt->valuestring) == SBERT_KIND_SENTENCE_TRANSFORMER))
-        return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: model_type \"%s\" cannot be loaded as a SentenceTransformer",
-                          path, cJSON_IsString(mt) ? mt->valuestring : "(not a string)");
+    if (mt && !cJSON_IsNull(mt) && !(cJSON_IsString(mt) && sbert_model_kind_parse(mt->valuestring) == (int)m->kind))
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: model_type \"%s\" cannot be loaded as a %s", path,
+                          cJSON_IsString(mt) ? mt->valuestring : "(not a string)", sbert_model_kind_name(m->kind));
     const cJSON *prompts = cJSON_GetObjectItemCaseSensitive(cfg, "prompts");
     if (prompts && !cJSON_IsNull(prompts)) {
         if (!cJSON_IsObject(prompts)) return sbert_fail(SBERT_ERR_FORMAT, "%s: \"prompts\" must be an object", path);
@@ -272,7 +272,7 @@ static int safe_rel_path(const char *p) {
  * or a sentence embedding. */
 enum { AT_IDS, AT_TOKENS, AT_SENTENCE };
 
-static sbert_status load_modules(sbert_model *m, const char *modules_path) {
+sbert_status sbert_model_load_modules_json(sbert_model *m, const char *modules_path) {
     cJSON *mods = NULL;
     SBERT_TRY(sbert_json_load(modules_path, &mods));
     sbert_status st = SBERT_OK;
@@ -339,7 +339,7 @@ static sbert_status load_modules(sbert_model *m, const char *modules_path) {
         if ((st = cls->load(&ctx, &mod)) != SBERT_OK) goto done;
         char name[32];
         snprintf(name, sizeof name, "%d", i);
-        if ((st = add_module(m, mod, cJSON_IsString(namej) ? namej->valuestring : name, pathj->valuestring)) !=
+        if ((st = sbert_model_add_module(m, mod, cJSON_IsString(namej) ? namej->valuestring : name, pathj->valuestring)) !=
             SBERT_OK)
             goto done;
         cur_dim = mod->ops->out_dim(mod);
@@ -359,7 +359,7 @@ static sbert_status load_plain_hf(sbert_model *m) {
     sbert_module_load_ctx ctx = {m->dir, m->dir, "sentence_transformers.models.Transformer", 0, 0, 0};
     sbert_module *tf = NULL;
     SBERT_TRY(sbert_transformer_module_load(&ctx, &tf));
-    SBERT_TRY(add_module(m, tf, "0", ""));
+    SBERT_TRY(sbert_model_add_module(m, tf, "0", ""));
     sbert_pooling p;
     memset(&p, 0, sizeof p);
     p.dim = tf->ops->out_dim(tf);
@@ -368,35 +368,49 @@ static sbert_status load_plain_hf(sbert_model *m) {
     p.include_prompt = 1;
     sbert_module *pool = NULL;
     SBERT_TRY(sbert_pooling_module_new(&p, &pool));
-    return add_module(m, pool, "1", "1_Pooling");
+    return sbert_model_add_module(m, pool, "1", "1_Pooling");
 }
 
-sbert_status sbert_model_load(const char *dir, const sbert_load_options *opt, sbert_model **out) {
+/* A SentenceTransformer directory: modules.json, or a plain Hugging Face model. */
+static sbert_status load_sentence_transformer(sbert_model *m) {
+    char modules_path[PATH_CAP], config_path[PATH_CAP];
+    SBERT_TRY(sbert_path_join(modules_path, sizeof modules_path, m->dir, "modules.json"));
+    SBERT_TRY(sbert_path_join(config_path, sizeof config_path, m->dir, "config.json"));
+    if (sbert_file_exists(modules_path)) {
+        SBERT_TRY(sbert_model_read_st_config(m));
+        return sbert_model_load_modules_json(m, modules_path);
+    }
+    if (sbert_file_exists(config_path)) return load_plain_hf(m);
+    return sbert_fail(SBERT_ERR_IO,
+                      "%s: neither modules.json (a sentence-transformers model) nor config.json (a Hugging Face "
+                      "model) found",
+                      m->dir);
+}
+
+/* How each kind reads its directory (models/cross_encoder.c,
+ * models/sparse_encoder.c for the other two). */
+static const struct {
+    sbert_model_kind kind;
+    sbert_status (*load)(sbert_model *m);
+} KIND_LOADERS[] = {
+    {SBERT_KIND_SENTENCE_TRANSFORMER, load_sentence_transformer},
+    {SBERT_KIND_CROSS_ENCODER, sbert_cross_encoder_load_dir},
+    {SBERT_KIND_SPARSE_ENCODER, sbert_sparse_encoder_load_dir},
+};
+
+sbert_status sbert_model_load_kind(const char *dir, sbert_model_kind kind, const sbert_load_options *opt,
+                                   sbert_model **out) {
     if (!out) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_model_load: out is NULL");
     *out = NULL;
     if (!dir || !*dir) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_model_load: empty path");
     if (!sbert_dir_exists(dir)) return sbert_fail(SBERT_ERR_IO, "%s: model directory does not exist", dir);
     /* The library's thread count (kernels and OpenBLAS); 0 keeps the current one. */
     if (opt && opt->num_threads > 0) sbert_set_num_threads(opt->num_threads);
-
     sbert_model *m = NULL;
-    SBERT_TRY(model_new(dir, &m));
-    char modules_path[PATH_CAP], config_path[PATH_CAP];
-    sbert_status st = sbert_path_join(modules_path, sizeof modules_path, dir, "modules.json");
-    if (st == SBERT_OK) st = sbert_path_join(config_path, sizeof config_path, dir, "config.json");
-    if (st == SBERT_OK) {
-        if (sbert_file_exists(modules_path)) {
-            st = load_st_config(m);
-            if (st == SBERT_OK) st = load_modules(m, modules_path);
-        } else if (sbert_file_exists(config_path)) {
-            st = load_plain_hf(m);
-        } else {
-            st = sbert_fail(SBERT_ERR_IO,
-                            "%s: neither modules.json (a sentence-transformers model) nor config.json (a Hugging Face "
-                            "model) found",
-                            dir);
-        }
-    }
+    SBERT_TRY(sbert_model_new_empty(dir, kind, &m));
+    sbert_status st = sbert_fail(SBERT_ERR_INTERNAL, "no loader for model kind %d", (int)kind);
+    for (size_t i = 0; i < sizeof KIND_LOADERS / sizeof KIND_LOADERS[0]; i++)
+        if (KIND_LOADERS[i].kind == kind) st = KIND_LOADERS[i].load(m);
     if (st != SBERT_OK) {
         sbert_error_prefix("loading model %s: ", dir);
         sbert_model_free(m);
@@ -406,13 +420,17 @@ sbert_status sbert_model_load(const char *dir, const sbert_load_options *opt, sb
     return SBERT_OK;
 }
 
+sbert_status sbert_model_load(const char *dir, const sbert_load_options *opt, sbert_model **out) {
+    return sbert_model_load_kind(dir, SBERT_KIND_SENTENCE_TRANSFORMER, opt, out);
+}
+
 sbert_status sbert_model_new_static(const char *tokenizer_json, size_t dim, uint64_t seed, sbert_model **out) {
     *out = NULL;
     sbert_model *m = NULL;
-    SBERT_TRY(model_new("", &m));
+    SBERT_TRY(sbert_model_new_empty("", SBERT_KIND_SENTENCE_TRANSFORMER, &m));
     sbert_module *mod = NULL;
     sbert_status st = sbert_static_module_new(tokenizer_json, dim, seed, &mod);
-    if (st == SBERT_OK) st = add_module(m, mod, "0", "");
+    if (st == SBERT_OK) st = sbert_model_add_module(m, mod, "0", "");
     if (st != SBERT_OK) {
         sbert_model_free(m);
         return st;

@@ -68,6 +68,26 @@ struct sbert_model {
     int busy;                  /* a training forward waits for its backward */
 };
 
+/* Load `dir` as a model of `kind` (sbert_model_load is the SentenceTransformer case). */
+sbert_status sbert_model_load_kind(const char *dir, sbert_model_kind kind, const sbert_load_options *opt,
+                                   sbert_model **out);
+
+/* ---- for the loaders of each kind */
+
+/* An empty model of `kind` for directory `dir` (default prompts, cosine). */
+sbert_status sbert_model_new_empty(const char *dir, sbert_model_kind kind, sbert_model **out);
+/* Append a module with its modules.json name and path; full_dim becomes its
+ * output width. The module is freed on failure. */
+sbert_status sbert_model_add_module(sbert_model *m, sbert_module *mod, const char *name, const char *path);
+/* config_sentence_transformers.json of m->dir, if present: prompts, default
+ * prompt, similarity function, truncate_dim; its model_type must be m->kind. */
+sbert_status sbert_model_read_st_config(sbert_model *m);
+/* The modules listed in modules.json, through the module registry. */
+sbert_status sbert_model_load_modules_json(sbert_model *m, const char *modules_path);
+/* Per kind: read m->dir into m (models/cross_encoder.c, models/sparse_encoder.c). */
+sbert_status sbert_cross_encoder_load_dir(sbert_model *m);
+sbert_status sbert_sparse_encoder_load_dir(sbert_model *m);
+
 /* A new StaticEmbedding model over `tokenizer_json` with a [vocab, dim]
  * table drawn from N(0, 1) with `seed`. */
 sbert_status sbert_model_new_static(const char *tokenizer_json, size_t dim, uint64_t seed, sbert_model **out);

@@ -1,5 +1,7 @@
 /*
- * training/train_step.c -- one micro-batch: the rows of every input column
+ * training/train_step.c -- one micro-batch. For models that map each text to
+ * a vector (SentenceTransformer, SparseEncoder; a CrossEncoder's pair step is
+ * in train_step_cross.c): the rows of every input column
  * packed into one batch (text c*B + i is row i of column c), one training
  * forward of the model, the loss from the loss table, its gradient back
  * through the model. Cached* losses (gradient caching, GradCache):
@@ -112,8 +114,9 @@ done:
     return st;
 }
 
-sbert_status sbert_trainer_micro_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
-                                      double *loss_out) {
+/* Models that map each text to a vector (SentenceTransformer, SparseEncoder). */
+static sbert_status embedding_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
+                                   double *loss_out) {
     if (t->a->loss_def->cached) return cached_step(t, rows, B, loss_weight, loss_out);
     const size_t nc = t->n_inputs, D = t->model->full_dim;
     float *emb = malloc(nc * B * D * sizeof *emb), *g = calloc(nc * B * D, sizeof *g);
@@ -133,4 +136,10 @@ done:
     free(emb);
     free(g);
     return st;
+}
+
+sbert_status sbert_trainer_micro_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
+                                      double *loss_out) {
+    if (t->model->kind == SBERT_KIND_CROSS_ENCODER) return sbert_trainer_cross_step(t, rows, B, loss_weight, loss_out);
+    return embedding_step(t, rows, B, loss_weight, loss_out);
 }

@@ -68,6 +68,10 @@ typedef struct {
 sbert_status sbert_trainer_micro_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
                                       double *loss_out);
 
+/* train_step_cross.c: the same for a CrossEncoder (pairs in, scores out). */
+sbert_status sbert_trainer_cross_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
+                                      double *loss_out);
+
 /* checkpoint.c */
 sbert_status sbert_checkpoint_lock(sbert_trainer *t);
 void sbert_checkpoint_unlock(sbert_trainer *t);
