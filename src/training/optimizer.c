@@ -50,25 +50,14 @@ double sbert_optimizer_grad_norm(const sbert_optimizer *o) {
     return sqrt(ss);
 }
 
-/* Lazy AdamW on the touched rows of a row-sparse tensor; gradients of
- * those rows zeroed and the touched list emptied. */
-static void sparse_step(sbert_optimizer *o, sbert_param *p, const sbert_adamw_config *cfg, double lr, float scale) {
-    const size_t D = p->row_dim;
-    if (scale != 1.0f)
-        for (size_t k = 0; k < p->n_touched; k++) {
-            float *g = p->grad + (size_t)p->touched[k] * D;
-            for (size_t i = 0; i < D; i++) g[i] *= scale;
-        }
-    for (size_t k = 0; k < p->n_touched; k++) {
-        size_t off = (size_t)p->touched[k] * D;
-        sbert_adamw_state s = {D, o->m + p->offset + off, o->v + p->offset + off, o->step};
-        sbert_param_segment seg = {0, D, p->decay};
-        sbert_adamw_step(&s, cfg, lr, p->data + off, p->grad + off, &seg, 1);
-    }
-    for (size_t k = 0; k < p->n_touched; k++) {
-        memset(p->grad + (size_t)p->touched[k] * D, 0, D * sizeof(float));
-        p->mark[p->touched[k]] = 0;
-    }
+/* A row-sparse tensor (StaticEmbedding) gets the same dense update as every
+ * other tensor: torch.optim.AdamW over nn.EmbeddingBag's dense gradient moves
+ * every row each step (the moments of a row no batch touched still decay and
+ * still move it, and weight decay applies to all rows), which is what
+ * sentence-transformers trains. Only the gradient norm and the bookkeeping
+ * use the touched-row list. */
+static void clear_touched(sbert_param *p) {
+    for (size_t k = 0; k < p->n_touched; k++) p->mark[p->touched[k]] = 0;
     p->n_touched = 0;
 }
 
@@ -85,19 +74,16 @@ double sbert_optimizer_step(sbert_optimizer *o, const sbert_adamw_config *cfg, d
     sbert_param_segment *segs = malloc((n ? n : 1) * sizeof *segs);
     for (size_t i = 0; i < n;) {
         sbert_param *p = sbert_params_at(o->t, i);
-        if (p->row_dim) {
-            sparse_step(o, p, cfg, lr, c);
-            i++;
-            continue;
-        }
-        /* A run of dense rows stored back to back (a module's flat buffer):
-         * one fused call, its frozen rows left out of the segments. */
+        /* A run of rows stored back to back (a module's flat buffer): one
+         * fused call, its frozen rows left out of the segments. */
         size_t j = i + 1;
         while (j < n) {
             const sbert_param *q = sbert_params_at(o->t, j), *prev = sbert_params_at(o->t, j - 1);
-            if (q->row_dim || q->data != prev->data + prev->numel) break;
+            if (q->data != prev->data + prev->numel) break;
             j++;
         }
+        for (size_t k = i; k < j; k++)
+            if (sbert_params_at(o->t, k)->row_dim) clear_touched(sbert_params_at(o->t, k));
         size_t ns = 0;
         for (size_t k = i; k < j; k++) {
             sbert_param *q = sbert_params_at(o->t, k);

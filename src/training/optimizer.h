@@ -4,12 +4,12 @@
  * table's gradient buffer, one step count, global-norm clipping over every
  * trainable row, then the update and the zeroing of the gradients.
  *
- * Dense rows get torch.optim.AdamW's update (training/optim.h) with the
- * Hugging Face decay groups (the row's decay flag). Row-sparse rows
- * (StaticEmbedding) get a lazy update: only the rows a step touched are
- * updated (their moments too), each with the bias correction of the global
- * step. Frozen rows are never updated and take no part in the norm, as in
- * torch.
+ * Every trainable tensor gets torch.optim.AdamW's update (training/optim.h)
+ * with the Hugging Face decay groups (the row's decay flag) -- row-sparse
+ * ones (StaticEmbedding) too, over all their rows, as torch does with
+ * nn.EmbeddingBag's dense gradient; for those the gradient norm only visits
+ * the rows a batch touched (the others are zero). Frozen rows are never
+ * updated and take no part in the norm, as in torch.
  */
 #ifndef SBERT_TRAINING_OPTIMIZER_H
 #define SBERT_TRAINING_OPTIMIZER_H
