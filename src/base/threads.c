@@ -110,11 +110,33 @@ static void pool_resize(int want) {
     pthread_mutex_unlock(&mu);
 }
 
+/* After fork() the child has only the forking thread: the workers are gone,
+ * and a lock may have been held by one of them. The child starts with an
+ * empty pool (and fresh locks); the next parallel call creates its workers.
+ * The parent's worker array is left alone (it belongs to the parent). */
+static void pool_after_fork_child(void) {
+    pthread_mutex_t m0 = PTHREAD_MUTEX_INITIALIZER, m1 = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c0 = PTHREAD_COND_INITIALIZER, c1 = PTHREAD_COND_INITIALIZER;
+    mu = m0;
+    pool_owner = m1;
+    work_cv = c0;
+    done_cv = c1;
+    workers = NULL;
+    n_workers = 0;
+    shutting_down = 0;
+    job_pending = 0;
+    in_parallel = 0;
+}
+
 /* OpenBLAS runs single-threaded: the kernels split matrix products over this
  * pool themselves (kernels/cpu_ops.c), so only one set of threads exists and
- * none of them spins between calls. Done once, before the first kernel. */
+ * none of them spins between calls. Done once, before the first kernel, with
+ * the fork handler. */
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-static void blas_single_thread(void) { openblas_set_num_threads(1); }
+static void blas_single_thread(void) {
+    openblas_set_num_threads(1);
+    pthread_atfork(NULL, NULL, pool_after_fork_child);
+}
 
 void sbert_set_num_threads(int n) {
     pthread_once(&blas_once, blas_single_thread);
