@@ -29,6 +29,7 @@ ORDER = [
     "gen_cross_encoder_refs.py",
     "gen_ir_refs.py",
     "gen_train_refs.py",
+    "gen_trainer_refs.py",
     "gen_backward_refs.py",
     "gen_transformer_grads.py",
 ]

@@ -157,17 +157,7 @@ sbert_status sbert_checkpoint_save(sbert_trainer *t) {
         const char *meta[2] = {"dropout_rng", rng};
         st = sbert_optimizer_save(&t->opt, tmp, meta, 1);
     }
-    if (st == SBERT_OK) {
-        char state[2048];
-        snprintf(state, sizeof state,
-                 "{\n  \"global_step\": %lld,\n  \"epoch\": %lld,\n  \"next_batch\": %lld,\n"
-                 "  \"has_best\": %d,\n  \"best_metric\": %.17g,\n  \"best_step\": %lld,\n  \"bad_evals\": %lld,\n"
-                 "  \"metric_for_best_model\": \"%s\",\n  \"total_steps\": %lld\n}\n",
-                 (long long)t->global_step, (long long)t->epoch, (long long)t->next_batch, t->has_best,
-                 t->has_best ? t->best_metric : 0.0, (long long)t->best_step, (long long)t->bad_evals, t->metric_key,
-                 (long long)t->total_steps);
-        st = sbert_write_text_file(tmp, "trainer_state.json", state);
-    }
+    if (st == SBERT_OK) st = sbert_checkpoint_write_state(t, tmp);
     if (st == SBERT_OK) st = sbert_publish_dir(tmp, dir);
     if (st != SBERT_OK) {
         sbert_rm_rf(tmp);
@@ -178,6 +168,30 @@ sbert_status sbert_checkpoint_save(sbert_trainer *t) {
     sbert_log(t->log, "Saved checkpoint %s\n", dir);
     if (t->a->save_total_limit > 0) rotate(t);
     return SBERT_OK;
+}
+
+sbert_status sbert_checkpoint_write_state(const sbert_trainer *t, const char *dir) {
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return sbert_fail(SBERT_ERR_NOMEM, "out of memory (trainer_state.json)");
+    cJSON_AddNumberToObject(j, "global_step", (double)t->global_step);
+    cJSON_AddNumberToObject(j, "epoch", (double)t->epoch);
+    cJSON_AddNumberToObject(j, "next_batch", (double)t->next_batch);
+    cJSON_AddNumberToObject(j, "has_best", t->has_best);
+    cJSON_AddNumberToObject(j, "best_metric", t->has_best ? t->best_metric : 0.0);
+    cJSON_AddNumberToObject(j, "best_step", (double)t->best_step);
+    cJSON_AddNumberToObject(j, "bad_evals", (double)t->bad_evals);
+    cJSON_AddStringToObject(j, "metric_for_best_model", t->metric_key);
+    cJSON_AddNumberToObject(j, "total_steps", (double)t->total_steps);
+    cJSON_AddNumberToObject(j, "epochs_done", t->epoch_f);
+    cJSON *h = t->history ? cJSON_Duplicate(t->history, 1) : cJSON_CreateArray();
+    if (h) cJSON_AddItemToObject(j, "log_history", h);
+    /* %.17g for every number: cJSON_Print writes doubles round-trip exact. */
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!text) return sbert_fail(SBERT_ERR_NOMEM, "out of memory (trainer_state.json)");
+    sbert_status st = sbert_write_text_file(dir, "trainer_state.json", text);
+    cJSON_free(text);
+    return st;
 }
 
 /* ------------------------------------------------------------ resume */
@@ -237,6 +251,11 @@ static sbert_status read_state(sbert_trainer *t, const char *dir) {
         st = sbert_fail(SBERT_ERR_FORMAT, "%s: epoch %lld is past global_step %lld (%lld steps per epoch)", path,
                         epoch, step, (long long)t->steps_per_epoch);
     if (st == SBERT_OK) {
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "log_history");
+        if (cJSON_IsArray(h)) {
+            cJSON_Delete(t->history);
+            t->history = cJSON_Duplicate(h, 1);
+        }
         t->global_step = step;
         t->epoch = epoch;
         t->next_batch = next;

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "base/error.h"
 #include "base/threads.h"
 #include "io/dirs.h"
@@ -38,9 +40,31 @@ static sbert_status run_evals(sbert_trainer *t, const sbert_evaluator_set *set, 
     return sbert_evaluator_set_run(set, &enc, res);
 }
 
+/* One entry of the run's log_history (trainer_state.json), as the Hugging
+ * Face Trainer keeps it; full precision. */
+static cJSON *history_entry(sbert_trainer *t, double epoch) {
+    cJSON *e = cJSON_CreateObject();
+    if (!e) return NULL;
+    if (!t->history) t->history = cJSON_CreateArray();
+    if (!t->history) {
+        cJSON_Delete(e);
+        return NULL;
+    }
+    cJSON_AddItemToArray(t->history, e);
+    cJSON_AddNumberToObject(e, "epoch", epoch);
+    cJSON_AddNumberToObject(e, "step", (double)t->global_step);
+    return e;
+}
+
 static void log_metrics(sbert_trainer *t, const char *prefix, const sbert_eval_result *res, double epoch) {
+    cJSON *e = history_entry(t, epoch);
     sbert_log(t->log, "{");
-    for (size_t i = 0; i < res->n; i++) sbert_log(t->log, "'%s_%s': %.6f, ", prefix, res->m[i].key, res->m[i].value);
+    for (size_t i = 0; i < res->n; i++) {
+        sbert_log(t->log, "'%s_%s': %.6f, ", prefix, res->m[i].key, res->m[i].value);
+        char key[160];
+        snprintf(key, sizeof key, "%s_%s", prefix, res->m[i].key);
+        if (e) cJSON_AddNumberToObject(e, key, res->m[i].value);
+    }
     sbert_log(t->log, "'epoch': %.4f}\n", epoch);
 }
 
@@ -220,10 +244,18 @@ static sbert_status train_loop(sbert_trainer *t) {
         sbert_status st = SBERT_OK;
         int64_t micro = 0;
         double step_loss = 0;
+        size_t window = (size_t)a->accum; /* micro-batches in the current accumulation window */
         for (size_t b = (size_t)t->next_batch; b < batches.n_batches && t->global_step < t->total_steps; b++) {
             size_t nb = batches.offsets[b + 1] - batches.offsets[b];
             double loss = 0;
-            st = sbert_trainer_micro_step(t, batches.idx + batches.offsets[b], nb, 1.0 / (double)a->accum, &loss);
+            /* As transformers 5: the last window of an epoch may hold fewer than
+             * gradient_accumulation_steps batches, and its loss (and gradient)
+             * is the mean over the batches it has. */
+            if (micro % a->accum == 0) {
+                size_t left = batches.n_batches - b;
+                window = left < (size_t)a->accum ? left : (size_t)a->accum;
+            }
+            st = sbert_trainer_micro_step(t, batches.idx + batches.offsets[b], nb, 1.0 / (double)window, &loss);
             if (st != SBERT_OK) break;
             if (!isfinite(loss)) {
                 st = sbert_fail(SBERT_ERR_INTERNAL,
@@ -232,7 +264,7 @@ static sbert_status train_loop(sbert_trainer *t) {
                                 loss, (long long)t->global_step + 1, (long long)t->epoch, b, t->output_dir);
                 break;
             }
-            step_loss += loss / (double)a->accum;
+            step_loss += loss / (double)window;
             samples += (int64_t)nb;
             micro++;
             if (micro % a->accum != 0 && b + 1 < batches.n_batches) continue;
@@ -241,17 +273,23 @@ static sbert_status train_loop(sbert_trainer *t) {
             t->global_step++;
             t->next_batch = (int64_t)b + 1;
             log_loss += step_loss;
-            log_norm += norm;
+            log_norm = norm; /* the Hugging Face Trainer logs the last step's norm */
             log_n++;
             step_loss = 0;
             t->epoch_f = (double)t->epoch + (double)(b + 1) / (double)batches.n_batches;
             if ((t->log_every > 0 && t->global_step % t->log_every == 0) ||
                 (a->logging_first_step && t->global_step == 1)) {
                 double secs = seconds_since(&t0);
+                cJSON *e = history_entry(t, t->epoch_f);
+                if (e) {
+                    cJSON_AddNumberToObject(e, "loss", log_loss / (double)log_n);
+                    cJSON_AddNumberToObject(e, "grad_norm", log_norm);
+                    cJSON_AddNumberToObject(e, "learning_rate", lr);
+                }
                 sbert_log(t->log,
                           "{'loss': %.8g, 'grad_norm': %.6g, 'learning_rate': %.8g, 'samples_per_second': %.1f, "
                           "'epoch': %.4f, 'step': %lld}\n",
-                          log_loss / (double)log_n, log_norm / (double)log_n, lr,
+                          log_loss / (double)log_n, log_norm, lr,
                           secs > 0 ? (double)samples / secs : 0.0, t->epoch_f, (long long)t->global_step);
                 log_loss = log_norm = 0;
                 log_n = 0;
@@ -420,6 +458,7 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
         (int)sizeof final_dir)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "output_dir is too long");
     SBERT_TRY(sbert_checkpoint_publish_model(t, final_dir, 1));
+    SBERT_TRY(sbert_checkpoint_write_state(t, final_dir));
     sbert_log(t->log, "Saved the model to %s\n", final_dir);
     const char *verdict = sbert_verdict(score - baseline);
     sbert_experiment_row row = {a->run_name, a->model, a->loss, verdict, t->global_step, baseline, score, a->smoke};
@@ -452,6 +491,7 @@ static void trainer_free(sbert_trainer *t) {
     sbert_dataset_free(t->train);
     sbert_evaluator_set_free(t->evals);
     sbert_evaluator_set_free(t->tests);
+    cJSON_Delete(t->history);
     sbert_checkpoint_unlock(t);
 }
 

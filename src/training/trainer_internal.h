@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "base/rng.h"
 #include "data/dataset.h"
 #include "data/sampler.h"
@@ -59,6 +61,7 @@ typedef struct {
     int lock_fd;
     sbert_eval_result baseline_res, final_res, test_res;
     int has_test;
+    cJSON *history;       /* log_history: every logged step and evaluation */
     /* step buffers */
     sbert_packed batch;
 } sbert_trainer;
@@ -80,6 +83,8 @@ void sbert_checkpoint_cleanup(sbert_trainer *t);
 sbert_status sbert_checkpoint_save(sbert_trainer *t);
 sbert_status sbert_checkpoint_find_latest(const char *out_dir, char *dst, size_t cap);
 sbert_status sbert_checkpoint_load(sbert_trainer *t, const char *dir);
+/* dir/trainer_state.json: the state a resume needs and the log_history. */
+sbert_status sbert_checkpoint_write_state(const sbert_trainer *t, const char *dir);
 /* Save the model (and README) into tmp, then publish as dir. */
 sbert_status sbert_checkpoint_publish_model(sbert_trainer *t, const char *dir, int with_card);
 
