@@ -41,7 +41,11 @@ test-asan: deps models
 	@cmake --build build-asan -j$(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS)
 
-demo: build
+# The demo shows the run, not the build: the build's output goes to a log
+# (shown only when the build fails).
+demo: deps
+	@mkdir -p logs; cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > logs/build.log 2>&1 && \
+	  cmake --build build -j$(JOBS) >> logs/build.log 2>&1 || { cat logs/build.log; exit 1; }
 	@./tools/demo.sh
 
 demo-search: build models

@@ -222,6 +222,34 @@ static sbert_status load_model(sbert_trainer *t) {
 
 /* ------------------------------------------------------------------ loop */
 
+/* A progress bar on a terminal (stderr), redrawn after every step and wiped
+ * before a log line; nothing at all when stderr is not a terminal. */
+typedef struct {
+    int on, drawn;
+} progress;
+
+static void progress_clear(progress *p) {
+    if (p->on && p->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        p->drawn = 0;
+    }
+}
+
+static void progress_draw(progress *p, int64_t step, int64_t total, double loss, double secs, double samples) {
+    if (!p->on) return;
+    const int width = 24;
+    int fill = total > 0 ? (int)((double)width * (double)step / (double)total) : 0;
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[width] = '\0';
+    double eta = step > 0 ? secs * (double)(total - step) / (double)step : 0;
+    fprintf(stderr, "\r\033[K[%s] %lld/%lld steps  loss %.4f  %.0f samples/s  ETA %02d:%02d", bar, (long long)step,
+            (long long)total, loss, secs > 0 ? samples / secs : 0.0, (int)(eta / 60), (int)eta % 60);
+    fflush(stderr);
+    p->drawn = 1;
+}
+
 static double seconds_since(const struct timespec *t0) {
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -237,6 +265,7 @@ static sbert_status train_loop(sbert_trainer *t) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int stop = 0;
     int eval_steps = !strcmp(a->eval_strategy, "steps"), save_steps = !strcmp(a->save_strategy, "steps");
+    progress bar = {isatty(STDERR_FILENO), 0};
     for (; !stop && t->global_step < t->total_steps; t->epoch++, t->next_batch = 0) {
         sbert_batches batches;
         SBERT_TRY(sbert_sampler_epoch(t->train, t->sampler, B, a->drop_last, (uint64_t)a->seed, (uint64_t)t->epoch,
@@ -277,6 +306,7 @@ static sbert_status train_loop(sbert_trainer *t) {
             log_n++;
             step_loss = 0;
             t->epoch_f = (double)t->epoch + (double)(b + 1) / (double)batches.n_batches;
+            progress_clear(&bar);
             if ((t->log_every > 0 && t->global_step % t->log_every == 0) ||
                 (a->logging_first_step && t->global_step == 1)) {
                 double secs = seconds_since(&t0);
@@ -299,10 +329,12 @@ static sbert_status train_loop(sbert_trainer *t) {
                 if ((st = eval_and_track(t, &stop)) != SBERT_OK) break;
             if (save_steps && t->save_every > 0 && t->global_step % t->save_every == 0)
                 if ((st = sbert_checkpoint_save(t)) != SBERT_OK) break;
+            progress_draw(&bar, t->global_step, t->total_steps, loss, seconds_since(&t0), (double)samples);
             if (stop) break;
             /* Test hook: die here as a SIGKILL would, to prove resume is exact. */
             if (a->kill_at_step > 0 && t->global_step == a->kill_at_step) raise(SIGKILL);
         }
+        progress_clear(&bar);
         int epoch_done = st == SBERT_OK && !stop && t->next_batch >= (int64_t)batches.n_batches;
         sbert_batches_free(&batches);
         SBERT_TRY(st);
@@ -471,6 +503,12 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
                   a->hub_model_id ? (a->hub_private_repo ? ", private)" : ")") : "");
     else
         sbert_log(t->log, "Hub push: skipped (push_to_hub is false)\n");
+    {
+        char logp[4200];
+        snprintf(logp, sizeof logp, "%s/%s.log", log_dir, a->run_name);
+        sbert_log(t->log, "Model: %s   Log: %s\nTry it: sbert encode --model %s --input - --output - <<< \"A first sentence.\"\n",
+                  final_dir, logp, final_dir);
+    }
     res->baseline = baseline;
     res->score = score;
     res->delta = score - baseline;
