@@ -100,9 +100,15 @@ int32_t sbert_tokenizer_token_to_id(const sbert_tokenizer *tok, const char *toke
 typedef struct sbert_model sbert_model;
 
 typedef struct {
-    int num_threads; /* 0: all cores */
+    int num_threads;      /* 0: all cores */
+    const char *revision; /* for a model id: the branch, tag or commit in the
+                             Hugging Face cache (NULL: "main") */
 } sbert_load_options;
 
+/* `dir` is a model directory, or a Hugging Face model id ("org/name") found
+ * in the local Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else
+ * ~/.cache/huggingface/hub; sbert never downloads). A local directory of
+ * that name wins. */
 sbert_status sbert_model_load(const char *dir, const sbert_load_options *opt, sbert_model **out);
 void sbert_model_free(sbert_model *model);
 

@@ -269,7 +269,7 @@ static void test_encode(const char *model_dir, const char *tag, int real) {
     tpath(in, "sentences.txt");
     write_sentences(in);
 
-    sbert_load_options lo = {2};
+    sbert_load_options lo = {.num_threads = 2};
     sbert_model *model = NULL;
     CHECK_OK(sbert_model_load(model_dir, &lo, &model));
     if (!model)
@@ -516,7 +516,7 @@ static void test_tokenize(void) {
     char in[512];
     tpath(in, "sentences.txt");
     write_sentences(in);
-    sbert_load_options lo = {1};
+    sbert_load_options lo = {.num_threads = 1};
     sbert_model *model = NULL;
     CHECK_OK(sbert_model_load(g_minilm, &lo, &model));
     if (!model)
@@ -754,7 +754,7 @@ static void test_evaluate(void) {
     write_file(data, all, p ? (size_t)(p - all) : len);
     free(all);
 
-    sbert_load_options lo = {2};
+    sbert_load_options lo = {.num_threads = 2};
     sbert_model *model = NULL;
     CHECK_OK(sbert_model_load(g_minilm, &lo, &model));
     if (!model)

@@ -30,6 +30,7 @@ ORDER = [
     "gen_ir_refs.py",
     "gen_train_refs.py",
     "gen_trainer_refs.py",
+    "gen_hf_cache_refs.py",
     "gen_backward_refs.py",
     "gen_transformer_grads.py",
 ]

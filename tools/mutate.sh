@@ -50,8 +50,8 @@ for m in "${MUTATIONS[@]}"; do
   fi
   if ! (cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release >/dev/null && \
         cmake --build "$src/build" -j"$(nproc)" >/dev/null 2>&1); then
-    printf '%-22s %-8s %s\n' "$name" "build" "the mutant does not compile (counts as caught)"
-    caught=$((caught + 1)); continue
+    printf '%-22s %-8s %s\n' "$name" "ERROR" "the mutant does not build (check the sed expression)"
+    missed+=("$name"); continue
   fi
   failed=$(cd "$src/build" && ctest -j"$(nproc)" 2>&1 | sed -n 's/^[[:space:]]*[0-9]* - \(test_[a-z_]*\) .*/\1/p' | tr '\n' ' ')
   if [ -n "$failed" ]; then

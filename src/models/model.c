@@ -27,6 +27,7 @@
 #include "io/atomic.h"
 #include "io/dirs.h"
 #include "io/file.h"
+#include "io/hf_cache.h"
 #include "modules/pooling.h"
 #include "modules/static_embedding.h"
 #include "modules/transformer_module.h"
@@ -403,6 +404,11 @@ sbert_status sbert_model_load_kind(const char *dir, sbert_model_kind kind, const
     if (!out) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_model_load: out is NULL");
     *out = NULL;
     if (!dir || !*dir) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_model_load: empty path");
+    char resolved[4096];
+    if (!sbert_dir_exists(dir) && sbert_hf_is_model_id(dir)) {
+        SBERT_TRY(sbert_hf_resolve(dir, opt ? opt->revision : NULL, resolved, sizeof resolved));
+        dir = resolved;
+    }
     if (!sbert_dir_exists(dir)) return sbert_fail(SBERT_ERR_IO, "%s: model directory does not exist", dir);
     /* The library's thread count (kernels and OpenBLAS); 0 keeps the current one. */
     if (opt && opt->num_threads > 0) sbert_set_num_threads(opt->num_threads);

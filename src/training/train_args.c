@@ -36,7 +36,9 @@ static const arg_def ARGS[] = {
     {"output_dir", K_STR, NULL, A(output_dir), 0, 0, "where checkpoints and the final model go (output/{run_name})"},
     /* model */
     {"model", K_STR, NULL, A(model), 0, 0,
-     "a sentence-transformers or Hugging Face model directory, or 'static' (a new StaticEmbedding)"},
+     "a model directory, a Hugging Face model id in the local cache, or 'static' (a new StaticEmbedding)"},
+    {"revision", K_STR, NULL, A(revision), 0, 0,
+     "for a Hugging Face model id: the branch, tag or commit in the local cache (main)"},
     {"model_type", K_STR, "SentenceTransformer", A(model_type), 0, 0,
      "the model kind trained (SentenceTransformer; must match the model)"},
     {"tokenizer", K_STR, NULL, A(tokenizer), 0, 0, "tokenizer.json for model: static"},

@@ -22,7 +22,7 @@ typedef struct {
     /* run */
     const char *run_name, *output_dir;
     /* model */
-    const char *model, *model_type, *tokenizer;
+    const char *model, *model_type, *tokenizer, *revision;
     int64_t embedding_dim, max_seq_length;
     /* data */
     const char *train_data, *eval_data, *test_data, *columns, *rename_columns;

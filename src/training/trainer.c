@@ -23,6 +23,7 @@
 #include "base/threads.h"
 #include "io/dirs.h"
 #include "io/file.h"
+#include "io/hf_cache.h"
 #include "training/trainer_internal.h"
 
 const char *sbert_verdict(double delta) {
@@ -199,12 +200,16 @@ static sbert_status load_model(sbert_trainer *t) {
                                   "%s: '%s' only applies to model: static (a new StaticEmbedding); '%s' brings its "
                                   "own",
                                   sbert_recipe_origin(t->recipe, only_static[i]), only_static[i], a->model);
-        if (!sbert_dir_exists(a->model))
+        if (!sbert_dir_exists(a->model) && !sbert_hf_is_model_id(a->model))
             return sbert_fail(SBERT_ERR_IO,
                               "model '%s': no such directory (give a sentence-transformers or Hugging Face model "
-                              "directory, or model: static)",
+                              "directory, a model id in the Hugging Face cache, or model: static)",
                               a->model);
-        SBERT_TRY(sbert_model_load(a->model, NULL, &t->model));
+        if (a->revision && sbert_dir_exists(a->model))
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: revision applies to a model id; '%s' is a local directory",
+                              sbert_recipe_origin(t->recipe, "revision"), a->model);
+        sbert_load_options lo = {0, a->revision};
+        SBERT_TRY(sbert_model_load(a->model, &lo, &t->model));
         snprintf(t->model_desc, sizeof t->model_desc, "%s", a->model);
     }
     if (a->max_seq_length > 0) {
