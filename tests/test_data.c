@@ -137,7 +137,18 @@ int main(void) {
     expect_error("label.tsv", "a\tb\tscore\nx\ty\t0.5\nx\ty\thigh\n", ":3: column 'score' is the label and must be numeric, but holds 'high'");
     expect_error("quote.csv", "a,b\n\"x,y\n", "unterminated quoted field");
     expect_error("obj.jsonl", "{\"a\": \"x\"}\n[1, 2]\n", ":2: not a JSON object");
-    expect_error("keys.jsonl", "{\"a\": \"x\", \"b\": \"y\"}\n{\"a\": \"x\", \"c\": \"y\"}\n", ":2: key 'b' is missing");
+    expect_error("keys.jsonl", "{\"a\": \"x\", \"b\": \"y\"}\n{\"a\": \"x\", \"c\": \"y\"}\n",
+                 "keys.jsonl:2: the row's keys differ from the first row's ('a', 'b'): missing 'b'; unexpected 'c'");
+    /* A row with more or fewer keys than the first (this used to read the
+     * size of an already deleted object: a crash, exit 139). */
+    expect_error("morekeys.jsonl",
+                 "{\"a\": \"x\", \"b\": \"y\"}\n\n{\"b\": \"y\", \"a\": \"x\"}\n{\"a\": \"x\", \"b\": \"y\", \"label\": 1}\n",
+                 "morekeys.jsonl:4: the row's keys differ from the first row's ('a', 'b'): unexpected 'label'");
+    expect_error("fewerkeys.jsonl", "{\"a\": \"x\", \"b\": \"y\", \"score\": 0.5}\n{\"score\": 1, \"a\": \"x\"}\n",
+                 "fewerkeys.jsonl:2: the row's keys differ from the first row's ('a', 'b', 'score'): missing 'b'");
+    expect_error("dupkeys.jsonl", "{\"a\": \"x\", \"b\": \"y\"}\n{\"a\": \"x\", \"a\": \"y\"}\n",
+                 "dupkeys.jsonl:2: key 'a' appears twice in the row");
+    expect_error("dupfirst.jsonl", "{\"a\": \"x\", \"a\": \"y\"}\n", "dupfirst.jsonl:1: duplicate column name 'a'");
     expect_error("type.jsonl", "{\"a\": \"x\"}\n{\"a\": 3}\n", ":2: column 'a' must be a string");
     expect_error("empty.csv", "", "empty");
     expect_error("rows.csv", "a,b\n", "no data rows");

@@ -294,6 +294,55 @@ done:
 
 /* ------------------------------------------------------------------ JSONL */
 
+/* Append "'name'" to a bounded list ("a, b, ..."); "..." once it is full. */
+static void list_add(char *buf, size_t cap, size_t *n, const char *name) {
+    if (*n + 1 >= cap) return;
+    int w = snprintf(buf + *n, cap - *n, "%s'%.80s'", *n ? ", " : "", name);
+    if (w < 0 || (size_t)w >= cap - *n) {
+        /* truncated: end the list with "..." */
+        if (cap > 4) memcpy(buf + cap - 4, "...", 4);
+        *n = cap - 1;
+        return;
+    }
+    *n += (size_t)w;
+}
+
+/* A row must have exactly the keys of the first row (in any order, each
+ * once): the message names the file, the line and the keys that differ. */
+static sbert_status check_same_keys(dataset_impl *d, const cJSON *obj, size_t line) {
+    sbert_dataset *ds = &d->pub;
+    char missing[512], extra[512];
+    size_t nm = 0, ne = 0, n_keys = 0;
+    missing[0] = extra[0] = '\0';
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        n_keys++;
+        const char *k = it->string ? it->string : "";
+        int known = 0;
+        for (size_t c = 0; c < ds->n_cols && !known; c++) known = strcmp(ds->cols[c].name, k) == 0;
+        int dup = 0;
+        for (const cJSON *o = obj->child; o && o != it && !dup; o = o->next)
+            dup = o->string && strcmp(o->string, k) == 0;
+        if (dup)
+            return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: key '%.80s' appears twice in the row", ds->path,
+                              line, k);
+        if (!known) list_add(extra, sizeof extra, &ne, k);
+    }
+    for (size_t c = 0; c < ds->n_cols; c++)
+        if (!cJSON_GetObjectItemCaseSensitive(obj, ds->cols[c].name))
+            list_add(missing, sizeof missing, &nm, ds->cols[c].name);
+    if (nm == 0 && ne == 0 && n_keys == ds->n_cols) return SBERT_OK;
+    char first[1024];
+    size_t nf = 0;
+    first[0] = '\0';
+    for (size_t c = 0; c < ds->n_cols; c++) list_add(first, sizeof first, &nf, ds->cols[c].name);
+    return sbert_fail(SBERT_ERR_FORMAT,
+                      "%s:%zu: the row's keys differ from the first row's (%s): %s%s%s%s%s; every "
+                      "row must have the same keys",
+                      ds->path, line, first, nm ? "missing " : "", missing, nm && ne ? "; " : "",
+                      ne ? "unexpected " : "", extra);
+}
+
 /* The numeric cells are staged in *nums_io ([rows, cols]); the caller frees it. */
 static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, double **nums_io) {
     sbert_dataset *ds = &d->pub;
@@ -325,11 +374,7 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
             }
             if (ds->n_cols == 0) { cJSON_Delete(obj); return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: empty object", ds->path, line); }
         }
-        if ((size_t)cJSON_GetArraySize(obj) != ds->n_cols) {
-            cJSON_Delete(obj);
-            return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: row has %d keys but the first row has %zu",
-                              ds->path, line, cJSON_GetArraySize(obj), ds->n_cols);
-        }
+        if ((st = check_same_keys(d, obj, line)) != SBERT_OK) { cJSON_Delete(obj); return st; }
         if ((st = add_row_capacity(d)) != SBERT_OK) { cJSON_Delete(obj); return st; }
         if (nums_cap < d->cap_rows * ds->n_cols) {
             nums_cap = d->cap_rows * ds->n_cols;
