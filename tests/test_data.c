@@ -156,6 +156,15 @@ int main(void) {
     sbert_dataset *d = NULL;
     CHECK(sbert_dataset_load("/nonexistent/train.jsonl", &d) == SBERT_ERR_IO &&
               strstr(sbert_last_error(), "/nonexistent/train.jsonl"), "missing file named: %s", sbert_last_error());
+    {
+        char dirp[600];
+        snprintf(dirp, sizeof dirp, "%s/adir.jsonl", g_tmp);
+        mkdir(dirp, 0755);
+        CHECK(sbert_dataset_load(dirp, &d) == SBERT_ERR_IO && !d &&
+                  strstr(sbert_last_error(), "adir.jsonl: is a directory, not a file"),
+              "a directory named like a dataset: %s", sbert_last_error());
+        rmdir(dirp);
+    }
     CHECK_OK(sbert_dataset_load(write_tmp("blank.jsonl", "{\"anchor\": \"a\", \"positive\": \"  \"}\n"), &d));
     if (d) {
         CHECK(sbert_dataset_check_inputs(d) == SBERT_ERR_FORMAT &&

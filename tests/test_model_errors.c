@@ -274,6 +274,32 @@ int main(void) {
 
     test_config_sizes();
 
+    /* model.safetensors that is not a file: say what it is, not "file not found" */
+    d = make_dir("model.safetensors");
+    CHECK(mkdir(path_in(d, "model.safetensors"), 0755) == 0, "mkdir model.safetensors");
+    expect_fail(d, SBERT_ERR_IO, "model.safetensors is a directory", "model.safetensors",
+                "is a directory, not a file");
+    d = make_dir("model.safetensors");
+    {
+        char a[4096], b[4096];
+        pjoin(a, sizeof a, d, "model.safetensors");
+        pjoin(b, sizeof b, d, "loop.safetensors");
+        CHECK(symlink(b, a) == 0 && symlink(a, b) == 0, "symlink loop");
+    }
+    expect_fail(d, SBERT_ERR_IO, "model.safetensors is a symlink loop", "model.safetensors",
+                "symbolic link loop");
+    d = make_dir("model.safetensors");
+    expect_fail(d, SBERT_ERR_IO, "model.safetensors absent", "model.safetensors", "no such file");
+    /* an optional file that is present but a directory is an error, not skipped */
+    d = make_dir("config_sentence_transformers.json");
+    CHECK(mkdir(path_in(d, "config_sentence_transformers.json"), 0755) == 0, "mkdir");
+    expect_fail(d, SBERT_ERR_IO, "config_sentence_transformers.json is a directory",
+                "config_sentence_transformers.json", "is a directory, not a file");
+    d = make_dir("tokenizer.json");
+    CHECK(mkdir(path_in(d, "tokenizer.json"), 0755) == 0, "mkdir");
+    expect_fail(d, SBERT_ERR_IO, "tokenizer.json is a directory", "tokenizer.json",
+                "is a directory, not a file");
+
     /* Clean up. */
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);

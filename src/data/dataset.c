@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "base/error.h"
+#include "io/file.h"
 
 /* ------------------------------------------------------------------ arena */
 
@@ -115,8 +116,10 @@ static void column_list(const sbert_dataset *ds, char *buf, size_t cap) {
 }
 
 static sbert_status read_all(const char *path, char **out, size_t *len) {
+    /* A directory opens fine and fails at the first read: say what it is. */
+    if (sbert_dir_exists(path)) return sbert_file_check(path);
     gzFile f = gzopen(path, "rb");
-    if (!f) return sbert_fail(SBERT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return sbert_open_failure(path, errno);
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     for (;;) {

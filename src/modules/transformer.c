@@ -563,7 +563,7 @@ sbert_status sbert_transformer_load(const char *dir, sbert_transformer **out) {
                            "model.safetensors (save_pretrained(..., safe_serialization=True))",
                            other);
         else
-            s = sbert_fail(SBERT_ERR_IO, "%s: file not found", path);
+            s = sbert_file_check(path); /* "no such file", or what is there instead */
         goto fail;
     }
     if ((s = sbert_st_open(path, &st)) != SBERT_OK) goto fail;
