@@ -19,6 +19,7 @@
 
 #include "base/error.h"
 #include "io/file.h"
+#include "tokenizers/unicode.h"
 
 /* ------------------------------------------------------------------ arena */
 
@@ -461,6 +462,26 @@ static sbert_status convert_label(sbert_dataset *ds) {
     return SBERT_OK;
 }
 
+/* Every text cell must be UTF-8 (the tokenizers refuse anything else, and by
+ * then only a batch index would be known): the message names file, line and
+ * column. */
+static sbert_status check_utf8(const sbert_dataset *ds) {
+    for (size_t c = 0; c < ds->n_cols; c++) {
+        if (ds->cols[c].kind != SBERT_COL_TEXT) continue;
+        for (size_t r = 0; r < ds->n_rows; r++) {
+            const char *s = ds->cols[c].text[r];
+            size_t bad = 0;
+            if (!tk_utf8_valid(s, strlen(s), &bad))
+                return sbert_fail(SBERT_ERR_FORMAT,
+                                  "%s:%zu: column '%s' is not valid UTF-8 (byte 0x%02X at byte %zu "
+                                  "of the value); the file must be UTF-8 text",
+                                  ds->path, ds->line[r], ds->cols[c].name,
+                                  (unsigned)(unsigned char)s[bad], bad + 1);
+        }
+    }
+    return SBERT_OK;
+}
+
 sbert_status sbert_dataset_load(const char *path, sbert_dataset **out) {
     *out = NULL;
     char base[4096];
@@ -486,6 +507,7 @@ sbert_status sbert_dataset_load(const char *path, sbert_dataset **out) {
     if (st == SBERT_OK && d->pub.n_rows == 0)
         st = sbert_fail(SBERT_ERR_FORMAT, "%s: no data rows", path);
     if (st == SBERT_OK) st = convert_label(&d->pub);
+    if (st == SBERT_OK) st = check_utf8(&d->pub);
     if (st != SBERT_OK) {
         sbert_dataset_free(&d->pub);
         return st;
