@@ -60,7 +60,7 @@ bench: build models
 
 fuzz: deps
 	@command -v clang >/dev/null || (apt-get update -qq && apt-get install -y -qq clang)
-	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSBERT_FUZZ=ON -DSBERT_WERROR=OFF >/dev/null
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DSBERT_FUZZ=ON -DSBERT_WERROR=OFF >/dev/null
 	@cmake --build build-fuzz -j$(JOBS)
 	@./fuzz/run.sh build-fuzz
 

@@ -152,6 +152,8 @@ int main(void) {
     expect_error("type.jsonl", "{\"a\": \"x\"}\n{\"a\": 3}\n", ":2: column 'a' must be a string");
     expect_error("utf8.csv", "a,b\nok,fine\nok,bad \xc3\x28\n", "utf8.csv:3: column 'b' is not valid UTF-8 (byte 0xC3 at byte 5");
     expect_error("utf8.jsonl", "{\"a\": \"x\"}\n{\"a\": \"\xff\"}\n", "utf8.jsonl:2: column 'a' is not valid UTF-8 (byte 0xFF at byte 1");
+    expect_error("inf.jsonl", "{\"a\": \"x\", \"score\": 0.5}\n{\"a\": \"y\", \"score\": 1e999}\n",
+                 "inf.jsonl:2: column 'score' holds a number too large for a double");
     expect_error("empty.csv", "", "empty");
     expect_error("rows.csv", "a,b\n", "no data rows");
     expect_error("data.parquet", "x", "unknown data format");

@@ -408,6 +408,11 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
                         return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a number in every row",
                                       ds->path, line, ds->cols[c].name);
                 }
+                if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) {
+                    cJSON_Delete(obj);
+                    return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' holds a number too large for a double",
+                                      ds->path, line, ds->cols[c].name);
+                }
                 nums[ds->n_rows * ds->n_cols + c] = cJSON_IsBool(v) ? (cJSON_IsTrue(v) ? 1.0 : 0.0) : v->valuedouble;
                 ds->cols[c].text[ds->n_rows] = NULL;
             }
