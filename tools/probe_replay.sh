@@ -185,14 +185,16 @@ case_i13a_safetensors_symlink_loop() {
 
 # (b) a write that fails mid-way says why: a file size limit stands in for
 # a full disk; /dev/full for standard output
+make_many() { awk 'BEGIN { for (i = 1; i <= 300; i++) printf "sentence %d\n", i }' >"$T/many.txt"; }
 case_i13b_encode_file_size_limit() {
-  awk 'BEGIN { for (i = 1; i <= 300; i++) printf "sentence %d\n", i }' >"$T/many.txt"
+  make_many
   run_sh "trap '' XFSZ; ulimit -f 8; exec \"\$1\" encode --model '$TINY' --input '$T/many.txt' --output '$T/limited.npy'"
   expect 1 "cannot write '$T/limited.npy': File too large" && [ ! -e "$T/limited.npy" ]
 }
 case_i13b_encode_stdout_dev_full() {
   [ -w /dev/full ] || { echo "skip $CASE: no /dev/full"; return 0; }
-  run_sh "exec \"\$1\" encode --model '$TINY' --input '$T/b.txt' --output - >/dev/full"
+  make_many # more than one stdio buffer, so a write fails inside the loop
+  run_sh "exec \"\$1\" encode --model '$TINY' --input '$T/many.txt' --output - >/dev/full"
   expect 1 "cannot write to standard output: No space left on device"
 }
 
@@ -200,14 +202,13 @@ case_i13b_encode_stdout_dev_full() {
 
 case_i19_similarity_output_npy() {
   run similarity --model "$TINY" --input "$T/a.txt" --input2 "$T/b.txt" --output "$T/sim.npy"
-  expect 0 && expect_file "$T/sim.npy" &&
-    head -c 128 "$T/sim.npy" | grep -q "'shape': (2, 3)" ||
-    { echo "FAIL $CASE: sim.npy is not a [2, 3] array"; return 1; }
+  expect 0 && expect_file "$T/sim.npy" || return 1
+  head -c 128 "$T/sim.npy" | grep -q "'shape': (2, 3)" || { echo "FAIL $CASE: sim.npy is not a [2, 3] array"; return 1; }
 }
 case_i19_similarity_output_jsonl() {
   run similarity --model "$TINY" --input "$T/a.txt" --input2 "$T/b.txt" --output "$T/sim.jsonl"
-  expect 0 && expect_file "$T/sim.jsonl" && [ "$(wc -l <"$T/sim.jsonl")" -eq 2 ] ||
-    { echo "FAIL $CASE: sim.jsonl does not hold 2 rows"; return 1; }
+  expect 0 && expect_file "$T/sim.jsonl" || return 1
+  [ "$(wc -l <"$T/sim.jsonl")" -eq 2 ] || { echo "FAIL $CASE: sim.jsonl does not hold 2 rows"; return 1; }
 }
 
 # ------------------------------------------------------------- run them
