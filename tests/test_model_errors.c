@@ -152,6 +152,13 @@ static void test_config_sizes(void) {
               cases[i].needle, sbert_last_error());
         CHECK(strstr(sbert_last_error(), "out of memory") == NULL, "%s: not 'out of memory'", what);
     }
+    /* plausible sizes that disagree with the weights: refused before the
+     * parameter buffer is allocated, naming the tensor and both shapes */
+    const char *dw = dir_with_config("intermediate_size", "200000");
+    expect_fail(dw, SBERT_ERR_FORMAT, "config/weights mismatch", "model.safetensors",
+                "has shape [64, 32] but");
+    CHECK(strstr(sbert_last_error(), "config.json implies [200000, 32]") != NULL,
+          "names config.json and the implied shape: %s", sbert_last_error());
     /* in range and null keep working: pad_token_id null = the default */
     const char *d = dir_with_config("pad_token_id", "null");
     sbert_model *m = NULL;

@@ -483,30 +483,78 @@ static void sinusoidal(float *out, size_t P, size_t H) {
     }
 }
 
+/* The checkpoint name of table entry `p` in full[cap] (with the model prefix,
+ * or the legacy gamma/beta name), or "" when it is DistilBERT's sinusoidal
+ * position table, computed rather than read. */
+static sbert_status resolve_name(const sbert_transformer *t, const sbert_safetensors *st,
+                                 const char *prefix, const sbert_transformer_param *p, int sinus,
+                                 char *full, size_t cap) {
+    snprintf(full, cap, "%s%s", prefix, p->name);
+    if (sbert_st_find(st, full)) return SBERT_OK;
+    /* Old checkpoints name LayerNorm parameters gamma / beta. */
+    char legacy[400];
+    legacy[0] = '\0';
+    if (ends_with(full, "LayerNorm.weight") || ends_with(full, "layer_norm.weight"))
+        snprintf(legacy, sizeof legacy, "%.*sgamma", (int)(strlen(full) - 6), full);
+    else if (ends_with(full, "LayerNorm.bias") || ends_with(full, "layer_norm.bias"))
+        snprintf(legacy, sizeof legacy, "%.*sbeta", (int)(strlen(full) - 4), full);
+    if (legacy[0] && sbert_st_find(st, legacy)) {
+        snprintf(full, cap, "%s", legacy);
+        return SBERT_OK;
+    }
+    if (sinus && strcmp(p->name, "embeddings.position_embeddings.weight") == 0) {
+        full[0] = '\0';
+        return SBERT_OK;
+    }
+    return sbert_fail(SBERT_ERR_FORMAT, "%s: tensor '%s' is missing (model_type %s)",
+                      sbert_st_path(st), full, t->model_type);
+}
+
+static void shape_str(char *buf, size_t cap, const int64_t *shape, int ndim) {
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+/* Every tensor the config implies is in the checkpoint with that shape:
+ * checked before the parameter buffer is allocated, so a config.json that
+ * disagrees with model.safetensors fails at once instead of after reserving
+ * (possibly gigabytes of) memory for the sizes it claims. */
+static sbert_status check_weights(const sbert_transformer *t, const sbert_safetensors *st,
+                                  const char *cfg_path, int sinus) {
+    char prefix[128], full[400];
+    SBERT_TRY(find_prefix(st, prefix, sizeof prefix));
+    for (size_t i = 0; i < t->n_table; i++) {
+        const sbert_transformer_param *p = &t->table[i];
+        SBERT_TRY(resolve_name(t, st, prefix, p, sinus, full, sizeof full));
+        if (!full[0]) continue;
+        const sbert_st_tensor *e = sbert_st_find(st, full);
+        int same = e->ndim == p->ndim;
+        for (int k = 0; same && k < p->ndim; k++) same = e->shape[k] == p->shape[k];
+        if (!same) {
+            char a[128], b[128];
+            shape_str(a, sizeof a, e->shape, e->ndim);
+            shape_str(b, sizeof b, p->shape, p->ndim);
+            return sbert_fail(SBERT_ERR_FORMAT,
+                              "%s: tensor '%s' has shape %s but %s implies %s: the config and the "
+                              "weights do not belong together",
+                              sbert_st_path(st), full, a, cfg_path, b);
+        }
+    }
+    return SBERT_OK;
+}
+
 static sbert_status load_weights(sbert_transformer *t, const sbert_safetensors *st, int sinus) {
     char prefix[128], full[400];
     SBERT_TRY(find_prefix(st, prefix, sizeof prefix));
     for (size_t i = 0; i < t->n_table; i++) {
         const sbert_transformer_param *p = &t->table[i];
         float *dst = t->params + p->offset;
-        snprintf(full, sizeof full, "%s%s", prefix, p->name);
-        if (!sbert_st_find(st, full)) {
-            /* Old checkpoints name LayerNorm parameters gamma / beta. */
-            char legacy[400];
-            legacy[0] = '\0';
-            if (ends_with(full, "LayerNorm.weight") || ends_with(full, "layer_norm.weight"))
-                snprintf(legacy, sizeof legacy, "%.*sgamma", (int)(strlen(full) - 6), full);
-            else if (ends_with(full, "LayerNorm.bias") || ends_with(full, "layer_norm.bias"))
-                snprintf(legacy, sizeof legacy, "%.*sbeta", (int)(strlen(full) - 4), full);
-            if (legacy[0] && sbert_st_find(st, legacy)) {
-                snprintf(full, sizeof full, "%s", legacy);
-            } else if (sinus && strcmp(p->name, "embeddings.position_embeddings.weight") == 0) {
-                sinusoidal(dst, t->P, t->H);
-                continue;
-            } else {
-                return sbert_fail(SBERT_ERR_FORMAT, "%s: tensor '%s' is missing (model_type %s)",
-                                  sbert_st_path(st), full, t->model_type);
-            }
+        SBERT_TRY(resolve_name(t, st, prefix, p, sinus, full, sizeof full));
+        if (!full[0]) {
+            sinusoidal(dst, t->P, t->H);
+            continue;
         }
         SBERT_TRY(sbert_st_read_f32(st, full, p->shape, p->ndim, dst));
     }
@@ -536,16 +584,8 @@ sbert_status sbert_transformer_load(const char *dir, sbert_transformer **out) {
     }
 
     if ((s = build_table(t, path)) != SBERT_OK) goto fail;
-    t->params = malloc((t->n_floats ? t->n_floats : 1) * sizeof(float));
-    t->layers = calloc(t->n_layers ? t->n_layers : 1, sizeof *t->layers);
-    if (!t->params || !t->layers) {
-        s = sbert_fail(SBERT_ERR_NOMEM,
-                       "%s: out of memory for the %zu parameters (%.1f GiB) that config.json "
-                       "describes",
-                       dir, t->n_floats, (double)t->n_floats * sizeof(float) / (1024.0 * 1024 * 1024));
-        goto fail;
-    }
-    bind_views(t);
+    char cfg_path[4096];
+    snprintf(cfg_path, sizeof cfg_path, "%s", path);
 
     if ((s = sbert_path_join(path, sizeof path, dir, "model.safetensors")) != SBERT_OK) goto fail;
     if (!sbert_file_exists(path)) {
@@ -567,6 +607,18 @@ sbert_status sbert_transformer_load(const char *dir, sbert_transformer **out) {
         goto fail;
     }
     if ((s = sbert_st_open(path, &st)) != SBERT_OK) goto fail;
+    if ((s = check_weights(t, st, cfg_path, sinus)) != SBERT_OK) goto fail;
+    t->params = malloc((t->n_floats ? t->n_floats : 1) * sizeof(float));
+    t->layers = calloc(t->n_layers ? t->n_layers : 1, sizeof *t->layers);
+    if (!t->params || !t->layers) {
+        s = sbert_fail(SBERT_ERR_NOMEM,
+                       "%s: out of memory for the %zu parameters (%.1f GiB) that config.json "
+                       "describes",
+                       dir, t->n_floats, (double)t->n_floats * sizeof(float) / (1024.0 * 1024 * 1024));
+        goto fail;
+    }
+    bind_views(t);
+
     if ((s = load_weights(t, st, sinus)) != SBERT_OK) goto fail;
     sbert_st_close(st);
     *out = t;
