@@ -113,11 +113,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)acc;
     }
     o.normalize = 1;
-    o.truncate_dim = 3;
-    if (sbert_model_encode(m, texts, 1, &o, emb) == SBERT_OK) (void)emb[0];
+    o.truncate_dim = 3; /* may be more than the model's own truncate_dim: ask again */
+    size_t dim3 = sbert_model_encode_dim(m, &o);
+    if (dim3 == 0 || dim3 > 3) abort();
+    if (dim3 <= 2 * dim && sbert_model_encode(m, texts, 1, &o, emb) == SBERT_OK) (void)emb[0];
     float sim[4];
     const char *fn = sbert_model_similarity_fn_name(m);
-    (void)sbert_similarity(fn ? fn : "cosine", emb, 1, emb, 1, 3, sim);
+    if (dim3 <= 2 * dim) (void)sbert_similarity(fn ? fn : "cosine", emb, 1, emb, 1, dim3, sim);
     (void)sbert_model_prompt(m, "query");
     (void)sbert_model_default_prompt_name(m);
     (void)sbert_model_max_seq_length(m);
