@@ -3,6 +3,8 @@
 #   make            build (Release) into build/
 #   make test       install what is missing, build, run the whole test suite
 #   make test-asan  the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make install    install libsbert.{a,so}, include/sbert.h, bin/sbert and sbert.pc
+#                   under PREFIX (default /usr/local); DESTDIR is honoured
 #   make demo       the main job: train the static-embedding recipe on bundled data (ends with VERDICT)
 #   make demo-search  semantic search over bundled sentences with the real all-MiniLM-L6-v2
 #   make bench      side-by-side benchmarks against sentence-transformers (needs torch)
@@ -10,10 +12,11 @@
 #   make refs       regenerate reference values with Python (needs sentence-transformers)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
 APT_PACKAGES := cmake pkg-config libopenblas-dev libcjson-dev libutf8proc-dev libpcre2-dev zlib1g-dev
 PKGCONFIG_MODULES := openblas libcjson libutf8proc libpcre2-8 zlib
 
-.PHONY: all build deps models test test-asan demo demo-search bench fuzz refs clean
+.PHONY: all build deps models test test-asan install demo demo-search bench fuzz refs clean
 
 all: build
 
@@ -41,6 +44,11 @@ test-asan: deps models
 	@cmake --build build-asan -j$(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS)
 
+install: build
+	@cmake -S . -B build -DCMAKE_INSTALL_PREFIX="$(PREFIX)" >/dev/null
+	@cmake --build build -j$(JOBS)
+	DESTDIR="$(DESTDIR)" cmake --install build
+
 # The demo shows the run, not the build: the build's output goes to a log
 # (shown only when the build fails).
 demo: deps
@@ -56,7 +64,7 @@ bench: build models
 
 fuzz: deps
 	@command -v clang >/dev/null || (apt-get update -qq && apt-get install -y -qq clang)
-	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSBERT_FUZZ=ON -DSBERT_WERROR=OFF >/dev/null
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DSBERT_FUZZ=ON -DSBERT_WERROR=OFF >/dev/null
 	@cmake --build build-fuzz -j$(JOBS)
 	@./fuzz/run.sh build-fuzz
 

@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# fuzz/run.sh BUILD_DIR -- run every libFuzzer target built in BUILD_DIR.
+# fuzz/run.sh BUILD_DIR [NAME...] -- run every libFuzzer target built in
+# BUILD_DIR, or only the named ones (e.g. fuzz_dataset fuzz_recipe).
+#
+# Targets: fuzz_npy, fuzz_safetensors, fuzz_tokenizer_json, fuzz_precompiled
+# (file formats in memory), fuzz_dataset (JSONL/CSV/TSV[.gz] through the
+# dataset loader), fuzz_recipe (recipe files + overrides), fuzz_model_dir
+# (config.json, modules.json and the sentence-transformers configs of a model
+# directory through sbert_model_load).
 #
 # Each fuzz_<name> binary runs for FUZZ_SECONDS (default 60) seconds, starting
 # from the committed seeds in fuzz/corpus/fuzz_<name>/ (with the dictionary
@@ -14,14 +21,20 @@
 # Environment: FUZZ_SECONDS (default 60 per target; targets run one after another),
 # FUZZ_FLAGS (extra libFuzzer flags, e.g. "-max_len=65536").
 set -u
-BUILD=${1:?usage: fuzz/run.sh BUILD_DIR}
+BUILD=${1:?usage: fuzz/run.sh BUILD_DIR [NAME...]}
+shift
 SECONDS_PER=${FUZZ_SECONDS:-60}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ART="$HERE/corpus-artifacts"
 mkdir -p "$ART"
 
 shopt -s nullglob
-targets=("$BUILD"/fuzz_*)
+if [ $# -gt 0 ]; then
+  targets=()
+  for n in "$@"; do targets+=("$BUILD/$n"); done
+else
+  targets=("$BUILD"/fuzz_*)
+fi
 if [ ${#targets[@]} -eq 0 ]; then
   echo "fuzz/run.sh: no fuzz_* binaries in $BUILD (configure with CC=clang -DSBERT_FUZZ=ON)" >&2
   exit 1

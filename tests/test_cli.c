@@ -23,7 +23,10 @@
  *   failures    missing input, an empty model directory, a model without
  *               tokenizer.json, a truncated model.safetensors, unknown
  *               options/commands, bad numbers, missing values, --pair with a
- *               different line count, invalid UTF-8, a NUL byte: each must
+ *               different line count, invalid UTF-8 (named by file and line,
+ *               also past the first 4,096-line chunk), a NUL byte, a write
+ *               failing mid-way (ulimit -f, /dev/full: the reason is
+ *               printed): each must
  *               exit 1 or 2 (not crash), print "sbert: error:" naming the
  *               culprit, and leave the output file absent or untouched.
  *
@@ -440,6 +443,38 @@ static void test_encode(const char *model_dir, const char *tag, int real) {
     free(out);
     free(err);
 
+    /* similarity --output: .npy [n, 3] float32 and .jsonl rows, the same matrix */
+    static const char *const sim_outs[2] = {"sim.npy", "sim.jsonl"};
+    for (int k = 0; k < 2; k++) {
+        char so[512];
+        tpath(so, sim_outs[k]);
+        unlink(so);
+        snprintf(args, sizeof args, "similarity --model '%s' --input '%s' --input2 '%s' "
+                 "--batch-size 4 --threads 2 --output '%s'", model_dir, in, b_in, so);
+        rc = run_cli(args, &out, &err);
+        CHECK(rc == 0 && out && !*out, "[%s] similarity --output %s: rc %d, nothing printed: %s",
+              tag, sim_outs[k], rc, STR(err));
+        size_t sr = 0, sc = 0;
+        float *v = NULL;
+        if (k == 0) {
+            v = read_npy(so, &sr, &sc);
+        } else {
+            char *stext = test_read_file(so, NULL);
+            v = stext ? parse_jsonl(stext, &sr, &sc) : NULL;
+            free(stext);
+        }
+        CHECK(v && sr == N_SENT && sc == 3, "[%s] %s holds [%zu, 3], got [%zu, %zu]", tag,
+              sim_outs[k], (size_t)N_SENT, sr, sc);
+        double maxd = 0;
+        for (size_t i = 0; v && sr == N_SENT && sc == 3 && i < N_SENT * 3; i++)
+            maxd = fmax(maxd, fabs((double)v[i] - (double)sim[i]));
+        CHECK(v && maxd <= 1e-6, "[%s] %s = sbert_similarity: max |d| %g", tag, sim_outs[k], maxd);
+        free(v);
+        free(out);
+        free(err);
+        CHECK(count_temp_files(g_tmp) == 0, "[%s] no temporary file left by %s", tag, sim_outs[k]);
+    }
+
     free(eb);
     free(sim);
     free(ref);
@@ -712,13 +747,89 @@ static void test_failures(void) {
     write_file(bad, "fine\nbroken \xc3\x28 here\n", 20);
     snprintf(args, sizeof args, "encode --model '%s' --input '%s' --output '%s'", g_minilm, bad,
              out);
-    expect_failure("invalid UTF-8", args, 1, NULL, out, 1);
+    expect_failure("invalid UTF-8", args, 1, "bad-utf8.txt:2: the line is not valid UTF-8 (byte 0xC3 at byte 8", out, 1);
+    /* beyond the first 4,096-line encode chunk: the real line is named, not
+     * "text 3" of the second chunk */
+    {
+        char big[512];
+        tpath(big, "bad-utf8-4100.txt");
+        FILE *f = fopen(big, "wb");
+        for (int i = 1; i <= 4105; i++)
+            fprintf(f, i == 4100 ? "broken \xed\xa0\x80 surrogate %d\n" : "line %d\n", i);
+        fclose(f);
+        snprintf(args, sizeof args, "encode --model '%s' --input '%s' --output '%s'", g_minilm, big,
+                 out);
+        expect_failure("invalid UTF-8 at line 4100", args, 1, "bad-utf8-4100.txt:4100: the line is not valid UTF-8", out, 0);
+        snprintf(args, sizeof args, "similarity --model '%s' --input '%s' --input2 '%s'", g_minilm,
+                 in, big);
+        expect_failure("similarity, invalid UTF-8 at line 4100", args, 1, "bad-utf8-4100.txt:4100:", NULL, 0);
+        snprintf(args, sizeof args, "similarity --model '%s' --input - --input2 '%s' < '%s'",
+                 g_minilm, in, big);
+        expect_failure("similarity, invalid UTF-8 on stdin", args, 1, "<stdin>:4100:", NULL, 0);
+        snprintf(args, sizeof args, "tokenize --model '%s' --input '%s'", g_minilm, big);
+        expect_failure("tokenize, invalid UTF-8 at line 4100", args, 1, "bad-utf8-4100.txt:4100:", NULL, 0);
+    }
     char nul[512];
     tpath(nul, "nul.txt");
     write_file(nul, "fine\nnul \0 byte\n", 16);
     snprintf(args, sizeof args, "encode --model '%s' --input '%s' --output '%s'", g_minilm, nul,
              out);
     expect_failure("NUL byte", args, 1, "nul.txt:2", out, 0);
+
+    /* a write that fails mid-way says why (it said only "cannot write"): a
+     * file size limit (ulimit -f, SIGXFSZ ignored) stands in for a full disk,
+     * and /dev/full for standard output */
+    {
+        char big_in[512];
+        tpath(big_in, "many.txt");
+        FILE *f = fopen(big_in, "wb");
+        for (int i = 0; i < 64; i++)
+            fprintf(f, "sentence number %d\n", i);
+        fclose(f);
+        static const char *const outs[2] = {"limited.npy", "limited.jsonl"};
+        for (int k = 0; k < 2; k++) {
+            char lim[512], so[512], se[512], cmd[4096];
+            tpath(lim, outs[k]);
+            tpath(so, "stdout");
+            tpath(se, "stderr");
+            unlink(lim);
+            snprintf(cmd, sizeof cmd,
+                     "sh -c 'trap \"\" XFSZ; ulimit -f 16; exec \"$0\" \"$@\"' '%s' encode "
+                     "--model '%s' --input '%s' --output '%s' >'%s' 2>'%s'",
+                     g_bin, g_minilm, big_in, lim, so, se);
+            int ws = system(cmd);
+            int rc = ws == -1 ? -1 : WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+            char *e = test_read_file(se, NULL);
+            CHECK(rc == 1 && e && strstr(e, "sbert: error: cannot write '") &&
+                      strstr(e, outs[k]) && strstr(e, "File too large"),
+                  "[%s past ulimit -f] exit 1 naming the file and the reason: rc %d, %s", outs[k],
+                  rc, STR(e));
+            free(e);
+            CHECK(!file_exists(lim) && count_temp_files(g_tmp) == 0,
+                  "[%s past ulimit -f] no output and no temporary file left", outs[k]);
+        }
+        if (file_exists("/dev/full")) {
+            snprintf(args, sizeof args, "encode --model '%s' --input '%s' --output - >/dev/full",
+                     g_minilm, big_in);
+            char cmd[8192], se[512];
+            tpath(se, "stderr");
+            snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", g_bin, args, se);
+            int ws = system(cmd);
+            int rc = ws == -1 ? -1 : WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+            char *e = test_read_file(se, NULL);
+            CHECK(rc == 1 && e && strstr(e, "cannot write to standard output: No space left on device"),
+                  "[stdout to /dev/full] exit 1 with the reason: rc %d, %s", rc, STR(e));
+            free(e);
+            snprintf(cmd, sizeof cmd, "'%s' similarity --model '%s' --input '%s' --input2 '%s' "
+                     ">/dev/full 2>'%s'", g_bin, g_minilm, big_in, big_in, se);
+            ws = system(cmd);
+            rc = ws == -1 ? -1 : WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+            e = test_read_file(se, NULL);
+            CHECK(rc == 1 && e && strstr(e, "cannot write to standard output: No space left on device"),
+                  "[similarity to /dev/full] exit 1 with the reason: rc %d, %s", rc, STR(e));
+            free(e);
+        }
+    }
 
     /* an empty input gives an empty [0, dim] array */
     write_file(tmp_path("empty.txt"), "", 0);

@@ -142,14 +142,38 @@ int main(void) {
     expect_error("label.tsv", "a\tb\tscore\nx\ty\t0.5\nx\ty\thigh\n", ":3: column 'score' is the label and must be numeric, but holds 'high'");
     expect_error("quote.csv", "a,b\n\"x,y\n", "unterminated quoted field");
     expect_error("obj.jsonl", "{\"a\": \"x\"}\n[1, 2]\n", ":2: not a JSON object");
-    expect_error("keys.jsonl", "{\"a\": \"x\", \"b\": \"y\"}\n{\"a\": \"x\", \"c\": \"y\"}\n", ":2: key 'b' is missing");
+    expect_error("keys.jsonl", "{\"a\": \"x\", \"b\": \"y\"}\n{\"a\": \"x\", \"c\": \"y\"}\n",
+                 "keys.jsonl:2: the row's keys differ from the first row's ('a', 'b'): missing 'b'; unexpected 'c'");
+    /* A row with more or fewer keys than the first (this used to read the
+     * size of an already deleted object: a crash, exit 139). */
+    expect_error("morekeys.jsonl",
+                 "{\"a\": \"x\", \"b\": \"y\"}\n\n{\"b\": \"y\", \"a\": \"x\"}\n{\"a\": \"x\", \"b\": \"y\", \"label\": 1}\n",
+                 "morekeys.jsonl:4: the row's keys differ from the first row's ('a', 'b'): unexpected 'label'");
+    expect_error("fewerkeys.jsonl", "{\"a\": \"x\", \"b\": \"y\", \"score\": 0.5}\n{\"score\": 1, \"a\": \"x\"}\n",
+                 "fewerkeys.jsonl:2: the row's keys differ from the first row's ('a', 'b', 'score'): missing 'b'");
+    expect_error("dupkeys.jsonl", "{\"a\": \"x\", \"b\": \"y\"}\n{\"a\": \"x\", \"a\": \"y\"}\n",
+                 "dupkeys.jsonl:2: key 'a' appears twice in the row");
+    expect_error("dupfirst.jsonl", "{\"a\": \"x\", \"a\": \"y\"}\n", "dupfirst.jsonl:1: duplicate column name 'a'");
     expect_error("type.jsonl", "{\"a\": \"x\"}\n{\"a\": 3}\n", ":2: column 'a' must be a string");
+    expect_error("utf8.csv", "a,b\nok,fine\nok,bad \xc3\x28\n", "utf8.csv:3: column 'b' is not valid UTF-8 (byte 0xC3 at byte 5");
+    expect_error("utf8.jsonl", "{\"a\": \"x\"}\n{\"a\": \"\xff\"}\n", "utf8.jsonl:2: column 'a' is not valid UTF-8 (byte 0xFF at byte 1");
+    expect_error("inf.jsonl", "{\"a\": \"x\", \"score\": 0.5}\n{\"a\": \"y\", \"score\": 1e999}\n",
+                 "inf.jsonl:2: column 'score' holds a number too large for a double");
     expect_error("empty.csv", "", "empty");
     expect_error("rows.csv", "a,b\n", "no data rows");
     expect_error("data.parquet", "x", "unknown data format");
     sbert_dataset *d = NULL;
     CHECK(sbert_dataset_load("/nonexistent/train.jsonl", &d) == SBERT_ERR_IO &&
               strstr(sbert_last_error(), "/nonexistent/train.jsonl"), "missing file named: %s", sbert_last_error());
+    {
+        char dirp[600];
+        snprintf(dirp, sizeof dirp, "%s/adir.jsonl", g_tmp);
+        mkdir(dirp, 0755);
+        CHECK(sbert_dataset_load(dirp, &d) == SBERT_ERR_IO && !d &&
+                  strstr(sbert_last_error(), "adir.jsonl: is a directory, not a file"),
+              "a directory named like a dataset: %s", sbert_last_error());
+        rmdir(dirp);
+    }
     CHECK_OK(sbert_dataset_load(write_tmp("blank.jsonl", "{\"anchor\": \"a\", \"positive\": \"  \"}\n"), &d));
     if (d) {
         CHECK(sbert_dataset_check_inputs(d) == SBERT_ERR_FORMAT &&

@@ -25,6 +25,7 @@
 #include "kernels/act_math.h"
 #include "kernels/attention.h"
 #include "kernels/cpu_ops.h"
+#include "kernels/cpu_ops_backward.h"
 #include "test_util.h"
 
 static cJSON *g_ref;
@@ -449,6 +450,81 @@ static void test_exp_nonpos(void) {
     printf("sbert_exp_nonpos: max relative error %.3g over [-87, 0]\n", worst);
 }
 
+/* The formula of sbert_exp_nonpos before it was made NaN-safe (its clamp and
+ * int conversion were undefined for NaN), kept here to check that the guards
+ * change no finite result: only called on x <= 88, where it is defined. */
+static float exp_nonpos_unguarded(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693145751953125f;
+    r = r - n * 1.428606765330187e-06f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* NaN in, NaN out, no undefined behaviour (UBSan runs this under make
+ * test-asan), infinities handled, finite results bit-identical to the
+ * unguarded formula, and the vectorized GELU backward loop propagates NaN
+ * (a training step with --learning_rate 1e9 reaches it with NaN inputs). */
+static void test_exp_nonpos_special(void) {
+    float qnan = nanf(""), neg_nan = -nanf("");
+    uint32_t payload_bits = 0x7fa00001u; /* a signalling-looking NaN with a payload */
+    float payload;
+    memcpy(&payload, &payload_bits, sizeof payload);
+    const float nans[] = {qnan, neg_nan, payload};
+    for (size_t i = 0; i < 3; i++)
+        CHECK(isnan(sbert_exp_nonpos(nans[i])), "sbert_exp_nonpos(NaN #%zu) is NaN, got %g", i,
+              (double)sbert_exp_nonpos(nans[i]));
+    float ninf = sbert_exp_nonpos(-INFINITY);
+    CHECK(ninf >= 0.0f && ninf < 2e-38f, "sbert_exp_nonpos(-inf) = %g (the -87 clamp)", (double)ninf);
+    CHECK(isinf(sbert_exp_nonpos(INFINITY)) && isinf(sbert_exp_nonpos(1e30f)),
+          "sbert_exp_nonpos(+inf), (1e30) = +inf (clamped, no exponent overflow)");
+    /* every 127th float bit pattern in [-100, 0] and (0, 88]: bit-identical */
+    size_t differ = 0, n = 0;
+    for (uint32_t b = 0x80000000u; b <= 0xC2C80000u; b += 127, n++) { /* -0 .. -100 */
+        float x;
+        memcpy(&x, &b, sizeof x);
+        float a = sbert_exp_nonpos(x), w = exp_nonpos_unguarded(x);
+        differ += memcmp(&a, &w, sizeof a) != 0;
+    }
+    for (uint32_t b = 1; b <= 0x42B00000u; b += 127, n++) { /* 0 .. 88 */
+        float x;
+        memcpy(&x, &b, sizeof x);
+        float a = sbert_exp_nonpos(x), w = exp_nonpos_unguarded(x);
+        differ += memcmp(&a, &w, sizeof a) != 0;
+    }
+    CHECK(differ == 0, "sbert_exp_nonpos bit-identical to the unguarded formula on %zu finite inputs "
+          "(%zu differ)", n, differ);
+    /* the vectorized GELU backward: NaN stays NaN, its neighbours unchanged */
+    enum { N = 67 };
+    float pre[N], dout[N], d1[N], d2[N];
+    for (int i = 0; i < N; i++) {
+        pre[i] = -3.0f + 0.09f * (float)i;
+        dout[i] = 1.0f;
+    }
+    sbert_act_backward(d1, dout, pre, N, SBERT_ACT_GELU); /* accumulates: start from 0 */
+    memset(d1, 0, sizeof d1);
+    sbert_act_backward(d1, dout, pre, N, SBERT_ACT_GELU);
+    pre[5] = qnan;
+    pre[40] = neg_nan;
+    memset(d2, 0, sizeof d2);
+    sbert_act_backward(d2, dout, pre, N, SBERT_ACT_GELU);
+    int ok = isnan(d2[5]) && isnan(d2[40]);
+    for (int i = 0; i < N; i++)
+        if (i != 5 && i != 40) ok &= memcmp(&d1[i], &d2[i], sizeof d1[i]) == 0;
+    CHECK(ok, "GELU backward: NaN pre-activations give NaN gradients, the others are unchanged");
+    CHECK(isnan(sbert_act_grad(SBERT_ACT_GELU, qnan)), "sbert_act_grad(GELU, NaN) is NaN");
+}
+
 int main(void) {
     CHECK_OK(sbert_json_load(test_path("tests/data/models/kernel-ref/ref.json"), &g_ref));
     if (!g_ref) return test_summary();
@@ -456,6 +532,7 @@ int main(void) {
     test_parallel_for_cost();
     test_sgemm();
     test_exp_nonpos();
+    test_exp_nonpos_special();
     test_activations();
     test_layernorm();
     test_layernorm_eps();

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "test_util.h"
 
 static char g_tmp[] = "/tmp/sbert_model_errors_XXXXXX";
@@ -96,6 +98,72 @@ static void expect_fail(const char *dir, sbert_status want, const char *what, co
     CHECK(n1 == NULL || strstr(msg, n1) != NULL, "%s: message names '%s': %s", what, n1, msg);
     CHECK(n2 == NULL || strstr(msg, n2) != NULL, "%s: message names '%s': %s", what, n2, msg);
     if (m) sbert_model_free(m);
+}
+
+/* A model dir whose config.json is tiny-bert's with `key` set to the JSON
+ * text `raw` (added when absent). */
+static const char *dir_with_config(const char *key, const char *raw) {
+    const char *d = make_dir("config.json");
+    char *text = test_read_file(test_path("tests/data/models/tiny-bert/config.json"), NULL);
+    cJSON *cfg = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK(cfg != NULL, "tiny-bert config.json parses");
+    if (!cfg) return d;
+    if (cJSON_GetObjectItemCaseSensitive(cfg, key))
+        cJSON_ReplaceItemInObjectCaseSensitive(cfg, key, cJSON_CreateRaw(raw));
+    else
+        cJSON_AddItemToObject(cfg, key, cJSON_CreateRaw(raw));
+    char *out = cJSON_Print(cfg);
+    write_text(path_in(d, "config.json"), out);
+    free(out);
+    cJSON_Delete(cfg);
+    return d;
+}
+
+/* Absurd sizes in config.json are refused naming the file and the key,
+ * before any size product is formed (hidden_size 2^61 used to overflow the
+ * parameter count: "out of memory for 8000031312000000128 parameters"). */
+static void test_config_sizes(void) {
+    static const struct {
+        const char *key, *raw, *needle;
+    } cases[] = {
+        {"hidden_size", "2305843009213693952", "larger than"},
+        {"hidden_size", "1000000000", "larger than"},
+        {"hidden_size", "1e300", "larger than"},
+        {"hidden_size", "32.5", "not a whole number"},
+        {"max_position_embeddings", "4000000000000", "larger than"},
+        {"vocab_size", "1e30", "larger than"},
+        {"vocab_size", "18446744073709551616", "larger than"},
+        {"intermediate_size", "9007199254740993", "larger than"},
+        {"num_hidden_layers", "100000000", "larger than"},
+        {"num_attention_heads", "4294967296", "larger than"},
+        {"type_vocab_size", "1e19", "larger than"},
+        {"pad_token_id", "1e20", "larger than"},
+        {"layer_norm_eps", "1e300", "must be in"},
+        {"hidden_dropout_prob", "-1e300", "must be in"},
+        {"attention_probs_dropout_prob", "\"0.1\"", "must be a number"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *d = dir_with_config(cases[i].key, cases[i].raw);
+        char what[160];
+        snprintf(what, sizeof what, "config.json %s = %s", cases[i].key, cases[i].raw);
+        expect_fail(d, SBERT_ERR_FORMAT, what, "config.json", cases[i].key);
+        CHECK(strstr(sbert_last_error(), cases[i].needle) != NULL, "%s: says '%s': %s", what,
+              cases[i].needle, sbert_last_error());
+        CHECK(strstr(sbert_last_error(), "out of memory") == NULL, "%s: not 'out of memory'", what);
+    }
+    /* plausible sizes that disagree with the weights: refused before the
+     * parameter buffer is allocated, naming the tensor and both shapes */
+    const char *dw = dir_with_config("intermediate_size", "200000");
+    expect_fail(dw, SBERT_ERR_FORMAT, "config/weights mismatch", "model.safetensors",
+                "has shape [64, 32] but");
+    CHECK(strstr(sbert_last_error(), "config.json implies [200000, 32]") != NULL,
+          "names config.json and the implied shape: %s", sbert_last_error());
+    /* in range and null keep working: pad_token_id null = the default */
+    const char *d = dir_with_config("pad_token_id", "null");
+    sbert_model *m = NULL;
+    CHECK_OK(sbert_model_load(d, NULL, &m));
+    sbert_model_free(m);
 }
 
 int main(void) {
@@ -210,6 +278,34 @@ int main(void) {
 
     d = make_dir("config.json");
     expect_fail(d, SBERT_ERR_IO, "Transformer without config.json", "config.json", d);
+
+    test_config_sizes();
+
+    /* model.safetensors that is not a file: say what it is, not "file not found" */
+    d = make_dir("model.safetensors");
+    CHECK(mkdir(path_in(d, "model.safetensors"), 0755) == 0, "mkdir model.safetensors");
+    expect_fail(d, SBERT_ERR_IO, "model.safetensors is a directory", "model.safetensors",
+                "is a directory, not a file");
+    d = make_dir("model.safetensors");
+    {
+        char a[4096], b[4096];
+        pjoin(a, sizeof a, d, "model.safetensors");
+        pjoin(b, sizeof b, d, "loop.safetensors");
+        CHECK(symlink(b, a) == 0 && symlink(a, b) == 0, "symlink loop");
+    }
+    expect_fail(d, SBERT_ERR_IO, "model.safetensors is a symlink loop", "model.safetensors",
+                "symbolic link loop");
+    d = make_dir("model.safetensors");
+    expect_fail(d, SBERT_ERR_IO, "model.safetensors absent", "model.safetensors", "no such file");
+    /* an optional file that is present but a directory is an error, not skipped */
+    d = make_dir("config_sentence_transformers.json");
+    CHECK(mkdir(path_in(d, "config_sentence_transformers.json"), 0755) == 0, "mkdir");
+    expect_fail(d, SBERT_ERR_IO, "config_sentence_transformers.json is a directory",
+                "config_sentence_transformers.json", "is a directory, not a file");
+    d = make_dir("tokenizer.json");
+    CHECK(mkdir(path_in(d, "tokenizer.json"), 0755) == 0, "mkdir");
+    expect_fail(d, SBERT_ERR_IO, "tokenizer.json is a directory", "tokenizer.json",
+                "is a directory, not a file");
 
     /* Clean up. */
     char cmd[8192];

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -250,6 +252,43 @@ static void test_malformed(void) {
     free(d);
 }
 
+/* A write that fails for real (not the injected failure): in a child with a
+ * 64 KiB file size limit (RLIMIT_FSIZE, SIGXFSZ ignored -- what a full disk
+ * looks like to write(2), with EFBIG instead of ENOSPC), writing a 1 MiB
+ * matrix must fail with the reason ("File too large"), leave no file at the
+ * target and no temporary file beside it. The child reports through its exit
+ * code: 0 ok, 1 wrong status, 2 reason missing from the message, 3 a file
+ * left behind. */
+static void test_write_failure_reason(void) {
+    const char *target = tmp_path("limited.npy");
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {64 * 1024, 64 * 1024};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(9);
+        size_t rows = 1024, cols = 256;
+        float *m = calloc(rows * cols, sizeof *m);
+        if (!m) _exit(9);
+        sbert_status st = sbert_npy_write_f32(target, m, rows, cols);
+        free(m);
+        if (st != SBERT_ERR_IO) _exit(1);
+        const char *msg = sbert_last_error();
+        fprintf(stderr, "  child: %s\n", msg);
+        if (!strstr(msg, target) || !strstr(msg, "File too large")) _exit(2);
+        if (access(target, F_OK) == 0) _exit(3);
+        char tmp[600];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", target, (long)getpid());
+        if (access(tmp, F_OK) == 0) _exit(3);
+        _exit(0);
+    }
+    int ws = 0;
+    waitpid(pid, &ws, 0);
+    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    CHECK(code == 0, "a write past RLIMIT_FSIZE: child exit %d (1 status, 2 reason missing, 3 file left)",
+          code);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/sbert_test_npy_XXXXXX");
     if (!mkdtemp(g_dir)) {
@@ -259,6 +298,7 @@ int main(void) {
     test_numpy_files();
     test_write_read();
     test_malformed();
+    test_write_failure_reason();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);

@@ -633,7 +633,51 @@ static void test_malformed(void) {
     }
     /* Missing file: an I/O error naming it. */
     p = tmp_path("does-not-exist.safetensors");
-    expect_bad(p, SBERT_ERR_IO, "cannot open");
+    expect_bad(p, SBERT_ERR_IO, "no such file");
+    /* Not a file: each says what is there instead (it used to be "file not
+     * found" from the model loader, or "not a regular file"). */
+    {
+        char loop_a[1024], loop_b[1024], dir[1024], dangling[1024], fifo[1024];
+        snprintf(loop_a, sizeof loop_a, "%s", tmp_path("loop_a.safetensors"));
+        snprintf(loop_b, sizeof loop_b, "%s", tmp_path("loop_b.safetensors"));
+        snprintf(dir, sizeof dir, "%s", tmp_path("dir.safetensors"));
+        snprintf(dangling, sizeof dangling, "%s", tmp_path("dangling.safetensors"));
+        snprintf(fifo, sizeof fifo, "%s", tmp_path("fifo.safetensors"));
+        CHECK(symlink(loop_b, loop_a) == 0 && symlink(loop_a, loop_b) == 0, "symlink loop");
+        CHECK(mkdir(dir, 0755) == 0, "mkdir");
+        CHECK(symlink(tmp_path("nowhere.safetensors"), dangling) == 0, "dangling symlink");
+        CHECK(mkfifo(fifo, 0644) == 0, "mkfifo");
+        expect_bad(loop_a, SBERT_ERR_IO, "symbolic link loop");
+        expect_bad(dir, SBERT_ERR_IO, "is a directory, not a file");
+        expect_bad(dangling, SBERT_ERR_IO, "symbolic link to '");
+        CHECK(strstr(sbert_last_error(), "nowhere.safetensors', which does not exist") != NULL,
+              "dangling link names its target: %s", sbert_last_error());
+        expect_bad(fifo, SBERT_ERR_IO, "named pipe, not a regular file");
+        /* sbert_read_file (config.json, tokenizer.json...) says the same */
+        char *text = NULL;
+        CHECK(sbert_read_file(dir, &text, NULL) == SBERT_ERR_IO && !text &&
+                  strstr(sbert_last_error(), "is a directory, not a file"),
+              "sbert_read_file on a directory: %s", sbert_last_error());
+        CHECK(sbert_read_file(loop_b, &text, NULL) == SBERT_ERR_IO && !text &&
+                  strstr(sbert_last_error(), "symbolic link loop"),
+              "sbert_read_file on a link loop: %s", sbert_last_error());
+        /* present-but-not-a-file counts as present (so optional files are
+         * not silently skipped); only absence is absence */
+        CHECK(sbert_file_exists(loop_a) && sbert_file_exists(dir) && sbert_file_exists(dangling) &&
+                  !sbert_file_exists(tmp_path("nowhere.safetensors")),
+              "sbert_file_exists: present unless absent");
+        CHECK(sbert_dir_check(dir) == SBERT_OK, "sbert_dir_check on a directory");
+        CHECK(sbert_dir_check(loop_a) == SBERT_ERR_IO && strstr(sbert_last_error(), "symbolic link loop"),
+              "sbert_dir_check on a loop: %s", sbert_last_error());
+        CHECK(sbert_dir_check(tmp_path("nowhere")) == SBERT_ERR_IO &&
+                  strstr(sbert_last_error(), "no such directory"),
+              "sbert_dir_check on nothing: %s", sbert_last_error());
+        unlink(loop_a);
+        unlink(loop_b);
+        rmdir(dir);
+        unlink(dangling);
+        unlink(fifo);
+    }
 
     /* Empty tensors and scalars, and an empty-data file, are valid. */
     CHECK_OK(sbert_st_open(make_st("okempty.safetensors",

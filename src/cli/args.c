@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,26 @@ int cli_library_failure(const char *what, sbert_status st) {
     if (msg && *msg)
         return cli_failure("%s: %s", what, msg);
     return cli_failure("%s: %s", what, sbert_status_name(st));
+}
+
+int cli_library_failure_lines(const char *what, sbert_status st, const char *path,
+                              size_t first_line) {
+    const char *msg = sbert_last_error();
+    if (msg && strncmp(msg, "text ", 5) == 0 && msg[5] >= '0' && msg[5] <= '9') {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long k = strtoull(msg + 5, &end, 10);
+        if (errno == 0 && end && end[0] == ':' && end[1] == ' ' && k < (unsigned long long)SIZE_MAX - first_line)
+            return cli_failure("%s: %s:%zu: %s", what, strcmp(path, "-") == 0 ? "<stdin>" : path,
+                               first_line + (size_t)k, end + 2);
+    }
+    return cli_library_failure(what, st);
+}
+
+int cli_write_failure(const char *path, int err) {
+    if (!path || strcmp(path, "-") == 0)
+        return cli_failure("cannot write to standard output: %s", strerror(err ? err : EIO));
+    return cli_failure("cannot write '%s': %s", path, strerror(err ? err : EIO));
 }
 
 /* ---------------------------------------------------------- suggestions */

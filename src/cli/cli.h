@@ -47,6 +47,15 @@ int cli_usage_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 int cli_failure(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* Print "sbert: error: <what>: <sbert_last_error()>" and return CLI_EXIT_FAILURE. */
 int cli_library_failure(const char *what, sbert_status st);
+/* The same for a library call over lines first_line.. of `path`: a message
+ * that starts "text K: " (K counting from 0 within the call, as
+ * sbert_model_encode names its texts) is printed as "PATH:LINE: ..." with the
+ * real line number of the input file. */
+int cli_library_failure_lines(const char *what, sbert_status st, const char *path,
+                              size_t first_line);
+/* "sbert: error: cannot write 'PATH': <strerror(err)>" ("standard output" for
+ * "-"); err 0 means the reason is unknown (EIO). Returns CLI_EXIT_FAILURE. */
+int cli_write_failure(const char *path, int err);
 
 /* Levenshtein distance between two short strings (bytes). */
 size_t cli_edit_distance(const char *a, const char *b);
@@ -104,9 +113,9 @@ typedef struct {
 } cli_lines;
 
 /* Read `path` ("-" = stdin), one text per line. Only the line terminator
- * ("\n" or "\r\n") is removed; a final line without "\n" counts; a NUL byte in
- * a line is an error naming the line. Returns CLI_EXIT_OK or CLI_EXIT_FAILURE
- * (message printed). */
+ * ("\n" or "\r\n") is removed; a final line without "\n" counts; a NUL byte or
+ * invalid UTF-8 in a line is an error naming the file and the line (and the
+ * byte). Returns CLI_EXIT_OK or CLI_EXIT_FAILURE (message printed). */
 int cli_read_lines(const char *path, cli_lines *out);
 void cli_lines_free(cli_lines *l);
 

@@ -18,6 +18,7 @@
  * The .npy result is exactly the float32 matrix sbert_model_encode returns
  * for the same texts and options (tests/test_cli.c checks it bit for bit).
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,7 @@ int cli_cmd_encode(int argc, char **argv) {
         goto done;
     }
     if (format == OUT_NPY && cli_write_npy_header(out.f, lines.n, dim) != 0) {
-        rc = cli_failure("cannot write '%s'", output);
+        rc = cli_write_failure(output, errno);
         goto done;
     }
 
@@ -179,17 +180,18 @@ int cli_cmd_encode(int argc, char **argv) {
         st = sbert_model_encode(model, (const char *const *)lines.line + start, m, &eo, emb);
         if (st != SBERT_OK) {
             cli_progress_finish(&prog);
-            char what[96];
-            snprintf(what, sizeof what, "encoding lines %zu-%zu of '%s'", start + 1, start + m,
-                     input);
-            rc = cli_library_failure(what, st);
+            char what[300];
+            snprintf(what, sizeof what, "encoding lines %zu-%zu of '%.200s'", start + 1,
+                     start + m, strcmp(input, "-") == 0 ? "<stdin>" : input);
+            rc = cli_library_failure_lines(what, st, input, start + 1);
             goto done;
         }
         int wr = format == OUT_NPY ? cli_write_npy_rows(out.f, emb, m, dim)
                                    : cli_write_jsonl_rows(out.f, emb, m, dim);
         if (wr != 0) {
+            int e = errno; /* before anything else can change it */
             cli_progress_finish(&prog);
-            rc = cli_failure("cannot write '%s'", output);
+            rc = cli_write_failure(output, e);
             goto done;
         }
     }

@@ -9,7 +9,13 @@
  * of A, nb values separated by spaces, "%.6f". The function is the model's
  * similarity_fn_name (cosine unless config_sentence_transformers.json says
  * dot, euclidean or manhattan); --similarity overrides it.
+ *
+ * --output FILE.npy writes the matrix as a float32 array [na, nb] (numpy.load
+ * reads it), --output FILE.jsonl one JSON array of nb floats per line of A
+ * ("%.9g", exact float32); both are written atomically, as encode's output.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +33,10 @@ static const cli_option similarity_options[] = {
     {"--prompt-name", "NAME", "Prompt (from the model's prompts) for the texts of A."},
     {"--prompt-name2", "NAME", "Prompt (from the model's prompts) for the texts of B."},
     {"--threads", "N", "Worker threads for the model (default: all cores)."},
+    {"--output", "OUT",
+     "Write the matrix to OUT instead of printing it: a name ending in .npy (float32 array "
+     "[na, nb], for numpy.load) or .jsonl (one JSON array of nb values per line of A, exact "
+     "float32). Written atomically: OUT appears only when everything succeeded."},
 };
 
 const cli_command_spec cli_similarity_spec = {
@@ -39,7 +49,8 @@ const cli_command_spec cli_similarity_spec = {
     similarity_options,
     sizeof similarity_options / sizeof similarity_options[0],
     "  sbert similarity --model models/all-MiniLM-L6-v2 --input queries.txt --input2 docs.txt\n"
-    "  sbert similarity --model DIR --input a.txt --input2 b.txt --similarity dot\n",
+    "  sbert similarity --model DIR --input a.txt --input2 b.txt --similarity dot\n"
+    "  sbert similarity --model DIR --input queries.txt --input2 docs.txt --output scores.npy\n",
 };
 
 static int encode_file(sbert_model *model, const char *path, const cli_lines *lines,
@@ -58,8 +69,9 @@ static int encode_file(sbert_model *model, const char *path, const cli_lines *li
     cli_progress_finish(&prog);
     if (st != SBERT_OK) {
         char what[300];
-        snprintf(what, sizeof what, "encoding '%.200s'", path);
-        return cli_library_failure(what, st);
+        snprintf(what, sizeof what, "encoding '%.200s'",
+                 strcmp(path, "-") == 0 ? "<stdin>" : path);
+        return cli_library_failure_lines(what, st, path, 1);
     }
     return CLI_EXIT_OK;
 }
@@ -76,12 +88,22 @@ int cli_cmd_similarity(int argc, char **argv) {
     const char *in_a = cli_get(spec, &args, "--input");
     const char *in_b = cli_get(spec, &args, "--input2");
     const char *fn = cli_get(spec, &args, "--similarity");
+    const char *output = cli_get(spec, &args, "--output");
     if (!model_dir)
         return cli_usage_error("'sbert similarity' needs --model DIR");
     if (!in_a || !in_b)
         return cli_usage_error("'sbert similarity' needs --input A and --input2 B");
     if (strcmp(in_a, "-") == 0 && strcmp(in_b, "-") == 0)
         return cli_usage_error("--input and --input2 cannot both read standard input");
+    int npy = 0;
+    if (output) {
+        size_t lo_ = strlen(output);
+        npy = lo_ >= 4 && strcmp(output + lo_ - 4, ".npy") == 0;
+        if (!npy && !(lo_ >= 6 && strcmp(output + lo_ - 6, ".jsonl") == 0))
+            return cli_usage_error("--output '%s': the name must end in .npy or .jsonl (without "
+                                   "--output the matrix is printed as text)",
+                                   output);
+    }
     static const char *const fns[] = {"cosine", "dot", "euclidean", "manhattan"};
     if (fn) {
         int known = 0;
@@ -120,6 +142,13 @@ int cli_cmd_similarity(int argc, char **argv) {
         cli_lines_free(&a);
         return rc;
     }
+    cli_output out;
+    memset(&out, 0, sizeof out);
+    if (output && (rc = cli_output_open(&out, output)) != CLI_EXIT_OK) {
+        cli_lines_free(&a);
+        cli_lines_free(&b);
+        return rc;
+    }
     sbert_model *model = NULL;
     float *ea = NULL, *eb = NULL, *sim = NULL;
     sbert_status st = sbert_model_load(model_dir, &lo, &model);
@@ -147,7 +176,10 @@ int cli_cmd_similarity(int argc, char **argv) {
     eo.prompt_name = prompt_b;
     if ((rc = encode_file(model, in_b, &b, &eo, dim, &eb)) != CLI_EXIT_OK)
         goto done;
-    sim = malloc((a.n && b.n ? a.n * b.n : 1) * sizeof *sim);
+    size_t cells = 1;
+    if (a.n && b.n && (__builtin_mul_overflow(a.n, b.n, &cells) || cells > SIZE_MAX / sizeof *sim))
+        cells = 0; /* too large to allocate */
+    sim = cells ? malloc(cells * sizeof *sim) : NULL;
     if (!sim) {
         rc = cli_failure("out of memory for a %zu x %zu similarity matrix", a.n, b.n);
         goto done;
@@ -159,15 +191,35 @@ int cli_cmd_similarity(int argc, char **argv) {
             goto done;
         }
     }
+    if (output) {
+        int wr = npy ? (cli_write_npy_header(out.f, a.n, b.n) != 0 ||
+                        (a.n && b.n && cli_write_npy_rows(out.f, sim, a.n, b.n) != 0))
+                     : (a.n && b.n && cli_write_jsonl_rows(out.f, sim, a.n, b.n) != 0);
+        if (wr) {
+            rc = cli_write_failure(output, errno);
+            goto done;
+        }
+        if (!npy && b.n == 0) /* one (empty) row per line of A */
+            for (size_t i = 0; i < a.n && !wr; i++)
+                wr = fputs("[]\n", out.f) == EOF;
+        if (wr) {
+            rc = cli_write_failure(output, errno);
+            goto done;
+        }
+        rc = cli_output_commit(&out);
+        goto done;
+    }
     for (size_t i = 0; i < a.n; i++) {
         for (size_t j = 0; j < b.n; j++)
             printf(j ? " %.6f" : "%.6f", (double)sim[i * b.n + j]);
         putchar('\n');
     }
     if (fflush(stdout) != 0 || ferror(stdout))
-        rc = cli_failure("cannot write to standard output");
+        rc = cli_write_failure("-", errno);
 
 done:
+    if (rc != CLI_EXIT_OK && output)
+        cli_output_abort(&out);
     free(ea);
     free(eb);
     free(sim);

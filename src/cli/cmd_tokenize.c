@@ -17,6 +17,7 @@
  * tokenizer.json, which HF applies as Fixed(N) padding, is not applied).
  * --max-length N overrides both; --no-truncation turns truncation off.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,9 +170,10 @@ int cli_cmd_tokenize(int argc, char **argv) {
                  write_ids(out.f, "token_type_ids", enc.token_type_ids, enc.len, 0) != 0 ||
                  write_ids(out.f, "attention_mask", enc.attention_mask, enc.len, 0) != 0 ||
                  fputs("}\n", out.f) == EOF;
+        int e = errno;
         sbert_encoding_free(&enc);
         if (wr) {
-            rc = cli_failure("cannot write '%s'", output ? output : "<stdout>");
+            rc = cli_write_failure(output ? output : "-", e);
             goto done;
         }
     }

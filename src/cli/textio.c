@@ -71,6 +71,46 @@ static int read_all(FILE *f, const char *name, char **out, size_t *out_len) {
     return CLI_EXIT_OK;
 }
 
+/* Offset of the first byte of s[0..n) that is not well-formed UTF-8 (RFC
+ * 3629: no overlong forms, no surrogates, nothing past U+10FFFF), or n. The
+ * library's tokenizers apply the same rule; checking here lets the message
+ * name the input line rather than a text index within a batch. */
+static size_t utf8_bad_offset(const unsigned char *u, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = u[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong */
+            if (c == 0xED)
+                hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0)
+                lo = 0x90; /* overlong */
+            if (c == 0xF4)
+                hi = 0x8F; /* past U+10FFFF */
+        } else
+            return i;
+        if (len > n - i || u[i + 1] < lo || u[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k < len; k++)
+            if ((u[i + k] & 0xC0) != 0x80)
+                return i;
+        i += len;
+    }
+    return n;
+}
+
 int cli_read_lines(const char *path, cli_lines *out) {
     memset(out, 0, sizeof *out);
     int is_stdin = strcmp(path, "-") == 0;
@@ -117,6 +157,14 @@ int cli_read_lines(const char *path, cli_lines *out) {
             return cli_failure("%s:%zu: the line contains a NUL byte; input must be UTF-8 text, "
                                "one text per line",
                                name, k + 1);
+        }
+        size_t bad = utf8_bad_offset((const unsigned char *)buf + start, l);
+        if (bad < l) {
+            unsigned byte = (unsigned char)buf[start + bad];
+            cli_lines_free(out);
+            return cli_failure("%s:%zu: the line is not valid UTF-8 (byte 0x%02X at byte %zu of "
+                               "the line); input must be UTF-8 text, one text per line",
+                               name, k + 1, byte, bad + 1);
         }
         buf[start + l] = '\0';
         out->line[k] = buf + start;
@@ -211,7 +259,7 @@ int cli_output_open(cli_output *o, const char *path) {
 int cli_output_commit(cli_output *o) {
     if (!o->final_path) { /* stdout */
         if (fflush(stdout) != 0 || ferror(stdout))
-            return cli_failure("cannot write to standard output: %s", strerror(errno));
+            return cli_write_failure("-", errno);
         return CLI_EXIT_OK;
     }
     int ok = fflush(o->f) == 0 && !ferror(o->f);

@@ -18,6 +18,8 @@
 #include <zlib.h>
 
 #include "base/error.h"
+#include "io/file.h"
+#include "tokenizers/unicode.h"
 
 /* ------------------------------------------------------------------ arena */
 
@@ -115,8 +117,10 @@ static void column_list(const sbert_dataset *ds, char *buf, size_t cap) {
 }
 
 static sbert_status read_all(const char *path, char **out, size_t *len) {
+    /* A directory opens fine and fails at the first read: say what it is. */
+    if (sbert_dir_exists(path)) return sbert_file_check(path);
     gzFile f = gzopen(path, "rb");
-    if (!f) return sbert_fail(SBERT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return sbert_open_failure(path, errno);
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     for (;;) {
@@ -294,6 +298,55 @@ done:
 
 /* ------------------------------------------------------------------ JSONL */
 
+/* Append "'name'" to a bounded list ("a, b, ..."); "..." once it is full. */
+static void list_add(char *buf, size_t cap, size_t *n, const char *name) {
+    if (*n + 1 >= cap) return;
+    int w = snprintf(buf + *n, cap - *n, "%s'%.80s'", *n ? ", " : "", name);
+    if (w < 0 || (size_t)w >= cap - *n) {
+        /* truncated: end the list with "..." */
+        if (cap > 4) memcpy(buf + cap - 4, "...", 4);
+        *n = cap - 1;
+        return;
+    }
+    *n += (size_t)w;
+}
+
+/* A row must have exactly the keys of the first row (in any order, each
+ * once): the message names the file, the line and the keys that differ. */
+static sbert_status check_same_keys(dataset_impl *d, const cJSON *obj, size_t line) {
+    sbert_dataset *ds = &d->pub;
+    char missing[512], extra[512];
+    size_t nm = 0, ne = 0, n_keys = 0;
+    missing[0] = extra[0] = '\0';
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        n_keys++;
+        const char *k = it->string ? it->string : "";
+        int known = 0;
+        for (size_t c = 0; c < ds->n_cols && !known; c++) known = strcmp(ds->cols[c].name, k) == 0;
+        int dup = 0;
+        for (const cJSON *o = obj->child; o && o != it && !dup; o = o->next)
+            dup = o->string && strcmp(o->string, k) == 0;
+        if (dup)
+            return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: key '%.80s' appears twice in the row", ds->path,
+                              line, k);
+        if (!known) list_add(extra, sizeof extra, &ne, k);
+    }
+    for (size_t c = 0; c < ds->n_cols; c++)
+        if (!cJSON_GetObjectItemCaseSensitive(obj, ds->cols[c].name))
+            list_add(missing, sizeof missing, &nm, ds->cols[c].name);
+    if (nm == 0 && ne == 0 && n_keys == ds->n_cols) return SBERT_OK;
+    char first[1024];
+    size_t nf = 0;
+    first[0] = '\0';
+    for (size_t c = 0; c < ds->n_cols; c++) list_add(first, sizeof first, &nf, ds->cols[c].name);
+    return sbert_fail(SBERT_ERR_FORMAT,
+                      "%s:%zu: the row's keys differ from the first row's (%s): %s%s%s%s%s; every "
+                      "row must have the same keys",
+                      ds->path, line, first, nm ? "missing " : "", missing, nm && ne ? "; " : "",
+                      ne ? "unexpected " : "", extra);
+}
+
 /* The numeric cells are staged in *nums_io ([rows, cols]); the caller frees it. */
 static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, double **nums_io) {
     sbert_dataset *ds = &d->pub;
@@ -325,11 +378,7 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
             }
             if (ds->n_cols == 0) { cJSON_Delete(obj); return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: empty object", ds->path, line); }
         }
-        if ((size_t)cJSON_GetArraySize(obj) != ds->n_cols) {
-            cJSON_Delete(obj);
-            return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: row has %d keys but the first row has %zu",
-                              ds->path, line, cJSON_GetArraySize(obj), ds->n_cols);
-        }
+        if ((st = check_same_keys(d, obj, line)) != SBERT_OK) { cJSON_Delete(obj); return st; }
         if ((st = add_row_capacity(d)) != SBERT_OK) { cJSON_Delete(obj); return st; }
         if (nums_cap < d->cap_rows * ds->n_cols) {
             nums_cap = d->cap_rows * ds->n_cols;
@@ -357,6 +406,11 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
                 if (!cJSON_IsNumber(v) && !cJSON_IsBool(v)) {
                     cJSON_Delete(obj);
                         return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a number in every row",
+                                      ds->path, line, ds->cols[c].name);
+                }
+                if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) {
+                    cJSON_Delete(obj);
+                    return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' holds a number too large for a double",
                                       ds->path, line, ds->cols[c].name);
                 }
                 nums[ds->n_rows * ds->n_cols + c] = cJSON_IsBool(v) ? (cJSON_IsTrue(v) ? 1.0 : 0.0) : v->valuedouble;
@@ -413,6 +467,26 @@ static sbert_status convert_label(sbert_dataset *ds) {
     return SBERT_OK;
 }
 
+/* Every text cell must be UTF-8 (the tokenizers refuse anything else, and by
+ * then only a batch index would be known): the message names file, line and
+ * column. */
+static sbert_status check_utf8(const sbert_dataset *ds) {
+    for (size_t c = 0; c < ds->n_cols; c++) {
+        if (ds->cols[c].kind != SBERT_COL_TEXT) continue;
+        for (size_t r = 0; r < ds->n_rows; r++) {
+            const char *s = ds->cols[c].text[r];
+            size_t bad = 0;
+            if (!tk_utf8_valid(s, strlen(s), &bad))
+                return sbert_fail(SBERT_ERR_FORMAT,
+                                  "%s:%zu: column '%s' is not valid UTF-8 (byte 0x%02X at byte %zu "
+                                  "of the value); the file must be UTF-8 text",
+                                  ds->path, ds->line[r], ds->cols[c].name,
+                                  (unsigned)(unsigned char)s[bad], bad + 1);
+        }
+    }
+    return SBERT_OK;
+}
+
 sbert_status sbert_dataset_load(const char *path, sbert_dataset **out) {
     *out = NULL;
     char base[4096];
@@ -438,6 +512,7 @@ sbert_status sbert_dataset_load(const char *path, sbert_dataset **out) {
     if (st == SBERT_OK && d->pub.n_rows == 0)
         st = sbert_fail(SBERT_ERR_FORMAT, "%s: no data rows", path);
     if (st == SBERT_OK) st = convert_label(&d->pub);
+    if (st == SBERT_OK) st = check_utf8(&d->pub);
     if (st != SBERT_OK) {
         sbert_dataset_free(&d->pub);
         return st;

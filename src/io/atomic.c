@@ -148,8 +148,14 @@ sbert_status sbert_atomic_commit(sbert_atomic_file *af) {
         fclose(f);
         goto fail;
     }
-    if (fflush(f) != 0 || ferror(f)) {
-        st = sbert_fail(SBERT_ERR_IO, "%s: write failed: %s", af->path, strerror(errno));
+    errno = 0;
+    int flush_failed = fflush(f) != 0;
+    int e = errno;
+    if (flush_failed || ferror(f)) {
+        /* A write through the raw stream may have failed earlier: its errno
+         * is gone unless the flush failed too. */
+        st = sbert_fail(SBERT_ERR_IO, "%s: write failed: %s", af->path,
+                        e ? strerror(e) : "an earlier write to the file failed (disk full?)");
         fclose(f);
         goto fail;
     }

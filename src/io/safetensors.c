@@ -53,6 +53,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/error.h"
+#include "io/file.h"
 #include "io/atomic.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -447,12 +448,15 @@ sbert_status sbert_st_open_memory(const void *data, size_t len, const char *name
 
 sbert_status sbert_st_open(const char *path, sbert_safetensors **out) {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sbert_fail(SBERT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a named pipe must not wait for a writer (fstat
+     * then refuses it); it changes nothing for a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return sbert_open_failure(path, errno);
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        int e = errno;
         close(fd);
-        return sbert_fail(SBERT_ERR_IO, "%s: not a regular file", path);
+        return sbert_open_failure(path, e);
     }
     sbert_safetensors *st = st_new(path);
     if (!st) {

@@ -32,9 +32,18 @@ static inline float sbert_erf_as(float z) {
 
 /* exp(x) for x <= 0 (clamped at -87, where it is ~1.6e-38): x = n ln2 + r
  * with |r| <= ln2/2, a degree-6 Taylor polynomial for e^r (relative error
- * below 3e-8 before rounding) and 2^n built in the exponent bits. */
+ * below 3e-8 before rounding) and 2^n built in the exponent bits.
+ *
+ * Defined for every input, without undefined behaviour: NaN gives NaN (the
+ * exponent is taken from n = 0 while r, and so the result, stays NaN; the
+ * float-to-int conversion of a NaN n would be undefined), -inf gives the
+ * clamp's ~1.6e-38, and x above 89 (outside the intended domain) is clamped
+ * there, giving +inf as before rather than overflowing the exponent shift.
+ * For x <= 89 the result is bit-identical to the version without those
+ * guards; they are selects, so the loops calling this still vectorize. */
 static inline float sbert_exp_nonpos(float x) {
-    x = x < -87.0f ? -87.0f : x;
+    x = x < -87.0f ? -87.0f : x; /* a NaN passes both clamps unchanged */
+    x = x > 89.0f ? 89.0f : x;
     /* round to nearest by the 1.5 * 2^23 trick (rintf + an int conversion
      * becomes lrintf, which has no vector form) */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -47,7 +56,8 @@ static inline float sbert_exp_nonpos(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    n = n == n ? n : 0.0f; /* NaN: any valid exponent; p is NaN already */
+    int32_t bits = ((int32_t)n + 127) * (1 << 23); /* n in [-126, 128]: no overflow */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;

@@ -409,7 +409,11 @@ sbert_status sbert_model_load_kind(const char *dir, sbert_model_kind kind, const
         SBERT_TRY(sbert_hf_resolve(dir, opt ? opt->revision : NULL, resolved, sizeof resolved));
         dir = resolved;
     }
-    if (!sbert_dir_exists(dir)) return sbert_fail(SBERT_ERR_IO, "%s: model directory does not exist", dir);
+    if (!sbert_dir_exists(dir)) {
+        /* something else there (a file, a link loop, ...): say what */
+        if (sbert_file_exists(dir)) return sbert_dir_check(dir);
+        return sbert_fail(SBERT_ERR_IO, "%s: model directory does not exist", dir);
+    }
     /* The library's thread count (kernels and OpenBLAS); 0 keeps the current one. */
     if (opt && opt->num_threads > 0) sbert_set_num_threads(opt->num_threads);
     sbert_model *m = NULL;

@@ -29,7 +29,9 @@
  */
 #include "modules/transformer.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,33 +92,78 @@ struct sbert_transformer {
 
 /* ------------------------------------------------------------------ config */
 
+/* Upper bounds on the sizes a config.json may declare. They are far above
+ * any real encoder (BERT-large: hidden 1024, 24 layers, vocab 30522, 512
+ * positions; the largest multilingual vocabularies are ~250k) and low enough
+ * that every product of them fits a size_t: a corrupt or hostile config is
+ * refused naming the key instead of overflowing the parameter count or
+ * asking for petabytes. */
+#define MAX_HIDDEN (1L << 16)        /* hidden_size / dim, num_attention_heads */
+#define MAX_LAYERS 1024L             /* num_hidden_layers / n_layers */
+#define MAX_INTERMEDIATE (1L << 18)  /* intermediate_size / hidden_dim */
+#define MAX_VOCAB (1L << 24)         /* vocab_size */
+#define MAX_POSITIONS (1L << 20)     /* max_position_embeddings */
+#define MAX_TYPES (1L << 16)         /* type_vocab_size, relative_attention_num_buckets */
+
+/* 1: an integer, 0: missing or not a number, -1: not a whole number,
+ * -2: a whole number beyond +-2^53 (no longer exact in a double, and past
+ * any size sbert accepts; converting it to long could be undefined). */
 static int json_int(const cJSON *cfg, const char *key, long *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
     if (!cJSON_IsNumber(v)) return 0;
     double d = v->valuedouble;
-    if (d != floor(d)) return 0;
+    if (!isfinite(d) || d != floor(d)) return -1;
+    if (fabs(d) > 9007199254740992.0) return -2;
     *out = (long)d;
     return 1;
 }
 
+/* The integer `key`, required, in [lo, hi]. */
 static sbert_status need_int(const cJSON *cfg, const char *path, const char *key, long lo,
-                             long *out) {
-    if (!json_int(cfg, key, out))
+                             long hi, long *out) {
+    int k = json_int(cfg, key, out);
+    if (k == 0)
         return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" is missing or not an integer", path, key);
+    if (k == -1)
+        return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" is %g, not a whole number", path, key,
+                          cJSON_GetObjectItemCaseSensitive(cfg, key)->valuedouble);
+    if (k == -2 || *out > hi)
+        return sbert_fail(SBERT_ERR_FORMAT,
+                          "%s: \"%s\" is %.17g, larger than the %ld sbert accepts: the config "
+                          "is corrupt or not an encoder sbert supports",
+                          path, key, cJSON_GetObjectItemCaseSensitive(cfg, key)->valuedouble, hi);
     if (*out < lo)
         return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" is %ld, must be at least %ld", path, key,
                           *out, lo);
     return SBERT_OK;
 }
 
-static long opt_int(const cJSON *cfg, const char *key, long dflt) {
-    long v;
-    return json_int(cfg, key, &v) ? v : dflt;
+/* The integer `key` in [lo, hi], or `dflt` when it is absent or null. */
+static sbert_status opt_int(const cJSON *cfg, const char *path, const char *key, long dflt,
+                            long lo, long hi, long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (!v || cJSON_IsNull(v)) {
+        *out = dflt;
+        return SBERT_OK;
+    }
+    return need_int(cfg, path, key, lo, hi, out);
 }
 
-static double opt_num(const cJSON *cfg, const char *key, double dflt) {
+/* The number `key` in [lo, hi] (as float), or `dflt` when it is absent or null. */
+static sbert_status opt_num(const cJSON *cfg, const char *path, const char *key, double dflt,
+                            double lo, double hi, float *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+    double d = dflt;
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsNumber(v))
+            return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" must be a number", path, key);
+        d = v->valuedouble;
+    }
+    if (!(d >= lo && d <= hi)) /* also refuses NaN */
+        return sbert_fail(SBERT_ERR_FORMAT, "%s: \"%s\" is %g, must be in [%g, %g]", path, key, d,
+                          lo, hi);
+    *out = (float)d;
+    return SBERT_OK;
 }
 
 static const char *opt_str(const cJSON *cfg, const char *key) {
@@ -129,7 +176,7 @@ static sbert_status parse_config(sbert_transformer *t, const char *path) {
     SBERT_TRY(sbert_json_load(path, &cfg));
     sbert_status st = SBERT_OK;
     const char *mt = opt_str(cfg, "model_type");
-    long H = 0, L = 0, NH = 0, I = 0, V = 0, P = 0;
+    long H = 0, L = 0, NH = 0, I = 0, V = 0, P = 0, pad = 0;
     if (!mt) {
         st = sbert_fail(SBERT_ERR_FORMAT, "%s: \"model_type\" is missing (supported: %s)", path,
                         SUPPORTED_TYPES);
@@ -149,33 +196,39 @@ static sbert_status parse_config(sbert_transformer *t, const char *path) {
 
     const char *act_name;
     if (t->fam == FAM_DISTILBERT) {
-        if ((st = need_int(cfg, path, "dim", 1, &H)) || (st = need_int(cfg, path, "n_layers", 0, &L)) ||
-            (st = need_int(cfg, path, "n_heads", 1, &NH)) ||
-            (st = need_int(cfg, path, "hidden_dim", 1, &I)))
+        if ((st = need_int(cfg, path, "dim", 1, MAX_HIDDEN, &H)) ||
+            (st = need_int(cfg, path, "n_layers", 0, MAX_LAYERS, &L)) ||
+            (st = need_int(cfg, path, "n_heads", 1, MAX_HIDDEN, &NH)) ||
+            (st = need_int(cfg, path, "hidden_dim", 1, MAX_INTERMEDIATE, &I)))
             goto done;
         act_name = opt_str(cfg, "activation");
         if (!act_name) act_name = "gelu";
         t->eps = 1e-12f; /* hard-coded in modeling_distilbert.py */
-        t->p_hidden = (float)opt_num(cfg, "dropout", 0.1);
-        t->p_attn = (float)opt_num(cfg, "attention_dropout", 0.1);
+        if ((st = opt_num(cfg, path, "dropout", 0.1, 0.0, 1.0, &t->p_hidden)) ||
+            (st = opt_num(cfg, path, "attention_dropout", 0.1, 0.0, 1.0, &t->p_attn)) ||
+            (st = opt_int(cfg, path, "pad_token_id", 0, LONG_MIN, MAX_VOCAB, &pad)))
+            goto done;
         t->n_types = 0;
-        t->pad_idx = (int)opt_int(cfg, "pad_token_id", 0);
     } else {
-        if ((st = need_int(cfg, path, "hidden_size", 1, &H)) ||
-            (st = need_int(cfg, path, "num_hidden_layers", 0, &L)) ||
-            (st = need_int(cfg, path, "num_attention_heads", 1, &NH)) ||
-            (st = need_int(cfg, path, "intermediate_size", 1, &I)))
+        if ((st = need_int(cfg, path, "hidden_size", 1, MAX_HIDDEN, &H)) ||
+            (st = need_int(cfg, path, "num_hidden_layers", 0, MAX_LAYERS, &L)) ||
+            (st = need_int(cfg, path, "num_attention_heads", 1, MAX_HIDDEN, &NH)) ||
+            (st = need_int(cfg, path, "intermediate_size", 1, MAX_INTERMEDIATE, &I)))
             goto done;
         act_name = opt_str(cfg, "hidden_act");
         if (!act_name) act_name = "gelu";
-        t->p_hidden = (float)opt_num(cfg, "hidden_dropout_prob", 0.1);
-        t->p_attn = (float)opt_num(cfg, "attention_probs_dropout_prob", 0.1);
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(cfg, "layer_norm_eps");
-        t->eps = cJSON_IsNumber(e) ? (float)e->valuedouble : 1e-12f;
+        if ((st = opt_num(cfg, path, "hidden_dropout_prob", 0.1, 0.0, 1.0, &t->p_hidden)) ||
+            (st = opt_num(cfg, path, "attention_probs_dropout_prob", 0.1, 0.0, 1.0, &t->p_attn)) ||
+            (st = opt_num(cfg, path, "layer_norm_eps", 1e-12, 0.0, 1.0, &t->eps)))
+            goto done;
         if (t->fam == FAM_MPNET) {
             t->n_types = 0;
             t->pad_idx = 1; /* MPNetEmbeddings hard-codes padding_idx = 1 */
-            t->n_rel_bucket = (int)opt_int(cfg, "relative_attention_num_buckets", 32);
+            long nb = 0;
+            if ((st = opt_int(cfg, path, "relative_attention_num_buckets", 32, LONG_MIN, MAX_TYPES,
+                              &nb)))
+                goto done;
+            t->n_rel_bucket = (int)(nb < 0 ? -1 : nb);
             if (t->n_rel_bucket < MPNET_BUCKETS) {
                 st = sbert_fail(SBERT_ERR_FORMAT,
                                 "%s: relative_attention_num_buckets is %d; MPNet uses %d buckets",
@@ -183,10 +236,13 @@ static sbert_status parse_config(sbert_transformer *t, const char *path) {
                 goto done;
             }
         } else {
-            long nt = opt_int(cfg, "type_vocab_size", 2);
+            long nt = 0;
+            if ((st = opt_int(cfg, path, "type_vocab_size", 2, LONG_MIN, MAX_TYPES, &nt)) ||
+                (st = opt_int(cfg, path, "pad_token_id", t->fam == FAM_BERT ? 0 : 1, LONG_MIN,
+                              MAX_VOCAB, &pad)))
+                goto done;
             if (nt < 1) nt = 1;
             t->n_types = (size_t)nt;
-            t->pad_idx = (int)opt_int(cfg, "pad_token_id", t->fam == FAM_BERT ? 0 : 1);
         }
         const char *pet = opt_str(cfg, "position_embedding_type");
         if (pet && strcmp(pet, "absolute") != 0) {
@@ -196,9 +252,10 @@ static sbert_status parse_config(sbert_transformer *t, const char *path) {
             goto done;
         }
     }
-    if ((st = need_int(cfg, path, "vocab_size", 1, &V)) ||
-        (st = need_int(cfg, path, "max_position_embeddings", 1, &P)))
+    if ((st = need_int(cfg, path, "vocab_size", 1, MAX_VOCAB, &V)) ||
+        (st = need_int(cfg, path, "max_position_embeddings", 1, MAX_POSITIONS, &P)))
         goto done;
+    if (t->fam != FAM_MPNET) t->pad_idx = (int)(pad < 0 ? 0 : pad);
     if (H % NH != 0) {
         st = sbert_fail(SBERT_ERR_FORMAT, "%s: hidden size %ld is not a multiple of the %ld heads",
                         path, H, NH);
@@ -208,7 +265,6 @@ static sbert_status parse_config(sbert_transformer *t, const char *path) {
         sbert_error_prefix("%s: ", path);
         goto done;
     }
-    if (t->pad_idx < 0) t->pad_idx = 0;
     if (!(t->p_hidden >= 0.0f && t->p_hidden < 1.0f) || !(t->p_attn >= 0.0f && t->p_attn < 1.0f)) {
         st = sbert_fail(SBERT_ERR_FORMAT,
                         "%s: dropout probabilities must be in [0, 1) (hidden %g, attention %g)",
@@ -246,9 +302,19 @@ static sbert_status add_param(sbert_transformer *t, const char *name, int ndim, 
     p->ndim = ndim;
     p->shape[0] = (int64_t)d0;
     p->shape[1] = ndim > 1 ? (int64_t)d1 : 1;
-    p->numel = ndim > 1 ? d0 * d1 : d0;
+    size_t numel = d0, total;
+    if ((ndim > 1 && __builtin_mul_overflow(d0, d1, &numel)) ||
+        __builtin_add_overflow(t->n_floats, numel, &total) || total > SIZE_MAX / sizeof(float) ||
+        d0 > (size_t)INT64_MAX || d1 > (size_t)INT64_MAX) {
+        t->n_table--;
+        return sbert_fail(SBERT_ERR_FORMAT,
+                          "parameter '%s' [%zu, %zu] overflows the parameter count: the config's "
+                          "sizes are corrupt",
+                          name, d0, ndim > 1 ? d1 : (size_t)1);
+    }
+    p->numel = numel;
     p->offset = t->n_floats;
-    t->n_floats += p->numel;
+    t->n_floats = total;
     return SBERT_OK;
 }
 
@@ -301,8 +367,16 @@ static void layer_name(char *dst, size_t cap, const char *fmt, size_t layer) {
 #endif
 
 /* Declare every tensor in the flat-buffer order (q, k, v weights adjacent,
- * then q, k, v biases adjacent). */
-static sbert_status build_table(sbert_transformer *t) {
+ * then q, k, v biases adjacent). Every size product and the running total
+ * are overflow-checked (add_param); `path` (config.json) prefixes a failure. */
+static sbert_status build_table_unchecked(sbert_transformer *t);
+static sbert_status build_table(sbert_transformer *t, const char *path) {
+    sbert_status st = build_table_unchecked(t);
+    if (st != SBERT_OK) sbert_error_prefix("%s: ", path);
+    return st;
+}
+
+static sbert_status build_table_unchecked(sbert_transformer *t) {
     const size_t H = t->H, I = t->I;
     SBERT_TRY(add_linear(t, "embeddings.word_embeddings", t->V, H, 0));
     SBERT_TRY(add_linear(t, "embeddings.position_embeddings", t->P, H, 0));
@@ -409,30 +483,78 @@ static void sinusoidal(float *out, size_t P, size_t H) {
     }
 }
 
+/* The checkpoint name of table entry `p` in full[cap] (with the model prefix,
+ * or the legacy gamma/beta name), or "" when it is DistilBERT's sinusoidal
+ * position table, computed rather than read. */
+static sbert_status resolve_name(const sbert_transformer *t, const sbert_safetensors *st,
+                                 const char *prefix, const sbert_transformer_param *p, int sinus,
+                                 char *full, size_t cap) {
+    snprintf(full, cap, "%s%s", prefix, p->name);
+    if (sbert_st_find(st, full)) return SBERT_OK;
+    /* Old checkpoints name LayerNorm parameters gamma / beta. */
+    char legacy[400];
+    legacy[0] = '\0';
+    if (ends_with(full, "LayerNorm.weight") || ends_with(full, "layer_norm.weight"))
+        snprintf(legacy, sizeof legacy, "%.*sgamma", (int)(strlen(full) - 6), full);
+    else if (ends_with(full, "LayerNorm.bias") || ends_with(full, "layer_norm.bias"))
+        snprintf(legacy, sizeof legacy, "%.*sbeta", (int)(strlen(full) - 4), full);
+    if (legacy[0] && sbert_st_find(st, legacy)) {
+        snprintf(full, cap, "%s", legacy);
+        return SBERT_OK;
+    }
+    if (sinus && strcmp(p->name, "embeddings.position_embeddings.weight") == 0) {
+        full[0] = '\0';
+        return SBERT_OK;
+    }
+    return sbert_fail(SBERT_ERR_FORMAT, "%s: tensor '%s' is missing (model_type %s)",
+                      sbert_st_path(st), full, t->model_type);
+}
+
+static void shape_str(char *buf, size_t cap, const int64_t *shape, int ndim) {
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+/* Every tensor the config implies is in the checkpoint with that shape:
+ * checked before the parameter buffer is allocated, so a config.json that
+ * disagrees with model.safetensors fails at once instead of after reserving
+ * (possibly gigabytes of) memory for the sizes it claims. */
+static sbert_status check_weights(const sbert_transformer *t, const sbert_safetensors *st,
+                                  const char *cfg_path, int sinus) {
+    char prefix[128], full[400];
+    SBERT_TRY(find_prefix(st, prefix, sizeof prefix));
+    for (size_t i = 0; i < t->n_table; i++) {
+        const sbert_transformer_param *p = &t->table[i];
+        SBERT_TRY(resolve_name(t, st, prefix, p, sinus, full, sizeof full));
+        if (!full[0]) continue;
+        const sbert_st_tensor *e = sbert_st_find(st, full);
+        int same = e->ndim == p->ndim;
+        for (int k = 0; same && k < p->ndim; k++) same = e->shape[k] == p->shape[k];
+        if (!same) {
+            char a[128], b[128];
+            shape_str(a, sizeof a, e->shape, e->ndim);
+            shape_str(b, sizeof b, p->shape, p->ndim);
+            return sbert_fail(SBERT_ERR_FORMAT,
+                              "%s: tensor '%s' has shape %s but %s implies %s: the config and the "
+                              "weights do not belong together",
+                              sbert_st_path(st), full, a, cfg_path, b);
+        }
+    }
+    return SBERT_OK;
+}
+
 static sbert_status load_weights(sbert_transformer *t, const sbert_safetensors *st, int sinus) {
     char prefix[128], full[400];
     SBERT_TRY(find_prefix(st, prefix, sizeof prefix));
     for (size_t i = 0; i < t->n_table; i++) {
         const sbert_transformer_param *p = &t->table[i];
         float *dst = t->params + p->offset;
-        snprintf(full, sizeof full, "%s%s", prefix, p->name);
-        if (!sbert_st_find(st, full)) {
-            /* Old checkpoints name LayerNorm parameters gamma / beta. */
-            char legacy[400];
-            legacy[0] = '\0';
-            if (ends_with(full, "LayerNorm.weight") || ends_with(full, "layer_norm.weight"))
-                snprintf(legacy, sizeof legacy, "%.*sgamma", (int)(strlen(full) - 6), full);
-            else if (ends_with(full, "LayerNorm.bias") || ends_with(full, "layer_norm.bias"))
-                snprintf(legacy, sizeof legacy, "%.*sbeta", (int)(strlen(full) - 4), full);
-            if (legacy[0] && sbert_st_find(st, legacy)) {
-                snprintf(full, sizeof full, "%s", legacy);
-            } else if (sinus && strcmp(p->name, "embeddings.position_embeddings.weight") == 0) {
-                sinusoidal(dst, t->P, t->H);
-                continue;
-            } else {
-                return sbert_fail(SBERT_ERR_FORMAT, "%s: tensor '%s' is missing (model_type %s)",
-                                  sbert_st_path(st), full, t->model_type);
-            }
+        SBERT_TRY(resolve_name(t, st, prefix, p, sinus, full, sizeof full));
+        if (!full[0]) {
+            sinusoidal(dst, t->P, t->H);
+            continue;
         }
         SBERT_TRY(sbert_st_read_f32(st, full, p->shape, p->ndim, dst));
     }
@@ -461,14 +583,9 @@ sbert_status sbert_transformer_load(const char *dir, sbert_transformer **out) {
         cJSON_Delete(cfg);
     }
 
-    if ((s = build_table(t)) != SBERT_OK) goto fail;
-    t->params = malloc(t->n_floats * sizeof(float));
-    t->layers = calloc(t->n_layers ? t->n_layers : 1, sizeof *t->layers);
-    if (!t->params || !t->layers) {
-        s = sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory for %zu parameters", dir, t->n_floats);
-        goto fail;
-    }
-    bind_views(t);
+    if ((s = build_table(t, path)) != SBERT_OK) goto fail;
+    char cfg_path[4096];
+    snprintf(cfg_path, sizeof cfg_path, "%s", path);
 
     if ((s = sbert_path_join(path, sizeof path, dir, "model.safetensors")) != SBERT_OK) goto fail;
     if (!sbert_file_exists(path)) {
@@ -486,10 +603,22 @@ sbert_status sbert_transformer_load(const char *dir, sbert_transformer **out) {
                            "model.safetensors (save_pretrained(..., safe_serialization=True))",
                            other);
         else
-            s = sbert_fail(SBERT_ERR_IO, "%s: file not found", path);
+            s = sbert_file_check(path); /* "no such file", or what is there instead */
         goto fail;
     }
     if ((s = sbert_st_open(path, &st)) != SBERT_OK) goto fail;
+    if ((s = check_weights(t, st, cfg_path, sinus)) != SBERT_OK) goto fail;
+    t->params = malloc((t->n_floats ? t->n_floats : 1) * sizeof(float));
+    t->layers = calloc(t->n_layers ? t->n_layers : 1, sizeof *t->layers);
+    if (!t->params || !t->layers) {
+        s = sbert_fail(SBERT_ERR_NOMEM,
+                       "%s: out of memory for the %zu parameters (%.1f GiB) that config.json "
+                       "describes",
+                       dir, t->n_floats, (double)t->n_floats * sizeof(float) / (1024.0 * 1024 * 1024));
+        goto fail;
+    }
+    bind_views(t);
+
     if ((s = load_weights(t, st, sinus)) != SBERT_OK) goto fail;
     sbert_st_close(st);
     *out = t;

@@ -133,6 +133,15 @@ sbert_status sbert_recipe_load(const char *path, const char *const *args, size_t
         char *text = NULL;
         size_t len;
         if ((st = sbert_read_file(path, &text, &len)) != SBERT_OK) { sbert_recipe_free(r); return st; }
+        const char *nul = memchr(text, '\0', len);
+        if (nul) { /* the line would silently end there */
+            size_t at = 1;
+            for (const char *p = text; p < nul; p++) at += *p == '\n';
+            st = sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: a NUL byte; a recipe must be text", path, at);
+            free(text);
+            sbert_recipe_free(r);
+            return st;
+        }
         size_t lineno = 0;
         for (char *line = text, *next; line && st == SBERT_OK; line = next) {
             next = strchr(line, '\n');
@@ -152,6 +161,11 @@ sbert_status sbert_recipe_load(const char *path, const char *const *args, size_t
             *sep = '\0';
             char *key = trim(s), *val = clean_value(sep + 1);
             if (!*key) { st = sbert_fail(SBERT_ERR_FORMAT, "%s: missing key before ':'", origin); break; }
+            if (sbert_recipe_get(r, key)) { /* the file would silently keep only the last one */
+                st = sbert_fail(SBERT_ERR_FORMAT, "%s: key '%s' is set twice in the recipe (first at %s)",
+                                origin, key, sbert_recipe_origin(r, key));
+                break;
+            }
             st = sbert_recipe_set(r, key, val, origin);
         }
         free(text);
