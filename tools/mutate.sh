@@ -12,19 +12,19 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-# name | file | sed expression | what it plants
+# name @@ file @@ sed expression @@ what it plants
 MUTATIONS=(
-  "adam-epsilon|src/training/train_args.c|s/{\"adam_epsilon\", K_NUM, \"1e-8\"/{\"adam_epsilon\", K_NUM, \"1e-6\"/|AdamW epsilon default 1e-8 -> 1e-6"
-  "adam-beta2|src/training/train_args.c|s/{\"adam_beta2\", K_NUM, \"0.999\"/{\"adam_beta2\", K_NUM, \"0.99\"/|AdamW beta2 default 0.999 -> 0.99"
-  "schedule-off-by-one|src/training/trainer.c|s/sbert_lr_lambda(t->sched, t->global_step, t->warmup/sbert_lr_lambda(t->sched, t->global_step + 1, t->warmup/|learning-rate schedule evaluated at step+1"
-  "warmup-rounding|src/training/optim.c|s/return (int64_t)ceil((double)total_steps \* warmup);/return (int64_t)floor((double)total_steps * warmup);/|warmup fraction rounded down instead of up"
-  "accumulation-window|src/training/trainer.c|s/nb, 1.0 \/ (double)window, &loss/nb, 1.0 \/ (double)a->accum, \&loss/|a short last accumulation window divided by gradient_accumulation_steps"
-  "clip-eps|src/training/optimizer.c|s/double coef = max_grad_norm \/ (norm + 1e-6);/double coef = max_grad_norm \/ (norm + 1e-2);/|clipping coefficient max_norm / (norm + 1e-2)"
-  "decay-on-bias|src/modules/params.c|s/return !(strstr(low, \"bias\") || /return !(/|weight decay applied to biases"
-  "layernorm-eps|src/modules/transformer.c|s/t->eps = cJSON_IsNumber(e) ? (float)e->valuedouble : 1e-12f;/t->eps = 1e-5f;/|LayerNorm eps 1e-5 whatever config.json says"
-  "cosent-grad-sign|src/losses/cosent.c|s/ds\[j\] -= w;/ds[j] += w;/|CoSENTLoss gradient of the larger-label side with the wrong sign"
-  "triplet-grad-sign|src/losses/triplet.c|s/gy\[k\] -= (float)(g \* dd);/gy[k] += (float)(g * dd);/|TripletLoss gradient of the positive/negative with the wrong sign"
-  "sampler-reshuffle|src/data/sampler.c|s/sbert_rng_seed(\&rng, seed + epoch);/sbert_rng_seed(\&rng, seed);/|the same batch order every epoch (no reshuffle)"
+  "adam-epsilon@@src/training/train_args.c@@s/{\"adam_epsilon\", K_NUM, \"1e-8\"/{\"adam_epsilon\", K_NUM, \"1e-6\"/@@AdamW epsilon default 1e-8 -> 1e-6"
+  "adam-beta2@@src/training/train_args.c@@s/{\"adam_beta2\", K_NUM, \"0.999\"/{\"adam_beta2\", K_NUM, \"0.99\"/@@AdamW beta2 default 0.999 -> 0.99"
+  "schedule-off-by-one@@src/training/trainer.c@@s/sbert_lr_lambda(t->sched, t->global_step, t->warmup/sbert_lr_lambda(t->sched, t->global_step + 1, t->warmup/@@learning-rate schedule evaluated at step+1"
+  "warmup-rounding@@src/training/optim.c@@s/return (int64_t)ceil((double)total_steps \* warmup);/return (int64_t)floor((double)total_steps * warmup);/@@warmup fraction rounded down instead of up"
+  "accumulation-window@@src/training/trainer.c@@s/nb, 1.0 \/ (double)window, &loss/nb, 1.0 \/ (double)a->accum, \&loss/@@a short last accumulation window divided by gradient_accumulation_steps"
+  "clip-eps@@src/training/optimizer.c@@s/double coef = max_grad_norm \/ (norm + 1e-6);/double coef = max_grad_norm \/ (norm + 1e-2);/@@clipping coefficient max_norm / (norm + 1e-2)"
+  "decay-on-bias@@src/modules/params.c@@s/return !(strstr(low, \"bias\") || /return !(/@@weight decay applied to biases"
+  "layernorm-eps@@src/modules/transformer.c@@s/\"layer_norm_eps\", 1e-12, 0.0, 1.0, \&t->eps/\"layer_norm_eps_ignored\", 1e-5, 0.0, 1.0, \&t->eps/@@LayerNorm eps 1e-5 whatever config.json says"
+  "cosent-grad-sign@@src/losses/cosent.c@@s/ds\[j\] -= w;/ds[j] += w;/@@CoSENTLoss gradient of the larger-label side with the wrong sign"
+  "triplet-grad-sign@@src/losses/triplet.c@@s/gy\[k\] -= (float)(g \* dd);/gy[k] += (float)(g * dd);/@@TripletLoss gradient of the positive/negative with the wrong sign"
+  "sampler-reshuffle@@src/data/sampler.c@@s/sbert_rng_seed(\&rng, seed + epoch);/sbert_rng_seed(\&rng, seed);/@@the same batch order every epoch (no reshuffle)"
 )
 
 want=("$@")
@@ -33,7 +33,7 @@ tmp=$(mktemp -d /tmp/sbert-mutate-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 printf '%-22s %-8s %s\n' "mutation" "caught" "tests that fail"
 for m in "${MUTATIONS[@]}"; do
-  IFS='|' read -r name file expr what <<<"$m"
+  name=${m%%@@*}; rest=${m#*@@}; file=${rest%%@@*}; rest=${rest#*@@}; expr=${rest%%@@*}; what=${rest#*@@}
   if [ ${#want[@]} -gt 0 ] && [[ ! " ${want[*]} " =~ " $name " ]]; then continue; fi
   total=$((total + 1))
   src="$tmp/src-$name"
