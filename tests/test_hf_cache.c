@@ -66,6 +66,29 @@ int main(void) {
     setenv("HF_HOME", home, 1);
     check_encode("HF_HOME/hub, main", id, NULL, "main");
 
+    /* The CLI: --model ID --revision REV. */
+    const char *bin = getenv("SBERT_BIN");
+    CHECK(bin && access(bin, X_OK) == 0, "SBERT_BIN is set and built");
+    if (bin) {
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd, "echo '%s' | HF_HOME='%s' '%s' encode --model %s --revision v1 --input - --output -",
+                 cJSON_GetArrayItem(cJSON_GetObjectItem(g_ref, "sentences"), 0)->valuestring, home, bin, id);
+        FILE *p = popen(cmd, "r");
+        char line[4096] = "";
+        if (p) {
+            if (!fgets(line, sizeof line, p)) line[0] = '\0';
+            pclose(p);
+        }
+        cJSON *row = cJSON_Parse(line);
+        const cJSON *want = cJSON_GetArrayItem(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(g_ref, "revisions"), "v1"), "embeddings"), 0);
+        double err = row ? 0 : INFINITY;
+        for (int k = 0; row && k < cJSON_GetArraySize(want); k++)
+            err = test_max_err(err, fabs(cJSON_GetArrayItem(row, k)->valuedouble - cJSON_GetArrayItem(want, k)->valuedouble));
+        CHECK(err <= 1e-6, "sbert encode --model ID --revision v1: %.3e from sentence-transformers (%s)", err, line);
+        cJSON_Delete(row);
+    }
+
     /* Unknown revision and unknown id: the message names what was searched. */
     sbert_model *m = NULL;
     sbert_load_options lo = {.num_threads = 1, .revision = "v9"};

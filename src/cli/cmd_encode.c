@@ -51,6 +51,8 @@ static const cli_option encode_options[] = {
      "Keep only the first N dimensions of every embedding (Matryoshka models), applied "
      "before --normalize. Default: the model's own truncate_dim, if any."},
     {"--threads", "N", "Worker threads for the model (default: all cores)."},
+    {"--revision", "REV",
+     "With a Hugging Face model id as --model: the branch, tag or commit in the local cache (default: main)."},
 };
 
 const cli_command_spec cli_encode_spec = {
@@ -120,6 +122,7 @@ int cli_cmd_encode(int argc, char **argv) {
         eo.truncate_dim = (size_t)v;
     }
     sbert_load_options lo = {0};
+    lo.revision = cli_get(spec, &args, "--revision");
     if ((s = cli_get(spec, &args, "--threads"))) {
         if ((rc = cli_parse_long("--threads", s, 1, 1024, &v)) != CLI_EXIT_OK)
             return rc;

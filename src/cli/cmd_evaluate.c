@@ -20,7 +20,7 @@
 #include "cli.h"
 
 static const cli_option evaluate_options[] = {
-    {"--model", "DIR", "The model to evaluate (a sentence-transformers directory). Required."},
+    {"--model", "DIR", "The model to evaluate: a sentence-transformers directory or a Hugging Face model id in the local cache. Required."},
     {"--data", "FILE",
      "Evaluation data. EmbeddingSimilarityEvaluator: .jsonl/.csv/.tsv rows of (sentence1, sentence2, "
      "score), scores in [0, 1]. InformationRetrievalEvaluator: a JSON file {\"queries\": {qid: text}, "
@@ -34,6 +34,8 @@ static const cli_option evaluate_options[] = {
      "one distinct name each, comma-separated."},
     {"--batch-size", "N", "Texts per forward pass (default 32)."},
     {"--threads", "N", "Worker threads for the model (default: all cores)."},
+    {"--revision", "REV",
+     "With a Hugging Face model id as --model: the branch, tag or commit in the local cache (default: main)."},
 };
 
 const cli_command_spec cli_evaluate_spec = {
@@ -83,6 +85,7 @@ int cli_cmd_evaluate(int argc, char **argv) {
         return cli_usage_error("'sbert evaluate' needs --model DIR and --data FILE (see 'sbert "
                                "evaluate --help')");
     sbert_load_options lo = {0};
+    lo.revision = cli_get(spec, &args, "--revision");
     size_t batch = 32;
     const char *s;
     long v;

@@ -22,7 +22,7 @@
 #include "cli.h"
 
 static const cli_option similarity_options[] = {
-    {"--model", "DIR", "A sentence-transformers model directory. Required."},
+    {"--model", "DIR", "A sentence-transformers model directory or a Hugging Face model id in the local cache. Required."},
     {"--input", "A", "First texts, one per line ('-' = standard input); one output row each. "
                      "Required."},
     {"--input2", "B", "Second texts, one per line; one output column each. Required."},
@@ -33,6 +33,8 @@ static const cli_option similarity_options[] = {
     {"--prompt-name", "NAME", "Prompt (from the model's prompts) for the texts of A."},
     {"--prompt-name2", "NAME", "Prompt (from the model's prompts) for the texts of B."},
     {"--threads", "N", "Worker threads for the model (default: all cores)."},
+    {"--revision", "REV",
+     "With a Hugging Face model id as --model: the branch, tag or commit in the local cache (default: main)."},
     {"--output", "OUT",
      "Write the matrix to OUT instead of printing it: a name ending in .npy (float32 array "
      "[na, nb], for numpy.load) or .jsonl (one JSON array of nb values per line of A, exact "
@@ -119,6 +121,7 @@ int cli_cmd_similarity(int argc, char **argv) {
     }
     sbert_encode_options eo = sbert_encode_options_default();
     sbert_load_options lo = {0};
+    lo.revision = cli_get(spec, &args, "--revision");
     const char *s;
     long v;
     if ((s = cli_get(spec, &args, "--batch-size"))) {

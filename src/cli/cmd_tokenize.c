@@ -28,6 +28,8 @@ static const cli_option tokenize_options[] = {
     {"--model", "DIR",
      "Use the tokenizer of this sentence-transformers model and truncate to its "
      "max_seq_length, as SentenceTransformer.tokenize does."},
+    {"--revision", "REV",
+     "With a Hugging Face model id as --model: the branch, tag or commit in the local cache (default: main)."},
     {"--tokenizer", "FILE",
      "Use this Hugging Face tokenizer.json with its own truncation setting, as "
      "tokenizers.Tokenizer.from_file(FILE) does (its padding setting is not applied: no "
@@ -131,6 +133,7 @@ int cli_cmd_tokenize(int argc, char **argv) {
     sbert_status st;
     if (model_dir) {
         sbert_load_options lo = {0};
+        lo.revision = cli_get(spec, &args, "--revision");
         lo.num_threads = 1;
         st = sbert_model_load(model_dir, &lo, &model);
         if (st != SBERT_OK) {
