@@ -211,6 +211,147 @@ case_i19_similarity_output_jsonl() {
   [ "$(wc -l <"$T/sim.jsonl")" -eq 2 ] || { echo "FAIL $CASE: sim.jsonl does not hold 2 rows"; return 1; }
 }
 
+# ------------------------------------------------------------- items 4-11, 14-16: the trainer
+
+STATIC_ARGS="--model static --tokenizer $ROOT/data/bert-base-uncased-tokenizer.json --embedding_dim 16 --train_data $ROOT/data/allnli-triplets.jsonl --eval_data $T/dev.jsonl --loss MultipleNegativesRankingLoss --max_train_samples 256 --per_device_train_batch_size 32 --learning_rate 0.1 --logging_steps 1 --num_threads 1 --log-dir $T/logs"
+
+# item 4: rotation renames before deleting -- only whole checkpoints remain.
+case_i04_rotation() {
+  run train $STATIC_ARGS --max_steps 8 --save_steps 2 --save_total_limit 2 --output_dir "$T/o4"
+  expect 0 || return 1
+  [ "$(ls -d "$T"/o4/checkpoint-* | wc -l)" -eq 2 ] && [ -f "$T/o4/checkpoint-8/optimizer.safetensors" ] ||
+    { echo "FAIL $CASE: want checkpoint-6 and checkpoint-8, got: $(ls "$T/o4")"; return 1; }
+}
+
+# item 5: leftovers of killed runs are removed by the next run.
+case_i05_leftovers_removed() {
+  mkdir -p "$T/o5/checkpoint-2.tmp.999" "$T/o5/final.tmp.999" "$T/o5/best-model.tmp.9" "$T/o5/checkpoint-4.deleting.3"
+  run train $STATIC_ARGS --max_steps 2 --save_strategy no --output_dir "$T/o5"
+  expect 0 || return 1
+  [ -z "$(find "$T/o5" -maxdepth 1 \( -name '*.tmp.*' -o -name '*.deleting.*' \))" ] ||
+    { echo "FAIL $CASE: leftovers remain: $(ls "$T/o5")"; return 1; }
+}
+
+# item 6: a second run on a locked output_dir fails naming the holder.
+case_i06_output_dir_locked() {
+  mkdir -p "$T/o6"
+  ( exec 9>"$T/o6/.sbert.lock"; flock -x 9; echo 4242 >&9; sleep 5 ) &
+  local holder=$!
+  sleep 0.5
+  run train $STATIC_ARGS --max_steps 2 --output_dir "$T/o6"
+  kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+  expect 1 "in use by another training run (pid 4242"
+}
+
+# item 7: resume validates trainer_state.json.
+case_i07_resume_state_empty() {
+  run train $STATIC_ARGS --max_steps 4 --save_steps 2 --output_dir "$T/o7"
+  expect 0 || return 1
+  echo '{}' >"$T/o7/checkpoint-4/trainer_state.json"
+  run train $STATIC_ARGS --max_steps 6 --save_steps 2 --output_dir "$T/o7" --resume_from_checkpoint latest
+  expect 1 "checkpoint-4/trainer_state.json" '"global_step" must be'
+}
+case_i07_resume_state_negative() {
+  run train $STATIC_ARGS --max_steps 4 --save_steps 2 --output_dir "$T/o7b"
+  expect 0 || return 1
+  echo '{"global_step": -5, "epoch": 1e30}' >"$T/o7b/checkpoint-4/trainer_state.json"
+  run train $STATIC_ARGS --max_steps 6 --save_steps 2 --output_dir "$T/o7b" --resume_from_checkpoint latest
+  expect 1 "trainer_state.json" '"global_step" must be'
+}
+
+# item 8: the last scheduled evaluation runs (step 4 of 4), and every epoch.
+case_i08_last_eval_step() {
+  run train $STATIC_ARGS --max_steps 4 --eval_strategy steps --eval_steps 2 --save_steps 2 \
+    --load_best_model_at_end true --output_dir "$T/o8"
+  expect 0 || return 1
+  local n
+  n=$(sed -n '/^Baseline /,/^Evaluating the trained/p' "$T/out" | grep -c "'eval_spearman_cosine'")
+  [ "$n" -eq 2 ] || { echo "FAIL $CASE: $n evaluations during training, want 2 (steps 2 and 4)"; return 1; }
+}
+case_i08_every_epoch() {
+  run train $STATIC_ARGS --max_train_samples 64 --num_train_epochs 2 --eval_strategy epoch --output_dir "$T/o8b"
+  expect 0 || return 1
+  local n
+  n=$(sed -n '/^Baseline /,/^Evaluating the trained/p' "$T/out" | grep -c "'eval_spearman_cosine'")
+  [ "$n" -eq 2 ] || { echo "FAIL $CASE: $n evaluations, want 2 (one per epoch)"; return 1; }
+}
+
+# item 9: keys accepted and never read are now read or refused.
+case_i09_model_type_crossencoder() {
+  run train $STATIC_ARGS --max_steps 1 --model_type CrossEncoder --output_dir "$T/o9"
+  expect 1 "model_type CrossEncoder"
+}
+case_i09_matryoshka_dims() {
+  run train $STATIC_ARGS --max_steps 1 --matryoshka_dims 16,8 --output_dir "$T/o9"
+  expect 1 "matryoshka_dims"
+}
+case_i09_test_data_missing() {
+  run train $STATIC_ARGS --max_steps 1 --test_data /does/not/exist.jsonl --output_dir "$T/o9"
+  expect 1 "/does/not/exist.jsonl"
+}
+case_i09_hub_model_id_without_push() {
+  run train $STATIC_ARGS --max_steps 1 --hub_model_id me/x --output_dir "$T/o9"
+  expect 2 "hub_model_id"
+}
+
+# item 10: ranges are checked, naming the key.
+case_i10_warmup_ratio_5() {
+  run train $STATIC_ARGS --max_steps 1 --warmup_ratio 5 --output_dir "$T/o10"
+  expect 2 "warmup_ratio must be in [0, 1]"
+}
+case_i10_max_seq_length_negative() {
+  run train --model "$TINY" --train_data "$T/train.jsonl" --eval_data "$T/dev.jsonl" --loss CoSENTLoss \
+    --max_steps 1 --max_seq_length -7 --output_dir "$T/o10" --log-dir "$T/logs"
+  expect 2 "max_seq_length must be in"
+}
+case_i10_epochs_1e300() {
+  run train $STATIC_ARGS --num_train_epochs 1e300 --output_dir "$T/o10"
+  expect 2 "num_train_epochs must be in"
+}
+
+# item 11: a smoke run is saved apart and marked.
+case_i11_smoke_apart() {
+  run_sh "SMOKE_TEST=1 exec \"\$1\" train $STATIC_ARGS --output_dir '$T/o11'"
+  expect 0 || return 1
+  [ -d "$T/o11/final-smoke" ] && [ ! -e "$T/o11/final" ] && grep -q '| yes |' "$T/logs/experiments.md" ||
+    { echo "FAIL $CASE: smoke model not in final-smoke or not marked in experiments.md"; return 1; }
+}
+
+# item 14: HF arguments users type: honoured, documented no-op, or refused saying so.
+case_i14_bf16_true() {
+  run train $STATIC_ARGS --max_steps 1 --bf16 true --output_dir "$T/o14"
+  expect 1 "bf16 training is not supported yet"
+}
+case_i14_report_to_tensorboard() {
+  run train $STATIC_ARGS --max_steps 1 --report_to tensorboard --output_dir "$T/o14"
+  expect 1 "report_to"
+}
+case_i14_noop_and_same_values() {
+  run train $STATIC_ARGS --max_steps 1 --dataloader_num_workers 4 --bf16 false --gradient_checkpointing false \
+    --logging_first_step true --output_dir "$T/o14b"
+  expect 0
+}
+case_i14_loss_of_another_kind() {
+  run train $STATIC_ARGS --max_steps 1 --loss BinaryCrossEntropyLoss --output_dir "$T/o14"
+  expect 1 "BinaryCrossEntropyLoss is a CrossEncoder loss"
+}
+
+# item 15: usage errors exit 2 and print once.
+case_i15_unknown_key_exit2_once() {
+  run train $STATIC_ARGS --lerning_rate 0.1 --output_dir "$T/o15"
+  expect 2 "did you mean 'learning_rate'" || return 1
+  [ "$(grep -c "lerning_rate" "$T/err")" -eq 1 ] && ! grep -q "lerning_rate" "$T/out" ||
+    { echo "FAIL $CASE: the error is printed more than once"; return 1; }
+}
+
+# item 16: --help lists the keys with defaults, the losses and evaluators.
+case_i16_train_help() {
+  run train --help
+  expect 0 || return 1
+  grep -q "learning_rate.*\[5e-5\]" "$T/out" && grep -q "TripletLoss" "$T/out" && grep -q "TripletEvaluator" "$T/out" ||
+    { echo "FAIL $CASE: sbert train --help lacks the key table, losses or evaluators"; return 1; }
+}
+
 # ------------------------------------------------------------- run them
 
 for CASE in $(declare -F | awk '{print $3}' | grep '^case_' | sort); do
