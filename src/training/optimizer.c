@@ -18,7 +18,9 @@ sbert_status sbert_optimizer_init(sbert_optimizer *o, sbert_param_table *t) {
     o->n = sbert_params_numel(t);
     o->m = calloc(o->n ? o->n : 1, sizeof *o->m);
     o->v = calloc(o->n ? o->n : 1, sizeof *o->v);
-    if (!o->m || !o->v) {
+    size_t rows = sbert_params_count(t);
+    o->segs = malloc((rows ? rows : 1) * sizeof *o->segs);
+    if (!o->m || !o->v || !o->segs) {
         sbert_optimizer_free(o);
         return sbert_fail(SBERT_ERR_NOMEM, "AdamW: cannot allocate state for %zu parameters", o->n);
     }
@@ -28,6 +30,7 @@ sbert_status sbert_optimizer_init(sbert_optimizer *o, sbert_param_table *t) {
 void sbert_optimizer_free(sbert_optimizer *o) {
     free(o->m);
     free(o->v);
+    free(o->segs);
     memset(o, 0, sizeof *o);
 }
 
@@ -71,7 +74,7 @@ double sbert_optimizer_step(sbert_optimizer *o, const sbert_adamw_config *cfg, d
         if (coef < 1.0) c = (float)coef;
     }
     size_t n = sbert_params_count(o->t);
-    sbert_param_segment *segs = malloc((n ? n : 1) * sizeof *segs);
+    sbert_param_segment *segs = o->segs;
     for (size_t i = 0; i < n;) {
         sbert_param *p = sbert_params_at(o->t, i);
         /* A run of rows stored back to back (a module's flat buffer): one
@@ -91,28 +94,17 @@ double sbert_optimizer_step(sbert_optimizer *o, const sbert_adamw_config *cfg, d
                 memset(q->grad, 0, q->numel * sizeof *q->grad);
                 continue;
             }
-            if (segs) {
-                segs[ns].offset = q->offset - p->offset;
-                segs[ns].size = q->numel;
-                segs[ns].decay = q->decay;
-                ns++;
-            }
+            segs[ns].offset = q->offset - p->offset;
+            segs[ns].size = q->numel;
+            segs[ns].decay = q->decay;
+            ns++;
         }
-        if (!segs) { /* no memory for the segment list: one call per row */
-            for (size_t k = i; k < j; k++) {
-                sbert_param *q = sbert_params_at(o->t, k);
-                if (!q->trainable) continue;
-                sbert_adamw_state s = {q->numel, o->m + q->offset, o->v + q->offset, o->step};
-                sbert_param_segment seg = {0, q->numel, q->decay};
-                sbert_adamw_step_fused(&s, cfg, lr, q->data, q->grad, c, 1, &seg, 1);
-            }
-        } else if (ns) {
+        if (ns) {
             sbert_adamw_state s = {0, o->m + p->offset, o->v + p->offset, o->step};
             sbert_adamw_step_fused(&s, cfg, lr, p->data, p->grad, c, 1, segs, ns);
         }
         i = j;
     }
-    free(segs);
     o->step++;
     return norm;
 }

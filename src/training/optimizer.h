@@ -22,6 +22,7 @@ typedef struct {
     float *m, *v; /* [numel] */
     size_t n;
     int64_t step; /* optimizer steps taken */
+    sbert_param_segment *segs; /* scratch: one per table row */
 } sbert_optimizer;
 
 sbert_status sbert_optimizer_init(sbert_optimizer *o, sbert_param_table *t);
