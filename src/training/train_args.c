@@ -288,6 +288,8 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
                               "model or a SentenceTransformer to convert), not model: %s",
                               sbert_recipe_origin(r, "model"), a->model);
         if (!sbert_recipe_get(r, "evaluator")) a->evaluator = "CrossEncoderRerankingEvaluator";
+        /* CrossEncoderTrainer's default loss: BCE for one label, cross-entropy for classes. */
+        if (!sbert_recipe_get(r, "loss")) a->loss = a->num_labels >= 2 ? "CrossEntropyLoss" : "BinaryCrossEntropyLoss";
         /* The skill: CrossEncoders peak mid-training, so early stopping is on by default. */
         if (!sbert_recipe_get(r, "early_stopping_patience")) a->early_stopping_patience = 3;
     }
