@@ -13,7 +13,9 @@
  *     (layouts.json: v6, plain HF, the v4-v5 config.json block, the pre-v4
  *     key, an untrusted path, an explicit Identity);
  *   - save -> load gives the same predictions, in both layouts' files;
- *   - a new head on a plain encoder (seeded, HF's init), bad inputs.
+ *   - a new head on a plain encoder (seeded, HF's init), bad inputs;
+ *   - every head style's forward and backward (BERT pooler, RoBERTa, MPNet,
+ *     ELECTRA, DistilBERT) against transformers' own head modules (heads.json).
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include "io/file.h"
 #include "models/cross_encoder.h"
 #include "modules/classifier_head.h"
+#include "modules/params.h"
 #include "test_ce_util.h"
 #include "test_util.h"
 
@@ -445,7 +448,108 @@ static void test_bad_input(void) {
     cJSON_Delete(ref);
 }
 
+static void read_floats(const cJSON *a, float *out, size_t n) {
+    const cJSON *r;
+    size_t k = 0;
+    cJSON_ArrayForEach(r, a) {
+        if (cJSON_IsArray(r)) {
+            const cJSON *v;
+            cJSON_ArrayForEach(v, r) if (k < n) out[k++] = (float)v->valuedouble;
+        } else if (k < n) {
+            out[k++] = (float)r->valuedouble;
+        }
+    }
+}
+
+static void test_heads(void) {
+    const char *p = test_path("tests/data/cross_encoder/heads.json");
+    if (!TEST_REQUIRE_FILE(p, "run tools/gen_ce_loss_refs.py")) return;
+    cJSON *j = NULL;
+    CHECK_OK(sbert_json_load(p, &j));
+    const cJSON *c;
+    int n_cases = 0;
+    double worst_f = 0, worst_b = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases")) {
+        const char *fam = cJSON_GetObjectItem(c, "family")->valuestring;
+        const size_t n = (size_t)cJSON_GetObjectItem(c, "n")->valueint, H = (size_t)cJSON_GetObjectItem(c, "H")->valueint;
+        const size_t L = (size_t)cJSON_GetObjectItem(c, "L")->valueint;
+        sbert_head_config hc;
+        CHECK_OK(sbert_head_config_from_hf(cJSON_GetObjectItem(c, "config"), "heads.json", L, &hc));
+        sbert_module *h = NULL;
+        CHECK_OK(sbert_classifier_head_new(&hc, &h));
+        if (!h) continue;
+        const cJSON *tensors = cJSON_GetObjectItem(c, "tensors");
+        for (int i = 0; i < 4; i++) {
+            size_t numel;
+            int64_t shape[2];
+            int nd;
+            float *dst = sbert_classifier_head_tensor(h, i, &numel, shape, &nd);
+            const cJSON *t = cJSON_GetObjectItem(tensors, hc.names[i]);
+            CHECK(t != NULL, "%s: head tensor %s not in the reference", fam, hc.names[i]);
+            if (t) read_floats(cJSON_GetObjectItem(t, "value"), dst, numel);
+        }
+        sbert_param_table *pt = NULL;
+        CHECK_OK(sbert_params_create(&pt));
+        CHECK_OK(h->ops->params(h, pt));
+        CHECK_OK(sbert_params_seal(pt));
+        h->pt = pt;
+        h->pfirst = 0;
+        h->pcount = 4;
+        float *x = malloc(n * H * sizeof *x), *want = malloc(n * L * sizeof *want), *dl = malloc(n * L * sizeof *dl);
+        float *dx = malloc(n * H * sizeof *dx);
+        size_t *offs = malloc((n + 1) * sizeof *offs);
+        int32_t *ids = calloc(n, sizeof *ids);
+        read_floats(cJSON_GetObjectItem(c, "x"), x, n * H);
+        read_floats(cJSON_GetObjectItem(c, "logits"), want, n * L);
+        read_floats(cJSON_GetObjectItem(c, "dlogits"), dl, n * L);
+        read_floats(cJSON_GetObjectItem(c, "dx"), dx, n * H);
+        for (size_t i = 0; i <= n; i++) offs[i] = i;
+        sbert_features f;
+        memset(&f, 0, sizeof f);
+        f.n_seq = n;
+        f.T = n;
+        f.offs = offs;
+        f.ids = ids;
+        f.tok = x;
+        f.tok_dim = H;
+        sbert_features in = f;
+        sbert_run run;
+        memset(&run, 0, sizeof run);
+        run.train = 1;
+        void *rec = NULL;
+        CHECK_OK(h->ops->forward(h, &f, &run, &rec));
+        double ef = 0;
+        for (size_t i = 0; i < n * L; i++) ef = test_max_err(ef, fabs(f.emb[i] - want[i]));
+        CHECK(ef <= 1e-5, "%s head: logits differ by %.3g from transformers", fam, ef);
+        sbert_feature_grads dout = {NULL, dl}, din = {NULL, NULL};
+        CHECK_OK(h->ops->backward(h, &in, &f, &dout, &din, &run, rec));
+        double eb = 0;
+        for (size_t i = 0; din.tok && i < n * H; i++) eb = test_max_err(eb, fabs(din.tok[i] - dx[i]));
+        for (int i = 0; i < 4; i++) {
+            const cJSON *t = cJSON_GetObjectItem(tensors, hc.names[i]);
+            const sbert_param *pp = sbert_params_at_const(pt, (size_t)i);
+            float *g = malloc(pp->numel * sizeof *g);
+            if (t) read_floats(cJSON_GetObjectItem(t, "grad"), g, pp->numel);
+            for (size_t k = 0; t && k < pp->numel; k++) eb = test_max_err(eb, fabs(pp->grad[k] - g[k]));
+            free(g);
+        }
+        CHECK(din.tok && eb <= 1e-5, "%s head: gradients differ by %.3g from transformers", fam, eb);
+        worst_f = test_max_err(worst_f, ef);
+        worst_b = test_max_err(worst_b, eb);
+        h->ops->rec_free(h, rec);
+        sbert_run_free(&run);
+        sbert_params_free(pt);
+        sbert_module_free(h);
+        free(x), free(want), free(dl), free(dx), free(offs), free(ids);
+        n_cases++;
+    }
+    CHECK(n_cases == 5, "%d head cases ran, expected 5", n_cases);
+    printf("heads vs transformers: forward %.3g, backward %.3g\n", worst_f, worst_b);
+    cJSON_Delete(j);
+}
+
 int main(void) {
+    test_heads();
     cJSON *pairs = ce_pairs();
     if (!pairs) return test_summary();
     for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) test_model(MODELS[i], pairs);

@@ -14,8 +14,9 @@ and exits non-zero when one exceeds the tolerance or the activations differ.
 --hf also loads the folder the way sentence-transformers v4-v5.3 do: modules.json
 and config_sentence_transformers.json hidden (a copy of the folder without
 them), so the activation must come from config.json's "sentence_transformers"
-block. (The pinned environment has sentence-transformers 6.2.0 only; v5.x
-itself is not installed.)
+block. Run the script with another interpreter to check another version's reader, e.g.
+sentence-transformers 5.1.2 installed into a side venv (its own site-packages first, then
+/work/venv's for torch/transformers): /tmp/st5/bin/python tools/check_python_load_ce.py DIR.
 
 Needs torch + sentence-transformers (not in CI: run by hand after training).
 """
@@ -40,7 +41,7 @@ def sbert_predict(model, pairs_path, extra=()):
 
 
 def check(model_dir, pairs, pairs_path, tol, label):
-    from sentence_transformers import CrossEncoder
+    from sentence_transformers import CrossEncoder, __version__ as st_version
     from sentence_transformers.util import fullname
     ce = CrossEncoder(model_dir, device="cpu")
     ok = True
@@ -52,7 +53,8 @@ def check(model_dir, pairs, pairs_path, tol, label):
     saved = json.load(open(stc_path)).get("activation_fn") if os.path.exists(stc_path) else \
         cfg.get("sentence_transformers", {}).get("activation_fn")
     py_act = fullname(ce.activation_fn)
-    print(f"{label}: num_labels {ce.num_labels}, max_length {ce.max_seq_length}, activation python={py_act} "
+    max_len = getattr(ce, "max_seq_length", None) or getattr(ce, "max_length", None)
+    print(f"{label}: sentence-transformers {st_version}, num_labels {ce.num_labels}, max_length {max_len}, activation python={py_act} "
           f"saved={saved}, max |sbert - sentence-transformers| = {d:.3g}")
     ok &= d <= tol and py_act == saved
     import torch

@@ -16,6 +16,8 @@ Losses -> tests/data/cross_encoder/losses.json
   [B, max docs] with null labels as padding), the labels, the recipe parameters (the
   strings sbert's recipe keys take), the loss and dL/dS.
 
+Classification heads -> tests/data/cross_encoder/heads.json (see head_cases).
+
 Evaluators -> tests/data/cross_encoder/eval/{*.jsonl,*.json} (the data files, from TrecQA
   test, SNLI validation and STS-B dev) and tests/data/cross_encoder/eval/refs.json:
   per case the evaluator, its data file, the scores the model "predicts" for each pair (a
@@ -384,8 +386,66 @@ def evaluator_cases():
                   ensure_ascii=False, indent=0)
 
 
+def head_cases():
+    """Every classification-head style run by transformers' own modules (eval mode): the
+    first-token states x [n, H] in, logits out, gradients of all four tensors and of x for a
+    fixed d(logits). -> tests/data/cross_encoder/heads.json"""
+    from transformers import BertConfig, DistilBertConfig, ElectraConfig, MPNetConfig, RobertaConfig
+    from transformers.models.bert.modeling_bert import BertPooler
+    from transformers.models.electra.modeling_electra import ElectraClassificationHead
+    from transformers.models.mpnet.modeling_mpnet import MPNetClassificationHead
+    from transformers.models.roberta.modeling_roberta import RobertaClassificationHead
+    H, n = 8, 5
+    out = []
+    for family, L in (("bert", 1), ("roberta", 3), ("mpnet", 2), ("electra", 1), ("distilbert", 3)):
+        g = torch.Generator().manual_seed(len(out) + 40)
+        if family == "bert":
+            cfg = BertConfig(hidden_size=H, num_labels=L)
+            pooler, cls = BertPooler(cfg), nn.Linear(H, L)
+            mods = {"bert.pooler.dense": pooler.dense, "classifier": cls}
+            fwd = lambda x: cls(pooler(x))
+        elif family == "distilbert":
+            cfg = DistilBertConfig(dim=H, num_labels=L)
+            pre, cls = nn.Linear(H, H), nn.Linear(H, L)
+            mods = {"pre_classifier": pre, "classifier": cls}
+            fwd = lambda x: cls(torch.relu(pre(x[:, 0])))
+        else:
+            Cfg, Head = {"roberta": (RobertaConfig, RobertaClassificationHead),
+                         "mpnet": (MPNetConfig, MPNetClassificationHead),
+                         "electra": (ElectraConfig, ElectraClassificationHead)}[family]
+            cfg = Cfg(hidden_size=H, num_labels=L)
+            head = Head(cfg)
+            mods = {"classifier.dense": head.dense, "classifier.out_proj": head.out_proj}
+            fwd = head
+        for m in mods.values():
+            with torch.no_grad():
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+        for m in mods.values():
+            m.eval()
+        if hasattr(fwd, "eval"):
+            fwd.eval()
+        x = (torch.randn(n, 1, H, generator=g) * 1.5).requires_grad_(True)
+        logits = fwd(x)
+        dl = torch.randn(n, L, generator=g)
+        (logits * dl).sum().backward()
+        cfgd = cfg.to_dict()
+        rec = {"family": family, "config": {k: v for k, v in cfgd.items() if isinstance(v, (int, float, str)) or v is None},
+               "n": n, "H": H, "L": L, "x": x.detach().reshape(n, H).tolist(), "logits": logits.tolist(),
+               "dlogits": dl.tolist(), "dx": x.grad.reshape(n, H).tolist(), "tensors": {}}
+        for prefix, m in mods.items():
+            for pn in ("weight", "bias"):
+                p = getattr(m, pn)
+                rec["tensors"][f"{prefix}.{pn}"] = {"value": p.detach().flatten().tolist(),
+                                                    "grad": p.grad.flatten().tolist()}
+        out.append(rec)
+    with open(os.path.join(OUT, "heads.json"), "w") as fh:
+        json.dump({"generator": "tools/gen_ce_loss_refs.py", "cases": out}, fh)
+
+
 def main():
     torch.manual_seed(0)
+    head_cases()
     cases = []
     pointwise_cases(cases)
     margin_cases(cases)
