@@ -192,6 +192,18 @@ static void test_predict(const cJSON *pairs) {
         CHECK(run_cli(args, NULL, &e) == 1 && e && strstr(e, "num_labels=1"), "rerank on 3 labels: %s", e ? e : "");
         free(e);
     }
+    /* sbert evaluate with a CrossEncoder evaluator loads the model as a CrossEncoder. */
+    {
+        char *o = NULL, *e = NULL;
+        snprintf(args, sizeof args,
+                 "evaluate --model '%s' --evaluator CrossEncoderCorrelationEvaluator --data '%s' --name sts", d1,
+                 test_path("tests/data/cross_encoder/eval/correlation.jsonl"));
+        CHECK(run_cli(args, &o, &e) == 0 && o && strstr(o, "\"sts_spearman\"") && strstr(o, "\"sts_pearson\"") &&
+                  strstr(o, "sts_spearman") < strstr(o, "sts_pearson"),
+              "evaluate CrossEncoderCorrelationEvaluator: %s %s", o ? o : "", e ? e : "");
+        free(o);
+        free(e);
+    }
     /* Bad inputs: exit 1, the file and line named, no output written. */
     {
         char bad[512], outp[512];
