@@ -151,6 +151,87 @@ size_t sbert_model_encode_dim(const sbert_model *model, const sbert_encode_optio
 sbert_status sbert_similarity(const char *fn_name, const float *a, size_t na, const float *b,
                               size_t nb, size_t dim, float *out);
 
+/* ----------------------------------------------------------- CrossEncoder */
+
+/* A CrossEncoder (reranker) scores a (query, passage) pair jointly: a
+ * transformer over the pair and a classification head (num_labels scores).
+ * It is an sbert_model of another kind: load it with
+ * sbert_cross_encoder_load, free it with sbert_model_free. Directories read:
+ * what CrossEncoder.save writes in sentence-transformers v5.4+/v6
+ * (modules.json + config_sentence_transformers.json "activation_fn"), a
+ * plain Hugging Face *ForSequenceClassification folder (with or without the
+ * config.json "sentence_transformers" block of v4-v5.3, or the pre-v4
+ * "sbert_ce_default_activation_function"), and any encoder directory
+ * (BERT, RoBERTa, XLM-R, DistilBERT, MPNet; a SentenceTransformer folder is
+ * converted as Python converts it): the head is then new, initialised as
+ * transformers does (N(0, initializer_range^2) weights, zero biases) from
+ * `seed`. */
+typedef struct {
+    int num_threads;           /* 0: all cores */
+    size_t num_labels;         /* 0: the checkpoint's (1 for an encoder without a classification head) */
+    uint64_t seed;             /* initialisation of a new head */
+    const char *activation_fn; /* NULL: the saved one, else Sigmoid (num_labels 1) / Identity; or
+                                  "Identity", "Sigmoid", "Tanh", "ReLU", "Softmax" or their torch paths */
+    size_t max_length;         /* 0: the model's (tokenizer_config.json model_max_length) */
+    const char *revision;      /* for a Hugging Face model id in the local cache (NULL: "main") */
+} sbert_cross_encoder_options;
+
+sbert_cross_encoder_options sbert_cross_encoder_options_default(void);
+sbert_status sbert_cross_encoder_load(const char *dir, const sbert_cross_encoder_options *opt, sbert_model **out);
+/* 1 for a model loaded by sbert_cross_encoder_load. */
+int sbert_model_is_cross_encoder(const sbert_model *model);
+size_t sbert_cross_encoder_num_labels(const sbert_model *model);
+/* The activation predict applies, as a torch path ("torch.nn.modules.activation.Sigmoid"). */
+const char *sbert_cross_encoder_activation_fn(const sbert_model *model);
+
+typedef struct {
+    size_t batch_size;         /* pairs per forward pass; 0: 32 */
+    const char *activation_fn; /* NULL: the model's; or a name / torch path as above */
+    int apply_softmax;         /* 1: softmax over the labels after the activation (num_labels > 1) */
+    sbert_progress_fn progress;
+    void *progress_user;
+} sbert_predict_options;
+
+sbert_predict_options sbert_predict_options_default(void);
+/* CrossEncoder.predict: scores of n pairs (queries[i], docs[i]).
+ * out: [n, num_labels] (num_labels 1: [n]). */
+sbert_status sbert_cross_encoder_predict(sbert_model *model, const char *const *queries, const char *const *docs,
+                                         size_t n, const sbert_predict_options *opt, float *out);
+
+typedef struct {
+    size_t corpus_id; /* index into docs */
+    float score;
+} sbert_rank_hit;
+
+/* CrossEncoder.rank: the n documents scored against `query`, sorted by score
+ * (highest first; ties keep document order). out: [n]; keep the first top_k.
+ * Needs num_labels 1. */
+sbert_status sbert_cross_encoder_rank(sbert_model *model, const char *query, const char *const *docs, size_t n,
+                                      const sbert_predict_options *opt, sbert_rank_hit *out);
+
+/* A file of text pairs for predict: .jsonl (one object per line, its first
+ * two text fields in key order, or one ["query", "passage"] array per line),
+ * .csv / .tsv with a header line (the first two text columns; a label/score
+ * column is ignored). Errors name the file and line. */
+typedef struct {
+    const char *const *first;  /* [n] */
+    const char *const *second; /* [n] */
+    size_t n;
+    void *priv;
+} sbert_pair_file;
+
+sbert_status sbert_pair_file_load(const char *path, sbert_pair_file *out);
+void sbert_pair_file_free(sbert_pair_file *f);
+
+/* Save a CrossEncoder into dir (created if missing) in the layout every
+ * sentence-transformers version loads: the Hugging Face
+ * *ForSequenceClassification files (config.json with id2label and the
+ * "sentence_transformers": {"activation_fn"} block, model.safetensors with
+ * the full names, the tokenizer files, tokenizer_config.json
+ * model_max_length) plus the v6 modules.json, sentence_bert_config.json and
+ * config_sentence_transformers.json. */
+sbert_status sbert_cross_encoder_save(const sbert_model *model, const char *dir);
+
 /* ------------------------------------------------------------ evaluation */
 
 typedef struct {

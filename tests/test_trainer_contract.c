@@ -83,7 +83,8 @@ static int exists(const char *dir, const char *name) {
 
 static void test_keys(void) {
     const char *a1[] = {"--model_type", "CrossEncoder"};
-    expect_fail("model_type CrossEncoder", a1, 2, SBERT_ERR_UNSUPPORTED, "training a CrossEncoder is not supported yet");
+    expect_fail("model_type CrossEncoder on a static model", a1, 2, SBERT_ERR_INVALID_ARG,
+                "model_type CrossEncoder needs an encoder directory");
     const char *a2[] = {"--matryoshka_dims", "16,8"};
     expect_fail("matryoshka_dims", a2, 2, SBERT_ERR_UNSUPPORTED, "MatryoshkaLoss (matryoshka_dims) is not implemented");
     const char *a3[] = {"--bf16", "true"};

@@ -27,7 +27,9 @@ static const cli_option evaluate_options[] = {
      "\"corpus\": {cid: text}, \"relevant_docs\": {qid: [cid, ...]}}. With several evaluators, a comma "
      "list of files in the same order. Required."},
     {"--evaluator", "NAME",
-     "The evaluator class: EmbeddingSimilarityEvaluator (default), InformationRetrievalEvaluator, or a "
+     "The evaluator class: EmbeddingSimilarityEvaluator (default), InformationRetrievalEvaluator, TripletEvaluator; "
+     "for a CrossEncoder model CrossEncoderRerankingEvaluator, CrossEncoderClassificationEvaluator or "
+     "CrossEncoderCorrelationEvaluator; or a "
      "comma list of them run in sequence (metrics merged; the primary metric is the last one's)."},
     {"--name", "NAME",
      "Prefix of the metric keys, as the evaluator's name= (default: none); with several evaluators, "
@@ -100,7 +102,16 @@ int cli_cmd_evaluate(int argc, char **argv) {
         lo.num_threads = (int)v;
     }
     sbert_model *model = NULL;
-    sbert_status st = sbert_model_load(model_dir, &lo, &model);
+    /* CrossEncoder evaluators take a CrossEncoder (their names say so). */
+    int cross = evaluator && strstr(evaluator, "CrossEncoder") != NULL;
+    sbert_status st;
+    if (cross) {
+        sbert_cross_encoder_options co = sbert_cross_encoder_options_default();
+        co.num_threads = lo.num_threads;
+        st = sbert_cross_encoder_load(model_dir, &co, &model);
+    } else {
+        st = sbert_model_load(model_dir, &lo, &model);
+    }
     if (st != SBERT_OK)
         return cli_library_failure("cannot load the model", st);
     sbert_eval_summary sum;

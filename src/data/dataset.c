@@ -57,6 +57,10 @@ static char *arena_strndup(dataset_impl *d, const char *s, size_t n) {
 
 static const char *const LABEL_NAMES[] = {"label", "labels", "score", "scores"};
 
+int sbert_column_is_list(const sbert_column *c) {
+    return c->kind == SBERT_COL_TEXT_LIST || c->kind == SBERT_COL_NUMBER_LIST;
+}
+
 void sbert_dataset_free(sbert_dataset *ds) {
     if (!ds) return;
     dataset_impl *d = (dataset_impl *)ds;
@@ -64,6 +68,9 @@ void sbert_dataset_free(sbert_dataset *ds) {
         free(ds->cols[c].name);
         free(ds->cols[c].text);
         free(ds->cols[c].num);
+        free(ds->cols[c].off);
+        free(ds->cols[c].items);
+        free(ds->cols[c].nums);
     }
     free(ds->cols);
     free(ds->line);
@@ -163,6 +170,11 @@ static sbert_status add_row_capacity(dataset_impl *d) {
         char **t = realloc(ds->cols[c].text, cap * sizeof *t);
         if (!t) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory at row %zu", ds->path, ds->n_rows);
         ds->cols[c].text = t;
+        if (ds->cols[c].off) {
+            size_t *o = realloc(ds->cols[c].off, (cap + 1) * sizeof *o);
+            if (!o) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory at row %zu", ds->path, ds->n_rows);
+            ds->cols[c].off = o;
+        }
     }
     size_t *l = realloc(ds->line, cap * sizeof *l);
     if (!l) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory at row %zu", ds->path, ds->n_rows);
@@ -348,8 +360,59 @@ static sbert_status check_same_keys(dataset_impl *d, const cJSON *obj, size_t li
 }
 
 /* The numeric cells are staged in *nums_io ([rows, cols]); the caller frees it. */
+/* A list column whose first rows held only empty lists: kind not known yet. */
+#define LIST_PENDING ((sbert_column_kind)99)
+
+typedef struct {
+    size_t n, cap;
+} list_fill;
+
+/* Append the JSON array v (row ds->n_rows, file line `line`) to list column c. */
+static sbert_status add_list(dataset_impl *d, size_t c, const cJSON *v, size_t line, list_fill *lf) {
+    sbert_dataset *ds = &d->pub;
+    sbert_column *col = &ds->cols[c];
+    if (!cJSON_IsArray(v))
+        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a list in every row (the first row has one)",
+                          ds->path, line, col->name);
+    size_t k = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v) {
+        k++;
+        if (col->kind == LIST_PENDING) col->kind = cJSON_IsString(it) ? SBERT_COL_TEXT_LIST : SBERT_COL_NUMBER_LIST;
+        int text = col->kind == SBERT_COL_TEXT_LIST;
+        if (text ? !cJSON_IsString(it) : !(cJSON_IsNumber(it) || cJSON_IsBool(it)))
+            return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s': item %zu of the list is not a %s (the column is "
+                              "a list of %s)",
+                              ds->path, line, col->name, k, text ? "string" : "number", text ? "texts" : "numbers");
+        if (lf->n == lf->cap) {
+            size_t cap = lf->cap ? 2 * lf->cap : 256;
+            if (text) {
+                char **ni = realloc(col->items, cap * sizeof *ni);
+                if (!ni) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
+                col->items = ni;
+            } else {
+                double *nn = realloc(col->nums, cap * sizeof *nn);
+                if (!nn) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
+                col->nums = nn;
+            }
+            lf->cap = cap;
+        }
+        if (text) {
+            col->items[lf->n] = arena_strndup(d, it->valuestring, strlen(it->valuestring));
+            if (!col->items[lf->n]) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
+        } else {
+            col->nums[lf->n] = cJSON_IsBool(it) ? (cJSON_IsTrue(it) ? 1.0 : 0.0) : it->valuedouble;
+        }
+        lf->n++;
+    }
+    col->off[ds->n_rows + 1] = lf->n;
+    return SBERT_OK;
+}
+
 static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, double **nums_io) {
     sbert_dataset *ds = &d->pub;
+    list_fill items[256];
+    memset(items, 0, sizeof items);
     size_t line = 0;
     char *p = buf, *end = buf + len;
     /* Numeric columns are first stored as text pointers to a marker and
@@ -374,9 +437,18 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
             const cJSON *it;
             cJSON_ArrayForEach(it, obj) {
                 if ((st = add_column(d, it->string, line)) != SBERT_OK) { cJSON_Delete(obj); return st; }
-                ds->cols[ds->n_cols - 1].kind = cJSON_IsString(it) ? SBERT_COL_TEXT : SBERT_COL_NUMBER;
+                sbert_column *col = &ds->cols[ds->n_cols - 1];
+                if (cJSON_IsArray(it)) {
+                    /* a list column; its item kind comes from the first item seen */
+                    col->kind = LIST_PENDING;
+                    col->off = calloc(1, sizeof *col->off);
+                    if (!col->off) { cJSON_Delete(obj); return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path); }
+                } else {
+                    col->kind = cJSON_IsString(it) ? SBERT_COL_TEXT : SBERT_COL_NUMBER;
+                }
             }
             if (ds->n_cols == 0) { cJSON_Delete(obj); return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: empty object", ds->path, line); }
+            if (ds->n_cols > sizeof items / sizeof items[0]) { cJSON_Delete(obj); return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: more than %zu columns", ds->path, line, sizeof items / sizeof items[0]); }
         }
         if ((st = check_same_keys(d, obj, line)) != SBERT_OK) { cJSON_Delete(obj); return st; }
         if ((st = add_row_capacity(d)) != SBERT_OK) { cJSON_Delete(obj); return st; }
@@ -393,7 +465,10 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
                 cJSON_Delete(obj);
                 return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: key '%s' is missing", ds->path, line, ds->cols[c].name);
             }
-            if (ds->cols[c].kind == SBERT_COL_TEXT) {
+            if (ds->cols[c].off) {
+                if ((st = add_list(d, c, v, line, &items[c])) != SBERT_OK) { cJSON_Delete(obj); return st; }
+                ds->cols[c].text[ds->n_rows] = NULL;
+            } else if (ds->cols[c].kind == SBERT_COL_TEXT) {
                 if (!cJSON_IsString(v)) {
                     cJSON_Delete(obj);
                         return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a string in every row",
@@ -422,6 +497,18 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
         p = nl ? nl + 1 : end;
     }
     for (size_t c = 0; c < ds->n_cols; c++) {
+        if (ds->cols[c].off) {
+            /* lists that were all empty: texts, or numbers for a label column */
+            if (ds->cols[c].kind == LIST_PENDING) {
+                int is_label = 0;
+                for (size_t k = 0; k < sizeof LABEL_NAMES / sizeof LABEL_NAMES[0]; k++)
+                    is_label |= strcmp(ds->cols[c].name, LABEL_NAMES[k]) == 0;
+                ds->cols[c].kind = is_label ? SBERT_COL_NUMBER_LIST : SBERT_COL_TEXT_LIST;
+            }
+            free(ds->cols[c].text);
+            ds->cols[c].text = NULL;
+            continue;
+        }
         if (ds->cols[c].kind != SBERT_COL_NUMBER) continue;
         ds->cols[c].num = malloc((ds->n_rows ? ds->n_rows : 1) * sizeof(double));
         if (!ds->cols[c].num) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
@@ -442,8 +529,11 @@ static sbert_status load_jsonl(dataset_impl *d, char *buf, size_t len) {
 /* Convert the label column of a text-loaded file to numbers. */
 static sbert_status convert_label(sbert_dataset *ds) {
     int c = sbert_dataset_label_column(ds);
-    if (c < 0 || ds->cols[c].kind == SBERT_COL_NUMBER) return SBERT_OK;
+    if (c < 0 || ds->cols[c].kind == SBERT_COL_NUMBER || ds->cols[c].kind == SBERT_COL_NUMBER_LIST) return SBERT_OK;
     sbert_column *col = &ds->cols[c];
+    if (col->kind == SBERT_COL_TEXT_LIST)
+        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' is the label: its lists must hold numbers, not texts",
+                          ds->path, ds->n_rows ? ds->line[0] : (size_t)1, col->name);
     double *num = malloc((ds->n_rows ? ds->n_rows : 1) * sizeof *num);
     if (!num) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
     for (size_t r = 0; r < ds->n_rows; r++) {
@@ -546,7 +636,14 @@ sbert_status sbert_dataset_select_columns(sbert_dataset *ds, const char *const *
     for (size_t c = 0; c < ds->n_cols; c++) {
         int kept = 0;
         for (size_t i = 0; i < n; i++) kept |= idx[i] == (int)c;
-        if (!kept) { free(ds->cols[c].name); free(ds->cols[c].text); free(ds->cols[c].num); }
+        if (!kept) {
+            free(ds->cols[c].name);
+            free(ds->cols[c].text);
+            free(ds->cols[c].num);
+            free(ds->cols[c].off);
+            free(ds->cols[c].items);
+            free(ds->cols[c].nums);
+        }
     }
     free(ds->cols);
     free(idx);
@@ -575,10 +672,29 @@ sbert_status sbert_dataset_rename_column(sbert_dataset *ds, const char *from, co
     return convert_label(ds);
 }
 
-sbert_status sbert_dataset_check_inputs(const sbert_dataset *ds) {
+sbert_status sbert_dataset_check_inputs(const sbert_dataset *ds) { return sbert_dataset_check_inputs_ex(ds, 0); }
+
+sbert_status sbert_dataset_check_inputs_ex(const sbert_dataset *ds, int allow_lists) {
     int label = sbert_dataset_label_column(ds);
     for (size_t c = 0; c < ds->n_cols; c++) {
+        const sbert_column *col = &ds->cols[c];
+        if (sbert_column_is_list(col) && !allow_lists)
+            return sbert_fail(SBERT_ERR_FORMAT,
+                              "%s: column '%s' holds lists; only CrossEncoder list losses (LambdaLoss, ListNetLoss, "
+                              "...) and MarginMSELoss labels take list columns",
+                              ds->path, col->name);
         if ((int)c == label) continue;
+        if (col->kind == SBERT_COL_TEXT_LIST) {
+            for (size_t r = 0; r < ds->n_rows; r++)
+                for (size_t k = col->off[r]; k < col->off[r + 1]; k++) {
+                    const char *q = col->items[k];
+                    while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+                    if (!*q)
+                        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s': item %zu is an empty string",
+                                          ds->path, ds->line[r], col->name, k - col->off[r] + 1);
+                }
+            continue;
+        }
         if (ds->cols[c].kind != SBERT_COL_TEXT)
             return sbert_fail(SBERT_ERR_FORMAT, "%s: column '%s' is an input but holds numbers, not text",
                               ds->path, ds->cols[c].name);

@@ -22,13 +22,28 @@
 
 #include "sbert.h"
 
-typedef enum { SBERT_COL_TEXT = 0, SBERT_COL_NUMBER = 1 } sbert_column_kind;
+/* TEXT_LIST / NUMBER_LIST: a JSON array per row (JSONL only), e.g. the
+ * documents and labels of a listwise row (query, [docs], [scores]); the kind
+ * comes from the first row whose array is not empty. Lists may have
+ * different lengths in different rows (ragged); whether lengths must agree
+ * across columns is up to the consumer. */
+typedef enum {
+    SBERT_COL_TEXT = 0,
+    SBERT_COL_NUMBER = 1,
+    SBERT_COL_TEXT_LIST = 2,
+    SBERT_COL_NUMBER_LIST = 3
+} sbert_column_kind;
 
 typedef struct {
     char *name;
     sbert_column_kind kind;
     char **text;  /* [n_rows] when kind == TEXT (NUL-terminated UTF-8) */
     double *num;  /* [n_rows] when kind == NUMBER */
+    /* Lists: row r holds items off[r] .. off[r+1] of items (TEXT_LIST) or
+     * nums (NUMBER_LIST). */
+    size_t *off;   /* [n_rows + 1] */
+    char **items;  /* TEXT_LIST */
+    double *nums;  /* NUMBER_LIST */
 } sbert_column;
 
 typedef struct {
@@ -57,8 +72,14 @@ sbert_status sbert_dataset_select_columns(sbert_dataset *ds, const char *const *
 sbert_status sbert_dataset_rename_column(sbert_dataset *ds, const char *from, const char *to);
 
 /* Every input cell must be a non-empty string: the first violation is an
- * error naming file, line and column. */
+ * error naming file, line and column. List columns are refused (inputs and
+ * label): only CrossEncoder list losses take them. */
 sbert_status sbert_dataset_check_inputs(const sbert_dataset *ds);
+/* The same, with list columns allowed (allow_lists != 0): every item of a
+ * text list must be a non-empty string too. */
+sbert_status sbert_dataset_check_inputs_ex(const sbert_dataset *ds, int allow_lists);
+/* 1 for a TEXT_LIST / NUMBER_LIST column. */
+int sbert_column_is_list(const sbert_column *c);
 
 /* Keep rows [0, n) only (SMOKE_TEST slices, max_samples). */
 void sbert_dataset_truncate(sbert_dataset *ds, size_t n);

@@ -120,8 +120,18 @@ static sbert_status row_hashes(const sbert_dataset *ds, uint64_t **out, size_t *
     for (size_t r = 0; r < ds->n_rows; r++)
         for (size_t c = 0; c < ds->n_cols; c++) {
             if ((int)c == label) continue;
-            if (ds->cols[c].kind == SBERT_COL_TEXT) h[k++] = hash_text(ds->cols[c].text[r]);
-            else {
+            const sbert_column *col = &ds->cols[c];
+            if (col->kind == SBERT_COL_TEXT) h[k++] = hash_text(col->text[r]);
+            else if (sbert_column_is_list(col)) {
+                /* a list: one hash of its items (FNV-style fold of the item hashes) */
+                uint64_t x = 1469598103934665603ull;
+                for (size_t i = col->off[r]; i < col->off[r + 1]; i++) {
+                    char buf[64];
+                    if (col->kind == SBERT_COL_NUMBER_LIST) snprintf(buf, sizeof buf, "%.17g", col->nums[i]);
+                    x = (x ^ hash_text(col->kind == SBERT_COL_TEXT_LIST ? col->items[i] : buf)) * 1099511628211ull;
+                }
+                h[k++] = x ? x : 1;
+            } else {
                 char buf[64];
                 snprintf(buf, sizeof buf, "%.17g", ds->cols[c].num[r]);
                 h[k++] = hash_text(buf);

@@ -10,14 +10,29 @@
 
 #include "base/error.h"
 #include "evaluation/evaluators.h"
+#include "models/model.h"
 
 static sbert_status encode_cb(void *ctx, const char *const *texts, size_t n, float *out) {
     sbert_model_encode_ctx *c = ctx;
     return sbert_model_encode(c->model, texts, n, &c->opt, out);
 }
 
+static sbert_status predict_cb(void *ctx, const char *const *a, const char *const *b, size_t n, float *out) {
+    sbert_model_encode_ctx *c = ctx;
+    sbert_predict_options o = sbert_predict_options_default();
+    o.batch_size = c->opt.batch_size;
+    return sbert_cross_encoder_predict(c->model, a, b, n, &o, out);
+}
+
+static sbert_status no_encode_cb(void *ctx, const char *const *texts, size_t n, float *out) {
+    (void)ctx, (void)texts, (void)n, (void)out;
+    return sbert_fail(SBERT_ERR_UNSUPPORTED, "a CrossEncoder scores pairs and does not embed texts: use a "
+                                             "CrossEncoder evaluator");
+}
+
 void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model_eval_ctx *ctx,
                                   sbert_eval_encoder *enc) {
+    memset(enc, 0, sizeof *enc);
     ctx->plain.model = m;
     ctx->plain.opt = sbert_encode_options_default();
     if (batch_size) ctx->plain.opt.batch_size = batch_size;
@@ -33,6 +48,12 @@ void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model
     enc->document_ctx = &ctx->document;
     enc->dim = sbert_model_encode_dim(m, &ctx->plain.opt);
     enc->score_fn = sbert_model_similarity_fn_name(m);
+    if (sbert_model_is_cross_encoder(m)) {
+        enc->fn = no_encode_cb;
+        enc->predict = predict_cb;
+        enc->predict_ctx = &ctx->plain;
+        enc->num_labels = sbert_cross_encoder_num_labels(m);
+    }
 }
 
 sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const char *eval_data, const char *name,
@@ -40,7 +61,8 @@ sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const cha
     memset(out, 0, sizeof *out);
     if (!model || !eval_data) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_evaluate: NULL model or data path");
     sbert_evaluator_set *set = NULL;
-    SBERT_TRY(sbert_evaluator_set_load(evaluator, eval_data, name ? name : "", 0, &set));
+    SBERT_TRY(sbert_evaluator_set_load_kind(sbert_model_is_cross_encoder(model) ? SBERT_KIND_CROSS_ENCODER : SBERT_KIND_SENTENCE_TRANSFORMER, evaluator, eval_data,
+                                            name ? name : "", 0, &set));
     sbert_model_eval_ctx ctx;
     sbert_eval_encoder enc;
     sbert_eval_encoder_for_model(model, batch_size, &ctx, &enc);

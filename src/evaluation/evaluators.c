@@ -33,9 +33,15 @@ static const sbert_evaluator_def EVALUATORS[] = {
     {"TranslationEvaluator", ST, NULL, NULL, NULL, NULL, NULL},
     {"RerankingEvaluator", ST, NULL, NULL, NULL, NULL, NULL},
     {"LabelAccuracyEvaluator", ST, NULL, NULL, NULL, NULL, NULL},
-    {"CrossEncoderRerankingEvaluator", CE, NULL, NULL, NULL, NULL, NULL},
-    {"CrossEncoderClassificationEvaluator", CE, NULL, NULL, NULL, NULL, NULL},
-    {"CrossEncoderCorrelationEvaluator", CE, NULL, NULL, NULL, NULL, NULL},
+    {"CrossEncoderRerankingEvaluator", CE,
+     "JSONL samples {\"query\", \"positive\": [..], \"negative\": [..] | \"documents\": [..]}, a JSON "
+     "{\"samples\", \"at_k\", \"always_rerank_positives\"}, or a local corpus {\"queries\", \"corpus\", "
+     "\"relevant_docs\", \"rankings\", \"rerank_k\"} (NanoBEIR style: rerank each query's top rerank_k)",
+     sbert_ce_rerank_eval_load, sbert_ce_rerank_eval_free, sbert_ce_rerank_eval_run, sbert_ce_rerank_eval_summary},
+    {"CrossEncoderClassificationEvaluator", CE, "(sentence1, sentence2, label) rows in .jsonl/.csv/.tsv",
+     sbert_ce_class_eval_load, sbert_ce_pairs_eval_free, sbert_ce_class_eval_run, sbert_ce_pairs_eval_summary},
+    {"CrossEncoderCorrelationEvaluator", CE, "(sentence1, sentence2, score) rows in .jsonl/.csv/.tsv",
+     sbert_ce_corr_eval_load, sbert_ce_pairs_eval_free, sbert_ce_corr_eval_run, sbert_ce_pairs_eval_summary},
     {"CrossEncoderNanoBEIREvaluator", CE, NULL, NULL, NULL, NULL, NULL},
     {"SparseInformationRetrievalEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
     {"SparseEmbeddingSimilarityEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
@@ -95,12 +101,12 @@ struct sbert_evaluator_set {
     set_entry e[SET_MAX];
 };
 
-/* "A, B, C" of the evaluators implemented here. */
-static void available(char *buf, size_t cap) {
+/* "A, B, C" of the evaluators implemented here for model kind `kind`. */
+static void available(char *buf, size_t cap, int kind) {
     size_t n = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < N_EVALUATORS; i++)
-        if (EVALUATORS[i].run && n < cap)
+        if (EVALUATORS[i].run && (EVALUATORS[i].kinds & (1u << kind)) && n < cap)
             n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", EVALUATORS[i].name);
 }
 
@@ -130,9 +136,9 @@ void sbert_evaluator_set_free(sbert_evaluator_set *s) {
 }
 
 /* The row for `name`, or an error that says what exists. */
-static sbert_status resolve(const char *name, const sbert_evaluator_def **out) {
+static sbert_status resolve(const char *name, int kind, const sbert_evaluator_def **out) {
     char avail[512];
-    available(avail, sizeof avail);
+    available(avail, sizeof avail, kind);
     if (!strcmp(name, "SequentialEvaluator"))
         return sbert_fail(SBERT_ERR_INVALID_ARG,
                           "SequentialEvaluator is written as a comma list of evaluators with one data file and one "
@@ -142,10 +148,13 @@ static sbert_status resolve(const char *name, const sbert_evaluator_def **out) {
     if (!d)
         return sbert_fail(SBERT_ERR_UNSUPPORTED, "unknown evaluator '%s' (available: %s, or a comma list of them)",
                           *name ? name : "(empty)", avail);
-    if (!(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER)))
-        return sbert_fail(SBERT_ERR_UNSUPPORTED,
-                          "evaluator '%s' is a %s evaluator, not one for a SentenceTransformer (available: %s)", name,
-                          d->kinds & (1u << SBERT_KIND_CROSS_ENCODER) ? "CrossEncoder" : "SparseEncoder", avail);
+    if (!(d->kinds & (1u << kind)))
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "evaluator '%s' is a %s evaluator, not one for a %s (available: %s)",
+                          name,
+                          d->kinds & (1u << SBERT_KIND_CROSS_ENCODER)          ? "CrossEncoder"
+                          : d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER) ? "SentenceTransformer"
+                                                                                : "SparseEncoder",
+                          sbert_model_kind_name(kind), avail);
     if (!d->run)
         return sbert_fail(SBERT_ERR_UNSUPPORTED,
                           "evaluator '%s' is not implemented yet (available: %s, or a comma list of them)", name,
@@ -156,8 +165,14 @@ static sbert_status resolve(const char *name, const sbert_evaluator_def **out) {
 
 sbert_status sbert_evaluator_set_load(const char *evaluators, const char *data, const char *names,
                                       size_t max_samples, sbert_evaluator_set **out) {
+    return sbert_evaluator_set_load_kind(SBERT_KIND_SENTENCE_TRANSFORMER, evaluators, data, names, max_samples, out);
+}
+
+sbert_status sbert_evaluator_set_load_kind(int kind, const char *evaluators, const char *data, const char *names,
+                                           size_t max_samples, sbert_evaluator_set **out) {
     *out = NULL;
-    if (!evaluators || !*evaluators) evaluators = "EmbeddingSimilarityEvaluator";
+    if (!evaluators || !*evaluators)
+        evaluators = kind == SBERT_KIND_CROSS_ENCODER ? "CrossEncoderRerankingEvaluator" : "EmbeddingSimilarityEvaluator";
     if (!data || !*data) return sbert_fail(SBERT_ERR_INVALID_ARG, "evaluation data: no file given");
     if (!names) names = "";
     char eb[1024], db[8192], nb[1024];
@@ -172,7 +187,7 @@ sbert_status sbert_evaluator_set_load(const char *evaluators, const char *data, 
     if (ne > SET_MAX)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "at most %d evaluators can run in sequence, got %zu", SET_MAX, ne);
     const sbert_evaluator_def *defs[SET_MAX];
-    for (size_t i = 0; i < ne; i++) SBERT_TRY(resolve(ev[i], &defs[i]));
+    for (size_t i = 0; i < ne; i++) SBERT_TRY(resolve(ev[i], kind, &defs[i]));
     if (nd != ne)
         return sbert_fail(SBERT_ERR_INVALID_ARG,
                           "%zu evaluator%s (%s) but %zu evaluation data file%s (%s): give one file per evaluator, "

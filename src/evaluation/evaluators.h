@@ -70,11 +70,19 @@ sbert_status sbert_eval_embedding_similarity(sbert_encode_fn enc, void *ctx, siz
  * queries go through query_ctx and corpus documents through document_ctx
  * when those are not NULL (encode_query / encode_document). score_fn is the
  * model's similarity function name ("cosine", "dot"); NULL means cosine. */
+/* Score n pairs (a[i], b[i]) with a CrossEncoder: out [n, num_labels] after
+ * the model's activation (CrossEncoder.predict). */
+typedef sbert_status (*sbert_predict_fn)(void *ctx, const char *const *a, const char *const *b, size_t n, float *out);
+
 typedef struct {
     sbert_encode_fn fn;
     void *ctx, *query_ctx, *document_ctx;
     size_t dim;
     const char *score_fn;
+    /* CrossEncoder evaluators: predict (NULL for an embedding model). */
+    sbert_predict_fn predict;
+    void *predict_ctx;
+    size_t num_labels;
 } sbert_eval_encoder;
 
 /* InformationRetrievalEvaluator data, loaded from a JSON file:
@@ -111,6 +119,8 @@ typedef struct {
 typedef struct {
     sbert_model_encode_ctx plain, query, document;
 } sbert_model_eval_ctx;
+/* For a CrossEncoder, enc->predict scores pairs with sbert_cross_encoder_predict
+ * (the model's activation) in batches of batch_size, and enc->fn refuses. */
 void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model_eval_ctx *ctx,
                                   sbert_eval_encoder *enc);
 
@@ -151,6 +161,34 @@ sbert_status sbert_triplet_eval_run(const void *data, const sbert_eval_encoder *
                                     sbert_eval_result *out);
 size_t sbert_triplet_eval_summary(const void *data, char *buf, size_t cap);
 
+/* CrossEncoder evaluators (ce_reranking.c, ce_classification.c, ce_correlation.c):
+ *   CrossEncoderRerankingEvaluator: samples {"query", "positive": [..],
+ *     "negative": [..] | "documents": [..]} as JSONL rows, or a JSON object
+ *     {"samples": [...], "at_k": 10, "always_rerank_positives": true}, or a
+ *     local corpus in the NanoBEIR style {"queries", "corpus",
+ *     "relevant_docs", "rankings": {qid: [cid, ...]}, "rerank_k": 100}
+ *     (each query's first-stage top rerank_k documents reranked); keys map,
+ *     mrr@k, ndcg@k (primary) and base_* with documents;
+ *   CrossEncoderClassificationEvaluator: (sentence1, sentence2, label) rows;
+ *     num_labels 1: accuracy, accuracy_threshold, f1, f1_threshold,
+ *     precision, recall, average_precision (primary); more labels: f1_macro
+ *     (primary), f1_micro, f1_weighted;
+ *   CrossEncoderCorrelationEvaluator: (sentence1, sentence2, score) rows;
+ *     pearson, spearman (primary). */
+sbert_status sbert_ce_rerank_eval_load(const char *path, size_t max_samples, void **data);
+void sbert_ce_rerank_eval_free(void *data);
+sbert_status sbert_ce_rerank_eval_run(const void *data, const sbert_eval_encoder *enc, const char *name,
+                                      sbert_eval_result *out);
+size_t sbert_ce_rerank_eval_summary(const void *data, char *buf, size_t cap);
+sbert_status sbert_ce_class_eval_load(const char *path, size_t max_samples, void **data);
+void sbert_ce_pairs_eval_free(void *data);
+sbert_status sbert_ce_class_eval_run(const void *data, const sbert_eval_encoder *enc, const char *name,
+                                     sbert_eval_result *out);
+size_t sbert_ce_pairs_eval_summary(const void *data, char *buf, size_t cap);
+sbert_status sbert_ce_corr_eval_load(const char *path, size_t max_samples, void **data);
+sbert_status sbert_ce_corr_eval_run(const void *data, const sbert_eval_encoder *enc, const char *name,
+                                    sbert_eval_result *out);
+
 /* Several evaluators run in order (SequentialEvaluator). */
 typedef struct sbert_evaluator_set sbert_evaluator_set;
 
@@ -160,6 +198,9 @@ typedef struct sbert_evaluator_set sbert_evaluator_set;
  * pair data / the first queries of IR data. Errors say which entry is wrong. */
 sbert_status sbert_evaluator_set_load(const char *evaluators, const char *data, const char *names,
                                       size_t max_samples, sbert_evaluator_set **out);
+/* The same for a model of kind `kind` (sbert_model_kind): its evaluators only. */
+sbert_status sbert_evaluator_set_load_kind(int kind, const char *evaluators, const char *data, const char *names,
+                                           size_t max_samples, sbert_evaluator_set **out);
 void sbert_evaluator_set_free(sbert_evaluator_set *s);
 /* Run every evaluator; metrics merged in order, primary = the last one's. */
 sbert_status sbert_evaluator_set_run(const sbert_evaluator_set *s, const sbert_eval_encoder *enc,

@@ -42,7 +42,8 @@ typedef struct {
     const char *key;             /* recipe key, e.g. "scale" */
     sbert_loss_param_kind kind;
     const char *def;             /* default, as text */
-    const char *choices;         /* SBERT_LP_CHOICE: "cos_sim,dot_score" */
+    const char *choices;         /* SBERT_LP_CHOICE: "cos_sim,dot_score"; NUMBER / INT: words also
+                                    accepted ("None,auto"), parsed as NAN (the text is in str[]) */
     double lo, hi;               /* NUMBER / INT: allowed range [lo, hi] */
     const char *help;
 } sbert_loss_param;
@@ -83,6 +84,10 @@ typedef struct {
 
 /* The row named `name` (case-sensitive, as Python), or NULL. */
 const sbert_loss_def *sbert_loss_find(const char *name);
+/* The row named `name` for model kind `kind` (sbert_model_kind: the same
+ * Python name exists for several kinds, e.g. MultipleNegativesRankingLoss);
+ * else the first row of that name, or NULL. */
+const sbert_loss_def *sbert_loss_find_kind(const char *name, int kind);
 size_t sbert_loss_count(void);
 const sbert_loss_def *sbert_loss_at(size_t i);
 /* Index of `key` in def's params, or -1. */

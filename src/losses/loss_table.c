@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "losses/ce_losses.h"
 #include "losses/loss.h"
 #include "losses/losses.h"
 #include "models/model.h"
@@ -39,6 +40,57 @@ static const sbert_loss_param P_TRIPLET[] = {
     {"triplet_margin", SBERT_LP_NUMBER, "5", NULL, -1e6, 1e6, "the margin between d(a, p) and d(a, n)"},
 };
 
+/* CrossEncoder losses (ce_losses.h). */
+static const sbert_loss_param P_CE_BCE[] = {
+    {"pos_weight", SBERT_LP_NUMBER, "None", "None,auto", 0, 1e9,
+     "weight of positive pairs (BCEWithLogitsLoss pos_weight); None: 1; auto: n_negatives / max(n_positives, 1) "
+     "of the training data, a positive being label > 0.5 (the skill's template)"},
+};
+static const sbert_loss_param P_CE_MNRL[] = {
+    {"scale", SBERT_LP_NUMBER, "10.0", NULL, 0, DBL_MAX, "multiplier of the activated scores (0: none)"},
+    {"num_negatives", SBERT_LP_INT, "4", "None", 0, 1e9, "in-batch negatives sampled per query (None: all)"},
+    {"loss_activation_fn", SBERT_LP_CHOICE, "Sigmoid", "Sigmoid,Identity,None", 0, 0,
+     "the loss's activation_fn on the logits (not the model's)"},
+};
+static const sbert_loss_param P_CE_CMNRL[] = {
+    {"scale", SBERT_LP_NUMBER, "10.0", NULL, 0, DBL_MAX, "multiplier of the activated scores (0: none)"},
+    {"num_negatives", SBERT_LP_INT, "4", "None", 0, 1e9, "in-batch negatives sampled per query (None: all)"},
+    {"loss_activation_fn", SBERT_LP_CHOICE, "Sigmoid", "Sigmoid,Identity,None", 0, 0,
+     "the loss's activation_fn on the logits (not the model's)"},
+    {"mini_batch_size", SBERT_LP_INT, "32", NULL, 1, 1e9, "pairs per forward pass (activations held for one)"},
+};
+#define P_LIST_MBS                                                                                                  \
+    {"mini_batch_size", SBERT_LP_INT, "None", "None", 1, 1e9,                                                       \
+     "pairs per forward pass (None: per_device_train_batch_size); larger lists are gradient-cached"}
+static const sbert_loss_param P_CE_LAMBDA[] = {
+    {"weighting_scheme", SBERT_LP_CHOICE, "NDCGLoss2PPScheme",
+     "NDCGLoss2PPScheme,NDCGLoss2Scheme,LambdaRankScheme,NDCGLoss1Scheme,NoWeightingScheme", 0, 0,
+     "the pair weighting"},
+    {"mu", SBERT_LP_NUMBER, "10.0", NULL, 0, 1e9, "NDCGLoss2PPScheme's weight of the NDCGLoss2 term"},
+    {"k", SBERT_LP_INT, "None", "None", 1, 1e9, "rank cutoff of the pairs and of maxDCG (None: all)"},
+    {"sigma", SBERT_LP_NUMBER, "1.0", NULL, -1e9, 1e9, "score difference multiplier"},
+    {"eps", SBERT_LP_NUMBER, "1e-10", NULL, 0, 1, "floor of maxDCG"},
+    {"reduction_log", SBERT_LP_CHOICE, "binary", "binary,natural", 0, 0, "log base of the pair losses"},
+    P_LIST_MBS,
+};
+static const sbert_loss_param P_CE_RANKNET[] = {
+    {"k", SBERT_LP_INT, "None", "None", 1, 1e9, "rank cutoff of the pairs (None: all)"},
+    {"sigma", SBERT_LP_NUMBER, "1.0", NULL, -1e9, 1e9, "score difference multiplier"},
+    {"eps", SBERT_LP_NUMBER, "1e-10", NULL, 0, 1, "floor of maxDCG"},
+    {"reduction_log", SBERT_LP_CHOICE, "binary", "binary,natural", 0, 0, "log base of the pair losses"},
+    P_LIST_MBS,
+};
+static const sbert_loss_param P_CE_LISTNET[] = {P_LIST_MBS};
+static const sbert_loss_param P_CE_LISTMLE[] = {
+    P_LIST_MBS,
+    {"respect_input_order", SBERT_LP_CHOICE, "true", "true,false", 0, 0,
+     "true: the documents' order is the gold ranking; false: sort them by label"},
+};
+static const sbert_loss_param P_CE_ADRMSE[] = {
+    {"alpha", SBERT_LP_NUMBER, "1.0", NULL, -1e9, 1e9, "sharpness of the approximate ranks"},
+    P_LIST_MBS,
+};
+
 /* ------------------------------------------------------------ adapters */
 
 static sbert_status mnrl(const sbert_loss_batch *b, double *loss) {
@@ -62,6 +114,57 @@ static sbert_status triplet(const sbert_loss_batch *b, double *loss) {
     return sbert_loss_triplet(b->cols[0], b->cols[1], b->cols[2], b->B, b->dim, metrics[(int)b->v->num[0]],
                               b->v->num[1], b->grads ? b->grads[0] : NULL, b->grads ? b->grads[1] : NULL,
                               b->grads ? b->grads[2] : NULL, loss);
+}
+
+/* CrossEncoder adapters. A CE loss gets the score matrix of its batch as
+ * cols[0] = S [B, dim] (grads[0] the same shape, may be NULL) and labels as
+ * train_step_cross.c lays them out: BCE/MSE [B] (dim 1), CrossEntropy [B]
+ * class ids (dim = num_labels), MarginMSE [B, dim - 1] margins, MNRL none,
+ * list losses [B, dim] with -inf where a row has no document. */
+static float *g0(const sbert_loss_batch *b) { return b->grads ? b->grads[0] : NULL; }
+static sbert_ce_loss_act loss_act(double v) {
+    return v == 0 ? SBERT_CE_LOSS_ACT_SIGMOID : v == 1 ? SBERT_CE_LOSS_ACT_IDENTITY : SBERT_CE_LOSS_ACT_NONE;
+}
+static sbert_status ce_bce(const sbert_loss_batch *b, double *loss) {
+    double pw = isnan(b->v->num[0]) ? 1.0 : b->v->num[0]; /* "auto" is resolved by the trainer */
+    return sbert_ce_loss_bce(b->cols[0], b->labels, b->B, pw, g0(b), loss);
+}
+static sbert_status ce_ce(const sbert_loss_batch *b, double *loss) {
+    return sbert_ce_loss_cross_entropy(b->cols[0], b->labels, b->B, b->dim, g0(b), loss);
+}
+static sbert_status ce_mse(const sbert_loss_batch *b, double *loss) {
+    return sbert_ce_loss_mse(b->cols[0], b->labels, b->B, g0(b), loss);
+}
+static sbert_status ce_margin_mse(const sbert_loss_batch *b, double *loss) {
+    return sbert_ce_loss_margin_mse(b->cols[0], b->labels, b->B, b->dim - 1, g0(b), loss);
+}
+static sbert_status ce_mnrl(const sbert_loss_batch *b, double *loss) {
+    return sbert_ce_loss_mnrl(b->cols[0], b->B, b->dim, b->v->num[0], loss_act(b->v->num[2]), g0(b), loss);
+}
+static sbert_status ce_lambda_with(const sbert_loss_batch *b, sbert_lambda_scheme scheme, double mu, size_t first,
+                                   double *loss) {
+    const double *v = b->v->num;
+    sbert_lambda_config c = {scheme, mu, isnan(v[first]) ? 0 : (size_t)v[first], v[first + 1], v[first + 2],
+                             v[first + 3] == 0, };
+    return sbert_ce_loss_lambda(b->cols[0], b->labels, b->B, b->dim, &c, g0(b), loss);
+}
+static sbert_status ce_lambda(const sbert_loss_batch *b, double *loss) {
+    return ce_lambda_with(b, (sbert_lambda_scheme)(int)b->v->num[0], b->v->num[1], 2, loss);
+}
+static sbert_status ce_ranknet(const sbert_loss_batch *b, double *loss) {
+    return ce_lambda_with(b, SBERT_LAMBDA_NONE, 0, 0, loss);
+}
+static sbert_status ce_listnet(const sbert_loss_batch *b, double *loss) {
+    return sbert_ce_loss_listnet(b->cols[0], b->labels, b->B, b->dim, g0(b), loss);
+}
+static sbert_status ce_listmle(const sbert_loss_batch *b, double *loss) {
+    return sbert_ce_loss_plistmle(b->cols[0], b->labels, b->B, b->dim, 0, b->v->num[1] == 0, g0(b), loss);
+}
+static sbert_status ce_plistmle(const sbert_loss_batch *b, double *loss) {
+    return sbert_ce_loss_plistmle(b->cols[0], b->labels, b->B, b->dim, 1, b->v->num[1] == 0, g0(b), loss);
+}
+static sbert_status ce_adrmse(const sbert_loss_batch *b, double *loss) {
+    return sbert_ce_loss_adrmse(b->cols[0], b->labels, b->B, b->dim, b->v->num[0], g0(b), loss);
 }
 
 /* ------------------------------------------------------------ the table */
@@ -92,8 +195,8 @@ static const sbert_loss_def LOSSES[] = {
     {"MatryoshkaLoss", ST, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
     {"Matryoshka2dLoss", ST, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
     {"AdaptiveLayerLoss", ST, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
-    {"MSELoss", ST | CE, 1, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"MarginMSELoss", ST | CE, 3, 3, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"MSELoss", ST, 1, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    {"MarginMSELoss", ST, 3, 3, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
     {"DistillKLDivLoss", ST, 2, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
     {"SoftmaxLoss", ST, 2, 2, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
     {"MegaBatchMarginLoss", ST, 2, 2, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
@@ -105,15 +208,33 @@ static const sbert_loss_def LOSSES[] = {
     {"BatchSemiHardTripletLoss", ST, 1, 1, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
     {"BatchHardSoftMarginTripletLoss", ST, 1, 1, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
     {"GlobalOrthogonalRegularizationLoss", ST, 2, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
-    /* CrossEncoder losses (not implemented yet) */
-    {"BinaryCrossEntropyLoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"CrossEntropyLoss", CE, 2, 2, SBERT_LABEL_CLASS, NULL, NULL, 0, 0, NULL, NULL},
-    {"LambdaLoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"ListNetLoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"ListMLELoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"PListMLELoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"RankNetLoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"ADRMSELoss", CE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    /* CrossEncoder losses (ce_losses.h; the step that feeds them is training/train_step_cross.c) */
+    {"BinaryCrossEntropyLoss", CE, 2, 2, SBERT_LABEL_SCORE, "(query, passage)", P_CE_BCE, NP(P_CE_BCE), 0, ce_bce,
+     "BCEWithLogitsLoss of each pair's logit against its label in [0, 1] (num_labels 1)"},
+    {"CrossEntropyLoss", CE, 2, 2, SBERT_LABEL_CLASS, "(sentence1, sentence2)", NULL, 0, 0, ce_ce,
+     "softmax cross-entropy of each pair's num_labels logits against its class id"},
+    {"MultipleNegativesRankingLoss", CE, 2, 0, SBERT_LABEL_NONE, "(query, positive[, negative...])", P_CE_MNRL,
+     NP(P_CE_MNRL), 0, ce_mnrl,
+     "each query's positive against num_negatives in-batch candidates and its own negatives: cross-entropy of "
+     "scale * activation(logits)"},
+    {"CachedMultipleNegativesRankingLoss", CE, 2, 0, SBERT_LABEL_NONE, "(query, positive[, negative...])", P_CE_CMNRL,
+     NP(P_CE_CMNRL), 1, ce_mnrl, "MultipleNegativesRankingLoss with gradient caching over mini_batch_size pairs"},
+    {"MSELoss", CE, 2, 2, SBERT_LABEL_SCORE, "(query, passage)", NULL, 0, 0, ce_mse,
+     "mean squared error of each pair's logit against a teacher score (distillation; Identity activation)"},
+    {"MarginMSELoss", CE, 3, 0, SBERT_LABEL_SCORE, "(query, positive, negative...)", NULL, 0, 0, ce_margin_mse,
+     "MSE of logit(q, pos) - logit(q, neg) against the teacher's margins (a number, [n] margins or [n+1] scores)"},
+    {"LambdaLoss", CE, 2, 2, SBERT_LABEL_SCORE, "(query, [documents]) + [labels]", P_CE_LAMBDA, NP(P_CE_LAMBDA), 0,
+     ce_lambda, "listwise LambdaLoss framework (NDCGLoss2++ weighting by default)"},
+    {"ListNetLoss", CE, 2, 2, SBERT_LABEL_SCORE, "(query, [documents]) + [labels]", P_CE_LISTNET, NP(P_CE_LISTNET), 0,
+     ce_listnet, "cross-entropy between softmax(logits) and softmax(labels) per query"},
+    {"ListMLELoss", CE, 2, 2, SBERT_LABEL_SCORE, "(query, [documents]) + [labels]", P_CE_LISTMLE, NP(P_CE_LISTMLE), 0,
+     ce_listmle, "negative log-likelihood of the gold ranking (Plackett-Luce)"},
+    {"PListMLELoss", CE, 2, 2, SBERT_LABEL_SCORE, "(query, [documents]) + [labels]", P_CE_LISTMLE, NP(P_CE_LISTMLE),
+     0, ce_plistmle, "position-aware ListMLE (weights 2^(n - rank) - 1, normalised)"},
+    {"RankNetLoss", CE, 2, 2, SBERT_LABEL_SCORE, "(query, [documents]) + [labels]", P_CE_RANKNET, NP(P_CE_RANKNET), 0,
+     ce_ranknet, "pairwise logistic loss over the document pairs of each query (LambdaLoss without weights)"},
+    {"ADRMSELoss", CE, 2, 2, SBERT_LABEL_SCORE, "(query, [documents]) + [labels]", P_CE_ADRMSE, NP(P_CE_ADRMSE), 0,
+     ce_adrmse, "discounted squared error between true and approximate (sigmoid) ranks"},
     /* SparseEncoder losses (not implemented yet) */
     {"SpladeLoss", SE, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
     {"CachedSpladeLoss", SE, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 1, NULL, NULL},
@@ -136,6 +257,12 @@ const sbert_loss_def *sbert_loss_find(const char *name) {
     for (size_t i = 0; i < NP(LOSSES); i++)
         if (strcmp(LOSSES[i].name, name) == 0) return &LOSSES[i];
     return NULL;
+}
+
+const sbert_loss_def *sbert_loss_find_kind(const char *name, int kind) {
+    for (size_t i = 0; i < NP(LOSSES); i++)
+        if (strcmp(LOSSES[i].name, name) == 0 && (LOSSES[i].kinds & (1u << kind))) return &LOSSES[i];
+    return sbert_loss_find(name);
 }
 
 int sbert_loss_param_index(const sbert_loss_def *def, const char *key) {
@@ -162,11 +289,22 @@ sbert_status sbert_loss_param_parse(const sbert_loss_def *def, size_t i, const c
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s of %s must be one of %s, got '%s'", origin, p->key, def->name,
                           p->choices, text);
     }
+    /* A number that may also be one of the words in choices ("None", "auto"): NAN. */
+    for (const char *c = p->choices; c && *c;) {
+        const char *e = strchr(c, ',');
+        size_t len = e ? (size_t)(e - c) : strlen(c);
+        if (strlen(text) == len && strncmp(text, c, len) == 0) {
+            v->num[i] = NAN;
+            return SBERT_OK;
+        }
+        c = e ? e + 1 : NULL;
+    }
     char *end;
     errno = 0;
     double d = strtod(text, &end);
     if (end == text || *end || errno == ERANGE || !isfinite(d))
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s must be a number, got '%s'", origin, p->key, text);
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s must be a number%s%s, got '%s'", origin, p->key,
+                          p->choices ? " or one of " : "", p->choices ? p->choices : "", text);
     if (p->kind == SBERT_LP_INT && d != floor(d))
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s must be an integer, got '%s'", origin, p->key, text);
     if (d < p->lo || d > p->hi)

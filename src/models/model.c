@@ -28,6 +28,7 @@
 #include "io/dirs.h"
 #include "io/file.h"
 #include "io/hf_cache.h"
+#include "models/cross_encoder.h"
 #include "modules/pooling.h"
 #include "modules/static_embedding.h"
 #include "modules/transformer_module.h"
@@ -522,6 +523,7 @@ static sbert_status save_st_config(const sbert_model *m, const char *dir) {
 }
 
 sbert_status sbert_model_save(const sbert_model *m, const char *dir) {
+    if (m->kind == SBERT_KIND_CROSS_ENCODER) return sbert_cross_encoder_save_dir(m, dir);
     SBERT_TRY(sbert_mkdir_p(dir));
     cJSON *list = cJSON_CreateArray();
     if (!list) return nomem("modules.json");

@@ -209,7 +209,7 @@ sbert_status sbert_model_load_weights(sbert_model *m, const char *dir) {
     sbert_param_table *mine = NULL, *theirs = NULL;
     SBERT_TRY(sbert_model_params(m, &mine));
     sbert_model *other = NULL;
-    SBERT_TRY(sbert_model_load(dir, NULL, &other));
+    SBERT_TRY(sbert_model_load_kind(dir, m->kind, NULL, &other));
     sbert_status st = sbert_params_create(&theirs);
     if (st == SBERT_OK) st = build_params(other, theirs);
     if (st == SBERT_OK && other->n_mods != m->n_mods)

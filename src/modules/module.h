@@ -154,7 +154,8 @@ typedef struct {
     const char *type;       /* the modules.json "type" string */
     size_t index;           /* position in modules.json */
     size_t in_dim;          /* previous module's output width */
-    int read_st_config;     /* 0 for a plain Hugging Face directory */
+    int read_st_config;     /* 0 for a plain Hugging Face directory; 2: a CrossEncoder's Transformer
+                               (sentence_bert_config.json transformer_task sequence-classification) */
 } sbert_module_load_ctx;
 
 typedef sbert_status (*sbert_module_loader)(const sbert_module_load_ctx *ctx, sbert_module **out);

@@ -377,7 +377,7 @@ static sbert_status kwargs_max_length(const cJSON *sbc, const char *path, size_t
 }
 
 /* sentence_bert_config.json (or a legacy name) -> settings. */
-static sbert_status read_sbc(tf_module *m, const char *dir, size_t *msl, int *has_msl, size_t *kw_len,
+static sbert_status read_sbc(tf_module *m, const char *dir, int mode, size_t *msl, int *has_msl, size_t *kw_len,
                              int *has_kw) {
     static const char *const names[] = {"sentence_bert_config.json",       "sentence_roberta_config.json",
                                         "sentence_distilbert_config.json", "sentence_camembert_config.json",
@@ -397,12 +397,16 @@ static sbert_status read_sbc(tf_module *m, const char *dir, size_t *msl, int *ha
         if (!cJSON_IsBool(lc)) return sbert_fail(SBERT_ERR_FORMAT, "%s: \"do_lower_case\" must be true or false", path);
         m->do_lower_case = cJSON_IsTrue(lc);
     }
+    /* mode 2: the Transformer of a CrossEncoder (sequence-classification;
+     * the head is a module of its own, modules/classifier_head.c). */
+    const char *want = mode == 2 ? "sequence-classification" : "feature-extraction";
     const cJSON *task = cJSON_GetObjectItemCaseSensitive(m->sbc, "transformer_task");
-    if (task && cJSON_IsString(task) && strcmp(task->valuestring, "feature-extraction") != 0)
-        return sbert_fail(SBERT_ERR_UNSUPPORTED,
-                          "%s: transformer_task \"%s\" is not supported by a SentenceTransformer (only "
-                          "feature-extraction)",
-                          path, task->valuestring);
+    if (mode == 2 && !cJSON_IsString(task))
+        return sbert_fail(SBERT_ERR_FORMAT, "%s: a CrossEncoder needs transformer_task \"sequence-classification\"",
+                          path);
+    if (task && cJSON_IsString(task) && strcmp(task->valuestring, want) != 0)
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: transformer_task \"%s\" is not supported by a %s (only %s)", path,
+                          task->valuestring, mode == 2 ? "CrossEncoder" : "SentenceTransformer", want);
     return SBERT_OK;
 }
 
@@ -426,7 +430,7 @@ static sbert_status tm_load_into(tf_module *m, const char *dir, int read_st_conf
 
     size_t msl = 0, kw_len = 0;
     int has_msl = 0, has_kw = 0;
-    if (read_st_config) SBERT_TRY(read_sbc(m, dir, &msl, &has_msl, &kw_len, &has_kw));
+    if (read_st_config) SBERT_TRY(read_sbc(m, dir, read_st_config, &msl, &has_msl, &kw_len, &has_kw));
     if (has_kw) {
         m->max_seq_length = kw_len;
     } else if (has_msl) {

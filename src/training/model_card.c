@@ -21,19 +21,36 @@ sbert_status sbert_model_card_write(const sbert_trainer *t, const char *dir) {
     if (!buf) return sbert_fail(SBERT_ERR_NOMEM, "out of memory (model card)");
 #define CARD(...) n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__)
     const char *kind = sbert_model_kind_name(t->model->kind);
-    CARD("---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\ntags:\n- sentence-transformers\n"
-         "- sentence-similarity\n- feature-extraction\n- loss:%s\n- sbert\n",
-         a->loss);
+    const int ce = t->model->kind == SBERT_KIND_CROSS_ENCODER;
+    if (ce)
+        CARD("---\nlibrary_name: sentence-transformers\npipeline_tag: text-ranking\ntags:\n- sentence-transformers\n"
+             "- cross-encoder\n- reranker\n- loss:%s\n- sbert\n",
+             a->loss);
+    else
+        CARD("---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\ntags:\n- sentence-transformers\n"
+             "- sentence-similarity\n- feature-extraction\n- loss:%s\n- sbert\n",
+             a->loss);
     if (strcmp(a->model, "static") && strcmp(a->model, "StaticEmbedding")) CARD("base_model: %s\n", a->model);
     CARD("---\n\n# %s\n\nA %s model trained with **sbert** (sentence-transformers training in C).\n\n", a->run_name,
          kind);
-    CARD("## Usage\n\nPython (sentence-transformers):\n\n```python\nfrom sentence_transformers import "
-         "SentenceTransformer\n\nmodel = SentenceTransformer(\"path/to/this/folder\")\nembeddings = "
-         "model.encode([\"A first sentence.\", \"A second one.\"])\n```\n\nsbert:\n\n```sh\nsbert encode --model "
-         "path/to/this/folder --input sentences.txt --output embeddings.npy\n```\n\n");
+    if (ce)
+        CARD("## Usage\n\nPython (sentence-transformers):\n\n```python\nfrom sentence_transformers import "
+             "CrossEncoder\n\nmodel = CrossEncoder(\"path/to/this/folder\")\nscores = model.predict([(\"a query\", "
+             "\"a passage\")])\nranking = model.rank(\"a query\", [\"passage one\", \"passage two\"])\n```\n\n"
+             "sbert:\n\n```sh\nsbert predict --model path/to/this/folder --input pairs.jsonl\nsbert rerank --model "
+             "path/to/this/folder --query \"a query\" --documents passages.txt --top-k 10\n```\n\n");
+    else
+        CARD("## Usage\n\nPython (sentence-transformers):\n\n```python\nfrom sentence_transformers import "
+             "SentenceTransformer\n\nmodel = SentenceTransformer(\"path/to/this/folder\")\nembeddings = "
+             "model.encode([\"A first sentence.\", \"A second one.\"])\n```\n\nsbert:\n\n```sh\nsbert encode --model "
+             "path/to/this/folder --input sentences.txt --output embeddings.npy\n```\n\n");
     CARD("## Model\n\n- Base model: %s\n- Modules:", t->model_desc);
     for (size_t i = 0; i < t->model->n_mods; i++) CARD("%s %s", i ? " ->" : "", t->model->mods[i]->ops->class_name);
-    CARD("\n- Output dimension: %zu, similarity: %s\n", t->model->full_dim, t->model->sim_name);
+    if (ce)
+        CARD("\n- Labels: %zu, activation_fn (applied by predict): %s\n", t->model->full_dim,
+             sbert_cross_encoder_activation_fn(t->model));
+    else
+        CARD("\n- Output dimension: %zu, similarity: %s\n", t->model->full_dim, t->model->sim_name);
     if (sbert_model_max_seq_length(t->model)) CARD("- Maximum sequence length: %zu tokens\n", sbert_model_max_seq_length(t->model));
     CARD("\n## Training data\n\n- Train: `%s` (%zu rows; columns:", a->train_data, t->train->n_rows);
     for (size_t c = 0; c < t->train->n_cols; c++) CARD(" `%s`", t->train->cols[c].name);

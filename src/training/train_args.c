@@ -40,7 +40,14 @@ static const arg_def ARGS[] = {
     {"revision", K_STR, NULL, A(revision), 0, 0,
      "for a Hugging Face model id: the branch, tag or commit in the local cache (main)"},
     {"model_type", K_STR, "SentenceTransformer", A(model_type), 0, 0,
-     "the model kind trained (SentenceTransformer; must match the model)"},
+     "the model kind trained: SentenceTransformer or CrossEncoder"},
+    {"num_labels", K_INT, "0", A(num_labels), 0, 1e6,
+     "CrossEncoder: labels of the head (0: the checkpoint's; 1 for an encoder without a head)"},
+    {"activation_fn", K_STR, NULL, A(activation_fn), 0, 0,
+     "CrossEncoder: the activation predict applies (Identity, Sigmoid, ...; default: the model's)"},
+    {"allow_activation_mismatch", K_BOOL, "false", A(allow_activation_mismatch), 0, 0,
+     "CrossEncoder: let a distillation / listwise / pairwise loss train a model whose activation_fn is not "
+     "Identity"},
     {"tokenizer", K_STR, NULL, A(tokenizer), 0, 0, "tokenizer.json for model: static"},
     {"embedding_dim", K_INT, "256", A(embedding_dim), 1, 1e6, "table width for model: static"},
     {"max_seq_length", K_INT, "0", A(max_seq_length), 0, 1e7, "tokens per text after truncation (0: the model's)"},
@@ -181,7 +188,7 @@ static int one_of(const char *v, const char *const *list, size_t n) {
 }
 
 /* A loss name that is not usable here: say why. */
-static sbert_status bad_loss(const sbert_recipe *r, const char *name) {
+static sbert_status bad_loss(const sbert_recipe *r, const char *name, int kind) {
     const char *origin = sbert_recipe_origin(r, "loss");
     char avail[1024] = "";
     size_t n = 0;
@@ -190,25 +197,29 @@ static sbert_status bad_loss(const sbert_recipe *r, const char *name) {
     for (size_t i = 0; i < sbert_loss_count(); i++) {
         const sbert_loss_def *d = sbert_loss_at(i);
         if (nn < 128) names[nn++] = d->name;
-        if (d->compute && (d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER)) && n < sizeof avail)
+        if (d->compute && (d->kinds & (1u << kind)) && n < sizeof avail)
             n += (size_t)snprintf(avail + n, sizeof avail - n, "%s%s", n ? ", " : "", d->name);
     }
-    const sbert_loss_def *d = sbert_loss_find(name);
+    const sbert_loss_def *d = sbert_loss_find_kind(name, kind);
     if (!d)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: unknown loss '%s' (did you mean '%s'? available: %s)", origin,
                           name, sbert_closest_name(name, names, nn), avail);
-    if (!(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER)))
-        return sbert_fail(SBERT_ERR_UNSUPPORTED,
-                          "%s: %s is a %s loss; this run trains a SentenceTransformer (available: %s)", origin, name,
-                          d->kinds & (1u << SBERT_KIND_CROSS_ENCODER) ? "CrossEncoder" : "SparseEncoder", avail);
+    if (!(d->kinds & (1u << kind))) {
+        const char *other = d->kinds & (1u << SBERT_KIND_CROSS_ENCODER)        ? "CrossEncoder"
+                            : d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER) ? "SentenceTransformer"
+                                                                                : "SparseEncoder";
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: %s is a %s loss; this run trains a %s (set model_type: %s to "
+                                                 "train one; available here: %s)",
+                          origin, name, other, sbert_model_kind_name(kind), other, avail);
+    }
     return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: loss '%s' is not implemented yet (available: %s)", origin, name,
                       avail);
 }
 
 /* The loss, its parameters, and keys that belong to other losses. */
 static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
-    const sbert_loss_def *d = sbert_loss_find(a->loss);
-    if (!d || !d->compute || !(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER))) return bad_loss(r, a->loss);
+    const sbert_loss_def *d = sbert_loss_find_kind(a->loss, a->kind);
+    if (!d || !d->compute || !(d->kinds & (1u << a->kind))) return bad_loss(r, a->loss, a->kind);
     a->loss_def = d;
     memset(&a->loss_values, 0, sizeof a->loss_values);
     for (size_t i = 0; i < d->n_params; i++) {
@@ -222,7 +233,7 @@ static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
         size_t n = 0;
         for (size_t i = 0; i < sbert_loss_count() && n < sizeof users; i++) {
             const sbert_loss_def *o = sbert_loss_at(i);
-            if (o->compute && sbert_loss_param_index(o, *k) >= 0)
+            if (o->compute && sbert_loss_param_index(o, *k) >= 0 && !strstr(users, o->name))
                 n += (size_t)snprintf(users + n, sizeof users - n, "%s%s", n ? ", " : "", o->name);
         }
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' is a parameter of %s, not of %s; remove it",
@@ -262,9 +273,28 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: model_type must be SentenceTransformer, CrossEncoder or "
                                                  "SparseEncoder, got '%s'",
                           sbert_recipe_origin(r, "model_type"), a->model_type);
-    if (kind != SBERT_KIND_SENTENCE_TRANSFORMER)
+    if (kind == SBERT_KIND_SPARSE_ENCODER)
         return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: model_type %s: training a %s is not supported yet",
                           sbert_recipe_origin(r, "model_type"), a->model_type, a->model_type);
+    a->kind = kind;
+    static const char *const ce_keys[] = {"num_labels", "activation_fn", "allow_activation_mismatch"};
+    for (size_t i = 0; kind != SBERT_KIND_CROSS_ENCODER && i < sizeof ce_keys / sizeof ce_keys[0]; i++)
+        if (sbert_recipe_get(r, ce_keys[i]))
+            return sbert_fail(SBERT_ERR_INVALID_ARG,
+                              "%s: '%s' is a CrossEncoder key; this run trains a %s (set model_type: CrossEncoder)",
+                              sbert_recipe_origin(r, ce_keys[i]), ce_keys[i], a->model_type);
+    if (kind == SBERT_KIND_CROSS_ENCODER) {
+        if (!strcasecmp(a->model, "static") || !strcasecmp(a->model, "StaticEmbedding"))
+            return sbert_fail(SBERT_ERR_INVALID_ARG,
+                              "%s: model_type CrossEncoder needs an encoder directory (a CrossEncoder, a Hugging Face "
+                              "model or a SentenceTransformer to convert), not model: %s",
+                              sbert_recipe_origin(r, "model"), a->model);
+        if (!sbert_recipe_get(r, "evaluator")) a->evaluator = "CrossEncoderRerankingEvaluator";
+        /* CrossEncoderTrainer's default loss: BCE for one label, cross-entropy for classes. */
+        if (!sbert_recipe_get(r, "loss")) a->loss = a->num_labels >= 2 ? "CrossEntropyLoss" : "BinaryCrossEntropyLoss";
+        /* The skill: CrossEncoders peak mid-training, so early stopping is on by default. */
+        if (!sbert_recipe_get(r, "early_stopping_patience")) a->early_stopping_patience = 3;
+    }
     static const char *const strategies[] = {"no", "steps", "epoch", "best"};
     if (!one_of(a->eval_strategy, strategies, 3))
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: eval_strategy must be no, steps or epoch, got '%s'",
@@ -297,19 +327,26 @@ size_t sbert_train_args_help(char *buf, size_t cap) {
     APPENDF("\nKeys accepted only as shown (anything else is refused with the reason):\n");
     for (size_t i = 0; i < N_REFUSED; i++)
         APPENDF("  %-30s %s\n", REFUSED[i].key, REFUSED[i].ok ? REFUSED[i].ok : "(not supported yet)");
-    APPENDF("\nLosses (SentenceTransformer) and their keys:\n");
-    for (size_t i = 0; i < sbert_loss_count(); i++) {
-        const sbert_loss_def *d = sbert_loss_at(i);
-        if (!d->compute || !(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER))) continue;
-        APPENDF("  %s: %s; columns %s\n", d->name, d->summary, d->columns);
-        for (size_t k = 0; k < d->n_params; k++)
-            APPENDF("      %-26s %s [%s]%s%s\n", d->params[k].key, d->params[k].help, d->params[k].def,
-                    d->params[k].choices ? " one of " : "", d->params[k].choices ? d->params[k].choices : "");
+    static const int kinds[2] = {SBERT_KIND_SENTENCE_TRANSFORMER, SBERT_KIND_CROSS_ENCODER};
+    for (int kk = 0; kk < 2; kk++) {
+        APPENDF("\nLosses (%s%s) and their keys:\n", sbert_model_kind_name(kinds[kk]),
+                kk ? ", model_type: CrossEncoder" : "");
+        for (size_t i = 0; i < sbert_loss_count(); i++) {
+            const sbert_loss_def *d = sbert_loss_at(i);
+            if (!d->compute || !(d->kinds & (1u << kinds[kk]))) continue;
+            APPENDF("  %s: %s; columns %s\n", d->name, d->summary, d->columns);
+            for (size_t k = 0; k < d->n_params; k++)
+                APPENDF("      %-26s %s [%s]%s%s\n", d->params[k].key, d->params[k].help, d->params[k].def,
+                        d->params[k].choices ? (d->params[k].kind == SBERT_LP_CHOICE ? " one of " : " or ") : "",
+                        d->params[k].choices ? d->params[k].choices : "");
+        }
     }
-    APPENDF("\nEvaluators (comma lists run as a SequentialEvaluator):\n");
-    for (size_t i = 0; i < sbert_evaluator_count(); i++) {
-        const sbert_evaluator_def *d = sbert_evaluator_at(i);
-        if (d->run && (d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER))) APPENDF("  %s: %s\n", d->name, d->data_help);
+    for (int kk = 0; kk < 2; kk++) {
+        APPENDF("\nEvaluators (%s; comma lists run as a SequentialEvaluator):\n", sbert_model_kind_name(kinds[kk]));
+        for (size_t i = 0; i < sbert_evaluator_count(); i++) {
+            const sbert_evaluator_def *d = sbert_evaluator_at(i);
+            if (d->run && (d->kinds & (1u << kinds[kk]))) APPENDF("  %s: %s\n", d->name, d->data_help);
+        }
     }
     APPENDF("\nVERDICT: WIN when the score beats the baseline by >= 0.005, MARGINAL in [0, 0.005), REGRESSION "
             "below.\n");

@@ -24,6 +24,11 @@ typedef struct {
     /* model */
     const char *model, *model_type, *tokenizer, *revision;
     int64_t embedding_dim, max_seq_length;
+    int kind; /* sbert_model_kind of model_type */
+    /* CrossEncoder */
+    int64_t num_labels;
+    const char *activation_fn;
+    int allow_activation_mismatch;
     /* data */
     const char *train_data, *eval_data, *test_data, *columns, *rename_columns;
     int64_t max_train_samples, max_eval_samples;

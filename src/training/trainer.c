@@ -159,22 +159,23 @@ static sbert_status load_data(sbert_trainer *t) {
         snprintf(have + l, sizeof have - l, "%s%s", c ? ", " : "", t->train->cols[c].name);
     }
     SBERT_TRY(sbert_loss_check_columns(a->loss_def, t->n_inputs, t->label_col >= 0, a->train_data, have));
-    SBERT_TRY(sbert_dataset_check_inputs(t->train));
+    SBERT_TRY(sbert_dataset_check_inputs_ex(t->train, a->kind == SBERT_KIND_CROSS_ENCODER));
     if (t->train->n_rows == 0) return sbert_fail(SBERT_ERR_FORMAT, "%s: no training rows", a->train_data);
 
     /* Evaluation: max_eval_samples (50 under SMOKE_TEST) keeps the first pairs
      * of pair data and the first queries of IR data (whole corpus). */
     size_t max_eval = a->max_eval_samples > 0 ? (size_t)a->max_eval_samples : 0;
     if (a->smoke && (max_eval == 0 || max_eval > 50)) max_eval = 50;
-    sbert_status st = sbert_evaluator_set_load(a->evaluator, a->eval_data, a->evaluator_name, max_eval, &t->evals);
+    sbert_status st =
+        sbert_evaluator_set_load_kind(a->kind, a->evaluator, a->eval_data, a->evaluator_name, max_eval, &t->evals);
     if (st != SBERT_OK) {
         const char *key = sbert_recipe_get(t->recipe, "evaluator") ? "evaluator" : "eval_data";
         sbert_error_prefix("%s (%s): ", sbert_recipe_origin(t->recipe, key), key);
         return st;
     }
     if (a->test_data) {
-        st = sbert_evaluator_set_load(a->test_evaluator ? a->test_evaluator : a->evaluator, a->test_data,
-                                      a->evaluator_name, a->smoke ? 50 : 0, &t->tests);
+        st = sbert_evaluator_set_load_kind(a->kind, a->test_evaluator ? a->test_evaluator : a->evaluator, a->test_data,
+                                           a->evaluator_name, a->smoke ? 50 : 0, &t->tests);
         if (st != SBERT_OK) sbert_error_prefix("%s (test_data): ", sbert_recipe_origin(t->recipe, "test_data"));
     }
     return st;
@@ -208,9 +209,23 @@ static sbert_status load_model(sbert_trainer *t) {
         if (a->revision && sbert_dir_exists(a->model))
             return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: revision applies to a model id; '%s' is a local directory",
                               sbert_recipe_origin(t->recipe, "revision"), a->model);
-        sbert_load_options lo = {0, a->revision};
-        SBERT_TRY(sbert_model_load(a->model, &lo, &t->model));
-        snprintf(t->model_desc, sizeof t->model_desc, "%s", a->model);
+        if (a->kind == SBERT_KIND_CROSS_ENCODER) {
+            sbert_cross_encoder_options o = sbert_cross_encoder_options_default();
+            o.num_labels = (size_t)a->num_labels;
+            o.seed = (uint64_t)a->seed;
+            o.activation_fn = a->activation_fn;
+            o.revision = a->revision;
+            sbert_status st = sbert_cross_encoder_load(a->model, &o, &t->model);
+            if (st != SBERT_OK && a->activation_fn && strstr(sbert_last_error(), "activation_fn '"))
+                sbert_error_prefix("%s: ", sbert_recipe_origin(t->recipe, "activation_fn"));
+            SBERT_TRY(st);
+            snprintf(t->model_desc, sizeof t->model_desc, "%s as a CrossEncoder (num_labels %zu, activation_fn %s)",
+                     a->model, sbert_cross_encoder_num_labels(t->model), sbert_cross_encoder_activation_fn(t->model));
+        } else {
+            sbert_load_options lo = {0, a->revision};
+            SBERT_TRY(sbert_model_load(a->model, &lo, &t->model));
+            snprintf(t->model_desc, sizeof t->model_desc, "%s", a->model);
+        }
     }
     if (a->max_seq_length > 0) {
         sbert_status st = sbert_model_set_max_seq_length(t->model, (size_t)a->max_seq_length);
@@ -436,7 +451,14 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
               sbert_params_trainable_numel(t->params));
     t->cols = calloc(t->n_inputs, sizeof *t->cols);
     if (!t->cols) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
-    for (size_t c = 0; c < t->n_inputs; c++) {
+    if (a->kind == SBERT_KIND_CROSS_ENCODER) {
+        /* Pairs are tokenized per batch (which pairs a row makes depends on the loss). */
+        sbert_ce_train_config cc = {a->loss_def, &a->loss_values, (size_t)a->batch_size, a->allow_activation_mismatch,
+                                    sbert_recipe_origin(t->recipe, "loss")};
+        SBERT_TRY(sbert_ce_train_prepare(t->model, t->train, &cc, &t->cross));
+        if (*sbert_ce_train_note(t->cross)) sbert_log(t->log, "Loss: %s\n", sbert_ce_train_note(t->cross));
+    }
+    for (size_t c = 0; a->kind != SBERT_KIND_CROSS_ENCODER && c < t->n_inputs; c++) {
         const sbert_column *col = &t->train->cols[sbert_dataset_input_column(t->train, c)];
         sbert_status st = sbert_model_tokenize_column(t->model, NULL, (const char *const *)col->text, t->train->n_rows,
                                                       &t->cols[c]);
@@ -529,6 +551,7 @@ static void trainer_free(sbert_trainer *t) {
     for (size_t c = 0; t->cols && c < t->n_inputs; c++) sbert_packed_free(&t->cols[c]);
     free(t->cols);
     sbert_packed_free(&t->batch);
+    sbert_ce_train_free(t->cross);
     sbert_optimizer_free(&t->opt);
     sbert_model_free(t->model);
     sbert_dataset_free(t->train);

@@ -24,6 +24,7 @@
 #include "data/sampler.h"
 #include "evaluation/evaluators.h"
 #include "models/model.h"
+#include "training/ce_train.h"
 #include "training/optimizer.h"
 #include "training/run_log.h"
 #include "training/train_args.h"
@@ -44,6 +45,7 @@ typedef struct {
     size_t n_inputs;
     int label_col;
     sbert_evaluator_set *evals, *tests;
+    sbert_ce_train *cross; /* CrossEncoder: pairs, labels and checks of the loss (train_step_cross.c) */
     /* schedule */
     sbert_sampler_type sampler;
     sbert_lr_scheduler_type sched;
