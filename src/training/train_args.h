@@ -41,6 +41,8 @@ typedef struct {
     const char *lr_scheduler_type, *batch_sampler, *eval_strategy, *save_strategy, *metric_for_best_model, *resume,
         *hub_model_id;
     int load_best, greater_is_better, greater_set, drop_last, push_to_hub, hub_private_repo, logging_first_step;
+    const char *report_to; /* as given; report_tensorboard is what it asks for */
+    int report_tensorboard;
     /* options of the run, not recipe keys */
     int smoke;            /* SMOKE_TEST: one step on a tiny slice */
     int64_t kill_at_step; /* tests: SIGKILL after this step (0: never) */

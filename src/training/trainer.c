@@ -67,6 +67,7 @@ static void log_metrics(sbert_trainer *t, const char *prefix, const sbert_eval_r
         if (e) cJSON_AddNumberToObject(e, key, res->m[i].value);
     }
     sbert_log(t->log, "'epoch': %.4f}\n", epoch);
+    sbert_report_entry(t, e);
 }
 
 static double metric_of(const sbert_trainer *t, const sbert_eval_result *res) {
@@ -320,6 +321,7 @@ static sbert_status train_loop(sbert_trainer *t) {
                     cJSON_AddNumberToObject(e, "loss", log_loss / (double)log_n);
                     cJSON_AddNumberToObject(e, "grad_norm", log_norm);
                     cJSON_AddNumberToObject(e, "learning_rate", lr);
+                    sbert_report_entry(t, e);
                 }
                 sbert_log(t->log,
                           "{'loss': %.8g, 'grad_norm': %.6g, 'learning_rate': %.8g, 'samples_per_second': %.1f, "
@@ -453,6 +455,7 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
     SBERT_TRY(sbert_mkdir_p(t->output_dir));
     SBERT_TRY(sbert_checkpoint_lock(t));
     sbert_checkpoint_cleanup(t);
+    SBERT_TRY(sbert_report_open(t));
 
     /* Baseline, and the metric checked before any step. */
     sbert_log(t->log, "Evaluating the base model (baseline)...\n");
@@ -535,6 +538,7 @@ static void trainer_free(sbert_trainer *t) {
     sbert_evaluator_set_free(t->evals);
     sbert_evaluator_set_free(t->tests);
     cJSON_Delete(t->history);
+    sbert_report_close(t);
     sbert_checkpoint_unlock(t);
 }
 
