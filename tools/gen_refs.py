@@ -32,6 +32,7 @@ ORDER = [
     "gen_trainer_refs.py",
     "gen_hf_cache_refs.py",
     "gen_tensorboard_refs.py",
+    "gen_model_card_refs.py",
     "gen_backward_refs.py",
     "gen_transformer_grads.py",
 ]

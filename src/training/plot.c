@@ -5,64 +5,28 @@
 #include "training/plot.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
+#include "base/strbuf.h"
 #include "io/atomic.h"
 #include "io/file.h"
 
-/* ------------------------------------------------------------ text buffer */
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) SBERT_PRINTF(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap <= b->len + (size_t)n) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
 /* XML text / attribute value. */
-static void sb_escaped(sbuf *b, const char *s) {
+static void sb_escaped(sbert_sb *b, const char *s) {
     for (; *s; s++) {
         switch (*s) {
-        case '&': sb_printf(b, "&amp;"); break;
-        case '<': sb_printf(b, "&lt;"); break;
-        case '>': sb_printf(b, "&gt;"); break;
-        case '"': sb_printf(b, "&quot;"); break;
-        case '\'': sb_printf(b, "&apos;"); break;
+        case '&': sbert_sb_printf(b, "&amp;"); break;
+        case '<': sbert_sb_printf(b, "&lt;"); break;
+        case '>': sbert_sb_printf(b, "&gt;"); break;
+        case '"': sbert_sb_printf(b, "&quot;"); break;
+        case '\'': sbert_sb_printf(b, "&apos;"); break;
         default:
             /* Control characters other than tab/newline are not allowed in XML 1.0. */
-            if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n') sb_printf(b, "?");
-            else sb_printf(b, "%c", *s);
+            if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n') sbert_sb_printf(b, "?");
+            else sbert_sb_printf(b, "%c", *s);
         }
     }
 }
@@ -186,7 +150,7 @@ static void domain(const double *v, size_t n, int pad, double *lo, double *hi) {
 
 enum { PANEL_W = 380, PANEL_H = 250, LEFT = 70, RIGHT = 18, TOP = 34, BOTTOM = 44, HEAD = 36, COLS = 3 };
 
-static void draw_panel(sbuf *b, const series *s, double ox, double oy) {
+static void draw_panel(sbert_sb *b, const series *s, double ox, double oy) {
     const double w = PANEL_W - LEFT - RIGHT, h = PANEL_H - TOP - BOTTOM;
     double *xs = malloc((s->n + 1) * sizeof *xs), *ys = malloc((s->n + 1) * sizeof *ys);
     if (!xs || !ys) {
@@ -205,52 +169,52 @@ static void draw_panel(sbuf *b, const series *s, double ox, double oy) {
     double x0, x1, y0, y1;
     domain(xs, n, 0, &x0, &x1);
     domain(ys, n, 1, &y0, &y1);
-    sb_printf(b, "<g class=\"panel\" transform=\"translate(%.0f,%.0f)\">\n", ox, oy);
-    sb_printf(b, "<text class=\"title\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", LEFT + w / 2, TOP - 12);
+    sbert_sb_printf(b, "<g class=\"panel\" transform=\"translate(%.0f,%.0f)\">\n", ox, oy);
+    sbert_sb_printf(b, "<text class=\"title\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", LEFT + w / 2, TOP - 12);
     sb_escaped(b, s->name);
-    sb_printf(b, "</text>\n");
+    sbert_sb_printf(b, "</text>\n");
     /* grid, ticks and tick labels */
     char lab[64];
     double xs_step = nice_step(x1 - x0, 5), ys_step = nice_step(y1 - y0, 5);
     if (xs_step < 1) xs_step = 1; /* steps are whole numbers */
     for (double t = ceil(x0 / xs_step) * xs_step; t <= x1 + xs_step * 1e-9; t += xs_step) {
         double px = LEFT + (t - x0) / (x1 - x0) * w;
-        sb_printf(b, "<line class=\"grid\" x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%.2f\"/>\n", px, TOP, px, TOP + h);
+        sbert_sb_printf(b, "<line class=\"grid\" x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%.2f\"/>\n", px, TOP, px, TOP + h);
         fmt_tick(lab, sizeof lab, t, xs_step);
-        sb_printf(b, "<text class=\"tick\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">%s</text>\n", px, TOP + h + 16,
+        sbert_sb_printf(b, "<text class=\"tick\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">%s</text>\n", px, TOP + h + 16,
                   lab);
     }
     for (double t = ceil(y0 / ys_step) * ys_step; t <= y1 + ys_step * 1e-9; t += ys_step) {
         double py = TOP + h - (t - y0) / (y1 - y0) * h;
-        sb_printf(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", LEFT, py, LEFT + w, py);
+        sbert_sb_printf(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", LEFT, py, LEFT + w, py);
         fmt_tick(lab, sizeof lab, t, ys_step);
-        sb_printf(b, "<text class=\"tick\" x=\"%d\" y=\"%.2f\" text-anchor=\"end\">%s</text>\n", LEFT - 6, py + 4,
+        sbert_sb_printf(b, "<text class=\"tick\" x=\"%d\" y=\"%.2f\" text-anchor=\"end\">%s</text>\n", LEFT - 6, py + 4,
                   lab);
     }
-    sb_printf(b, "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\"/>\n", LEFT, TOP, w, h);
-    sb_printf(b, "<text class=\"label\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">step</text>\n", LEFT + w / 2,
+    sbert_sb_printf(b, "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\"/>\n", LEFT, TOP, w, h);
+    sbert_sb_printf(b, "<text class=\"label\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">step</text>\n", LEFT + w / 2,
               PANEL_H - 8);
-    sb_printf(b, "<text class=\"label\" transform=\"translate(14,%.1f) rotate(-90)\" text-anchor=\"middle\">",
+    sbert_sb_printf(b, "<text class=\"label\" transform=\"translate(14,%.1f) rotate(-90)\" text-anchor=\"middle\">",
               TOP + h / 2);
     sb_escaped(b, s->name);
-    sb_printf(b, "</text>\n");
+    sbert_sb_printf(b, "</text>\n");
     /* the curve: full precision in the attributes, pixels in points */
-    sb_printf(b, "<polyline class=\"curve\" data-series=\"");
+    sbert_sb_printf(b, "<polyline class=\"curve\" data-series=\"");
     sb_escaped(b, s->name);
-    sb_printf(b, "\" data-n=\"%zu\" data-domain=\"%.17g %.17g %.17g %.17g\" data-area=\"%d %d %.0f %.0f\" points=\"",
+    sbert_sb_printf(b, "\" data-n=\"%zu\" data-domain=\"%.17g %.17g %.17g %.17g\" data-area=\"%d %d %.0f %.0f\" points=\"",
               n, x0, x1, y0, y1, LEFT, TOP, w, h);
     for (size_t i = 0; i < n; i++)
-        sb_printf(b, "%s%.3f,%.3f", i ? " " : "", LEFT + (xs[i] - x0) / (x1 - x0) * w,
+        sbert_sb_printf(b, "%s%.3f,%.3f", i ? " " : "", LEFT + (xs[i] - x0) / (x1 - x0) * w,
                   TOP + h - (ys[i] - y0) / (y1 - y0) * h);
-    sb_printf(b, "\"/>\n");
+    sbert_sb_printf(b, "\"/>\n");
     if (n <= 400)
         for (size_t i = 0; i < n; i++)
-            sb_printf(b, "<circle class=\"point\" cx=\"%.3f\" cy=\"%.3f\" r=\"2.5\"><title>step %.17g: %.9g</title></circle>\n",
+            sbert_sb_printf(b, "<circle class=\"point\" cx=\"%.3f\" cy=\"%.3f\" r=\"2.5\"><title>step %.17g: %.9g</title></circle>\n",
                       LEFT + (xs[i] - x0) / (x1 - x0) * w, TOP + h - (ys[i] - y0) / (y1 - y0) * h, xs[i], ys[i]);
     if (n == 0)
-        sb_printf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no finite values</text>\n",
+        sbert_sb_printf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no finite values</text>\n",
                   LEFT + w / 2, TOP + h / 2);
-    sb_printf(b, "</g>\n");
+    sbert_sb_printf(b, "</g>\n");
     free(xs);
     free(ys);
 }
@@ -294,33 +258,27 @@ sbert_status sbert_plot_history_svg(const cJSON *history, const char *title, cha
     size_t cols = set.n < COLS ? (set.n ? set.n : 1) : COLS, rows = (set.n + cols - 1) / cols;
     if (rows == 0) rows = 1;
     double W = (double)(cols * PANEL_W), H = (double)(HEAD + rows * PANEL_H);
-    sbuf b = {0};
-    sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    sb_printf(&b,
+    sbert_sb b = {0};
+    sbert_sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    sbert_sb_printf(&b,
               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
               "font-family=\"sans-serif\" font-size=\"11\">\n",
               W, H, W, H);
-    sb_printf(&b, "<style>.grid{stroke:#e3e3e3;stroke-width:1}.frame{fill:none;stroke:#444;stroke-width:1}"
+    sbert_sb_printf(&b, "<style>.grid{stroke:#e3e3e3;stroke-width:1}.frame{fill:none;stroke:#444;stroke-width:1}"
                   ".curve{fill:none;stroke:#1f77b4;stroke-width:1.8}.point{fill:#1f77b4}.tick{fill:#444}"
                   ".title{font-size:12px;font-weight:bold}.label{fill:#222}</style>\n");
-    sb_printf(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    sb_printf(&b, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", W / 2);
+    sbert_sb_printf(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    sbert_sb_printf(&b, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", W / 2);
     sb_escaped(&b, title && *title ? title : "Training curves");
-    sb_printf(&b, "</text>\n");
+    sbert_sb_printf(&b, "</text>\n");
     if (set.n == 0)
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no loss or metric in the log_history</text>\n",
+        sbert_sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no loss or metric in the log_history</text>\n",
                   W / 2, HEAD + PANEL_H / 2.0);
     for (size_t i = 0; i < set.n; i++)
         draw_panel(&b, &set.s[i], (double)((i % cols) * PANEL_W), (double)(HEAD + (i / cols) * PANEL_H));
-    sb_printf(&b, "</svg>\n");
+    sbert_sb_printf(&b, "</svg>\n");
     series_set_free(&set);
-    if (b.oom) {
-        free(b.s);
-        return sbert_fail(SBERT_ERR_NOMEM, "out of memory (plot)");
-    }
-    *svg = b.s;
-    *len = b.len;
-    return SBERT_OK;
+    return sbert_sb_finish(&b, "plot", svg, len);
 }
 
 /* ------------------------------------------------------------ public API */

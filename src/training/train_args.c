@@ -324,6 +324,41 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
     return read_loss(r, a);
 }
 
+size_t sbert_train_arg_count(void) { return N_ARGS; }
+
+int sbert_train_arg_get(const sbert_train_args *a, size_t i, sbert_train_arg_value *out) {
+    if (i >= N_ARGS) return 0;
+    const arg_def *d = &ARGS[i];
+    const char *base = (const char *)a + d->off;
+    memset(out, 0, sizeof *out);
+    out->key = d->key;
+    switch (d->kind) {
+    case K_STR:
+        out->kind = SBERT_ARG_STR;
+        out->str = *(const char *const *)base;
+        out->non_default = (out->str == NULL) != (d->def == NULL) || (out->str && strcmp(out->str, d->def));
+        break;
+    case K_NUM:
+        out->kind = SBERT_ARG_NUM;
+        out->num = *(const double *)base;
+        out->non_default = d->def ? out->num != strtod(d->def, NULL) : 1;
+        break;
+    case K_INT:
+        out->kind = SBERT_ARG_INT;
+        out->i = *(const int64_t *)base;
+        out->non_default = d->def ? (double)out->i != strtod(d->def, NULL) : 1;
+        break;
+    case K_BOOL: {
+        int def = 0;
+        out->kind = SBERT_ARG_BOOL;
+        out->i = *(const int *)base;
+        out->non_default = !(d->def && parse_bool(d->def, &def) && def == out->i);
+        break;
+    }
+    }
+    return 1;
+}
+
 #define APPENDF(...) n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__)
 
 size_t sbert_train_args_help(char *buf, size_t cap) {

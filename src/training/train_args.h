@@ -51,6 +51,20 @@ typedef struct {
 /* Read and check every key of r. */
 sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a);
 
+/* The keys of the table with the values a run used (for the model card). */
+typedef enum { SBERT_ARG_STR, SBERT_ARG_NUM, SBERT_ARG_INT, SBERT_ARG_BOOL } sbert_arg_kind;
+typedef struct {
+    const char *key;
+    sbert_arg_kind kind;
+    const char *str; /* STR: NULL when unset */
+    double num;      /* NUM */
+    int64_t i;       /* INT; BOOL: 0 or 1 */
+    int non_default; /* the value differs from the table's default */
+} sbert_train_arg_value;
+size_t sbert_train_arg_count(void);
+/* Key i (table order) of a; 0 past the end. */
+int sbert_train_arg_get(const sbert_train_args *a, size_t i, sbert_train_arg_value *out);
+
 /* Every key a recipe may hold, NULL-terminated. */
 const char *const *sbert_train_known_keys(void);
 

@@ -349,6 +349,7 @@ static sbert_status train_loop(sbert_trainer *t) {
         if (epoch_done && !strcmp(a->save_strategy, "epoch")) SBERT_TRY(sbert_checkpoint_save(t));
     }
     double secs = seconds_since(&t0);
+    t->train_seconds = secs;
     sbert_log(t->log, "{'train_runtime': %.2f, 'train_samples_per_second': %.1f, 'train_steps': %lld}\n", secs,
               secs > 0 ? (double)samples / secs : 0.0, (long long)t->global_step);
     return SBERT_OK;

@@ -65,6 +65,7 @@ typedef struct {
     int has_test;
     cJSON *history;       /* log_history: every logged step and evaluation */
     sbert_tb_writer *tb;  /* report_to tensorboard (report.c), else NULL */
+    double train_seconds; /* the training loop's wall time (this process) */
     /* step buffers */
     sbert_packed batch;
 } sbert_trainer;
