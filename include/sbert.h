@@ -283,6 +283,13 @@ sbert_status sbert_train(const char *recipe_path, const char *const *args, size_
  * snprintf would; returns the length it needed. */
 size_t sbert_train_help(char *buf, size_t cap);
 
+/* Draw the training curves of a run as an SVG image written (atomically) to
+ * svg_path: the training loss, every evaluation metric, then the learning
+ * rate and the gradient norm, each against the step, from the log_history
+ * of `trainer_state` -- a trainer_state.json, or a folder holding one (a
+ * model saved by sbert_train, a checkpoint). */
+sbert_status sbert_plot_training_curves(const char *trainer_state, const char *svg_path);
+
 #ifdef __cplusplus
 }
 #endif

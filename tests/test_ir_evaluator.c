@@ -247,7 +247,9 @@ static void check_training(void) {
     char card[4200];
     snprintf(card, sizeof card, "%s/README.md", s.final_dir);
     char *text = test_read_file(card, &len);
-    CHECK(text && strstr(text, "| ties_cosine_map@100 |") && strstr(text, "InformationRetrievalEvaluator `ties`, 4 queries x 8 documents"),
+    CHECK(text && strstr(text, "| cosine_map@100 ") && strstr(text, "* Dataset: `ties`") &&
+              strstr(text, "InformationRetrievalEvaluator</code>]") && strstr(text, "(4 queries x 8 documents)") &&
+              strstr(text, "type: information-retrieval"),
           "model card lists the IR metrics and data");
     free(text);
 

@@ -89,8 +89,8 @@ static void test_keys(void) {
     expect_fail("matryoshka_dims", a2, 2, SBERT_ERR_UNSUPPORTED, "MatryoshkaLoss (matryoshka_dims) is not implemented");
     const char *a3[] = {"--bf16", "true"};
     expect_fail("bf16 true", a3, 2, SBERT_ERR_UNSUPPORTED, "bf16 training is not supported yet");
-    const char *a4[] = {"--report_to", "tensorboard"};
-    expect_fail("report_to", a4, 2, SBERT_ERR_UNSUPPORTED, "report_to");
+    const char *a4[] = {"--report_to", "wandb"};
+    expect_fail("report_to wandb", a4, 2, SBERT_ERR_UNSUPPORTED, "sbert reports to: tensorboard");
     const char *a5[] = {"--test_data", "/does/not/exist.jsonl"};
     expect_fail("test_data missing", a5, 2, SBERT_ERR_IO, "/does/not/exist.jsonl");
     const char *a6[] = {"--hub_model_id", "me/model"};

@@ -31,6 +31,8 @@ ORDER = [
     "gen_train_refs.py",
     "gen_trainer_refs.py",
     "gen_hf_cache_refs.py",
+    "gen_tensorboard_refs.py",
+    "gen_model_card_refs.py",
     "gen_backward_refs.py",
     "gen_transformer_grads.py",
 ]

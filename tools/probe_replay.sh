@@ -323,9 +323,9 @@ case_i14_bf16_true() {
   run train $STATIC_ARGS --max_steps 1 --bf16 true --output_dir "$T/o14"
   expect 1 "bf16 training is not supported yet"
 }
-case_i14_report_to_tensorboard() {
-  run train $STATIC_ARGS --max_steps 1 --report_to tensorboard --output_dir "$T/o14"
-  expect 1 "report_to"
+case_i14_report_to_other_integration() {
+  run train $STATIC_ARGS --max_steps 1 --report_to wandb --output_dir "$T/o14"
+  expect 1 "report_to = 'wandb'" "sbert reports to: tensorboard"
 }
 case_i14_noop_and_same_values() {
   run train $STATIC_ARGS --max_steps 1 --dataloader_num_workers 4 --bf16 false --gradient_checkpointing false \
@@ -351,6 +351,34 @@ case_i16_train_help() {
   expect 0 || return 1
   grep -q "learning_rate.*\[5e-5\]" "$T/out" && grep -q "TripletLoss" "$T/out" && grep -q "TripletEvaluator" "$T/out" ||
     { echo "FAIL $CASE: sbert train --help lacks the key table, losses or evaluators"; return 1; }
+}
+
+# items 18 and 21: report_to tensorboard, sbert plot, the model card.
+case_i18_report_to_tensorboard() {
+  run train $STATIC_ARGS --max_steps 2 --report_to tensorboard --output_dir "$T/o18"
+  expect 0 || return 1
+  local f
+  f=$(ls "$T"/o18/runs/*/events.out.tfevents.* 2>/dev/null | head -n 1)
+  expect_file "${f:-$T/o18/runs/(no event file)}"
+}
+case_i18_plot_and_card_curves() {
+  run train $STATIC_ARGS --max_steps 2 --output_dir "$T/o18p"
+  expect 0 || return 1
+  expect_file "$T/o18p/final/training_curves.svg" || return 1
+  grep -q "training_curves.svg" "$T/o18p/final/README.md" || { echo "FAIL $CASE: the card does not show the curves"; return 1; }
+  run plot --input "$T/o18p/final" --output "$T/o18p/curves.svg"
+  expect 0 && expect_file "$T/o18p/curves.svg"
+}
+case_i21_model_card_front_matter() {
+  run train $STATIC_ARGS --max_steps 1 --output_dir "$T/o21"
+  expect 0 || return 1
+  local card=$T/o21/final/README.md k
+  head -n 1 "$card" | grep -qx -- "---" || { echo "FAIL $CASE: no YAML front matter"; return 1; }
+  for k in "library_name: sentence-transformers" "pipeline_tag: sentence-similarity" "- loss:" "- dataset_size:" \
+           "model-index:" "- sbert: "; do
+    grep -qF -- "$k" "$card" || { echo "FAIL $CASE: '$k' missing from the model card"; return 1; }
+  done
+  ! grep -qE "PyTorch: [0-9]|Transformers: [0-9]" "$card" || { echo "FAIL $CASE: a fake framework version"; return 1; }
 }
 
 # ------------------------------------------------------------- run them

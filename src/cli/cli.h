@@ -16,6 +16,7 @@
  *   cmd_evaluate.c    `sbert evaluate`
  *   cmd_train.c       `sbert train`
  *   cmd_predict.c     `sbert predict`, `sbert rerank` (CrossEncoders)
+ *   cmd_plot.c        `sbert plot`
  *
  * Exit codes: 0 success, 1 a failure while running (a file that cannot be
  * read or written, a model the library rejects: the library's message is
@@ -171,6 +172,7 @@ extern const cli_command_spec cli_evaluate_spec;
 extern const cli_command_spec cli_train_spec;
 extern const cli_command_spec cli_predict_spec;
 extern const cli_command_spec cli_rerank_spec;
+extern const cli_command_spec cli_plot_spec;
 
 int cli_cmd_encode(int argc, char **argv);
 int cli_cmd_tokenize(int argc, char **argv);
@@ -179,5 +181,6 @@ int cli_cmd_evaluate(int argc, char **argv);
 int cli_cmd_train(int argc, char **argv);
 int cli_cmd_predict(int argc, char **argv);
 int cli_cmd_rerank(int argc, char **argv);
+int cli_cmd_plot(int argc, char **argv);
 
 #endif

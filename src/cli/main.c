@@ -5,7 +5,7 @@
  *   sbert help [COMMAND]
  *   sbert COMMAND [options]      (COMMAND --help describes every option)
  *
- * Commands: encode, tokenize, similarity, evaluate, train (one file each,
+ * Commands: encode, tokenize, similarity, evaluate, train, plot (one file each,
  * cmd_*.c), predict and rerank (cmd_predict.c). This file
  * only dispatches: it finds the command (suggesting the closest name for a
  * typo), prints the overview help and the version.
@@ -28,6 +28,7 @@ static const command commands[] = {
     {&cli_train_spec, cli_cmd_train},
     {&cli_predict_spec, cli_cmd_predict},
     {&cli_rerank_spec, cli_cmd_rerank},
+    {&cli_plot_spec, cli_cmd_plot},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -78,7 +79,7 @@ static int unknown_command(const char *name) {
         return cli_usage_error("unknown command '%s'; did you mean '%s'? (see 'sbert --help')",
                                name, close);
     return cli_usage_error("unknown command '%s' (commands: encode, tokenize, similarity, "
-                           "evaluate, train, predict, rerank; see 'sbert --help')",
+                           "evaluate, train, predict, rerank, plot; see 'sbert --help')",
                            name);
 }
 

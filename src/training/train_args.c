@@ -106,6 +106,9 @@ static const arg_def ARGS[] = {
     {"push_to_hub", K_BOOL, "false", A(push_to_hub), 0, 0, "push the model to the Hub at the end (non-fatal)"},
     {"hub_model_id", K_STR, NULL, A(hub_model_id), 0, 0, "the Hub repository for push_to_hub"},
     {"hub_private_repo", K_BOOL, "false", A(hub_private_repo), 0, 0, "make the Hub repository private"},
+    {"report_to", K_STR, "none", A(report_to), 0, 0,
+     "none, tensorboard or all: TensorBoard event files in {output_dir}/runs/{date}_{host} (or "
+     "$TENSORBOARD_LOGGING_DIR)"},
 };
 #define N_ARGS (sizeof ARGS / sizeof ARGS[0])
 
@@ -122,8 +125,6 @@ static const struct {
     {"tf32", "false", "tf32 is a GPU setting: sbert trains in fp32 on the CPU"},
     {"gradient_checkpointing", "false",
      "gradient checkpointing is not supported: use a Cached* loss (mini_batch_size) to fit large batches"},
-    {"report_to", "none",
-     "report_to: only 'none' is supported (the log goes to stdout and logs/{run_name}.log)"},
     {"torch_compile", "false", "torch_compile has no meaning here (no torch)"},
     {"optim", "adamw_torch", "optim: sbert implements adamw_torch (AdamW, decoupled weight decay) only"},
     {"prompts", NULL, "prompts in training are not supported yet"},
@@ -214,6 +215,43 @@ static sbert_status bad_loss(const sbert_recipe *r, const char *name, int kind) 
     }
     return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: loss '%s' is not implemented yet (available: %s)", origin, name,
                       avail);
+}
+
+/* report_to: "none", "all", "tensorboard", or a list of them ("a,b" or
+ * "[a, b]"), as the Hugging Face TrainingArguments take it. "all" means every
+ * integration sbert has: TensorBoard. */
+static sbert_status read_report_to(const sbert_recipe *r, sbert_train_args *a) {
+    static const char *const other[] = {"azure_ml", "clearml", "codecarbon", "comet_ml", "dagshub", "dvclive",
+                                        "flyte",    "mlflow",  "neptune",    "swanlab",  "trackio", "wandb"};
+    char buf[256];
+    if (strlen(a->report_to) >= sizeof buf)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: report_to is too long", sbert_recipe_origin(r, "report_to"));
+    snprintf(buf, sizeof buf, "%s", a->report_to);
+    char *s = buf, *end = buf + strlen(buf);
+    while (*s == ' ') s++;
+    while (end > s && end[-1] == ' ') *--end = '\0';
+    if (*s == '[' && end > s && end[-1] == ']') {
+        s++;
+        *--end = '\0';
+    }
+    a->report_tensorboard = 0;
+    int n = 0, none = 0;
+    for (char *save = NULL, *v = strtok_r(s, ", '\"", &save); v; v = strtok_r(NULL, ", '\"", &save), n++) {
+        if (!strcmp(v, "none")) none = 1;
+        else if (!strcmp(v, "tensorboard") || !strcmp(v, "all")) a->report_tensorboard = 1;
+        else {
+            int known = one_of(v, other, sizeof other / sizeof other[0]);
+            return sbert_fail(SBERT_ERR_UNSUPPORTED,
+                              "%s: report_to = '%s': %s; sbert reports to: tensorboard (or none; all = tensorboard)",
+                              sbert_recipe_origin(r, "report_to"), a->report_to,
+                              known ? "that integration is not available in sbert (no Python, no network client)"
+                                    : "unknown integration");
+        }
+    }
+    if (none && n > 1)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: report_to = '%s': 'none' cannot be combined with others",
+                          sbert_recipe_origin(r, "report_to"), a->report_to);
+    return SBERT_OK;
 }
 
 /* The loss, its parameters, and keys that belong to other losses. */
@@ -312,7 +350,43 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
     if (a->hub_model_id && !a->push_to_hub)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: hub_model_id is only used with push_to_hub: true",
                           sbert_recipe_origin(r, "hub_model_id"));
+    SBERT_TRY(read_report_to(r, a));
     return read_loss(r, a);
+}
+
+size_t sbert_train_arg_count(void) { return N_ARGS; }
+
+int sbert_train_arg_get(const sbert_train_args *a, size_t i, sbert_train_arg_value *out) {
+    if (i >= N_ARGS) return 0;
+    const arg_def *d = &ARGS[i];
+    const char *base = (const char *)a + d->off;
+    memset(out, 0, sizeof *out);
+    out->key = d->key;
+    switch (d->kind) {
+    case K_STR:
+        out->kind = SBERT_ARG_STR;
+        out->str = *(const char *const *)base;
+        out->non_default = (out->str == NULL) != (d->def == NULL) || (out->str && strcmp(out->str, d->def));
+        break;
+    case K_NUM:
+        out->kind = SBERT_ARG_NUM;
+        out->num = *(const double *)base;
+        out->non_default = d->def ? out->num != strtod(d->def, NULL) : 1;
+        break;
+    case K_INT:
+        out->kind = SBERT_ARG_INT;
+        out->i = *(const int64_t *)base;
+        out->non_default = d->def ? (double)out->i != strtod(d->def, NULL) : 1;
+        break;
+    case K_BOOL: {
+        int def = 0;
+        out->kind = SBERT_ARG_BOOL;
+        out->i = *(const int *)base;
+        out->non_default = !(d->def && parse_bool(d->def, &def) && def == out->i);
+        break;
+    }
+    }
+    return 1;
 }
 
 #define APPENDF(...) n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__)

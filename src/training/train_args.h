@@ -46,6 +46,8 @@ typedef struct {
     const char *lr_scheduler_type, *batch_sampler, *eval_strategy, *save_strategy, *metric_for_best_model, *resume,
         *hub_model_id;
     int load_best, greater_is_better, greater_set, drop_last, push_to_hub, hub_private_repo, logging_first_step;
+    const char *report_to; /* as given; report_tensorboard is what it asks for */
+    int report_tensorboard;
     /* options of the run, not recipe keys */
     int smoke;            /* SMOKE_TEST: one step on a tiny slice */
     int64_t kill_at_step; /* tests: SIGKILL after this step (0: never) */
@@ -53,6 +55,20 @@ typedef struct {
 
 /* Read and check every key of r. */
 sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a);
+
+/* The keys of the table with the values a run used (for the model card). */
+typedef enum { SBERT_ARG_STR, SBERT_ARG_NUM, SBERT_ARG_INT, SBERT_ARG_BOOL } sbert_arg_kind;
+typedef struct {
+    const char *key;
+    sbert_arg_kind kind;
+    const char *str; /* STR: NULL when unset */
+    double num;      /* NUM */
+    int64_t i;       /* INT; BOOL: 0 or 1 */
+    int non_default; /* the value differs from the table's default */
+} sbert_train_arg_value;
+size_t sbert_train_arg_count(void);
+/* Key i (table order) of a; 0 past the end. */
+int sbert_train_arg_get(const sbert_train_args *a, size_t i, sbert_train_arg_value *out);
 
 /* Every key a recipe may hold, NULL-terminated. */
 const char *const *sbert_train_known_keys(void);

@@ -67,6 +67,7 @@ static void log_metrics(sbert_trainer *t, const char *prefix, const sbert_eval_r
         if (e) cJSON_AddNumberToObject(e, key, res->m[i].value);
     }
     sbert_log(t->log, "'epoch': %.4f}\n", epoch);
+    sbert_report_entry(t, e);
 }
 
 static double metric_of(const sbert_trainer *t, const sbert_eval_result *res) {
@@ -335,6 +336,7 @@ static sbert_status train_loop(sbert_trainer *t) {
                     cJSON_AddNumberToObject(e, "loss", log_loss / (double)log_n);
                     cJSON_AddNumberToObject(e, "grad_norm", log_norm);
                     cJSON_AddNumberToObject(e, "learning_rate", lr);
+                    sbert_report_entry(t, e);
                 }
                 sbert_log(t->log,
                           "{'loss': %.8g, 'grad_norm': %.6g, 'learning_rate': %.8g, 'samples_per_second': %.1f, "
@@ -362,6 +364,7 @@ static sbert_status train_loop(sbert_trainer *t) {
         if (epoch_done && !strcmp(a->save_strategy, "epoch")) SBERT_TRY(sbert_checkpoint_save(t));
     }
     double secs = seconds_since(&t0);
+    t->train_seconds = secs;
     sbert_log(t->log, "{'train_runtime': %.2f, 'train_samples_per_second': %.1f, 'train_steps': %lld}\n", secs,
               secs > 0 ? (double)samples / secs : 0.0, (long long)t->global_step);
     return SBERT_OK;
@@ -475,6 +478,7 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
     SBERT_TRY(sbert_mkdir_p(t->output_dir));
     SBERT_TRY(sbert_checkpoint_lock(t));
     sbert_checkpoint_cleanup(t);
+    SBERT_TRY(sbert_report_open(t));
 
     /* Baseline, and the metric checked before any step. */
     sbert_log(t->log, "Evaluating the base model (baseline)...\n");
@@ -533,8 +537,14 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
     {
         char logp[4200];
         snprintf(logp, sizeof logp, "%s/%s.log", log_dir, a->run_name);
-        sbert_log(t->log, "Model: %s   Log: %s\nTry it: sbert encode --model %s --input - --output - <<< \"A first sentence.\"\n",
-                  final_dir, logp, final_dir);
+        if (t->model->kind == SBERT_KIND_CROSS_ENCODER)
+            sbert_log(t->log, "Model: %s   Log: %s\nTry it: sbert predict --model %s --input pairs.jsonl\n", final_dir,
+                      logp, final_dir);
+        else
+            sbert_log(t->log,
+                      "Model: %s   Log: %s\nTry it: sbert encode --model %s --input - --output - <<< \"A first "
+                      "sentence.\"\n",
+                      final_dir, logp, final_dir);
     }
     res->baseline = baseline;
     res->score = score;
@@ -558,6 +568,7 @@ static void trainer_free(sbert_trainer *t) {
     sbert_evaluator_set_free(t->evals);
     sbert_evaluator_set_free(t->tests);
     cJSON_Delete(t->history);
+    sbert_report_close(t);
     sbert_checkpoint_unlock(t);
 }
 

@@ -9,7 +9,8 @@
  *                 backward; gradient caching for Cached* losses;
  *   checkpoint.c  checkpoints, resume (validated), retention, the
  *                 output_dir lock and the cleanup of interrupted writes;
- *   model_card.c  the README.md of a saved model.
+ *   model_card.c  the README.md of a saved model (and its training_curves.svg);
+ *   report.c      report_to: TensorBoard event files (tensorboard.c).
  */
 #ifndef SBERT_TRAINING_TRAINER_INTERNAL_H
 #define SBERT_TRAINING_TRAINER_INTERNAL_H
@@ -27,6 +28,7 @@
 #include "training/ce_train.h"
 #include "training/optimizer.h"
 #include "training/run_log.h"
+#include "training/tensorboard.h"
 #include "training/train_args.h"
 
 typedef struct {
@@ -64,6 +66,8 @@ typedef struct {
     sbert_eval_result baseline_res, final_res, test_res;
     int has_test;
     cJSON *history;       /* log_history: every logged step and evaluation */
+    sbert_tb_writer *tb;  /* report_to tensorboard (report.c), else NULL */
+    double train_seconds; /* the training loop's wall time (this process) */
     /* step buffers */
     sbert_packed batch;
 } sbert_trainer;
@@ -89,6 +93,14 @@ sbert_status sbert_checkpoint_load(sbert_trainer *t, const char *dir);
 sbert_status sbert_checkpoint_write_state(const sbert_trainer *t, const char *dir);
 /* Save the model (and README) into tmp, then publish as dir. */
 sbert_status sbert_checkpoint_publish_model(sbert_trainer *t, const char *dir, int with_card);
+
+/* report.c: report_to integrations. Open them (before the baseline); pass
+ * each log_history entry once it is complete; close at the end. A write
+ * failure during the run is logged once as a warning and stops that
+ * integration; the training goes on. */
+sbert_status sbert_report_open(sbert_trainer *t);
+void sbert_report_entry(sbert_trainer *t, const cJSON *entry);
+void sbert_report_close(sbert_trainer *t);
 
 /* model_card.c: README.md in dir. */
 sbert_status sbert_model_card_write(const sbert_trainer *t, const char *dir);
