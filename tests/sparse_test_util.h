@@ -29,7 +29,7 @@
 #include "io/safetensors.h"
 #include "test_util.h"
 
-static int st_copy_file(const char *src, const char *dst) {
+static inline int st_copy_file(const char *src, const char *dst) {
     FILE *in = fopen(src, "rb");
     if (!in) return 0;
     FILE *out = fopen(dst, "wb");
@@ -47,7 +47,7 @@ static int st_copy_file(const char *src, const char *dst) {
     return ok;
 }
 
-static void st_mkdirs(const char *path) {
+static inline void st_mkdirs(const char *path) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *p = tmp + 1; *p; p++)
@@ -60,7 +60,7 @@ static void st_mkdirs(const char *path) {
 }
 
 /* The base-model prefix of a tiny family. */
-static const char *st_family_prefix(const char *family) {
+static inline const char *st_family_prefix(const char *family) {
     if (!strcmp(family, "bert")) return "bert.";
     if (!strcmp(family, "distilbert")) return "distilbert.";
     if (!strcmp(family, "mpnet")) return "mpnet.";
@@ -70,7 +70,7 @@ static const char *st_family_prefix(const char *family) {
 /* Write every tensor of the listed safetensors files (F16/F32 read as F32)
  * into one F32 file; names get `prefix` unless they start with it (files[0]
  * only). Returns 1 on success. */
-static int st_merge_weights(const char *enc_path, const char *prefix, const char *head_path, const char *out_path) {
+static inline int st_merge_weights(const char *enc_path, const char *prefix, const char *head_path, const char *out_path) {
     sbert_safetensors *a = NULL, *b = NULL;
     if (sbert_st_open(enc_path, &a) != SBERT_OK) return 0;
     if (head_path && sbert_st_open(head_path, &b) != SBERT_OK) {
@@ -120,7 +120,7 @@ static int st_merge_weights(const char *enc_path, const char *prefix, const char
 }
 
 /* Assemble tiny-<family>'s MLM folder into dest. Returns 1 on success. */
-static int st_assemble_mlm(const char *family, const char *dest) {
+static inline int st_assemble_mlm(const char *family, const char *dest) {
     char src[4096], dst[4096], head[4096];
     st_mkdirs(dest);
     snprintf(src, sizeof src, "%s/tiny-%s/config.json", test_path("tests/data/sparse"), family);
@@ -139,7 +139,7 @@ static int st_assemble_mlm(const char *family, const char *dest) {
 }
 
 /* Copy the files of a plain folder (not recursive). */
-static int st_copy_dir_files(const char *src_dir, const char *dest, const char *const *names, size_t n) {
+static inline int st_copy_dir_files(const char *src_dir, const char *dest, const char *const *names, size_t n) {
     st_mkdirs(dest);
     for (size_t i = 0; i < n; i++) {
         char src[4096], dst[4096];
@@ -152,7 +152,7 @@ static int st_copy_dir_files(const char *src_dir, const char *dest, const char *
 }
 
 /* A fresh temporary directory (static buffer per call site: copy it). */
-static const char *st_tmpdir(const char *tag) {
+static inline const char *st_tmpdir(const char *tag) {
     static char buf[8][256];
     static int slot = 0;
     char *b = buf[slot++ % 8];
@@ -161,7 +161,7 @@ static const char *st_tmpdir(const char *tag) {
     return b;
 }
 
-static void st_rm_rf(const char *path) {
+static inline void st_rm_rf(const char *path) {
     char cmd[4200];
     if (strncmp(path, "/tmp/sbert-", 11) != 0) return; /* only our own temp dirs */
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
@@ -169,7 +169,7 @@ static void st_rm_rf(const char *path) {
 }
 
 /* The JSON file at path (NULL + a failure when missing or malformed). */
-static cJSON *st_load_json(const char *path) {
+static inline cJSON *st_load_json(const char *path) {
     cJSON *j = NULL;
     if (!TEST_REQUIRE_FILE(path, "run tools/gen_sparse_refs.py")) return NULL;
     if (sbert_json_load(path, &j) != SBERT_OK) {
@@ -181,7 +181,7 @@ static cJSON *st_load_json(const char *path) {
 
 /* Compare sparse rows with ref rows [{"indices", "values"}]: same indices,
  * values within tol relative to max(1, |ref|). Returns the max error. */
-static double st_compare_rows(const sbert_sparse_rows *r, const cJSON *rows, const char *what, double tol) {
+static inline double st_compare_rows(const sbert_sparse_rows *r, const cJSON *rows, const char *what, double tol) {
     double maxe = 0;
     int n = cJSON_GetArraySize(rows);
     CHECK((size_t)n == r->n_rows, "%s: %zu rows, reference %d", what, r->n_rows, n);

@@ -41,7 +41,7 @@ encode rows.
 
 Gradients (part "grads"): tests/data/sparse/grads.json: for the tiny-bert MLM with each pooling
 (max/sum x relu/log1p_relu), loss = sum(emb * R) with R[s, v] = sin(0.37 s + 0.011 v + 0.5)
-(computed in float64, then float32), model.eval() (no dropout): the loss, full gradients of the
+(computed in float64, then float32), train mode with every dropout 0 in config.json: the loss, full gradients of the
 head transform and of two encoder tensors, sampled rows of the word-embedding and decoder-bias
 gradients (and their sums of squares); plus the fused SpladePooling alone on small random
 tensors (V 40, H 6) against autograd.
@@ -298,7 +298,127 @@ def part_encode():
         encode_case(name, CASSETTE, layout, strat, act)
 
 
-PARTS = {"mlm": part_mlm, "encode": part_encode}
+def part_router():
+    """A Router.for_query_document model: SparseStaticEmbedding queries, tiny-bert SPLADE documents."""
+    from sentence_transformers import SparseEncoder
+    from sentence_transformers.sparse_encoder.modules import Router, SparseStaticEmbedding, SpladePooling, Transformer
+
+    dest = os.path.join(OUT, "router")
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(dest)
+    with tempfile.TemporaryDirectory() as tmp:
+        mlm = assemble("bert", os.path.join(tmp, "mlm"))
+        doc = Transformer(mlm, transformer_task="fill-mask")
+        tok = doc.tokenizer
+        V = len(tok.get_vocab())
+        g = torch.Generator().manual_seed(99)
+        w = f16(0.5 + 4.5 * torch.rand(V, generator=g))
+        save_file({"weight": w.to(torch.float16)}, os.path.join(dest, "idf.safetensors"), metadata={"format": "pt"})
+        router = Router.for_query_document(
+            query_modules=[SparseStaticEmbedding(tokenizer=tok, weight=w.clone(), frozen=True)],
+            document_modules=[doc, SpladePooling(pooling_strategy="max", activation_function="log1p_relu")])
+        model = SparseEncoder(modules=[router], similarity_fn_name="dot")
+        saved = os.path.join(tmp, "saved")
+        model.save(saved)
+        model = SparseEncoder(saved)
+        model.eval()
+        files = []
+        for dirpath, _, names in os.walk(saved):
+            for n in names:
+                rel = os.path.relpath(os.path.join(dirpath, n), saved)
+                if n in ("tokenizer.json", "model.safetensors", "README.md"):
+                    continue
+                os.makedirs(os.path.dirname(os.path.join(dest, "saved", rel)), exist_ok=True)
+                shutil.copy(os.path.join(saved, rel), os.path.join(dest, "saved", rel))
+                files.append(rel)
+        q = model.encode_query(SENTENCES, convert_to_tensor=True)
+        d = model.encode_document(SENTENCES, convert_to_tensor=True)
+        e = model.encode(SENTENCES, convert_to_tensor=True)
+        ref = {"generator": "tools/gen_sparse_refs.py", "versions": versions(), "sentences": SENTENCES,
+               "files": sorted(files), "query_rows": sparse_rows(q), "document_rows": sparse_rows(d),
+               "encode_rows": sparse_rows(e), "similarity": model.similarity(q, d).tolist()}
+        dump(os.path.join(dest, "ref.json"), ref)
+        print("  router: query nnz", [len(r["indices"]) for r in ref["query_rows"]],
+              "document nnz", [len(r["indices"]) for r in ref["document_rows"]])
+
+
+GRAD_SAMPLE_IDS = [0, 100, 101, 102, 1037, 2003, 2088, 2204, 2307, 3035, 5000, 7592, 12345, 20000, 30521]
+
+
+def r_matrix(n, V):
+    s = torch.arange(n, dtype=torch.float64).unsqueeze(1)
+    v = torch.arange(V, dtype=torch.float64).unsqueeze(0)
+    return torch.sin(0.37 * s + 0.011 * v + 0.5).to(torch.float32)
+
+
+def part_grads():
+    """Gradients of the tiny-bert MLM + SpladePooling and of the fused pooling alone."""
+    from sentence_transformers import SparseEncoder
+    from sentence_transformers.sparse_encoder.modules import SpladePooling, Transformer
+
+    out = {"generator": "tools/gen_sparse_refs.py", "versions": versions(), "sentences": SENTENCES[:3],
+           "sample_ids": GRAD_SAMPLE_IDS, "model": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        mlm = assemble("bert", os.path.join(tmp, "mlm"))
+        for strat in ("max", "sum"):
+            for act in ("relu", "log1p_relu"):
+                tr = Transformer(mlm, transformer_task="fill-mask")
+                model = SparseEncoder(modules=[tr, SpladePooling(pooling_strategy=strat, activation_function=act)])
+                model.train()  # dropout is 0 in the tiny config; eval mode pools in place (no autograd)
+                feats = model.tokenize(SENTENCES[:3])
+                emb = model(feats)["sentence_embedding"]
+                R = r_matrix(emb.shape[0], emb.shape[1])
+                loss = (emb * R).sum()
+                loss.backward()
+                am = tr.auto_model
+                named = dict(am.named_parameters())
+                wemb = named["bert.embeddings.word_embeddings.weight"].grad
+                bias = named["cls.predictions.bias"].grad
+                case = {"strategy": strat, "activation": act, "loss": float(loss),
+                        "full": {}, "word_emb_rows": wemb[GRAD_SAMPLE_IDS].tolist(),
+                        "word_emb_sumsq": float((wemb.double() ** 2).sum()),
+                        "bias_sample": bias[GRAD_SAMPLE_IDS].tolist(), "bias_sumsq": float((bias.double() ** 2).sum())}
+                for name in ("cls.predictions.transform.dense.weight", "cls.predictions.transform.dense.bias",
+                             "cls.predictions.transform.LayerNorm.weight", "cls.predictions.transform.LayerNorm.bias",
+                             "bert.encoder.layer.1.output.dense.weight", "bert.encoder.layer.0.attention.self.query.bias",
+                             "bert.embeddings.position_embeddings.weight"):
+                    gr = named[name].grad
+                    if name.endswith("position_embeddings.weight"):
+                        gr = gr[:8]
+                    case["full"][name] = gr.flatten().tolist()
+                out["model"].append(case)
+                print(f"  grads {strat}/{act}: loss {float(loss):.6f}")
+    # The fused pooling alone: u [T, H], W [V, H], b [V] random, 3 sequences.
+    g = torch.Generator().manual_seed(7)
+    T, H, V = 11, 6, 40
+    offs = [0, 4, 5, 11]
+    u = torch.randn(T, H, generator=g, dtype=torch.float64)
+    W = torch.randn(V, H, generator=g, dtype=torch.float64)
+    b = torch.randn(V, generator=g, dtype=torch.float64) - 0.5
+    R = torch.randn(len(offs) - 1, V, generator=g, dtype=torch.float64)
+    out["pool_inputs"] = {"T": T, "H": H, "V": V, "offs": offs, "u": u.flatten().tolist(),
+                          "W": W.flatten().tolist(), "b": b.tolist(), "R": R.flatten().tolist()}
+    out["pool"] = []
+    for strat in ("max", "sum"):
+        for act in ("relu", "log1p_relu"):
+            uu, WW, bb = (x.clone().requires_grad_() for x in (u, W, b))
+            z = uu @ WW.T + bb
+            rows = []
+            for s in range(len(offs) - 1):
+                y = torch.log1p(torch.relu(z[offs[s]:offs[s + 1]]))
+                if act == "log1p_relu":
+                    y = torch.log1p(y)
+                rows.append(y.max(0)[0] if strat == "max" else y.sum(0))
+            emb = torch.stack(rows)
+            loss = (emb * R).sum()
+            loss.backward()
+            out["pool"].append({"strategy": strat, "activation": act, "emb": emb.flatten().tolist(),
+                                "du": uu.grad.flatten().tolist(), "dW": WW.grad.flatten().tolist(),
+                                "db": bb.grad.tolist()})
+    dump(os.path.join(OUT, "grads.json"), out)
+
+
+PARTS = {"mlm": part_mlm, "encode": part_encode, "router": part_router, "grads": part_grads}
 
 
 def main():
