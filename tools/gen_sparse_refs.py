@@ -418,7 +418,245 @@ def part_grads():
     dump(os.path.join(OUT, "grads.json"), out)
 
 
-PARTS = {"mlm": part_mlm, "encode": part_encode, "router": part_router, "grads": part_grads}
+def tiny_sparse_model(tmp, strategy="max", activation="relu"):
+    from sentence_transformers import SparseEncoder
+
+    d = assemble("bert", os.path.join(tmp, f"mlm-{strategy}-{activation}"))
+    overlay(d, "legacy", strategy, activation, 30522)
+    return SparseEncoder(d, device="cpu"), d
+
+
+def part_losses():
+    """tests/data/sparse/losses.json: each sparse loss on small non-negative embeddings (float64)."""
+    from sentence_transformers.sparse_encoder import losses as L
+
+    g = torch.Generator().manual_seed(11)
+    B, D = 4, 24
+
+    def emb(b=B, d=D):
+        x = torch.relu(torch.randn(b, d, generator=g, dtype=torch.float64) + 0.2)
+        return x.to(torch.float32).to(torch.float64)  # float32-representable inputs
+
+    def labels(*shape, lo=0.0, hi=1.0):
+        x = lo + (hi - lo) * torch.rand(*shape, generator=g, dtype=torch.float64)
+        return x.to(torch.float32).to(torch.float64)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model, _ = tiny_sparse_model(tmp)
+        cases = []
+
+        def run(name, loss_obj, cols, lab, extra=None, call=None):
+            cols = [c.clone().requires_grad_() for c in cols]
+            if call:
+                out = call(loss_obj, cols, lab)
+            else:
+                out = loss_obj.compute_loss_from_embeddings(cols, lab)
+            parts = {}
+            if isinstance(out, dict):
+                parts = {k: float(v) for k, v in out.items()}
+                total = sum(out.values())
+            else:
+                total = out
+            total.backward()
+            cases.append({"name": name, **(extra or {}), "cols": [c.detach().flatten().tolist() for c in cols],
+                          "B": cols[0].shape[0], "dim": cols[0].shape[1],
+                          "labels": None if lab is None else lab.flatten().tolist(),
+                          "label_shape": None if lab is None else list(lab.shape),
+                          "loss": float(total), "parts": parts,
+                          "grads": [c.grad.flatten().tolist() for c in cols]})
+
+        q, p, n1, n2 = emb(), emb(), emb(), emb()
+        E6 = emb(6)
+        # FlopsLoss alone (as SpladeLoss calls it)
+        run("flops", L.FlopsLoss(model), [E6], None, {"threshold": None},
+            call=lambda lo, c, lab: lo.compute_loss_from_embeddings(c[0]))
+        run("flops-threshold", L.FlopsLoss(model, threshold=12), [E6], None, {"threshold": 12},
+            call=lambda lo, c, lab: lo.compute_loss_from_embeddings(c[0]))
+        # SpladeLoss around SparseMNRL
+        smnrl = L.SparseMultipleNegativesRankingLoss(model)
+        run("splade-smnrl", L.SpladeLoss(model, smnrl, document_regularizer_weight=3e-2, query_regularizer_weight=5e-2),
+            [q, p, n1], None, {"base": "SparseMultipleNegativesRankingLoss", "w_d": 3e-2, "w_q": 5e-2},
+            call=lambda lo, c, lab: splade_from_embeddings(lo, c, lab))
+        run("splade-smnrl-thresholds",
+            L.SpladeLoss(model, smnrl, document_regularizer_weight=3e-2, query_regularizer_weight=5e-2,
+                         document_regularizer_threshold=12, query_regularizer_threshold=14),
+            [q, p, n1], None, {"base": "SparseMultipleNegativesRankingLoss", "w_d": 3e-2, "w_q": 5e-2, "t_d": 12,
+                               "t_q": 14},
+            call=lambda lo, c, lab: splade_from_embeddings(lo, c, lab))
+        run("splade-smnrl-doc-only",
+            L.SpladeLoss(model, smnrl, document_regularizer_weight=3e-2, use_document_regularizer_only=True),
+            [q, p], None, {"base": "SparseMultipleNegativesRankingLoss", "w_d": 3e-2, "w_q": 0, "doc_only": True},
+            call=lambda lo, c, lab: splade_from_embeddings(lo, c, lab))
+        run("smnrl-cos-scale20", L.SparseMultipleNegativesRankingLoss(model, scale=20.0, similarity_fct=cos_sim()),
+            [q, p, n1], None)
+        run("margin-mse", L.SparseMarginMSELoss(model), [q, p, n1], labels(B, lo=-2, hi=2))
+        run("margin-mse-cos", L.SparseMarginMSELoss(model, similarity_fct=pairwise_cos()), [q, p, n1],
+            labels(B, lo=-0.5, hi=0.5))
+        run("margin-mse-2neg-margins", L.SparseMarginMSELoss(model), [q, p, n1, n2], labels(B, 2, lo=-2, hi=2))
+        run("margin-mse-2neg-scores", L.SparseMarginMSELoss(model), [q, p, n1, n2], labels(B, 3, lo=0, hi=5))
+        teacher = emb()
+        run("mse", L.SparseMSELoss(model), [q, p], teacher,
+            call=lambda lo, c, lab: lo.compute_loss_from_embeddings(c, [lab for _ in c]))
+        run("distill-kl", L.SparseDistillKLDivLoss(model), [q, p, n1, n2], labels(B, 3, lo=0, hi=10))
+        run("distill-kl-temps", L.SparseDistillKLDivLoss(model, temperature=1.5, student_temperature=3.0,
+                                                         teacher_temperature=0.5),
+            [q, p, n1, n2], labels(B, 3, lo=0, hi=10), {"temperature": 1.5, "student_temperature": 3.0,
+                                                        "teacher_temperature": 0.5})
+        run("triplet", L.SparseTripletLoss(model), [q, p, n1], None)
+        run("cosent", L.SparseCoSENTLoss(model), [q, p], labels(B))
+        run("cosine-similarity", L.SparseCosineSimilarityLoss(model), [q, p], labels(B))
+        run("angle", L.SparseAnglELoss(model), [q, p], labels(B))
+        qo, po = emb(d=23), emb(d=23)
+        run("angle-odd-dim", L.SparseAnglELoss(model), [qo, po], labels(B))
+        dump(os.path.join(OUT, "losses.json"), {"generator": "tools/gen_sparse_refs.py", "versions": versions(),
+                                                "cases": cases})
+        print(f"  {len(cases)} loss cases")
+
+
+def splade_from_embeddings(loss, cols, labels):
+    """SpladeLoss.forward after embed_columns: the same code on given embeddings."""
+    base = loss.loss.compute_loss_from_embeddings(cols, labels)
+    out = {"base_loss": base}
+    docs = torch.cat(cols) if loss.use_document_regularizer_only else torch.cat(cols[1:])
+    out["document_regularizer_loss"] = loss.document_regularizer.compute_loss_from_embeddings(docs) * \
+        loss.document_regularizer_weight
+    if loss.query_regularizer_weight is not None:
+        out["query_regularizer_loss"] = loss.query_regularizer.compute_loss_from_embeddings(cols[0]) * \
+            loss.query_regularizer_weight
+    return out
+
+
+def cos_sim():
+    from sentence_transformers import util
+
+    return util.cos_sim
+
+
+def pairwise_cos():
+    from sentence_transformers import util
+
+    return util.pairwise_cos_sim
+
+
+def read_jsonl(path, n):
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            rows.append(json.loads(line))
+            if len(rows) == n:
+                break
+    return rows
+
+
+def part_evals():
+    """tests/data/sparse/evals.json: the sparse evaluators on the tiny-bert SPLADE model (max, relu)."""
+    from sentence_transformers.sparse_encoder.evaluation import (SparseEmbeddingSimilarityEvaluator,
+                                                                 SparseInformationRetrievalEvaluator,
+                                                                 SparseTripletEvaluator)
+
+    out = {"generator": "tools/gen_sparse_refs.py", "versions": versions(), "model": "tiny-bert legacy max relu"}
+    with tempfile.TemporaryDirectory() as tmp:
+        model, _ = tiny_sparse_model(tmp)
+        with open(os.path.join(ROOT, "tests", "data", "ir", "cranfield-small.json")) as f:
+            ir = json.load(f)
+        ev = SparseInformationRetrievalEvaluator(ir["queries"], ir["corpus"],
+                                                 {k: set(v) for k, v in ir["relevant_docs"].items()},
+                                                 name="cranfield-small", batch_size=8)
+        m = ev(model)
+        out["ir"] = {"data": "tests/data/ir/cranfield-small.json", "name": "cranfield-small",
+                     "metrics": [[k, float(v)] for k, v in m.items()], "primary": ev.primary_metric}
+        rows = read_jsonl(os.path.join(ROOT, "tests", "data", "eval", "stsb-dev-500.jsonl"), 100)
+        path = os.path.join(OUT, "stsb-dev-100.jsonl")
+        with open(path, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        keys = list(rows[0])
+        ev = SparseEmbeddingSimilarityEvaluator([r[keys[0]] for r in rows], [r[keys[1]] for r in rows],
+                                                [r[keys[2]] for r in rows], name="sts-dev")
+        m = ev(model)
+        out["similarity"] = {"data": "tests/data/sparse/stsb-dev-100.jsonl", "name": "sts-dev",
+                             "metrics": [[k, float(v)] for k, v in m.items()], "primary": ev.primary_metric}
+        rows = read_jsonl(os.path.join(ROOT, "tests", "data", "triplet", "snli-dev-200.jsonl"), 60)
+        ev = SparseTripletEvaluator([r["anchor"] for r in rows], [r["positive"] for r in rows],
+                                    [r["negative"] for r in rows], name="snli-dev")
+        m = ev(model)
+        out["triplet"] = {"data": "tests/data/triplet/snli-dev-200.jsonl", "max_samples": 60, "name": "snli-dev",
+                          "metrics": [[k, float(v)] for k, v in m.items()], "primary": ev.primary_metric}
+    dump(os.path.join(OUT, "evals.json"), out)
+    for k in ("ir", "similarity", "triplet"):
+        print(f"  {k}: primary {out[k]['primary']} = {dict(out[k]['metrics'])[out[k]['primary']]:.6f}")
+
+
+def part_train():
+    """tests/data/sparse/train.json: 20 steps of SpladeLoss(SparseMNRL) on the tiny-bert SPLADE model
+    with the quadratic regularizer ramp, dropout 0, a plain PyTorch loop replicating the trainer:
+    rows of data/allnli-pairs.jsonl in file order, batches of 4 (anchor, positive), AdamW (lr 1e-3,
+    betas (.9, .999), eps 1e-8, weight decay 0.01 on transformers' decay names), linear schedule
+    with 2 warmup steps, clip_grad_norm_(1.0); regularizer weights w(step) = w_max (step / 6)^2 for
+    step < 6 = int(20 / 3) (SpladeRegularizerWeightSchedulerCallback), w_max q 5e-3, d 3e-3."""
+    from sentence_transformers.sparse_encoder import losses as L
+    from sentence_transformers.sparse_encoder.callbacks.splade_callbacks import SpladeRegularizerWeightSchedulerCallback
+    from transformers import Trainer, get_linear_schedule_with_warmup
+
+    B, steps, lr, warmup, wq, wd = 4, 20, 1e-3, 2, 5e-3, 3e-3
+    rows = read_jsonl(os.path.join(ROOT, "data", "allnli-pairs.jsonl"), B * steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        model, mdir = tiny_sparse_model(tmp)
+        model.train()
+        loss_fn = L.SpladeLoss(model, L.SparseMultipleNegativesRankingLoss(model), document_regularizer_weight=wd,
+                               query_regularizer_weight=wq)
+        cb = SpladeRegularizerWeightSchedulerCallback(loss_fn)
+
+        class S:
+            max_steps = steps
+            global_step = 0
+
+        cb.on_train_begin(None, S, None)
+        decay = set(Trainer.get_decay_parameter_names(None, model))
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        groups = [{"params": [p for n, p in named if n in decay], "weight_decay": 0.01},
+                  {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0}]
+        opt = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+        sched = get_linear_schedule_with_warmup(opt, warmup, steps)
+        rec = {"losses": [], "parts": [], "weights": [], "grad_norms": []}
+        for s in range(steps):
+            S.global_step = s
+            cb.on_step_begin(None, S, None)
+            batch = rows[s * B:(s + 1) * B]
+            cols = [[r["anchor"] for r in batch], [r["positive"] for r in batch]]
+            feats = [model.tokenize(c) for c in cols]
+            out = loss_fn(feats, None)
+            loss = sum(out.values())
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            rec["losses"].append(float(loss))
+            rec["parts"].append({k: float(v) for k, v in out.items()})
+            rec["weights"].append([loss_fn.query_regularizer_weight, loss_fn.document_regularizer_weight])
+            rec["grad_norms"].append(float(norm))
+        model.eval()
+        emb = model.encode(SENTENCES[:3], convert_to_tensor=True)
+        sd = model[0].auto_model.state_dict()
+        tensors = {}
+        for name in ("cls.predictions.transform.dense.weight", "cls.predictions.transform.LayerNorm.bias",
+                     "bert.encoder.layer.1.output.dense.weight", "bert.embeddings.LayerNorm.weight"):
+            tensors[name] = sd[name].flatten().tolist()
+        ids = sorted(set(model.tokenize(cols[0])["input_ids"].reshape(-1).tolist()))[:10] + [29000]
+        rec.update({"generator": "tools/gen_sparse_refs.py", "versions": versions(), "batch": B, "steps": steps,
+                    "lr": lr, "warmup": warmup, "weight_decay": 0.01, "query_regularizer_weight": wq,
+                    "document_regularizer_weight": wd, "data": "data/allnli-pairs.jsonl",
+                    "tensors": tensors, "word_emb_ids": ids,
+                    "word_emb_rows": sd["bert.embeddings.word_embeddings.weight"][ids].tolist(),
+                    "bias_rows": sd["cls.predictions.bias"][ids].tolist(),
+                    "eval_sentences": SENTENCES[:3], "eval_rows": sparse_rows(emb)})
+    dump(os.path.join(OUT, "train.json"), rec)
+    print("  losses", ["%.5f" % x for x in rec["losses"]])
+
+
+PARTS = {"mlm": part_mlm, "encode": part_encode, "router": part_router, "grads": part_grads, "losses": part_losses,
+         "evals": part_evals, "train": part_train}
 
 
 def main():

@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "evaluation/evaluators.h"
+#include "models/model.h"
 
 static sbert_status encode_cb(void *ctx, const char *const *texts, size_t n, float *out) {
     sbert_model_encode_ctx *c = ctx;
@@ -27,12 +28,16 @@ void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model
      * apply when the model defines them, as in sentence-transformers v6. */
     if (sbert_model_prompt(m, "query")) ctx->query.opt.prompt_name = "query";
     if (sbert_model_prompt(m, "document")) ctx->document.opt.prompt_name = "document";
+    /* ... and the task a Router routes by */
+    ctx->query.opt.task = "query";
+    ctx->document.opt.task = "document";
     enc->fn = encode_cb;
     enc->ctx = &ctx->plain;
     enc->query_ctx = &ctx->query;
     enc->document_ctx = &ctx->document;
     enc->dim = sbert_model_encode_dim(m, &ctx->plain.opt);
     enc->score_fn = sbert_model_similarity_fn_name(m);
+    enc->kind_bit = 1u << m->kind;
 }
 
 sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const char *eval_data, const char *name,

@@ -37,10 +37,16 @@ static const sbert_evaluator_def EVALUATORS[] = {
     {"CrossEncoderClassificationEvaluator", CE, NULL, NULL, NULL, NULL, NULL},
     {"CrossEncoderCorrelationEvaluator", CE, NULL, NULL, NULL, NULL, NULL},
     {"CrossEncoderNanoBEIREvaluator", CE, NULL, NULL, NULL, NULL, NULL},
-    {"SparseInformationRetrievalEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
-    {"SparseEmbeddingSimilarityEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
+    {"SparseInformationRetrievalEvaluator", SE,
+     "a JSON file {\"queries\": {qid: text}, \"corpus\": {cid: text}, \"relevant_docs\": {qid: [cid, ...]}}",
+     sbert_ir_eval_load, sbert_ir_eval_free, sbert_sparse_ir_eval_run, sbert_ir_eval_summary},
+    {"SparseEmbeddingSimilarityEvaluator", SE,
+     "(sentence1, sentence2, score) rows in .jsonl/.csv/.tsv, scores in [0, 1]", sbert_sparse_pairs_eval_load,
+     sbert_sparse_rows_eval_free, sbert_sparse_similarity_eval_run, sbert_sparse_pairs_eval_summary},
     {"SparseRerankingEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
-    {"SparseTripletEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
+    {"SparseTripletEvaluator", SE, "(anchor, positive, negative) rows in .jsonl/.csv/.tsv",
+     sbert_sparse_triplets_eval_load, sbert_sparse_rows_eval_free, sbert_sparse_triplet_eval_run,
+     sbert_sparse_triplets_eval_summary},
     {"SparseBinaryClassificationEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
     {"SparseMSEEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
     {"SparseNanoBEIREvaluator", SE, NULL, NULL, NULL, NULL, NULL},
@@ -142,10 +148,7 @@ static sbert_status resolve(const char *name, const sbert_evaluator_def **out) {
     if (!d)
         return sbert_fail(SBERT_ERR_UNSUPPORTED, "unknown evaluator '%s' (available: %s, or a comma list of them)",
                           *name ? name : "(empty)", avail);
-    if (!(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER)))
-        return sbert_fail(SBERT_ERR_UNSUPPORTED,
-                          "evaluator '%s' is a %s evaluator, not one for a SentenceTransformer (available: %s)", name,
-                          d->kinds & (1u << SBERT_KIND_CROSS_ENCODER) ? "CrossEncoder" : "SparseEncoder", avail);
+    /* The model kind is checked when the set runs (sbert_evaluator_set_run). */
     if (!d->run)
         return sbert_fail(SBERT_ERR_UNSUPPORTED,
                           "evaluator '%s' is not implemented yet (available: %s, or a comma list of them)", name,
@@ -232,6 +235,16 @@ sbert_status sbert_evaluator_set_run(const sbert_evaluator_set *s, const sbert_e
     for (size_t i = 0; i < s->n && st == SBERT_OK; i++) {
         const set_entry *e = &s->e[i];
         memset(r, 0, sizeof *r);
+        if (enc->kind_bit && !(e->def->kinds & enc->kind_bit)) {
+            int sparse_model = enc->kind_bit == (1u << SBERT_KIND_SPARSE_ENCODER);
+            st = sbert_fail(SBERT_ERR_UNSUPPORTED,
+                            "%s is a %s evaluator and this model is a %s (use %s%s instead)", e->def->name,
+                            e->def->kinds & SE ? "SparseEncoder" : e->def->kinds & CE ? "CrossEncoder" : "SentenceTransformer",
+                            sparse_model ? "SparseEncoder" : enc->kind_bit == (1u << SBERT_KIND_CROSS_ENCODER) ? "CrossEncoder" : "SentenceTransformer",
+                            sparse_model ? "Sparse" : "", sparse_model ? e->def->name
+                                                                       : (strncmp(e->def->name, "Sparse", 6) ? e->def->name : e->def->name + 6));
+            break;
+        }
         st = e->def->run(e->data, enc, e->name, r);
         if (st != SBERT_OK) {
             sbert_error_prefix("%s (%s): ", e->def->name, e->path);

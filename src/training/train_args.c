@@ -38,7 +38,7 @@ static const arg_def ARGS[] = {
     {"model", K_STR, NULL, A(model), 0, 0,
      "a sentence-transformers or Hugging Face model directory, or 'static' (a new StaticEmbedding)"},
     {"model_type", K_STR, "SentenceTransformer", A(model_type), 0, 0,
-     "the model kind trained (SentenceTransformer; must match the model)"},
+     "the model kind trained (SentenceTransformer or SparseEncoder; must match the model)"},
     {"tokenizer", K_STR, NULL, A(tokenizer), 0, 0, "tokenizer.json for model: static"},
     {"embedding_dim", K_INT, "256", A(embedding_dim), 1, 1e6, "table width for model: static"},
     {"max_seq_length", K_INT, "0", A(max_seq_length), 0, 1e7, "tokens per text after truncation (0: the model's)"},
@@ -179,7 +179,7 @@ static int one_of(const char *v, const char *const *list, size_t n) {
 }
 
 /* A loss name that is not usable here: say why. */
-static sbert_status bad_loss(const sbert_recipe *r, const char *name) {
+static sbert_status bad_loss(const sbert_recipe *r, const char *name, int kind) {
     const char *origin = sbert_recipe_origin(r, "loss");
     char avail[1024] = "";
     size_t n = 0;
@@ -188,43 +188,77 @@ static sbert_status bad_loss(const sbert_recipe *r, const char *name) {
     for (size_t i = 0; i < sbert_loss_count(); i++) {
         const sbert_loss_def *d = sbert_loss_at(i);
         if (nn < 128) names[nn++] = d->name;
-        if (d->compute && (d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER)) && n < sizeof avail)
+        if (d->compute && !d->wrapped_only && (d->kinds & (1u << kind)) && n < sizeof avail)
             n += (size_t)snprintf(avail + n, sizeof avail - n, "%s%s", n ? ", " : "", d->name);
     }
     const sbert_loss_def *d = sbert_loss_find(name);
     if (!d)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: unknown loss '%s' (did you mean '%s'? available: %s)", origin,
                           name, sbert_closest_name(name, names, nn), avail);
-    if (!(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER)))
+    if (!(d->kinds & (1u << kind)))
         return sbert_fail(SBERT_ERR_UNSUPPORTED,
-                          "%s: %s is a %s loss; this run trains a SentenceTransformer (available: %s)", origin, name,
-                          d->kinds & (1u << SBERT_KIND_CROSS_ENCODER) ? "CrossEncoder" : "SparseEncoder", avail);
+                          "%s: %s is a %s loss; this run trains a %s (model_type; available: %s)", origin, name,
+                          d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER) ? "SentenceTransformer"
+                          : d->kinds & (1u << SBERT_KIND_CROSS_ENCODER)      ? "CrossEncoder"
+                                                                             : "SparseEncoder",
+                          sbert_model_kind_name((sbert_model_kind)kind), avail);
     return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: loss '%s' is not implemented yet (available: %s)", origin, name,
                       avail);
 }
 
-/* The loss, its parameters, and keys that belong to other losses. */
-static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
-    const sbert_loss_def *d = sbert_loss_find(a->loss);
-    if (!d || !d->compute || !(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER))) return bad_loss(r, a->loss);
-    a->loss_def = d;
-    memset(&a->loss_values, 0, sizeof a->loss_values);
+/* The parameters of def from the recipe (defaults where absent). */
+static sbert_status read_params(const sbert_recipe *r, const sbert_loss_def *d, sbert_loss_values *v) {
+    memset(v, 0, sizeof *v);
     for (size_t i = 0; i < d->n_params; i++) {
-        const char *v = sbert_recipe_get(r, d->params[i].key);
-        const char *origin = v ? sbert_recipe_origin(r, d->params[i].key) : "default";
-        SBERT_TRY(sbert_loss_param_parse(d, i, v ? v : d->params[i].def, origin, &a->loss_values));
+        const char *x = sbert_recipe_get(r, d->params[i].key);
+        const char *origin = x ? sbert_recipe_origin(r, d->params[i].key) : "default";
+        SBERT_TRY(sbert_loss_param_parse(d, i, x ? x : d->params[i].def, origin, v));
     }
+    return SBERT_OK;
+}
+
+/* The loss, its parameters, and keys that belong to other losses. */
+static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a, int kind) {
+    const sbert_loss_def *d = sbert_loss_find(a->loss);
+    if (!d || !d->compute || !(d->kinds & (1u << kind))) return bad_loss(r, a->loss, kind);
+    if (d->wrapped_only)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          !strcmp(d->name, "FlopsLoss")
+                              ? "%s: FlopsLoss is not used alone: it is the regularizer SpladeLoss adds (loss: "
+                                "SpladeLoss%s)"
+                              : "%s: %s should not be used alone: write loss: SpladeLoss and base_loss: %s (SpladeLoss "
+                                "adds the FLOPS regularizer that keeps the vectors sparse)",
+                          sbert_recipe_origin(r, "loss"), !strcmp(d->name, "FlopsLoss") ? "" : d->name, d->name);
+    a->loss_def = d;
+    SBERT_TRY(read_params(r, d, &a->loss_values));
+    a->inner_loss_def = NULL;
+    int bi = sbert_loss_param_index(d, "base_loss");
+    if (bi >= 0) {
+        const sbert_loss_def *in = sbert_loss_find(a->loss_values.str[bi]);
+        const char *origin = sbert_recipe_get(r, "base_loss") ? sbert_recipe_origin(r, "base_loss") : "default";
+        if (!in || !in->compute)
+            return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: base_loss %s: %s", origin, a->loss_values.str[bi],
+                              in && in->summary ? in->summary : "not implemented yet");
+        a->inner_loss_def = in;
+        SBERT_TRY(read_params(r, in, &a->inner_loss_values));
+    }
+    const sbert_loss_def *in = a->inner_loss_def;
     for (const char *const *k = sbert_loss_param_keys(); *k; k++) {
-        if (!sbert_recipe_get(r, *k) || sbert_loss_param_index(d, *k) >= 0) continue;
+        if (!sbert_recipe_get(r, *k) || sbert_loss_param_index(d, *k) >= 0 || (in && sbert_loss_param_index(in, *k) >= 0))
+            continue;
         char users[256] = "";
         size_t n = 0;
         for (size_t i = 0; i < sbert_loss_count() && n < sizeof users; i++) {
             const sbert_loss_def *o = sbert_loss_at(i);
-            if (o->compute && sbert_loss_param_index(o, *k) >= 0)
+            if (o->compute && (o->kinds & (1u << kind)) && sbert_loss_param_index(o, *k) >= 0)
                 n += (size_t)snprintf(users + n, sizeof users - n, "%s%s", n ? ", " : "", o->name);
         }
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' is a parameter of %s, not of %s; remove it",
-                          sbert_recipe_origin(r, *k), *k, users, d->name);
+        if (!n)
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' is a parameter of no %s loss, not of %s%s%s; remove it",
+                              sbert_recipe_origin(r, *k), *k, sbert_model_kind_name((sbert_model_kind)kind), d->name,
+                              in ? " or " : "", in ? in->name : "");
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' is a parameter of %s, not of %s%s%s; remove it",
+                          sbert_recipe_origin(r, *k), *k, users, d->name, in ? " or " : "", in ? in->name : "");
     }
     return SBERT_OK;
 }
@@ -260,7 +294,7 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: model_type must be SentenceTransformer, CrossEncoder or "
                                                  "SparseEncoder, got '%s'",
                           sbert_recipe_origin(r, "model_type"), a->model_type);
-    if (kind != SBERT_KIND_SENTENCE_TRANSFORMER)
+    if (kind != SBERT_KIND_SENTENCE_TRANSFORMER && kind != SBERT_KIND_SPARSE_ENCODER)
         return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: model_type %s: training a %s is not supported yet",
                           sbert_recipe_origin(r, "model_type"), a->model_type, a->model_type);
     static const char *const strategies[] = {"no", "steps", "epoch", "best"};
@@ -280,7 +314,7 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
     if (a->hub_model_id && !a->push_to_hub)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: hub_model_id is only used with push_to_hub: true",
                           sbert_recipe_origin(r, "hub_model_id"));
-    return read_loss(r, a);
+    return read_loss(r, a, kind);
 }
 
 #define APPENDF(...) n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__)
