@@ -97,7 +97,7 @@ int cli_cmd_evaluate(int argc, char **argv) {
         lo.num_threads = (int)v;
     }
     sbert_model *model = NULL;
-    sbert_status st = sbert_model_load(model_dir, &lo, &model);
+    sbert_status st = sbert_model_load_auto(model_dir, &lo, &model);
     if (st != SBERT_OK)
         return cli_library_failure("cannot load the model", st);
     sbert_eval_summary sum;

@@ -131,7 +131,7 @@ int cli_cmd_tokenize(int argc, char **argv) {
     if (model_dir) {
         sbert_load_options lo = {0};
         lo.num_threads = 1;
-        st = sbert_model_load(model_dir, &lo, &model);
+        st = sbert_model_load_auto(model_dir, &lo, &model);
         if (st != SBERT_OK) {
             rc = cli_library_failure("cannot load the model", st);
             goto done;

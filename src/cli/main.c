@@ -26,6 +26,7 @@ static const command commands[] = {
     {&cli_similarity_spec, cli_cmd_similarity},
     {&cli_evaluate_spec, cli_cmd_evaluate},
     {&cli_train_spec, cli_cmd_train},
+    {&cli_search_spec, cli_cmd_search},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
