@@ -338,12 +338,28 @@ size_t sbert_train_args_help(char *buf, size_t cap) {
             APPENDF("      %-26s %s [%s]%s%s\n", d->params[k].key, d->params[k].help, d->params[k].def,
                     d->params[k].choices ? " one of " : "", d->params[k].choices ? d->params[k].choices : "");
     }
+    APPENDF("\nLosses (SparseEncoder, model_type: SparseEncoder; a base loss goes in SpladeLoss's base_loss):\n");
+    for (size_t i = 0; i < sbert_loss_count(); i++) {
+        const sbert_loss_def *d = sbert_loss_at(i);
+        if (!(d->kinds & (1u << SBERT_KIND_SPARSE_ENCODER)) || !d->summary) continue;
+        APPENDF("  %s%s: %s%s%s\n", d->name, d->wrapped_only ? " (base_loss)" : "", d->summary,
+                d->columns ? "; columns " : "", d->columns ? d->columns : "");
+        for (size_t k = 0; k < d->n_params; k++)
+            APPENDF("      %-26s %s [%s]%s%s\n", d->params[k].key, d->params[k].help, d->params[k].def,
+                    d->params[k].choices && strlen(d->params[k].choices) < 40 ? " one of " : "",
+                    d->params[k].choices && strlen(d->params[k].choices) < 40 ? d->params[k].choices : "");
+    }
     APPENDF("\nEvaluators (comma lists run as a SequentialEvaluator):\n");
     for (size_t i = 0; i < sbert_evaluator_count(); i++) {
         const sbert_evaluator_def *d = sbert_evaluator_at(i);
         if (d->run && (d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER))) APPENDF("  %s: %s\n", d->name, d->data_help);
     }
+    APPENDF("\nEvaluators for SparseEncoder models (dot product; active-dimension statistics):\n");
+    for (size_t i = 0; i < sbert_evaluator_count(); i++) {
+        const sbert_evaluator_def *d = sbert_evaluator_at(i);
+        if (d->run && (d->kinds & (1u << SBERT_KIND_SPARSE_ENCODER))) APPENDF("  %s: %s\n", d->name, d->data_help);
+    }
     APPENDF("\nVERDICT: WIN when the score beats the baseline by >= 0.005, MARGINAL in [0, 0.005), REGRESSION "
-            "below.\n");
+            "below; a SparseEncoder run adds the final query / corpus active dimensions.\n");
     return n;
 }
