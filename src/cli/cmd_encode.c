@@ -125,7 +125,8 @@ int cli_cmd_encode(int argc, char **argv) {
     else if (has_suffix(output, ".npz"))
         format = OUT_NPZ;
     else
-        return cli_usage_error("--output '%s': the name must end in .npy, .jsonl or .npz (or be '-')",
+        return cli_usage_error("--output '%s': the name must end in .npy or .jsonl (or .npz for a SparseEncoder), "
+                               "or be '-'",
                                output);
 
     sbert_encode_options eo = sbert_encode_options_default();

@@ -22,15 +22,18 @@ sbert_status sbert_model_card_write(const sbert_trainer *t, const char *dir) {
 #define CARD(...) n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__)
     const char *kind = sbert_model_kind_name(t->model->kind);
     CARD("---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\ntags:\n- sentence-transformers\n"
-         "- sentence-similarity\n- feature-extraction\n- loss:%s\n- sbert\n",
-         a->loss);
+         "- sentence-similarity\n- feature-extraction\n- loss:%s\n- sbert\n%s",
+         a->loss, t->model->kind == SBERT_KIND_SPARSE_ENCODER ? "- sparse-encoder\n- sparse\n- splade\n" : "");
     if (strcmp(a->model, "static") && strcmp(a->model, "StaticEmbedding")) CARD("base_model: %s\n", a->model);
     CARD("---\n\n# %s\n\nA %s model trained with **sbert** (sentence-transformers training in C).\n\n", a->run_name,
          kind);
+    /* The Python class of the model's kind (SparseEncoder vectors go to a sparse .npz). */
+    int sparse = t->model->kind == SBERT_KIND_SPARSE_ENCODER;
     CARD("## Usage\n\nPython (sentence-transformers):\n\n```python\nfrom sentence_transformers import "
-         "SentenceTransformer\n\nmodel = SentenceTransformer(\"path/to/this/folder\")\nembeddings = "
+         "%s\n\nmodel = %s(\"path/to/this/folder\")\nembeddings = "
          "model.encode([\"A first sentence.\", \"A second one.\"])\n```\n\nsbert:\n\n```sh\nsbert encode --model "
-         "path/to/this/folder --input sentences.txt --output embeddings.npy\n```\n\n");
+         "path/to/this/folder --input sentences.txt --output embeddings.%s\n```\n\n",
+         kind, kind, sparse ? "npz" : "npy");
     CARD("## Model\n\n- Base model: %s\n- Modules:", t->model_desc);
     for (size_t i = 0; i < t->model->n_mods; i++) CARD("%s %s", i ? " ->" : "", t->model->mods[i]->ops->class_name);
     CARD("\n- Output dimension: %zu, similarity: %s\n", t->model->full_dim, t->model->sim_name);
