@@ -31,6 +31,8 @@ ORDER = [
     "gen_train_refs.py",
     "gen_backward_refs.py",
     "gen_transformer_grads.py",
+    "make_sparse_data.py",
+    "gen_sparse_refs.py",
 ]
 
 
