@@ -135,6 +135,10 @@ typedef struct {
     size_t truncate_dim;     /* 0: the model's own truncate_dim (or none) */
     sbert_progress_fn progress;
     void *progress_user;
+    const char *task;        /* "query" / "document" (a Router's route, as encode_query /
+                                encode_document pass it), or NULL */
+    size_t max_active_dims;  /* SparseEncoder: keep the k largest values per vector
+                                (0: the model's own max_active_dims, or all) */
 } sbert_encode_options;
 
 sbert_encode_options sbert_encode_options_default(void);
@@ -231,6 +235,63 @@ void sbert_pair_file_free(sbert_pair_file *f);
  * model_max_length) plus the v6 modules.json, sentence_bert_config.json and
  * config_sentence_transformers.json. */
 sbert_status sbert_cross_encoder_save(const sbert_model *model, const char *dir);
+/* --------------------------------------------------------- SparseEncoder */
+
+/* A SparseEncoder (SPLADE): a masked-language-model transformer whose
+ * vocabulary logits are pooled into one weight per token of the vocabulary
+ * (SpladePooling), or a Router with a query route (SparseStaticEmbedding,
+ * IDF weights) and a document route. Loaded from a sentence-transformers
+ * SparseEncoder directory or a plain Hugging Face *ForMaskedLM directory;
+ * the same sbert_model handle: sbert_model_encode gives the dense
+ * [n, vocab] rows (dot product is its similarity), sbert_sparse_encode the
+ * non-zeros only. encode_query / encode_document are encode options
+ * (sbert_encode_options_for_task). */
+sbert_status sbert_sparse_encoder_load(const char *dir, const sbert_load_options *opt, sbert_model **out);
+/* Load `dir` as the model_type its config_sentence_transformers.json names
+ * (SentenceTransformer when it names none). */
+sbert_status sbert_model_load_auto(const char *dir, const sbert_load_options *opt, sbert_model **out);
+/* "SentenceTransformer", "CrossEncoder" or "SparseEncoder". */
+const char *sbert_model_type(const sbert_model *model);
+
+/* encode_query (task "query") / encode_document (task "document"): the
+ * default options with the task set and the prompt SparseEncoder /
+ * SentenceTransformer pick for it (the "query" prompt; for documents the
+ * first of "document", "passage", "corpus" the model has). */
+sbert_encode_options sbert_encode_options_for_task(const sbert_model *model, const char *task);
+
+/* Sparse rows (CSR): row i holds indices[indptr[i] .. indptr[i+1]) (token
+ * ids, ascending) with values[...] (non-zero). */
+typedef struct {
+    size_t n_rows, dim, nnz;
+    size_t *indptr;   /* [n_rows + 1] */
+    int32_t *indices; /* [nnz] */
+    float *values;    /* [nnz] */
+} sbert_sparse_rows;
+
+/* Encode n texts into sparse rows (free with sbert_sparse_rows_free). */
+sbert_status sbert_sparse_encode(sbert_model *model, const char *const *texts, size_t n,
+                                 const sbert_encode_options *opt, sbert_sparse_rows *out);
+void sbert_sparse_rows_free(sbert_sparse_rows *rows);
+/* Dense [n, dim] rows -> sparse rows (exact zeros dropped). */
+sbert_status sbert_sparse_from_dense(const float *dense, size_t n, size_t dim, sbert_sparse_rows *out);
+/* Dot products out [a->n_rows, b->n_rows] (same dim). */
+sbert_status sbert_sparse_dot(const sbert_sparse_rows *a, const sbert_sparse_rows *b, float *out);
+
+typedef struct {
+    int32_t id;
+    const char *token; /* the vocabulary string (owned by the model's tokenizer), or NULL */
+    float weight;
+} sbert_token_weight;
+
+/* The top_k (0: all) non-zeros of row `row`, by weight descending (ties:
+ * lower id first), with their token strings, as SparseEncoder.decode;
+ * *n_out receives how many were written (out has room for top_k, or for
+ * the row's non-zeros when top_k is 0). */
+sbert_status sbert_sparse_decode(const sbert_model *model, const sbert_sparse_rows *rows, size_t row,
+                                 size_t top_k, sbert_token_weight *out, size_t *n_out);
+
+/* The vocabulary string of `id` ("##ing", "Ġthe", ...) or NULL. */
+const char *sbert_tokenizer_id_to_token(const sbert_tokenizer *tok, int32_t id);
 
 /* ------------------------------------------------------------ evaluation */
 

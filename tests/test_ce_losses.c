@@ -76,7 +76,8 @@ static void test_losses(void) {
         if (pw >= 0 && isnan(v.num[pw])) v.num[pw] = 1.0;
         const float *cols[1] = {S};
         float *grads[1] = {G};
-        sbert_loss_batch lb = {cols, grads, 1, B, K, cJSON_IsArray(yj) ? Y : NULL, &v};
+        sbert_loss_batch lb = {.cols = cols, .grads = grads, .n_cols = 1, .B = B, .dim = K,
+                               .labels = cJSON_IsArray(yj) ? Y : NULL, .v = &v};
         double loss = 0;
         CHECK_OK(def->compute(&lb, &loss));
         double want = cJSON_GetObjectItem(c, "value")->valuedouble;

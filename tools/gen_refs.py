@@ -35,6 +35,8 @@ ORDER = [
     "gen_model_card_refs.py",
     "gen_backward_refs.py",
     "gen_transformer_grads.py",
+    "make_sparse_data.py",
+    "gen_sparse_refs.py",
 ]
 
 

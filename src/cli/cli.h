@@ -146,6 +146,12 @@ int cli_write_npy_rows(FILE *f, const float *data, size_t rows, size_t cols);
 /* Append one JSON array per row, floats printed with %.9g ([rows, cols]). */
 int cli_write_jsonl_rows(FILE *f, const float *data, size_t rows, size_t cols);
 
+/* SparseEncoder output (sparse_io.c): one JSON object per row
+ * {"<id>": w, ...} ({"<token>": w} with tokens; with decode_k > 0 the
+ * top decode_k as [["token", w], ...]), or a scipy.sparse .npz (CSR). */
+int cli_write_sparse_jsonl(FILE *f, const sbert_model *model, const sbert_sparse_rows *r, int tokens, size_t decode_k);
+int cli_write_sparse_npz(FILE *f, const sbert_sparse_rows *r);
+
 /* -------------------------------------------------------------- progress */
 
 /* A progress bar on stderr, shown only when stderr is a terminal and the
@@ -173,6 +179,7 @@ extern const cli_command_spec cli_train_spec;
 extern const cli_command_spec cli_predict_spec;
 extern const cli_command_spec cli_rerank_spec;
 extern const cli_command_spec cli_plot_spec;
+extern const cli_command_spec cli_search_spec;
 
 int cli_cmd_encode(int argc, char **argv);
 int cli_cmd_tokenize(int argc, char **argv);
@@ -182,5 +189,6 @@ int cli_cmd_train(int argc, char **argv);
 int cli_cmd_predict(int argc, char **argv);
 int cli_cmd_rerank(int argc, char **argv);
 int cli_cmd_plot(int argc, char **argv);
+int cli_cmd_search(int argc, char **argv);
 
 #endif

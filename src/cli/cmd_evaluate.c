@@ -102,15 +102,17 @@ int cli_cmd_evaluate(int argc, char **argv) {
         lo.num_threads = (int)v;
     }
     sbert_model *model = NULL;
-    /* CrossEncoder evaluators take a CrossEncoder (their names say so). */
+    /* CrossEncoder evaluators take a CrossEncoder (their names say so); any
+     * other loads as the model_type its folder names. */
     int cross = evaluator && strstr(evaluator, "CrossEncoder") != NULL;
     sbert_status st;
     if (cross) {
         sbert_cross_encoder_options co = sbert_cross_encoder_options_default();
         co.num_threads = lo.num_threads;
+        co.revision = lo.revision;
         st = sbert_cross_encoder_load(model_dir, &co, &model);
     } else {
-        st = sbert_model_load(model_dir, &lo, &model);
+        st = sbert_model_load_auto(model_dir, &lo, &model);
     }
     if (st != SBERT_OK)
         return cli_library_failure("cannot load the model", st);

@@ -154,7 +154,7 @@ int cli_cmd_similarity(int argc, char **argv) {
     }
     sbert_model *model = NULL;
     float *ea = NULL, *eb = NULL, *sim = NULL;
-    sbert_status st = sbert_model_load(model_dir, &lo, &model);
+    sbert_status st = sbert_model_load_auto(model_dir, &lo, &model);
     if (st != SBERT_OK) {
         rc = cli_library_failure("cannot load the model", st);
         goto done;

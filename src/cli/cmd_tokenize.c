@@ -135,7 +135,7 @@ int cli_cmd_tokenize(int argc, char **argv) {
         sbert_load_options lo = {0};
         lo.revision = cli_get(spec, &args, "--revision");
         lo.num_threads = 1;
-        st = sbert_model_load(model_dir, &lo, &model);
+        st = sbert_model_load_auto(model_dir, &lo, &model);
         if (st != SBERT_OK) {
             rc = cli_library_failure("cannot load the model", st);
             goto done;

@@ -29,6 +29,7 @@ static const command commands[] = {
     {&cli_predict_spec, cli_cmd_predict},
     {&cli_rerank_spec, cli_cmd_rerank},
     {&cli_plot_spec, cli_cmd_plot},
+    {&cli_search_spec, cli_cmd_search},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -42,6 +42,9 @@ void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model
      * apply when the model defines them, as in sentence-transformers v6. */
     if (sbert_model_prompt(m, "query")) ctx->query.opt.prompt_name = "query";
     if (sbert_model_prompt(m, "document")) ctx->document.opt.prompt_name = "document";
+    /* ... and the task a Router routes by */
+    ctx->query.opt.task = "query";
+    ctx->document.opt.task = "document";
     enc->fn = encode_cb;
     enc->ctx = &ctx->plain;
     enc->query_ctx = &ctx->query;
@@ -54,6 +57,7 @@ void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model
         enc->predict_ctx = &ctx->plain;
         enc->num_labels = sbert_cross_encoder_num_labels(m);
     }
+    enc->kind_bit = 1u << m->kind;
 }
 
 sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const char *eval_data, const char *name,
@@ -61,7 +65,7 @@ sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const cha
     memset(out, 0, sizeof *out);
     if (!model || !eval_data) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_evaluate: NULL model or data path");
     sbert_evaluator_set *set = NULL;
-    SBERT_TRY(sbert_evaluator_set_load_kind(sbert_model_is_cross_encoder(model) ? SBERT_KIND_CROSS_ENCODER : SBERT_KIND_SENTENCE_TRANSFORMER, evaluator, eval_data,
+    SBERT_TRY(sbert_evaluator_set_load_kind((int)model->kind, evaluator, eval_data,
                                             name ? name : "", 0, &set));
     sbert_model_eval_ctx ctx;
     sbert_eval_encoder enc;

@@ -43,10 +43,16 @@ static const sbert_evaluator_def EVALUATORS[] = {
     {"CrossEncoderCorrelationEvaluator", CE, "(sentence1, sentence2, score) rows in .jsonl/.csv/.tsv",
      sbert_ce_corr_eval_load, sbert_ce_pairs_eval_free, sbert_ce_corr_eval_run, sbert_ce_pairs_eval_summary},
     {"CrossEncoderNanoBEIREvaluator", CE, NULL, NULL, NULL, NULL, NULL},
-    {"SparseInformationRetrievalEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
-    {"SparseEmbeddingSimilarityEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
+    {"SparseInformationRetrievalEvaluator", SE,
+     "a JSON file {\"queries\": {qid: text}, \"corpus\": {cid: text}, \"relevant_docs\": {qid: [cid, ...]}}",
+     sbert_ir_eval_load, sbert_ir_eval_free, sbert_sparse_ir_eval_run, sbert_ir_eval_summary},
+    {"SparseEmbeddingSimilarityEvaluator", SE,
+     "(sentence1, sentence2, score) rows in .jsonl/.csv/.tsv, scores in [0, 1]", sbert_sparse_pairs_eval_load,
+     sbert_sparse_rows_eval_free, sbert_sparse_similarity_eval_run, sbert_sparse_pairs_eval_summary},
     {"SparseRerankingEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
-    {"SparseTripletEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
+    {"SparseTripletEvaluator", SE, "(anchor, positive, negative) rows in .jsonl/.csv/.tsv",
+     sbert_sparse_triplets_eval_load, sbert_sparse_rows_eval_free, sbert_sparse_triplet_eval_run,
+     sbert_sparse_triplets_eval_summary},
     {"SparseBinaryClassificationEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
     {"SparseMSEEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
     {"SparseNanoBEIREvaluator", SE, NULL, NULL, NULL, NULL, NULL},
@@ -148,13 +154,22 @@ static sbert_status resolve(const char *name, int kind, const sbert_evaluator_de
     if (!d)
         return sbert_fail(SBERT_ERR_UNSUPPORTED, "unknown evaluator '%s' (available: %s, or a comma list of them)",
                           *name ? name : "(empty)", avail);
-    if (!(d->kinds & (1u << kind)))
-        return sbert_fail(SBERT_ERR_UNSUPPORTED, "evaluator '%s' is a %s evaluator, not one for a %s (available: %s)",
+    if (!(d->kinds & (1u << kind))) {
+        /* The same evaluator for this kind of model, if there is one:
+         * Sparse<X> / CrossEncoder<X> / <X>. */
+        const char *base = !strncmp(name, "Sparse", 6) ? name + 6 : !strncmp(name, "CrossEncoder", 12) ? name + 12 : name;
+        char twin[96];
+        snprintf(twin, sizeof twin, "%s%s", kind == SBERT_KIND_SPARSE_ENCODER ? "Sparse"
+                                            : kind == SBERT_KIND_CROSS_ENCODER ? "CrossEncoder" : "", base);
+        const sbert_evaluator_def *t = sbert_evaluator_find(twin);
+        int has_twin = t && t->run && (t->kinds & (1u << kind));
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "evaluator '%s' is a %s evaluator, not one for a %s%s%s (available: %s)",
                           name,
                           d->kinds & (1u << SBERT_KIND_CROSS_ENCODER)          ? "CrossEncoder"
                           : d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER) ? "SentenceTransformer"
                                                                                 : "SparseEncoder",
-                          sbert_model_kind_name(kind), avail);
+                          sbert_model_kind_name(kind), has_twin ? "; use " : "", has_twin ? twin : "", avail);
+    }
     if (!d->run)
         return sbert_fail(SBERT_ERR_UNSUPPORTED,
                           "evaluator '%s' is not implemented yet (available: %s, or a comma list of them)", name,
@@ -247,6 +262,16 @@ sbert_status sbert_evaluator_set_run(const sbert_evaluator_set *s, const sbert_e
     for (size_t i = 0; i < s->n && st == SBERT_OK; i++) {
         const set_entry *e = &s->e[i];
         memset(r, 0, sizeof *r);
+        if (enc->kind_bit && !(e->def->kinds & enc->kind_bit)) {
+            int sparse_model = enc->kind_bit == (1u << SBERT_KIND_SPARSE_ENCODER);
+            st = sbert_fail(SBERT_ERR_UNSUPPORTED,
+                            "%s is a %s evaluator and this model is a %s (use %s%s instead)", e->def->name,
+                            e->def->kinds & SE ? "SparseEncoder" : e->def->kinds & CE ? "CrossEncoder" : "SentenceTransformer",
+                            sparse_model ? "SparseEncoder" : enc->kind_bit == (1u << SBERT_KIND_CROSS_ENCODER) ? "CrossEncoder" : "SentenceTransformer",
+                            sparse_model ? "Sparse" : "", sparse_model ? e->def->name
+                                                                       : (strncmp(e->def->name, "Sparse", 6) ? e->def->name : e->def->name + 6));
+            break;
+        }
         st = e->def->run(e->data, enc, e->name, r);
         if (st != SBERT_OK) {
             sbert_error_prefix("%s (%s): ", e->def->name, e->path);

@@ -83,6 +83,10 @@ typedef struct {
     sbert_predict_fn predict;
     void *predict_ctx;
     size_t num_labels;
+    /* 1u << sbert_model_kind of the model behind fn (0: unknown, no check):
+     * an evaluator of another kind (a Sparse* evaluator on a dense model) is
+     * refused by sbert_evaluator_set_run. */
+    unsigned kind_bit;
 } sbert_eval_encoder;
 
 /* InformationRetrievalEvaluator data, loaded from a JSON file:
@@ -188,6 +192,24 @@ size_t sbert_ce_pairs_eval_summary(const void *data, char *buf, size_t cap);
 sbert_status sbert_ce_corr_eval_load(const char *path, size_t max_samples, void **data);
 sbert_status sbert_ce_corr_eval_run(const void *data, const sbert_eval_encoder *enc, const char *name,
                                     sbert_eval_result *out);
+/* SparseEncoder evaluators (sparse_evaluators.c): the dense ones on sparse
+ * vectors, scored with the model's similarity (dot for SparseEncoders), plus
+ * active-dimension statistics ({name}_query_active_dims, ...). */
+sbert_status sbert_sparse_ir_eval_run(const void *data, const sbert_eval_encoder *enc, const char *name,
+                                      sbert_eval_result *out);
+sbert_status sbert_sparse_similarity_eval_run(const void *data, const sbert_eval_encoder *enc, const char *name,
+                                              sbert_eval_result *out);
+sbert_status sbert_sparse_triplet_eval_run(const void *data, const sbert_eval_encoder *enc, const char *name,
+                                           sbert_eval_result *out);
+sbert_status sbert_sparse_pairs_eval_load(const char *path, size_t max_samples, void **data);
+sbert_status sbert_sparse_triplets_eval_load(const char *path, size_t max_samples, void **data);
+void sbert_sparse_rows_eval_free(void *data);
+size_t sbert_sparse_pairs_eval_summary(const void *data, char *buf, size_t cap);
+size_t sbert_sparse_triplets_eval_summary(const void *data, char *buf, size_t cap);
+/* " | query_active=<v> corpus_active=<v>" from the metrics ending in
+ * query_active_dims / corpus_active_dims ("n/a" when absent), for the
+ * VERDICT line of a SparseEncoder run. */
+void sbert_eval_active_dims_suffix(const sbert_eval_result *r, char *buf, size_t cap);
 
 /* Several evaluators run in order (SequentialEvaluator). */
 typedef struct sbert_evaluator_set sbert_evaluator_set;

@@ -27,6 +27,7 @@
 #define SBERT_LOSSES_LOSS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sbert.h"
 
@@ -61,15 +62,26 @@ typedef struct {
  * cols[c], grads[c]: [B, dim] for c in 0..n_cols-1 (column order of the data:
  * anchor, positive, negatives...); grads may be NULL (value only);
  * labels: [B] or NULL. */
+struct sbert_loss_def;
+
 typedef struct {
     const float *const *cols;
     float *const *grads;
     size_t n_cols, B, dim;
     const float *labels;
     const sbert_loss_values *v;
+    /* Training progress, for losses whose weights follow a schedule
+     * (SpladeLoss's regularizer ramp): the optimizer step about to be taken
+     * (0-based, HF's global_step at on_step_begin) and the total number of
+     * steps; total_steps 0 = no schedule (full weights). */
+    int64_t step, total_steps;
+    /* A wrapper loss (SpladeLoss, CachedSpladeLoss): the wrapped base loss
+     * and its parameter values; NULL otherwise. */
+    const struct sbert_loss_def *inner;
+    const sbert_loss_values *inner_v;
 } sbert_loss_batch;
 
-typedef struct {
+typedef struct sbert_loss_def {
     const char *name;
     unsigned kinds;           /* bit (1u << sbert_model_kind) */
     size_t min_inputs, max_inputs; /* text columns; max_inputs 0 = any number */
@@ -80,6 +92,13 @@ typedef struct {
     int cached;               /* Cached* loss: gradient caching by mini_batch_size */
     sbert_status (*compute)(const sbert_loss_batch *b, double *loss);
     const char *summary;      /* one line for help and the model card */
+    /* A sparse base loss that only runs inside SpladeLoss / CachedSpladeLoss
+     * (as in Python, where its forward raises): choosing it as `loss` is an
+     * error that says how to wrap it. */
+    int wrapped_only;
+    /* The model similarity this loss sets when built (SparseCoSENTLoss,
+     * SparseAnglELoss, SparseCosineSimilarityLoss: "cosine"), or NULL. */
+    const char *model_similarity;
 } sbert_loss_def;
 
 /* The row named `name` (case-sensitive, as Python), or NULL. */

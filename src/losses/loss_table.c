@@ -13,12 +13,17 @@
 #include "losses/ce_losses.h"
 #include "losses/loss.h"
 #include "losses/losses.h"
+#include "losses/splade.h"
 #include "models/model.h"
 
 #define ST (1u << SBERT_KIND_SENTENCE_TRANSFORMER)
 #define CE (1u << SBERT_KIND_CROSS_ENCODER)
 #define SE (1u << SBERT_KIND_SPARSE_ENCODER)
 #define NP(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Rows may leave the trailing fields of sbert_loss_def (wrapped_only,
+ * model_similarity) out: they are 0 / NULL. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 /* ------------------------------------------------------------ parameters */
 
@@ -38,6 +43,47 @@ static const sbert_loss_param P_TRIPLET[] = {
     {"distance_metric", SBERT_LP_CHOICE, "EUCLIDEAN", "EUCLIDEAN,COSINE,MANHATTAN", 0, 0,
      "TripletDistanceMetric"},
     {"triplet_margin", SBERT_LP_NUMBER, "5", NULL, -1e6, 1e6, "the margin between d(a, p) and d(a, n)"},
+};
+
+/* SparseEncoder (losses/splade.c); SpladeLoss's base_loss choices are the rows below. */
+#define SPARSE_BASES                                                                                          \
+    "SparseMultipleNegativesRankingLoss,SparseMarginMSELoss,SparseMSELoss,SparseDistillKLDivLoss,"            \
+    "SparseTripletLoss,SparseCoSENTLoss,SparseCosineSimilarityLoss,SparseAnglELoss"
+#define SPLADE_PARAMS                                                                                          \
+    {"base_loss", SBERT_LP_CHOICE, "SparseMultipleNegativesRankingLoss", SPARSE_BASES, 0, 0,                  \
+     "the wrapped loss (its own keys apply too)"},                                                             \
+        {"document_regularizer_weight", SBERT_LP_NUMBER, "3e-5", NULL, 0, 1e6,                                 \
+         "FLOPS weight of the documents (columns 1..), ramped up quadratically over the first third"},         \
+        {"query_regularizer_weight", SBERT_LP_NUMBER, "5e-5", NULL, 0, 1e6,                                    \
+         "FLOPS weight of the queries (column 0), ramped up the same way"},                                    \
+        {"document_regularizer_threshold", SBERT_LP_NUMBER, "-1", NULL, -1, 1e9,                               \
+         "only document vectors with more active dims are regularized (-1: all)"},                             \
+        {"query_regularizer_threshold", SBERT_LP_NUMBER, "-1", NULL, -1, 1e9,                                  \
+         "only query vectors with more active dims are regularized (-1: all)"},                                \
+    {                                                                                                          \
+        "use_document_regularizer_only", SBERT_LP_CHOICE, "false", "false,true", 0, 0,                         \
+            "treat every column as a document (symmetric data)"                                                \
+    }
+static const sbert_loss_param P_SPLADE[] = {SPLADE_PARAMS};
+static const sbert_loss_param P_CACHED_SPLADE[] = {
+    SPLADE_PARAMS,
+    {"mini_batch_size", SBERT_LP_INT, "32", NULL, 1, 1e9, "rows per forward pass (activations held for one)"},
+};
+static const sbert_loss_param P_SMNRL[] = {
+    {"scale", SBERT_LP_NUMBER, "1.0", NULL, 0, DBL_MAX, "multiplier of the similarities (SPLADE: 1)"},
+    {"similarity_fct", SBERT_LP_CHOICE, "dot_score", "dot_score,cos_sim", 0, 0, "similarity function"},
+};
+static const sbert_loss_param P_SMARGIN[] = {
+    {"similarity_fct", SBERT_LP_CHOICE, "pairwise_dot_score", "pairwise_dot_score,pairwise_cos_sim", 0, 0,
+     "pairwise similarity"},
+};
+static const sbert_loss_param P_STRIPLET[] = {
+    {"distance_metric", SBERT_LP_CHOICE, "EUCLIDEAN", "EUCLIDEAN,COSINE,MANHATTAN", 0, 0,
+     "TripletDistanceMetric"},
+    {"triplet_margin", SBERT_LP_NUMBER, "5", NULL, -1e6, 1e6, "the margin between d(a, p) and d(a, n)"},
+};
+static const sbert_loss_param P_SCOSENT[] = {
+    {"scale", SBERT_LP_NUMBER, "20.0", NULL, 0, DBL_MAX, "multiplier of the similarities"},
 };
 
 /* CrossEncoder losses (ce_losses.h). */
@@ -235,18 +281,37 @@ static const sbert_loss_def LOSSES[] = {
      ce_ranknet, "pairwise logistic loss over the document pairs of each query (LambdaLoss without weights)"},
     {"ADRMSELoss", CE, 2, 2, SBERT_LABEL_SCORE, "(query, [documents]) + [labels]", P_CE_ADRMSE, NP(P_CE_ADRMSE), 0,
      ce_adrmse, "discounted squared error between true and approximate (sigmoid) ranks"},
-    /* SparseEncoder losses (not implemented yet) */
-    {"SpladeLoss", SE, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
-    {"CachedSpladeLoss", SE, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 1, NULL, NULL},
-    {"FlopsLoss", SE, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
-    {"SparseMultipleNegativesRankingLoss", SE, 2, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
-    {"SparseMarginMSELoss", SE, 3, 3, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"SparseMSELoss", SE, 1, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"SparseDistillKLDivLoss", SE, 2, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"SparseTripletLoss", SE, 3, 3, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
-    {"SparseCoSENTLoss", SE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"SparseCosineSimilarityLoss", SE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
-    {"SparseAnglELoss", SE, 2, 2, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL, NULL},
+    /* SparseEncoder losses (losses/splade.c, losses/sparse_losses.c). The
+     * base losses run only inside SpladeLoss / CachedSpladeLoss (base_loss);
+     * its column and label rules are the base loss's. */
+    {"SpladeLoss", SE, 1, 0, SBERT_LABEL_NONE, "(the base loss's columns)", P_SPLADE, NP(P_SPLADE), 0,
+     sbert_loss_splade,
+     "base_loss + FLOPS regularisation of queries and documents (weights ramped up over the first third)", 0, NULL},
+    {"CachedSpladeLoss", SE, 1, 0, SBERT_LABEL_NONE, "(the base loss's columns)", P_CACHED_SPLADE,
+     NP(P_CACHED_SPLADE), 1, sbert_loss_splade, "SpladeLoss with gradient caching (mini_batch_size)", 0, NULL},
+    {"FlopsLoss", SE, 1, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, sbert_loss_flops_standalone,
+     "the FLOPS regularizer (sum over the vocabulary of the squared mean activation); SpladeLoss's", 1, NULL},
+    {"SparseMultipleNegativesRankingLoss", SE, 2, 0, SBERT_LABEL_NONE, APN, P_SMNRL, NP(P_SMNRL), 0,
+     sbert_loss_sparse_mnrl_adapter, "MultipleNegativesRankingLoss with scale 1 and the dot product", 1, NULL},
+    {"SparseMarginMSELoss", SE, 3, 3, SBERT_LABEL_SCORE, "(query, positive, negative) + score margin", P_SMARGIN,
+     NP(P_SMARGIN), 0, sbert_loss_sparse_margin_mse_adapter,
+     "MSE between sim(q, pos) - sim(q, neg) and the teacher's margin", 1, NULL},
+    {"SparseMSELoss", SE, 1, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL,
+     "MSE to teacher embeddings (needs list-valued labels: not read by the data loader yet)", 1, NULL},
+    {"SparseDistillKLDivLoss", SE, 3, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL,
+     "KL divergence to teacher score distributions (needs list-valued labels: not read by the data loader yet)", 1,
+     NULL},
+    {"SparseTripletLoss", SE, 3, 3, SBERT_LABEL_NONE, "(anchor, positive, negative)", P_STRIPLET, NP(P_STRIPLET), 0,
+     sbert_loss_sparse_triplet_adapter, "TripletLoss (euclidean, margin 5)", 1, NULL},
+    {"SparseCoSENTLoss", SE, 2, 2, SBERT_LABEL_SCORE, "(sentence1, sentence2)", P_SCOSENT, NP(P_SCOSENT), 0,
+     sbert_loss_sparse_cosent_adapter, "CoSENTLoss on cosine similarities (sets the model's similarity to cosine)",
+     1, "cosine"},
+    {"SparseCosineSimilarityLoss", SE, 2, 2, SBERT_LABEL_SCORE, "(sentence1, sentence2)", NULL, 0, 0,
+     sbert_loss_sparse_cosine_adapter, "MSE between cos(u, v) and the label (sets the model's similarity to cosine)",
+     1, "cosine"},
+    {"SparseAnglELoss", SE, 2, 2, SBERT_LABEL_SCORE, "(sentence1, sentence2)", P_SCOSENT, NP(P_SCOSENT), 0,
+     sbert_loss_sparse_angle_adapter, "CoSENTLoss on angle similarities (sets the model's similarity to cosine)", 1,
+     "cosine"},
     {"CSRLoss", SE, 0, 0, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
 };
 

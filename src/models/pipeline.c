@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "models/model.h"
+#include "models/sparse_encoder.h"
 #include "modules/normalize.h"
 
 static sbert_status nomem(const char *what) { return sbert_fail(SBERT_ERR_NOMEM, "out of memory (%s)", what); }
@@ -118,6 +119,9 @@ sbert_status sbert_model_encode(sbert_model *m, const char *const *texts, size_t
 
     const char *prompt = NULL;
     SBERT_TRY(resolve_prompt(m, &opt, &prompt));
+    /* Kind rules, the Router's route for opt.task, max_active_dims. */
+    size_t max_active_dims = 0;
+    SBERT_TRY(sbert_model_encode_prepare(m, &opt, &max_active_dims));
     size_t prompt_len = 0;
     SBERT_TRY(sbert_model_prompt_length(m, prompt, &prompt_len));
     const size_t out_dim = sbert_model_encode_dim(m, &opt);
@@ -160,6 +164,7 @@ sbert_status sbert_model_encode(sbert_model *m, const char *const *texts, size_t
             float *dst = out + order[start + j].idx * out_dim;
             memcpy(dst, f.emb + j * m->full_dim, out_dim * sizeof *dst);
             if (opt.normalize) sbert_normalize_rows(dst, 1, out_dim);
+            if (max_active_dims) sbert_select_max_active_dims(dst, out_dim, max_active_dims);
         }
         if (opt.progress) opt.progress(start + nb, n, opt.progress_user);
     }

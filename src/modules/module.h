@@ -49,6 +49,10 @@ typedef struct {
     /* Token embeddings: [T, tok_dim] or NULL. */
     float *tok;
     size_t tok_dim;
+    /* Set by an MLM head (modules/mlm_head.h): tok holds its transformed
+     * hidden states and this module owns the vocabulary decoder, which
+     * SpladePooling applies fused per token block (NULL otherwise). */
+    const sbert_module *mlm;
     /* Sentence embeddings: [n_seq, dim] or NULL. */
     float *emb;
     size_t dim;

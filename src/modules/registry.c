@@ -7,19 +7,31 @@
 #include <string.h>
 
 #include "modules/dense.h"
+#include "modules/mlm_head.h"
 #include "modules/module.h"
 #include "modules/normalize.h"
 #include "modules/pooling.h"
+#include "modules/router.h"
+#include "modules/sparse_static_embedding.h"
+#include "modules/splade_pooling.h"
 #include "modules/static_embedding.h"
 #include "modules/transformer_module.h"
 
 static const sbert_module_class CLASSES[] = {
-    {"Transformer", sbert_transformer_module_load, SBERT_MODULE_INPUT, 0, "sentence_transformers.models.Transformer"},
+    {"Transformer", sbert_transformer_task_load, SBERT_MODULE_INPUT, 0, "sentence_transformers.models.Transformer"},
     {"StaticEmbedding", sbert_static_module_load, SBERT_MODULE_INPUT, 1,
      "sentence_transformers.models.StaticEmbedding"},
     {"Pooling", sbert_pooling_module_load, SBERT_MODULE_TOKEN, 1, "sentence_transformers.models.Pooling"},
     {"Dense", sbert_dense_module_load, SBERT_MODULE_SENTENCE, 1, "sentence_transformers.models.Dense"},
     {"Normalize", sbert_normalize_module_load, SBERT_MODULE_SENTENCE, 1, "sentence_transformers.models.Normalize"},
+    /* SparseEncoder (modules/mlm_head.c, modules/splade_pooling.c) */
+    {"MLMTransformer", sbert_mlm_module_load, SBERT_MODULE_INPUT, 0,
+     "sentence_transformers.sparse_encoder.models.MLMTransformer"},
+    {"SpladePooling", sbert_splade_pooling_load, SBERT_MODULE_TOKEN, 1,
+     "sentence_transformers.sparse_encoder.models.SpladePooling"},
+    {"SparseStaticEmbedding", sbert_sparse_static_load, SBERT_MODULE_INPUT, 1,
+     "sentence_transformers.sparse_encoder.models.SparseStaticEmbedding"},
+    {"Router", sbert_router_load, SBERT_MODULE_INPUT, 1, "sentence_transformers.models.Router"},
 };
 
 /* modules.json type strings: the legacy sentence_transformers.models paths
@@ -54,6 +66,28 @@ static const struct {
     {"sentence_transformers.models.StaticEmbedding.StaticEmbedding", "StaticEmbedding"},
     {"sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding", "StaticEmbedding"},
     {"sentence_transformers.sentence_transformer.modules.StaticEmbedding", "StaticEmbedding"},
+    {"sentence_transformers.sparse_encoder.models.MLMTransformer", "MLMTransformer"},
+    {"sentence_transformers.sparse_encoder.models.MLMTransformer.MLMTransformer", "MLMTransformer"},
+    {"sentence_transformers.sparse_encoder.modules.mlm_transformer.MLMTransformer", "MLMTransformer"},
+    {"sentence_transformers.sparse_encoder.modules.MLMTransformer", "MLMTransformer"},
+    {"sentence_transformers.sparse_encoder.models.SpladePooling", "SpladePooling"},
+    {"sentence_transformers.sparse_encoder.models.SpladePooling.SpladePooling", "SpladePooling"},
+    {"sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling", "SpladePooling"},
+    {"sentence_transformers.sparse_encoder.modules.SpladePooling", "SpladePooling"},
+    {"sentence_transformers.sparse_encoder.models.SparseStaticEmbedding", "SparseStaticEmbedding"},
+    {"sentence_transformers.sparse_encoder.models.SparseStaticEmbedding.SparseStaticEmbedding",
+     "SparseStaticEmbedding"},
+    {"sentence_transformers.sparse_encoder.modules.sparse_static_embedding.SparseStaticEmbedding",
+     "SparseStaticEmbedding"},
+    {"sentence_transformers.sparse_encoder.modules.SparseStaticEmbedding", "SparseStaticEmbedding"},
+    {"sentence_transformers.base.modules.router.Router", "Router"},
+    {"sentence_transformers.base.modules.Router", "Router"},
+    {"sentence_transformers.models.Router", "Router"},
+    {"sentence_transformers.models.Router.Router", "Router"},
+    {"sentence_transformers.models.Asym", "Router"},
+    {"sentence_transformers.models.Asym.Asym", "Router"},
+    {"sentence_transformers.sparse_encoder.modules.Router", "Router"},
+    {"sentence_transformers.sentence_transformer.modules.Router", "Router"},
 };
 
 const sbert_module_class *sbert_module_class_named(const char *class_name) {
@@ -68,4 +102,4 @@ const sbert_module_class *sbert_module_class_find(const char *type) {
     return NULL;
 }
 
-const char *sbert_module_class_list(void) { return "Transformer, StaticEmbedding, Pooling, Dense and Normalize"; }
+const char *sbert_module_class_list(void) { return "Transformer, StaticEmbedding, Pooling, Dense, Normalize, MLMTransformer, SpladePooling, SparseStaticEmbedding and Router"; }

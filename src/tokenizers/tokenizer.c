@@ -17,6 +17,7 @@
  * Padding is never applied (attention_mask is all ones).
  */
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,6 +249,10 @@ struct sbert_tokenizer {
     sbert_truncation_strategy trunc_strategy;
     int trunc_left;
     int track_orig; /* Metaspace "first" needs original offsets */
+    /* id -> token string, built on the first sbert_tokenizer_id_to_token */
+    const char **id_tok;
+    size_t id_tok_n;
+    char *id_tok_buf;
 };
 
 void sbert_tokenizer_free(sbert_tokenizer *tok) {
@@ -264,6 +269,8 @@ void sbert_tokenizer_free(sbert_tokenizer *tok) {
     free(tok->trie_raw.v);
     free(tok->trie_norm.v);
     free(tok->name);
+    free((void *)tok->id_tok);
+    free(tok->id_tok_buf);
     free(tok);
 }
 
@@ -743,4 +750,63 @@ sbert_status sbert_tokenizer_encode(const sbert_tokenizer *tok, const char *text
     tk_ids_free(&a);
     tk_ids_free(&b);
     return st;
+}
+
+/* ------------------------------------------------------ id -> token */
+
+static pthread_mutex_t g_id_tok_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The id -> string table: the model vocabulary, then the added tokens'
+ * contents over it (what convert_ids_to_tokens returns). */
+static int build_id_tok(sbert_tokenizer *tok) {
+    const tk_vocab *v = model_vocab(tok->model);
+    size_t n = 0;
+    if (v) {
+        for (size_t i = 0; i < v->cap; i++)
+            if (v->slots[i].id >= 0 && (size_t)v->slots[i].id + 1 > n) n = (size_t)v->slots[i].id + 1;
+    } else {
+        n = sbert_unigram_vocab_size(tok->model->uni);
+    }
+    for (size_t k = 0; k < tok->n_added; k++)
+        if (tok->added[k].id >= 0 && (size_t)tok->added[k].id + 1 > n) n = (size_t)tok->added[k].id + 1;
+    const char **t = calloc(n ? n : 1, sizeof *t);
+    char *buf = NULL;
+    if (!t) return 0;
+    if (v) {
+        size_t bytes = 0;
+        for (size_t i = 0; i < v->cap; i++)
+            if (v->slots[i].id >= 0) bytes += v->slots[i].len + 1;
+        buf = malloc(bytes ? bytes : 1);
+        if (!buf) {
+            free(t);
+            return 0;
+        }
+        size_t o = 0;
+        for (size_t i = 0; i < v->cap; i++) {
+            const tk_vent *e = &v->slots[i];
+            if (e->id < 0) continue;
+            memcpy(buf + o, v->keys.p + e->off, e->len);
+            buf[o + e->len] = '\0';
+            t[e->id] = buf + o;
+            o += e->len + 1;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) t[i] = sbert_unigram_id_to_token(tok->model->uni, (int32_t)i);
+    }
+    for (size_t k = 0; k < tok->n_added; k++)
+        if (tok->added[k].id >= 0) t[tok->added[k].id] = tok->added[k].raw;
+    tok->id_tok = t;
+    tok->id_tok_buf = buf;
+    tok->id_tok_n = n;
+    return 1;
+}
+
+const char *sbert_tokenizer_id_to_token(const sbert_tokenizer *ctok, int32_t id) {
+    if (!ctok || id < 0) return NULL;
+    sbert_tokenizer *tok = (sbert_tokenizer *)ctok; /* the table is a cache */
+    pthread_mutex_lock(&g_id_tok_lock);
+    int ok = tok->id_tok != NULL || build_id_tok(tok);
+    pthread_mutex_unlock(&g_id_tok_lock);
+    if (!ok || (size_t)id >= tok->id_tok_n) return NULL;
+    return tok->id_tok[id];
 }

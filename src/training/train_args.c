@@ -40,7 +40,7 @@ static const arg_def ARGS[] = {
     {"revision", K_STR, NULL, A(revision), 0, 0,
      "for a Hugging Face model id: the branch, tag or commit in the local cache (main)"},
     {"model_type", K_STR, "SentenceTransformer", A(model_type), 0, 0,
-     "the model kind trained: SentenceTransformer or CrossEncoder"},
+     "the model kind trained: SentenceTransformer, CrossEncoder or SparseEncoder"},
     {"num_labels", K_INT, "0", A(num_labels), 0, 1e6,
      "CrossEncoder: labels of the head (0: the checkpoint's; 1 for an encoder without a head)"},
     {"activation_fn", K_STR, NULL, A(activation_fn), 0, 0,
@@ -198,7 +198,7 @@ static sbert_status bad_loss(const sbert_recipe *r, const char *name, int kind) 
     for (size_t i = 0; i < sbert_loss_count(); i++) {
         const sbert_loss_def *d = sbert_loss_at(i);
         if (nn < 128) names[nn++] = d->name;
-        if (d->compute && (d->kinds & (1u << kind)) && n < sizeof avail)
+        if (d->compute && !d->wrapped_only && (d->kinds & (1u << kind)) && n < sizeof avail)
             n += (size_t)snprintf(avail + n, sizeof avail - n, "%s%s", n ? ", " : "", d->name);
     }
     const sbert_loss_def *d = sbert_loss_find_kind(name, kind);
@@ -255,27 +255,59 @@ static sbert_status read_report_to(const sbert_recipe *r, sbert_train_args *a) {
 }
 
 /* The loss, its parameters, and keys that belong to other losses. */
-static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
-    const sbert_loss_def *d = sbert_loss_find_kind(a->loss, a->kind);
-    if (!d || !d->compute || !(d->kinds & (1u << a->kind))) return bad_loss(r, a->loss, a->kind);
-    a->loss_def = d;
-    memset(&a->loss_values, 0, sizeof a->loss_values);
+/* The parameters of def from the recipe (defaults where absent). */
+static sbert_status read_params(const sbert_recipe *r, const sbert_loss_def *d, sbert_loss_values *v) {
+    memset(v, 0, sizeof *v);
     for (size_t i = 0; i < d->n_params; i++) {
-        const char *v = sbert_recipe_get(r, d->params[i].key);
-        const char *origin = v ? sbert_recipe_origin(r, d->params[i].key) : "default";
-        SBERT_TRY(sbert_loss_param_parse(d, i, v ? v : d->params[i].def, origin, &a->loss_values));
+        const char *x = sbert_recipe_get(r, d->params[i].key);
+        const char *origin = x ? sbert_recipe_origin(r, d->params[i].key) : "default";
+        SBERT_TRY(sbert_loss_param_parse(d, i, x ? x : d->params[i].def, origin, v));
     }
+    return SBERT_OK;
+}
+
+/* The loss, its parameters (and a wrapped base loss's: SpladeLoss), and
+ * keys that belong to other losses. */
+static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
+    const int kind = a->kind;
+    const sbert_loss_def *d = sbert_loss_find_kind(a->loss, kind);
+    if (!d || !d->compute || !(d->kinds & (1u << kind))) return bad_loss(r, a->loss, kind);
+    if (d->wrapped_only)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          !strcmp(d->name, "FlopsLoss")
+                              ? "%s: FlopsLoss is not used alone: it is the regularizer SpladeLoss adds (loss: "
+                                "SpladeLoss%s)"
+                              : "%s: %s should not be used alone: write loss: SpladeLoss and base_loss: %s (SpladeLoss "
+                                "adds the FLOPS regularizer that keeps the vectors sparse)",
+                          sbert_recipe_origin(r, "loss"), !strcmp(d->name, "FlopsLoss") ? "" : d->name, d->name);
+    a->loss_def = d;
+    SBERT_TRY(read_params(r, d, &a->loss_values));
+    a->inner_loss_def = NULL;
+    int bi = sbert_loss_param_index(d, "base_loss");
+    if (bi >= 0) {
+        const sbert_loss_def *in = sbert_loss_find_kind(a->loss_values.str[bi], kind);
+        const char *origin = sbert_recipe_get(r, "base_loss") ? sbert_recipe_origin(r, "base_loss") : "default";
+        if (!in || !in->compute)
+            return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: base_loss %s: %s", origin, a->loss_values.str[bi],
+                              in && in->summary ? in->summary : "not implemented yet");
+        a->inner_loss_def = in;
+        SBERT_TRY(read_params(r, in, &a->inner_loss_values));
+    }
+    const sbert_loss_def *in = a->inner_loss_def;
     for (const char *const *k = sbert_loss_param_keys(); *k; k++) {
-        if (!sbert_recipe_get(r, *k) || sbert_loss_param_index(d, *k) >= 0) continue;
+        if (!sbert_recipe_get(r, *k) || sbert_loss_param_index(d, *k) >= 0 || (in && sbert_loss_param_index(in, *k) >= 0))
+            continue;
+        /* The losses that take this key: those for this kind of model, else any. */
         char users[256] = "";
         size_t n = 0;
-        for (size_t i = 0; i < sbert_loss_count() && n < sizeof users; i++) {
-            const sbert_loss_def *o = sbert_loss_at(i);
-            if (o->compute && sbert_loss_param_index(o, *k) >= 0 && !strstr(users, o->name))
-                n += (size_t)snprintf(users + n, sizeof users - n, "%s%s", n ? ", " : "", o->name);
-        }
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' is a parameter of %s, not of %s; remove it",
-                          sbert_recipe_origin(r, *k), *k, users, d->name);
+        for (int same_kind = 1; same_kind >= 0 && n == 0; same_kind--)
+            for (size_t i = 0; i < sbert_loss_count() && n < sizeof users; i++) {
+                const sbert_loss_def *o = sbert_loss_at(i);
+                if (o->compute && sbert_loss_param_index(o, *k) >= 0 && (!same_kind || (o->kinds & d->kinds)))
+                    n += (size_t)snprintf(users + n, sizeof users - n, "%s%s", n ? ", " : "", o->name);
+            }
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' is a parameter of %s, not of %s%s%s; remove it",
+                          sbert_recipe_origin(r, *k), *k, users, d->name, in ? " or " : "", in ? in->name : "");
     }
     return SBERT_OK;
 }
@@ -311,9 +343,6 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: model_type must be SentenceTransformer, CrossEncoder or "
                                                  "SparseEncoder, got '%s'",
                           sbert_recipe_origin(r, "model_type"), a->model_type);
-    if (kind == SBERT_KIND_SPARSE_ENCODER)
-        return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: model_type %s: training a %s is not supported yet",
-                          sbert_recipe_origin(r, "model_type"), a->model_type, a->model_type);
     a->kind = kind;
     static const char *const ce_keys[] = {"num_labels", "activation_fn", "allow_activation_mismatch"};
     for (size_t i = 0; kind != SBERT_KIND_CROSS_ENCODER && i < sizeof ce_keys / sizeof ce_keys[0]; i++)
@@ -401,21 +430,24 @@ size_t sbert_train_args_help(char *buf, size_t cap) {
     APPENDF("\nKeys accepted only as shown (anything else is refused with the reason):\n");
     for (size_t i = 0; i < N_REFUSED; i++)
         APPENDF("  %-30s %s\n", REFUSED[i].key, REFUSED[i].ok ? REFUSED[i].ok : "(not supported yet)");
-    static const int kinds[2] = {SBERT_KIND_SENTENCE_TRANSFORMER, SBERT_KIND_CROSS_ENCODER};
-    for (int kk = 0; kk < 2; kk++) {
-        APPENDF("\nLosses (%s%s) and their keys:\n", sbert_model_kind_name(kinds[kk]),
-                kk ? ", model_type: CrossEncoder" : "");
+    static const int kinds[3] = {SBERT_KIND_SENTENCE_TRANSFORMER, SBERT_KIND_CROSS_ENCODER,
+                                 SBERT_KIND_SPARSE_ENCODER};
+    static const char *const how[3] = {"", ", model_type: CrossEncoder",
+                                       ", model_type: SparseEncoder; a base loss goes in SpladeLoss's base_loss"};
+    for (int kk = 0; kk < 3; kk++) {
+        APPENDF("\nLosses (%s%s) and their keys:\n", sbert_model_kind_name(kinds[kk]), how[kk]);
         for (size_t i = 0; i < sbert_loss_count(); i++) {
             const sbert_loss_def *d = sbert_loss_at(i);
-            if (!d->compute || !(d->kinds & (1u << kinds[kk]))) continue;
-            APPENDF("  %s: %s; columns %s\n", d->name, d->summary, d->columns);
+            if (!d->compute || !(d->kinds & (1u << kinds[kk])) || !d->summary) continue;
+            APPENDF("  %s%s: %s%s%s\n", d->name, d->wrapped_only ? " (base_loss)" : "", d->summary,
+                    d->columns ? "; columns " : "", d->columns ? d->columns : "");
             for (size_t k = 0; k < d->n_params; k++)
                 APPENDF("      %-26s %s [%s]%s%s\n", d->params[k].key, d->params[k].help, d->params[k].def,
                         d->params[k].choices ? (d->params[k].kind == SBERT_LP_CHOICE ? " one of " : " or ") : "",
                         d->params[k].choices ? d->params[k].choices : "");
         }
     }
-    for (int kk = 0; kk < 2; kk++) {
+    for (int kk = 0; kk < 3; kk++) {
         APPENDF("\nEvaluators (%s; comma lists run as a SequentialEvaluator):\n", sbert_model_kind_name(kinds[kk]));
         for (size_t i = 0; i < sbert_evaluator_count(); i++) {
             const sbert_evaluator_def *d = sbert_evaluator_at(i);
@@ -423,6 +455,6 @@ size_t sbert_train_args_help(char *buf, size_t cap) {
         }
     }
     APPENDF("\nVERDICT: WIN when the score beats the baseline by >= 0.005, MARGINAL in [0, 0.005), REGRESSION "
-            "below.\n");
+            "below; a SparseEncoder run adds the final query / corpus active dimensions.\n");
     return n;
 }

@@ -36,6 +36,9 @@ typedef struct {
     const char *loss;
     const sbert_loss_def *loss_def;
     sbert_loss_values loss_values;
+    /* A wrapper loss's base loss (SpladeLoss base_loss), or NULL. */
+    const sbert_loss_def *inner_loss_def;
+    sbert_loss_values inner_loss_values;
     /* evaluation */
     const char *evaluator, *evaluator_name, *test_evaluator;
     /* training arguments */

@@ -37,7 +37,9 @@ static sbert_status loss_of(sbert_trainer *t, const float *emb, size_t B, const 
     }
     if (labels)
         for (size_t i = 0; i < B; i++) labels[i] = (float)t->train->cols[t->label_col].num[rows[i]];
-    sbert_loss_batch lb = {cols, grads, nc, B, D, labels, &t->a->loss_values};
+    /* step: the optimizer step about to be taken (SpladeLoss's regularizer ramp). */
+    sbert_loss_batch lb = {cols,           grads,          nc, B, D, labels, &t->a->loss_values, t->global_step,
+                           t->total_steps, t->a->inner_loss_def, t->a->inner_loss_def ? &t->a->inner_loss_values : NULL};
     st = t->a->loss_def->compute(&lb, loss);
 done:
     free(cols);

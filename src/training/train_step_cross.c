@@ -435,7 +435,8 @@ sbert_status sbert_ce_train_step(sbert_ce_train *c, const size_t *rows, size_t B
         for (size_t p = 0; p < P; p++) memcpy(c->S + c->slot[p], c->logits + p * L, L * sizeof *c->S);
         const float *cols[1] = {c->S};
         float *grads[1] = {c->G};
-        sbert_loss_batch lb = {cols, grads, 1, B, K, c->layout == L_MNRL ? NULL : c->Y, &c->v};
+        sbert_loss_batch lb = {.cols = cols, .grads = grads, .n_cols = 1, .B = B, .dim = K,
+                               .labels = c->layout == L_MNRL ? NULL : c->Y, .v = &c->v};
         double loss = 0;
         st = c->def->compute(&lb, &loss);
         if (st != SBERT_OK) sbert_error_prefix("%s: ", c->def->name);

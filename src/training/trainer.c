@@ -159,7 +159,9 @@ static sbert_status load_data(sbert_trainer *t) {
         size_t l = strlen(have);
         snprintf(have + l, sizeof have - l, "%s%s", c ? ", " : "", t->train->cols[c].name);
     }
-    SBERT_TRY(sbert_loss_check_columns(a->loss_def, t->n_inputs, t->label_col >= 0, a->train_data, have));
+    /* A wrapper loss (SpladeLoss) takes its base loss's columns. */
+    SBERT_TRY(sbert_loss_check_columns(a->inner_loss_def ? a->inner_loss_def : a->loss_def, t->n_inputs,
+                                       t->label_col >= 0, a->train_data, have));
     SBERT_TRY(sbert_dataset_check_inputs_ex(t->train, a->kind == SBERT_KIND_CROSS_ENCODER));
     if (t->train->n_rows == 0) return sbert_fail(SBERT_ERR_FORMAT, "%s: no training rows", a->train_data);
 
@@ -188,6 +190,9 @@ static sbert_status load_model(sbert_trainer *t) {
     const sbert_train_args *a = t->a;
     int is_static = !strcasecmp(a->model, "static") || !strcasecmp(a->model, "StaticEmbedding");
     if (is_static) {
+        if (sbert_model_kind_parse(a->model_type) != SBERT_KIND_SENTENCE_TRANSFORMER)
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: model: static builds a SentenceTransformer, not a %s",
+                              sbert_recipe_origin(t->recipe, "model"), a->model_type);
         if (!a->tokenizer)
             return sbert_fail(SBERT_ERR_INVALID_ARG,
                               "recipe: model 'static' needs 'tokenizer' (a tokenizer.json file) and 'embedding_dim'");
@@ -224,10 +229,13 @@ static sbert_status load_model(sbert_trainer *t) {
                      a->model, sbert_cross_encoder_num_labels(t->model), sbert_cross_encoder_activation_fn(t->model));
         } else {
             sbert_load_options lo = {0, a->revision};
-            SBERT_TRY(sbert_model_load(a->model, &lo, &t->model));
+            SBERT_TRY(sbert_model_load_kind(a->model, (sbert_model_kind)a->kind, &lo, &t->model));
             snprintf(t->model_desc, sizeof t->model_desc, "%s", a->model);
         }
     }
+    /* SparseCoSENTLoss & co. set the model's similarity to cosine when built. */
+    if (a->inner_loss_def && a->inner_loss_def->model_similarity)
+        snprintf(t->model->sim_name, sizeof t->model->sim_name, "%s", a->inner_loss_def->model_similarity);
     if (a->max_seq_length > 0) {
         sbert_status st = sbert_model_set_max_seq_length(t->model, (size_t)a->max_seq_length);
         if (st != SBERT_OK) {
@@ -552,8 +560,12 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
     res->verdict = verdict;
     res->steps = t->global_step;
     snprintf(res->final_dir, sizeof res->final_dir, "%s", final_dir);
-    sbert_log(t->log, "VERDICT: %s | score=%.4f | baseline=%.4f | delta=%+.4f\n", verdict, score, baseline,
-              score - baseline);
+    /* SparseEncoder: the active dims of the final evaluation (the skill's
+     * "| query_active=<v> corpus_active=<v>", picked by key suffix). */
+    char active[160] = "";
+    if (t->model->kind == SBERT_KIND_SPARSE_ENCODER) sbert_eval_active_dims_suffix(&t->final_res, active, sizeof active);
+    sbert_log(t->log, "VERDICT: %s | score=%.4f | baseline=%.4f | delta=%+.4f%s\n", verdict, score, baseline,
+              score - baseline, active);
     return SBERT_OK;
 }
 
