@@ -381,6 +381,34 @@ case_i21_model_card_front_matter() {
   ! grep -qE "PyTorch: [0-9]|Transformers: [0-9]" "$card" || { echo "FAIL $CASE: a fake framework version"; return 1; }
 }
 
+# item 17: a progress bar with ETA on a terminal, plain log lines otherwise.
+case_i17_progress_bar_on_a_tty() {
+  command -v script >/dev/null || { echo "FAIL $CASE: needs script(1) (util-linux) to give the run a terminal"; return 1; }
+  run_sh "script -qec \"'\$1' train $STATIC_ARGS --max_steps 4 --output_dir '$T/o17'\" /dev/null"
+  expect 0 || return 1
+  grep -q "4/4 steps" "$T/out" && grep -q "ETA" "$T/out" && grep -q "samples/s" "$T/out" ||
+    { echo "FAIL $CASE: no progress bar with steps, samples/s and ETA on the terminal"; return 1; }
+}
+case_i17_plain_lines_off_a_tty() {
+  run train $STATIC_ARGS --max_steps 4 --output_dir "$T/o17b"
+  expect 0 || return 1
+  ! grep -q "ETA" "$T/err" && grep -q "'loss': " "$T/out" ||
+    { echo "FAIL $CASE: a progress bar written to a file, or no plain log lines"; return 1; }
+}
+
+# item 20: model ids through the Hugging Face cache layout, with a revision.
+case_i20_hf_cache_model_id() {
+  run_sh "HF_HUB_CACHE='$ROOT/tests/data/hf_cache/hub' exec \"\$1\" encode --model sbert-tests/micro-bert --input '$T/a.txt' --output '$T/e20.jsonl'"
+  expect 0 && expect_file "$T/e20.jsonl" || return 1
+  run_sh "HF_HUB_CACHE='$ROOT/tests/data/hf_cache/hub' exec \"\$1\" encode --model sbert-tests/micro-bert --revision v1 --input '$T/a.txt' --output '$T/e20v1.jsonl'"
+  expect 0 && expect_file "$T/e20v1.jsonl" || return 1
+  ! cmp -s "$T/e20.jsonl" "$T/e20v1.jsonl" || { echo "FAIL $CASE: revision v1 gave the main revision's embeddings"; return 1; }
+}
+case_i20_hf_cache_id_missing() {
+  run_sh "HF_HUB_CACHE='$T/empty-cache' exec \"\$1\" encode --model sbert-tests/nope --input '$T/a.txt' --output '$T/e20m.jsonl'"
+  expect 1 "'sbert-tests/nope'" "$T/empty-cache/models--sbert-tests--nope/refs/main"
+}
+
 # ------------------------------------------------------------- run them
 
 for CASE in $(declare -F | awk '{print $3}' | grep '^case_' | sort); do
