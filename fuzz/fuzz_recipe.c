@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(tail);
         return 0;
     }
-    const char *const *keys = sbert_recipe_known_keys();
+    const char *const *keys = sbert_train_known_keys();
     for (size_t i = 0; keys[i]; i++) {
         const char *s;
         double d;
@@ -68,7 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!known) abort(); /* an unknown key was accepted */
         if (sbert_recipe_get(r, k) != v) abort();
     }
-    (void)sbert_recipe_closest_key("learnng_rate");
+    size_t n_keys = 0;
+    while (keys[n_keys]) n_keys++;
+    (void)sbert_closest_name("learnng_rate", keys, n_keys);
     sbert_recipe_free(r);
     free(tail);
     return 0;
