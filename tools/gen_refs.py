@@ -26,6 +26,7 @@ ORDER = [
     "gen_static_refs.py",
     "gen_eval_refs.py",
     "gen_triplet_refs.py",
+    "gen_mining_refs.py",
     "gen_cross_encoder_refs.py",
     "gen_ir_refs.py",
     "gen_train_refs.py",

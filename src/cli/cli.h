@@ -15,6 +15,7 @@
  *   cmd_similarity.c  `sbert similarity`
  *   cmd_evaluate.c    `sbert evaluate`
  *   cmd_train.c       `sbert train`
+ *   cmd_mine.c        `sbert mine`
  *
  * Exit codes: 0 success, 1 a failure while running (a file that cannot be
  * read or written, a model the library rejects: the library's message is
@@ -168,11 +169,13 @@ extern const cli_command_spec cli_tokenize_spec;
 extern const cli_command_spec cli_similarity_spec;
 extern const cli_command_spec cli_evaluate_spec;
 extern const cli_command_spec cli_train_spec;
+extern const cli_command_spec cli_mine_spec;
 
 int cli_cmd_encode(int argc, char **argv);
 int cli_cmd_tokenize(int argc, char **argv);
 int cli_cmd_similarity(int argc, char **argv);
 int cli_cmd_evaluate(int argc, char **argv);
 int cli_cmd_train(int argc, char **argv);
+int cli_cmd_mine(int argc, char **argv);
 
 #endif

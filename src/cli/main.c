@@ -5,7 +5,7 @@
  *   sbert help [COMMAND]
  *   sbert COMMAND [options]      (COMMAND --help describes every option)
  *
- * Commands: encode, tokenize, similarity, evaluate, train (one file each,
+ * Commands: encode, tokenize, similarity, evaluate, train, mine (one file each,
  * cmd_*.c). This file
  * only dispatches: it finds the command (suggesting the closest name for a
  * typo), prints the overview help and the version.
@@ -26,6 +26,7 @@ static const command commands[] = {
     {&cli_similarity_spec, cli_cmd_similarity},
     {&cli_evaluate_spec, cli_cmd_evaluate},
     {&cli_train_spec, cli_cmd_train},
+    {&cli_mine_spec, cli_cmd_mine},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -76,7 +77,7 @@ static int unknown_command(const char *name) {
         return cli_usage_error("unknown command '%s'; did you mean '%s'? (see 'sbert --help')",
                                name, close);
     return cli_usage_error("unknown command '%s' (commands: encode, tokenize, similarity, "
-                           "evaluate, train; see 'sbert --help')",
+                           "evaluate, train, mine; see 'sbert --help')",
                            name);
 }
 
