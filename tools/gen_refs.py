@@ -27,6 +27,8 @@ ORDER = [
     "gen_eval_refs.py",
     "gen_triplet_refs.py",
     "gen_mining_refs.py",
+    "gen_static_warmstart_refs.py",
+    "gen_lora_refs.py",
     "gen_cross_encoder_refs.py",
     "gen_ir_refs.py",
     "gen_train_refs.py",
