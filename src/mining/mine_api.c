@@ -316,7 +316,7 @@ sbert_status sbert_mine_write(const sbert_mine_table *t, const sbert_mine_data *
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: the output file must end in .jsonl, .json, .csv or .tsv", path);
     /* column names, as the Python Dataset has them */
     const char *cols[64];
-    char negnames[32][24];
+    char negnames[32][32];
     size_t nc = 0;
     cols[nc++] = anchor_column;
     cols[nc++] = positive_column;
