@@ -597,8 +597,29 @@ static void test_cli(void) {
           "sbert mine prints the report: %s", log ? log : "(none)");
     free(log);
 
-    /* bad input */
+    /* --cache-folder: the second run reads the embeddings back and writes the same rows */
     char cmd[4096];
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(cmd, sizeof cmd,
+                 "%s mine --model %s --data %s --output %s/cache%d.jsonl --cache-folder %s/cache > %s/cache%d.txt",
+                 g_bin, model, snli, g_tmp, pass, g_tmp, g_tmp, pass);
+        CHECK(run_cmd(cmd) == 0, "mine with --cache-folder (pass %d)", pass);
+    }
+    snprintf(path, sizeof path, "%s/cache1.txt", g_tmp);
+    log = test_read_file(path, &len);
+    CHECK(log && strstr(log, "[Cache] Loaded corpus embeddings from") && strstr(log, "[Cache] Loaded query embeddings"),
+          "the second run loads the cached embeddings: %s", log ? log : "");
+    free(log);
+    char p0[512], p1[512];
+    snprintf(p0, sizeof p0, "%s/cache0.jsonl", g_tmp);
+    snprintf(p1, sizeof p1, "%s/cache1.jsonl", g_tmp);
+    size_t l0, l1;
+    char *f0 = test_read_file(p0, &l0), *f1 = test_read_file(p1, &l1);
+    CHECK(f0 && f1 && l0 == l1 && memcmp(f0, f1, l0) == 0 && l0 > 0, "cached and fresh runs write the same rows");
+    free(f0);
+    free(f1);
+
+    /* bad input */
     snprintf(cmd, sizeof cmd,
              "%s mine --model %s --data %s --output %s/x.jsonl --range-max 400 > /dev/null 2> %s/err.txt", g_bin, model,
              snli, g_tmp, g_tmp);
