@@ -321,6 +321,76 @@ typedef struct {
 sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const char *eval_data,
                             const char *name, size_t batch_size, sbert_eval_summary *out);
 
+/* ---------------------------------------------------------------- mining */
+
+/* A line of a long-running job's report (no trailing newline). */
+typedef void (*sbert_log_fn)(const char *line, void *user);
+
+/* Hard-negative mining, as sentence-transformers' util.mine_hard_negatives
+ * (same option names, same defaults). Floating-point filters are off when NAN. */
+typedef struct {
+    const char *anchor_column;   /* NULL: the dataset's first column */
+    const char *positive_column; /* NULL: its second column */
+    const char *corpus_path;     /* extra candidate documents (the positives are always added);
+                                    NULL: the positives are the corpus. One text per line
+                                    (.txt), or a .jsonl/.csv/.tsv file (corpus_column) */
+    const char *corpus_column;   /* column of a .jsonl/.csv/.tsv corpus; NULL: "text", or the
+                                    file's only column */
+    size_t range_min;            /* skip the range_min closest candidates (0) */
+    size_t range_max;            /* consider candidates up to this rank; 0: derived as
+                                    sentence-transformers does */
+    double max_score, min_score; /* NAN: off */
+    double absolute_margin, relative_margin; /* NAN: off */
+    size_t num_negatives;        /* 3 */
+    const char *sampling_strategy; /* "top" (default) or "random" */
+    uint64_t seed;               /* "random": draws what random.seed(seed) then
+                                    mine_hard_negatives draws in Python (default 0) */
+    const char *query_prompt_name, *query_prompt;   /* as encode_query(prompt_name=, prompt=) */
+    const char *corpus_prompt_name, *corpus_prompt; /* as encode_document(...) */
+    int include_positives;       /* 1: positives stay candidates (forces "n-tuple") */
+    const char *output_format;   /* "triplet" (default), "n-tuple", "n-tuple-scores",
+                                    "labeled-pair", "labeled-list" */
+    int output_scores;           /* 1: add the similarity scores */
+    size_t batch_size;           /* encode batch (0: 32) */
+    size_t query_chunk;          /* queries per search block (0: 256) */
+    size_t corpus_chunk;         /* documents per streamed search chunk (0: 4096) */
+    const char *cross_encoder;   /* a CrossEncoder directory to rescore with: not supported yet */
+    const char *cache_folder;    /* keep/reuse the embeddings as .npy files here (NULL: off) */
+    sbert_log_fn log;            /* the report, line by line (NULL: silent) */
+    void *log_user;
+    sbert_progress_fn progress;  /* encoding progress (NULL: none) */
+    void *progress_user;
+} sbert_mine_options;
+
+sbert_mine_options sbert_mine_options_default(void);
+
+/* What a mining run found (the statistics sentence-transformers prints). */
+typedef struct {
+    size_t n_rows;        /* dataset rows */
+    size_t n_queries;     /* unique anchors */
+    size_t n_corpus;      /* documents searched (deduplicated, positives included) */
+    size_t range_max;     /* the range_max used */
+    size_t n_output;      /* rows written */
+    char output_format[16];
+    int output_scores;
+    size_t count[2];      /* positive scores, negative scores */
+    double stats[3][8];   /* [positive, negative, difference][mean, median, std, min, 25%, 50%, 75%, max] */
+    size_t skipped[4];    /* [absolute_margin, relative_margin, max_score, min_score] */
+    double skipped_ratio[4];
+    size_t missing;       /* rows that could not get enough negatives */
+    double missing_ratio;
+    size_t n_tie_rows;    /* queries ranked again exactly because of (near-)equal scores */
+} sbert_mine_summary;
+
+/* Mine hard negatives for the (anchor, positive) rows of `dataset_path`
+ * (.jsonl/.csv/.tsv) with `model` and write the result to `output_path`
+ * (.jsonl: one JSON object per row; .csv/.tsv: a header and one line per row,
+ * list values as JSON arrays), with the columns sentence-transformers' Dataset
+ * has. Fails before encoding anything when an option is out of range. */
+sbert_status sbert_mine_hard_negatives(sbert_model *model, const char *dataset_path,
+                                       const sbert_mine_options *opt, const char *output_path,
+                                       sbert_mine_summary *out);
+
 /* -------------------------------------------------------------- training */
 
 typedef struct {

@@ -17,6 +17,7 @@
  *   cmd_train.c       `sbert train`
  *   cmd_predict.c     `sbert predict`, `sbert rerank` (CrossEncoders)
  *   cmd_plot.c        `sbert plot`
+ *   cmd_mine.c        `sbert mine`
  *
  * Exit codes: 0 success, 1 a failure while running (a file that cannot be
  * read or written, a model the library rejects: the library's message is
@@ -180,6 +181,7 @@ extern const cli_command_spec cli_predict_spec;
 extern const cli_command_spec cli_rerank_spec;
 extern const cli_command_spec cli_plot_spec;
 extern const cli_command_spec cli_search_spec;
+extern const cli_command_spec cli_mine_spec;
 
 int cli_cmd_encode(int argc, char **argv);
 int cli_cmd_tokenize(int argc, char **argv);
@@ -190,5 +192,6 @@ int cli_cmd_predict(int argc, char **argv);
 int cli_cmd_rerank(int argc, char **argv);
 int cli_cmd_plot(int argc, char **argv);
 int cli_cmd_search(int argc, char **argv);
+int cli_cmd_mine(int argc, char **argv);
 
 #endif

@@ -5,7 +5,7 @@
  *   sbert help [COMMAND]
  *   sbert COMMAND [options]      (COMMAND --help describes every option)
  *
- * Commands: encode, tokenize, similarity, evaluate, train, plot (one file each,
+ * Commands: encode, tokenize, similarity, evaluate, train, plot, mine (one file each,
  * cmd_*.c), predict and rerank (cmd_predict.c). This file
  * only dispatches: it finds the command (suggesting the closest name for a
  * typo), prints the overview help and the version.
@@ -30,6 +30,7 @@ static const command commands[] = {
     {&cli_rerank_spec, cli_cmd_rerank},
     {&cli_plot_spec, cli_cmd_plot},
     {&cli_search_spec, cli_cmd_search},
+    {&cli_mine_spec, cli_cmd_mine},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -80,7 +81,7 @@ static int unknown_command(const char *name) {
         return cli_usage_error("unknown command '%s'; did you mean '%s'? (see 'sbert --help')",
                                name, close);
     return cli_usage_error("unknown command '%s' (commands: encode, tokenize, similarity, "
-                           "evaluate, train, predict, rerank, plot; see 'sbert --help')",
+                           "evaluate, train, predict, rerank, plot, mine; see 'sbert --help')",
                            name);
 }
 

@@ -45,6 +45,7 @@
 #include "kernels/attention_backward.h"
 #include "kernels/cpu_ops.h"
 #include "kernels/cpu_ops_backward.h"
+#include "modules/lora.h"
 
 typedef enum { FAM_BERT, FAM_ROBERTA, FAM_XLMR, FAM_DISTILBERT, FAM_MPNET } family;
 
@@ -72,6 +73,8 @@ struct sbert_transformer {
     float p_hidden, p_attn; /* dropout probabilities (training forward only) */
     int sinus_pos;          /* DistilBERT sinusoidal position table: frozen */
     struct sbert_train_state *train; /* activations of the last training forward */
+    struct sbert_lora *lora;         /* LoRA adapters on the linear layers, or NULL */
+    int frozen;                      /* the encoder's own tensors get no gradients (LoRA) */
     int train_empty;                 /* the last training forward had no tokens */
     /* Buffers kept between training steps (grown, never shrunk), so a step
      * does not map and fault in fresh pages: the activations' floats and keep
@@ -1020,6 +1023,9 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
         float *y = a ? a->y : out, *pre = a ? a->pre : w_ff, *hh = a ? a->h : w_ff;
         float *dst = a && l + 1 < t->n_layers ? st->layers[l + 1].x_in : out;
         sbert_linear_forward(qkv, x_in, w->qkv_w, w->qkv_b, T, H, 3 * H);
+        for (int k = SBERT_LIN_Q; k <= SBERT_LIN_V && t->lora; k++)
+            if ((s = sbert_lora_forward(t->lora, l, (sbert_lin_kind)k, x_in, T, qkv, 3 * H, train, rng)) != SBERT_OK)
+                goto done;
         if ((s = sbert_attention_forward(att, a ? a->probs : NULL, qkv, seq_offsets, n_seq, NH, d, scale, rel,
                                          maxL)) != SBERT_OK)
             goto done;
@@ -1030,14 +1036,25 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
                 goto done;
         }
         sbert_linear_forward(tmp, att, w->o_w, w->o_b, T, H, H);
+        if (t->lora && (s = sbert_lora_forward(t->lora, l, SBERT_LIN_O, att, T, tmp, H, train, rng)) != SBERT_OK)
+            goto done;
         if (a && a->keep1) {
             draw_keep(a->keep1, T * H, t->p_hidden, rng);
             apply_keep(tmp, a->keep1, st->ks_hidden, T * H);
         }
         sbert_add_layernorm_forward(y, a ? a->sum1 : NULL, a ? a->mean1 : NULL, a ? a->rstd1 : NULL, tmp, x_in,
                                     w->ln1_w, w->ln1_b, T, H, t->eps);
-        sbert_linear_act_forward(hh, pre, y, w->ff1_w, w->ff1_b, T, H, I, t->act);
+        if (sbert_lora_has(t->lora, l, SBERT_LIN_FF1)) {
+            /* the adapter adds to the pre-activation: linear, adapter, then the activation */
+            sbert_linear_forward(pre, y, w->ff1_w, w->ff1_b, T, H, I);
+            if ((s = sbert_lora_forward(t->lora, l, SBERT_LIN_FF1, y, T, pre, I, train, rng)) != SBERT_OK) goto done;
+            for (size_t i = 0; i < T * I; i++) hh[i] = sbert_act_apply(t->act, pre[i]);
+        } else {
+            sbert_linear_act_forward(hh, pre, y, w->ff1_w, w->ff1_b, T, H, I, t->act);
+        }
         sbert_linear_forward(tmp, hh, w->ff2_w, w->ff2_b, T, I, H);
+        if (t->lora && (s = sbert_lora_forward(t->lora, l, SBERT_LIN_FF2, hh, T, tmp, H, train, rng)) != SBERT_OK)
+            goto done;
         if (a && a->keep2) {
             draw_keep(a->keep2, T * H, t->p_hidden, rng);
             apply_keep(tmp, a->keep2, st->ks_hidden, T * H);
@@ -1066,8 +1083,8 @@ sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t
     return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 1, rng, out);
 }
 
-/* grads[k] is the gradient of t->params[k]. */
-#define GRAD(ptr) (grads + ((ptr) - t->params))
+/* grads[k] is the gradient of t->params[k]; none while the encoder is frozen (LoRA). */
+#define GRAD(ptr) (t->frozen ? NULL : grads + ((ptr) - t->params))
 
 /* dtable += rows of de for every token whose id is not `skip` (skip < 0: none). */
 static void embedding_backward_skip(float *dtable, const int32_t *ids, const float *de, size_t T,
@@ -1119,9 +1136,13 @@ sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out
         if (a->keep2) apply_keep(dtmp, a->keep2, st->ks_hidden, T * H);
         memset(dh, 0, T * I * sizeof(float));
         sbert_linear_backward(dh, GRAD(w->ff2_w), GRAD(w->ff2_b), dtmp, a->h, w->ff2_w, T, I, H);
+        if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_FF2, a->h, dtmp, T, H, dh)) != SBERT_OK)
+            goto done;
         /* h = act(y W1^T + b1) */
         sbert_linear_act_backward(dy, GRAD(w->ff1_w), GRAD(w->ff1_b), dpre, dh, a->pre, a->y,
                                   w->ff1_w, T, H, I, t->act);
+        if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_FF1, a->y, dpre, T, I, dy)) != SBERT_OK)
+            goto done;
         /* y = LN1(drop(att Wo^T + bo) + x_in) */
         memset(dtmp, 0, T * H * sizeof(float));
         memset(dx, 0, T * H * sizeof(float));
@@ -1130,6 +1151,8 @@ sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out
         if (a->keep1) apply_keep(dtmp, a->keep1, st->ks_hidden, T * H);
         memset(datt, 0, T * H * sizeof(float));
         sbert_linear_backward(datt, GRAD(w->o_w), GRAD(w->o_b), dtmp, a->att, w->o_w, T, H, H);
+        if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_O, a->att, dtmp, T, H, datt)) != SBERT_OK)
+            goto done;
         /* att = attention(qkv), qkv = x_in Wqkv^T + bqkv */
         memset(dqkv, 0, T * 3 * H * sizeof(float));
         if ((s = sbert_attention_backward_dropout(dqkv, st->rel ? drel : NULL, datt, a->qkv,
@@ -1138,6 +1161,9 @@ sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out
             goto done;
         sbert_linear_backward(dx, GRAD(w->qkv_w), GRAD(w->qkv_b), dqkv, a->x_in, w->qkv_w, T, H,
                               3 * H);
+        for (int k = SBERT_LIN_Q; k <= SBERT_LIN_V && t->lora; k++)
+            if ((s = sbert_lora_backward(t->lora, l, (sbert_lin_kind)k, a->x_in, dqkv, T, 3 * H, dx)) != SBERT_OK)
+                goto done;
         float *sw = g;
         g = dx;
         dx = sw;
@@ -1151,6 +1177,7 @@ sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out
                              st->emb_mean, st->emb_rstd, T, H);
     if (d_inputs_embeds)
         for (size_t i = 0; i < T * H; i++) d_inputs_embeds[i] += de[i];
+    if (t->frozen) goto done; /* no table gradients for a frozen encoder */
     embedding_backward_skip(GRAD(t->word), st->ids, de, T, H, t->pad_idx, scratch);
     if (!t->sinus_pos) {
         int roberta_like = t->fam == FAM_ROBERTA || t->fam == FAM_XLMR || t->fam == FAM_MPNET;
@@ -1182,3 +1209,50 @@ done:
     return s;
 }
 #undef GRAD
+
+/* ------------------------------------------------------------------ LoRA */
+
+sbert_status sbert_transformer_linear(sbert_transformer *t, size_t layer, int kind, sbert_linear_view *v) {
+    if (!t || layer >= t->n_layers || kind < 0 || kind >= SBERT_LIN_KINDS)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_transformer_linear: layer %zu / kind %d out of range", layer,
+                          kind);
+    const layer_names *nm = names_of(t->fam);
+    const layer_weights *w = &t->layers[layer];
+    const size_t H = t->H, I = t->I;
+    memset(v, 0, sizeof *v);
+    const char *fmt = NULL;
+    switch (kind) {
+    case SBERT_LIN_Q:
+    case SBERT_LIN_K:
+    case SBERT_LIN_V: {
+        size_t j = (size_t)(kind - SBERT_LIN_Q);
+        fmt = j == 0 ? nm->q : j == 1 ? nm->k : nm->v;
+        v->in = H, v->out = H, v->off = j * H, v->ld = 3 * H;
+        v->W = w->qkv_w + j * H * H;
+        v->b = w->qkv_b + j * H;
+        break;
+    }
+    case SBERT_LIN_O:
+        fmt = nm->o;
+        v->in = H, v->out = H, v->off = 0, v->ld = H, v->W = w->o_w, v->b = w->o_b;
+        break;
+    case SBERT_LIN_FF1:
+        fmt = nm->ff1;
+        v->in = H, v->out = I, v->off = 0, v->ld = I, v->W = w->ff1_w, v->b = w->ff1_b;
+        break;
+    default:
+        fmt = nm->ff2;
+        v->in = I, v->out = H, v->off = 0, v->ld = H, v->W = w->ff2_w, v->b = w->ff2_b;
+        break;
+    }
+    layer_name(v->name, sizeof v->name, fmt, layer);
+    return SBERT_OK;
+}
+
+void sbert_transformer_set_lora(sbert_transformer *t, struct sbert_lora *lora, int freeze_base) {
+    t->lora = lora;
+    t->frozen = lora ? freeze_base : 0;
+}
+
+struct sbert_lora *sbert_transformer_lora(const sbert_transformer *t) { return t ? t->lora : NULL; }
+int sbert_transformer_frozen(const sbert_transformer *t) { return t ? t->frozen : 0; }

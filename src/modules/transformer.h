@@ -118,4 +118,26 @@ size_t sbert_transformer_activation_bytes(const sbert_transformer *t);
 /* 1 when the position table is DistilBERT's frozen sinusoidal one. */
 int sbert_transformer_frozen_positions(const sbert_transformer *t);
 
+/* ---- LoRA (modules/lora.h): the encoder's linear sublayers and the adapter hook ---- */
+
+/* One linear sublayer of a layer: kind 0..5 = query, key, value, attention
+ * output, feed-forward in, feed-forward out (sbert_lin_kind). W points at its
+ * [out, in] rows (q/k/v: rows of the fused [3H, H] matrix); its output is
+ * columns off .. off + out of the encoder's [T, ld] product. */
+typedef struct {
+    char name[160]; /* AutoModel module name, e.g. "encoder.layer.0.attention.self.query" */
+    size_t in, out, off, ld;
+    float *W, *b;
+} sbert_linear_view;
+
+sbert_status sbert_transformer_linear(sbert_transformer *t, size_t layer, int kind, sbert_linear_view *out);
+
+struct sbert_lora;
+/* Attach an adapter (NULL detaches; the caller owns it). freeze_base: the
+ * backward computes no gradient for the encoder's own tensors. */
+void sbert_transformer_set_lora(sbert_transformer *t, struct sbert_lora *lora, int freeze_base);
+struct sbert_lora *sbert_transformer_lora(const sbert_transformer *t);
+/* 1 while the encoder's own tensors are frozen (LoRA). */
+int sbert_transformer_frozen(const sbert_transformer *t);
+
 #endif

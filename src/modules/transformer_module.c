@@ -31,6 +31,7 @@
 #include "io/dirs.h"
 #include "io/file.h"
 #include "io/safetensors.h"
+#include "modules/lora.h"
 #include "modules/transformer.h"
 #include "modules/transformer_module.h"
 
@@ -41,6 +42,8 @@ typedef struct {
     sbert_transformer *t;
     sbert_tokenizer *tok;
     char *src_dir;          /* folder the module was loaded from */
+    char *base_dir;         /* where the encoder weights came from (the base model of an adapter), or NULL = src_dir */
+    sbert_lora *lora;       /* LoRA adapters (modules/lora.h), or NULL */
     cJSON *sbc;             /* sentence_bert_config.json as loaded, or NULL */
     size_t max_seq_length;  /* as configured */
     size_t max_tokens;      /* what the position embeddings allow */
@@ -191,6 +194,7 @@ static sbert_status tm_backward(sbert_module *mod, const sbert_features *in, con
     /* The module's rows are its flat buffer in order: their gradients are
      * one buffer laid out like sbert_transformer_params. */
     float *grads = sbert_params_at(mod->pt, mod->pfirst)->grad;
+    if (m->lora) sbert_lora_bind_grads(m->lora, mod->pt, mod->pfirst + sbert_transformer_num_params(m->t));
     sbert_status st = sbert_transformer_backward(m->t, dout->tok, grads, NULL);
     sbert_transformer_release_activations(m->t);
     return st;
@@ -208,10 +212,11 @@ static sbert_status tm_params(sbert_module *mod, sbert_param_table *t) {
     int sinus = sbert_transformer_frozen_positions(m->t);
     for (size_t i = 0; i < sbert_transformer_num_params(m->t); i++) {
         const sbert_transformer_param *p = sbert_transformer_param_at(m->t, i);
-        int frozen = sinus && strcmp(p->name, "embeddings.position_embeddings.weight") == 0;
+        int frozen = (sinus && strcmp(p->name, "embeddings.position_embeddings.weight") == 0) || m->lora;
         SBERT_TRY(sbert_param_add(t, p->name, base + p->offset, (size_t)p->shape[0],
                                   p->ndim > 1 ? (size_t)p->shape[1] : 0, !frozen, -1));
     }
+    if (m->lora) SBERT_TRY(sbert_lora_params(m->lora, t)); /* the adapters, after the frozen encoder */
     return SBERT_OK;
 }
 
@@ -224,9 +229,11 @@ static void tm_free(sbert_module *mod) {
     if (!m) return;
     sbert_module_fini(mod);
     sbert_transformer_free(m->t);
+    sbert_lora_free(m->lora);
     sbert_tokenizer_free(m->tok);
     cJSON_Delete(m->sbc);
     free(m->src_dir);
+    free(m->base_dir);
     free(m);
 }
 
@@ -258,7 +265,7 @@ static sbert_status save_weights(const tf_module *m, const char *dir) {
     sbert_transformer *tf = m->t;
     size_t np = sbert_transformer_num_params(tf), n_floats = 0;
     char path[PATH_CAP];
-    SBERT_TRY(sbert_path_join(path, sizeof path, m->src_dir, "model.safetensors"));
+    SBERT_TRY(sbert_path_join(path, sizeof path, m->base_dir ? m->base_dir : m->src_dir, "model.safetensors"));
     sbert_safetensors *src = NULL;
     if (sbert_file_exists(path)) SBERT_TRY(sbert_st_open(path, &src));
     size_t n_src = src ? sbert_st_count(src) : 0;
@@ -338,7 +345,10 @@ done:
 
 static sbert_status tm_save(const sbert_module *mod, const char *dir) {
     const tf_module *m = (const tf_module *)mod;
-    for (size_t i = 0; i < sizeof TF_FILES / sizeof *TF_FILES; i++) SBERT_TRY(copy_file(m->src_dir, dir, TF_FILES[i]));
+    /* With an adapter, no config.json: transformers takes a folder with one for a
+     * complete model and would look for its weights there (the base model has them). */
+    for (size_t i = m->lora ? 1 : 0; i < sizeof TF_FILES / sizeof *TF_FILES; i++)
+        SBERT_TRY(copy_file(m->src_dir, dir, TF_FILES[i]));
     /* sentence_bert_config.json: the loaded keys, with the current settings. */
     cJSON *sbc = m->sbc ? cJSON_Duplicate(m->sbc, 1) : cJSON_CreateObject();
     if (!sbc) return nomem("sentence_bert_config.json");
@@ -358,6 +368,14 @@ static sbert_status tm_save(const sbert_module *mod, const char *dir) {
     sbert_status st = sbert_write_text_file(dir, "sentence_bert_config.json", text);
     cJSON_free(text);
     SBERT_TRY(st);
+    if (m->lora) {
+        /* PEFT's layout: the adapter only; the encoder comes from the base model */
+        char src[PATH_CAP], base[PATH_CAP];
+        const char *bd = m->base_dir ? m->base_dir : m->src_dir;
+        if (!realpath(bd, base)) snprintf(base, sizeof base, "%s", bd);
+        SBERT_TRY(sbert_path_join(src, sizeof src, base, "model.safetensors"));
+        return sbert_lora_save(m->lora, dir, base, src);
+    }
     return save_weights(m, dir);
 }
 
@@ -415,8 +433,12 @@ static sbert_status tm_load_into(tf_module *m, const char *dir, int read_st_conf
     m->src_dir = malloc(strlen(dir) + 1);
     if (!m->src_dir) return nomem("module path");
     strcpy(m->src_dir, dir);
+    char ad[PATH_CAP], weights[PATH_CAP];
+    SBERT_TRY(sbert_path_join(ad, sizeof ad, dir, "adapter_config.json"));
+    SBERT_TRY(sbert_path_join(weights, sizeof weights, dir, "model.safetensors"));
+    const int adapter = sbert_file_exists(ad) && !sbert_file_exists(weights);
     SBERT_TRY(sbert_path_join(path, sizeof path, dir, "config.json"));
-    if (!sbert_file_exists(path))
+    if (!adapter && !sbert_file_exists(path))
         return sbert_fail(SBERT_ERR_IO, "%s: missing (the Hugging Face config of the Transformer)", path);
     SBERT_TRY(sbert_path_join(path, sizeof path, dir, "tokenizer.json"));
     if (!sbert_file_exists(path))
@@ -425,7 +447,31 @@ static sbert_status tm_load_into(tf_module *m, const char *dir, int read_st_conf
                           "AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes it)",
                           path);
     SBERT_TRY(sbert_tokenizer_load(path, &m->tok));
-    SBERT_TRY(sbert_transformer_load(dir, &m->t));
+    if (adapter) {
+        /* a PEFT adapter: the encoder from base_model_name_or_path, then the adapter */
+        cJSON *ac = NULL;
+        SBERT_TRY(sbert_json_load(ad, &ac));
+        const cJSON *b = cJSON_GetObjectItem(ac, "base_model_name_or_path");
+        sbert_status st2 = SBERT_OK;
+        if (!cJSON_IsString(b) || !b->valuestring[0])
+            st2 = sbert_fail(SBERT_ERR_FORMAT, "%s: no base_model_name_or_path to load the adapter onto", ad);
+        else if (!sbert_dir_exists(b->valuestring))
+            st2 = sbert_fail(SBERT_ERR_IO,
+                             "%s: the adapter's base model '%s' is not a local directory (sbert loads base models "
+                             "from disk)",
+                             ad, b->valuestring);
+        else if ((m->base_dir = malloc(strlen(b->valuestring) + 1)) == NULL)
+            st2 = nomem("base path");
+        if (st2 == SBERT_OK) {
+            strcpy(m->base_dir, b->valuestring);
+            st2 = sbert_transformer_load(m->base_dir, &m->t);
+        }
+        cJSON_Delete(ac);
+        SBERT_TRY(st2);
+        SBERT_TRY(sbert_lora_load(m->t, dir, &m->lora));
+    } else {
+        SBERT_TRY(sbert_transformer_load(dir, &m->t));
+    }
     m->max_tokens = sbert_transformer_max_tokens(m->t);
 
     size_t msl = 0, kw_len = 0;
@@ -492,4 +538,59 @@ sbert_transformer *sbert_transformer_module_encoder(sbert_module *m) {
 
 int sbert_transformer_module_do_lower_case(const sbert_module *m) {
     return m && m->ops == &TRANSFORMER_OPS ? ((const tf_module *)m)->do_lower_case : 0;
+}
+
+/* ------------------------------------------------------------------ LoRA */
+
+sbert_status sbert_transformer_module_add_lora(sbert_module *mod, const sbert_lora_config *cfg) {
+    sbert_transformer *enc = sbert_transformer_module_encoder(mod);
+    if (!enc)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "LoRA: the model's first module is a %s, not a Transformer",
+                          mod ? mod->ops->class_name : "(none)");
+    tf_module *m = (tf_module *)mod;
+    if (m->lora) return sbert_fail(SBERT_ERR_INVALID_ARG, "LoRA: the Transformer already has an adapter");
+    /* the source file's tensors the encoder does not hold (the pooler) may be modules_to_save */
+    char path[PATH_CAP];
+    SBERT_TRY(sbert_path_join(path, sizeof path, m->base_dir ? m->base_dir : m->src_dir, "model.safetensors"));
+    sbert_safetensors *src = NULL;
+    if (sbert_file_exists(path)) SBERT_TRY(sbert_st_open(path, &src));
+    size_t n = src ? sbert_st_count(src) : 0;
+    const char **names = calloc(n + 1, sizeof *names);
+    if (!names) {
+        sbert_st_close(src);
+        return nomem("LoRA");
+    }
+    const char *mt = sbert_transformer_model_type(enc);
+    for (size_t i = 0; i < n; i++) {
+        const char *nm = sbert_st_at(src, i)->name;
+        size_t ml = strlen(mt);
+        if (!strncmp(nm, mt, ml) && nm[ml] == '.') nm += ml + 1;
+        names[i] = nm;
+    }
+    sbert_status st = sbert_lora_attach_ex(enc, cfg, names, n, &m->lora);
+    free(names);
+    sbert_st_close(src);
+    return st;
+}
+
+sbert_lora *sbert_transformer_module_lora(sbert_module *mod) {
+    return sbert_transformer_module_encoder(mod) ? ((tf_module *)mod)->lora : NULL;
+}
+
+sbert_status sbert_transformer_module_merge_lora(sbert_module *mod) {
+    tf_module *m = sbert_transformer_module_encoder(mod) ? (tf_module *)mod : NULL;
+    if (!m || !m->lora) return sbert_fail(SBERT_ERR_INVALID_ARG, "LoRA merge: the model has no adapter");
+    sbert_lora_merge(m->lora);
+    sbert_transformer_set_lora(m->t, NULL, 0);
+    sbert_lora_free(m->lora);
+    m->lora = NULL;
+    return SBERT_OK;
+}
+
+sbert_status sbert_transformer_module_load_adapter(sbert_module *mod, const char *dir) {
+    if (!sbert_transformer_module_encoder(mod))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "LoRA: the model's first module is not a Transformer");
+    tf_module *m = (tf_module *)mod;
+    if (m->lora) return sbert_fail(SBERT_ERR_INVALID_ARG, "LoRA: the Transformer already has an adapter");
+    return sbert_lora_load(m->t, dir, &m->lora);
 }

@@ -22,4 +22,19 @@ sbert_transformer *sbert_transformer_module_encoder(sbert_module *m);
 /* do_lower_case from sentence_bert_config.json (0 for another module). */
 int sbert_transformer_module_do_lower_case(const sbert_module *m);
 
+/* ---- LoRA (modules/lora.h) */
+#include "modules/lora.h"
+/* Attach new adapters to a Transformer module's encoder: the encoder freezes,
+ * the module registers the adapters as its trainable parameters (call before
+ * sbert_model_params) and saves in PEFT's layout. */
+sbert_status sbert_transformer_module_add_lora(sbert_module *m, const sbert_lora_config *cfg);
+/* Attach the PEFT adapter saved in `dir` (adapter_config.json,
+ * adapter_model.safetensors). */
+sbert_status sbert_transformer_module_load_adapter(sbert_module *m, const char *dir);
+/* The module's adapters, or NULL. */
+sbert_lora *sbert_transformer_module_lora(sbert_module *m);
+/* Fold the adapters into the encoder's weights and drop them: the module
+ * then saves (and trains) as a plain Transformer. */
+sbert_status sbert_transformer_module_merge_lora(sbert_module *m);
+
 #endif

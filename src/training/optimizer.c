@@ -90,14 +90,13 @@ double sbert_optimizer_step(sbert_optimizer *o, const sbert_adamw_config *cfg, d
         size_t ns = 0;
         for (size_t k = i; k < j; k++) {
             sbert_param *q = sbert_params_at(o->t, k);
-            if (!q->trainable) {
-                memset(q->grad, 0, q->numel * sizeof *q->grad);
-                continue;
+            if (!q->trainable) continue; /* frozen: its gradient is never read (LoRA's encoder gets none) */
+            if (segs) {
+                segs[ns].offset = q->offset - p->offset;
+                segs[ns].size = q->numel;
+                segs[ns].decay = q->decay;
+                ns++;
             }
-            segs[ns].offset = q->offset - p->offset;
-            segs[ns].size = q->numel;
-            segs[ns].decay = q->decay;
-            ns++;
         }
         if (ns) {
             sbert_adamw_state s = {0, o->m + p->offset, o->v + p->offset, o->step};

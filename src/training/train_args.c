@@ -50,6 +50,18 @@ static const arg_def ARGS[] = {
      "Identity"},
     {"tokenizer", K_STR, NULL, A(tokenizer), 0, 0, "tokenizer.json for model: static"},
     {"embedding_dim", K_INT, "256", A(embedding_dim), 1, 1e6, "table width for model: static"},
+    {"warmstart", K_STR, NULL, A(warmstart), 0, 0,
+     "model: static -- start from a model2vec directory, or distil a bi-encoder directory (PCA to embedding_dim)"},
+    {"lora_r", K_INT, "0", A(lora_r), 0, 65536, "LoRA rank: > 0 trains adapters on a frozen Transformer (PEFT layout)"},
+    {"lora_alpha", K_NUM, "8", A(lora_alpha), 1e-9, 1e9, "LoRA alpha (scaling = alpha / r)"},
+    {"lora_dropout", K_NUM, "0", A(lora_dropout), 0, 0.999999, "dropout on the adapters' input"},
+    {"lora_target_modules", K_STR, NULL, A(lora_target_modules), 0, 0,
+     "comma list of module names (e.g. query,key,value,dense) or all-linear; default PEFT's (query,value)"},
+    {"lora_modules_to_save", K_STR, NULL, A(lora_modules_to_save), 0, 0,
+     "comma list of modules saved in full with the adapter (e.g. pooler)"},
+    {"lora_use_rslora", K_BOOL, "false", A(lora_use_rslora), 0, 0, "scaling = alpha / sqrt(r)"},
+    {"lora_merge", K_BOOL, "false", A(lora_merge), 0, 0,
+     "also save the adapter merged into the weights as a plain model ({output_dir}/final-merged)"},
     {"max_seq_length", K_INT, "0", A(max_seq_length), 0, 1e7, "tokens per text after truncation (0: the model's)"},
     /* data */
     {"train_data", K_STR, NULL, A(train_data), 0, 0, "training data: .jsonl/.csv/.tsv (columns by position)"},
@@ -59,6 +71,9 @@ static const arg_def ARGS[] = {
     {"rename_columns", K_STR, NULL, A(rename_columns), 0, 0, "rename train_data's columns: 'old:new,old2:new2'"},
     {"max_train_samples", K_INT, "0", A(max_train_samples), 0, BIG, "keep the first N training rows (0: all)"},
     {"max_eval_samples", K_INT, "0", A(max_eval_samples), 0, BIG, "keep the first N evaluation rows/queries"},
+    {"smoke_train_samples", K_INT, "0", A(smoke_train_samples), 0, BIG,
+     "SMOKE_TEST: training rows kept (0: two batches)"},
+    {"smoke_eval_samples", K_INT, "50", A(smoke_eval_samples), 1, BIG, "SMOKE_TEST: evaluation rows/queries kept"},
     /* loss */
     {"loss", K_STR, "CoSENTLoss", A(loss), 0, 0, "the loss class (see the list below)"},
     /* evaluation */

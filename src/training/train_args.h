@@ -23,6 +23,12 @@ typedef struct {
     const char *run_name, *output_dir;
     /* model */
     const char *model, *model_type, *tokenizer, *revision;
+    const char *warmstart; /* model: static -- a model2vec directory or a teacher to distill */
+    /* LoRA (modules/lora.h): lora_r > 0 trains adapters on a frozen Transformer */
+    int64_t lora_r;
+    double lora_alpha, lora_dropout;
+    const char *lora_target_modules, *lora_modules_to_save;
+    int lora_use_rslora, lora_merge;
     int64_t embedding_dim, max_seq_length;
     int kind; /* sbert_model_kind of model_type */
     /* CrossEncoder */
@@ -32,6 +38,7 @@ typedef struct {
     /* data */
     const char *train_data, *eval_data, *test_data, *columns, *rename_columns;
     int64_t max_train_samples, max_eval_samples;
+    int64_t smoke_train_samples, smoke_eval_samples; /* SMOKE_TEST slice sizes (the skill's per-template sizes) */
     /* loss (its parameters are in loss_values, by the loss table's order) */
     const char *loss;
     const sbert_loss_def *loss_def;

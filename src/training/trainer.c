@@ -24,6 +24,8 @@
 #include "io/dirs.h"
 #include "io/file.h"
 #include "io/hf_cache.h"
+#include "modules/static_warmstart.h"
+#include "modules/transformer_module.h"
 #include "training/trainer_internal.h"
 
 const char *sbert_verdict(double delta) {
@@ -149,7 +151,8 @@ static sbert_status load_data(sbert_trainer *t) {
             SBERT_TRY(sbert_dataset_rename_column(t->train, s, colon + 1));
         }
     }
-    if (a->smoke) sbert_dataset_truncate(t->train, (size_t)(a->batch_size * 2));
+    if (a->smoke)
+        sbert_dataset_truncate(t->train, (size_t)(a->smoke_train_samples > 0 ? a->smoke_train_samples : a->batch_size * 2));
     if (a->max_train_samples > 0) sbert_dataset_truncate(t->train, (size_t)a->max_train_samples);
     t->label_col = sbert_dataset_label_column(t->train);
     t->n_inputs = sbert_dataset_n_inputs(t->train);
@@ -168,7 +171,7 @@ static sbert_status load_data(sbert_trainer *t) {
     /* Evaluation: max_eval_samples (50 under SMOKE_TEST) keeps the first pairs
      * of pair data and the first queries of IR data (whole corpus). */
     size_t max_eval = a->max_eval_samples > 0 ? (size_t)a->max_eval_samples : 0;
-    if (a->smoke && (max_eval == 0 || max_eval > 50)) max_eval = 50;
+    if (a->smoke && (max_eval == 0 || max_eval > (size_t)a->smoke_eval_samples)) max_eval = (size_t)a->smoke_eval_samples;
     sbert_status st =
         sbert_evaluator_set_load_kind(a->kind, a->evaluator, a->eval_data, a->evaluator_name, max_eval, &t->evals);
     if (st != SBERT_OK) {
@@ -178,7 +181,7 @@ static sbert_status load_data(sbert_trainer *t) {
     }
     if (a->test_data) {
         st = sbert_evaluator_set_load_kind(a->kind, a->test_evaluator ? a->test_evaluator : a->evaluator, a->test_data,
-                                           a->evaluator_name, a->smoke ? 50 : 0, &t->tests);
+                                           a->evaluator_name, a->smoke ? (size_t)a->smoke_eval_samples : 0, &t->tests);
         if (st != SBERT_OK) sbert_error_prefix("%s (test_data): ", sbert_recipe_origin(t->recipe, "test_data"));
     }
     return st;
@@ -189,10 +192,18 @@ static sbert_status load_data(sbert_trainer *t) {
 static sbert_status load_model(sbert_trainer *t) {
     const sbert_train_args *a = t->a;
     int is_static = !strcasecmp(a->model, "static") || !strcasecmp(a->model, "StaticEmbedding");
-    if (is_static) {
-        if (sbert_model_kind_parse(a->model_type) != SBERT_KIND_SENTENCE_TRANSFORMER)
-            return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: model: static builds a SentenceTransformer, not a %s",
-                              sbert_recipe_origin(t->recipe, "model"), a->model_type);
+    if (is_static && sbert_model_kind_parse(a->model_type) != SBERT_KIND_SENTENCE_TRANSFORMER)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: model: static builds a SentenceTransformer, not a %s",
+                          sbert_recipe_origin(t->recipe, "model"), a->model_type);
+    if (is_static && a->warmstart) {
+        if (a->tokenizer)
+            return sbert_fail(SBERT_ERR_INVALID_ARG,
+                              "%s: with warmstart the tokenizer comes from the warm start ('%s'); remove 'tokenizer'",
+                              sbert_recipe_origin(t->recipe, "tokenizer"), a->warmstart);
+        SBERT_TRY(sbert_static_warmstart(a->warmstart, (size_t)a->embedding_dim,
+                                         sbert_recipe_get(t->recipe, "embedding_dim") != NULL, NULL, NULL, &t->model,
+                                         t->model_desc, sizeof t->model_desc));
+    } else if (is_static) {
         if (!a->tokenizer)
             return sbert_fail(SBERT_ERR_INVALID_ARG,
                               "recipe: model 'static' needs 'tokenizer' (a tokenizer.json file) and 'embedding_dim'");
@@ -200,8 +211,8 @@ static sbert_status load_model(sbert_trainer *t) {
         snprintf(t->model_desc, sizeof t->model_desc, "StaticEmbedding (random init, dim %lld) over %s",
                  (long long)a->embedding_dim, a->tokenizer);
     } else {
-        static const char *const only_static[] = {"tokenizer", "embedding_dim"};
-        for (int i = 0; i < 2; i++)
+        static const char *const only_static[] = {"tokenizer", "embedding_dim", "warmstart"};
+        for (int i = 0; i < 3; i++)
             if (sbert_recipe_get(t->recipe, only_static[i]))
                 return sbert_fail(SBERT_ERR_INVALID_ARG,
                                   "%s: '%s' only applies to model: static (a new StaticEmbedding); '%s' brings its "
@@ -242,6 +253,30 @@ static sbert_status load_model(sbert_trainer *t) {
             sbert_error_prefix("%s: ", sbert_recipe_origin(t->recipe, "max_seq_length"));
             return st;
         }
+    }
+    if (a->lora_r > 0) {
+        sbert_lora_config lc = sbert_lora_config_default();
+        lc.r = (size_t)a->lora_r;
+        lc.alpha = a->lora_alpha;
+        lc.dropout = a->lora_dropout;
+        lc.use_rslora = a->lora_use_rslora;
+        lc.target_modules = a->lora_target_modules;
+        lc.modules_to_save = a->lora_modules_to_save;
+        lc.seed = (uint64_t)a->seed;
+        sbert_status st = sbert_transformer_module_add_lora(sbert_model_input(t->model), &lc);
+        if (st != SBERT_OK) {
+            sbert_error_prefix("%s: ", sbert_recipe_origin(t->recipe, "lora_r"));
+            return st;
+        }
+        size_t len = strlen(t->model_desc);
+        snprintf(t->model_desc + len, sizeof t->model_desc - len, " + LoRA (r %lld, alpha %g, %zu modules)",
+                 (long long)a->lora_r, a->lora_alpha, sbert_lora_n_modules(sbert_transformer_module_lora(sbert_model_input(t->model))));
+    } else {
+        static const char *const lora_keys[] = {"lora_target_modules", "lora_modules_to_save", "lora_merge"};
+        for (int i = 0; i < 3; i++)
+            if (sbert_recipe_get(t->recipe, lora_keys[i]))
+                return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' needs lora_r > 0 (LoRA adapters)",
+                                  sbert_recipe_origin(t->recipe, lora_keys[i]), lora_keys[i]);
     }
     SBERT_TRY(sbert_model_params(t->model, &t->params));
     SBERT_TRY(sbert_optimizer_init(&t->opt, t->params));
@@ -458,8 +493,9 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
     sbert_log(t->log, "Model: %s (", t->model_desc);
     for (size_t i = 0; i < t->model->n_mods; i++)
         sbert_log(t->log, "%s%s", i ? " -> " : "", t->model->mods[i]->ops->class_name);
-    sbert_log(t->log, "), %zu parameters, %zu trainable\n", sbert_params_numel(t->params),
-              sbert_params_trainable_numel(t->params));
+    sbert_log(t->log, "), %zu parameters, %zu trainable (%.4f%%)\n", sbert_params_numel(t->params),
+              sbert_params_trainable_numel(t->params),
+              100.0 * (double)sbert_params_trainable_numel(t->params) / (double)(sbert_params_numel(t->params) ? sbert_params_numel(t->params) : 1));
     t->cols = calloc(t->n_inputs, sizeof *t->cols);
     if (!t->cols) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
     if (a->kind == SBERT_KIND_CROSS_ENCODER) {
@@ -531,6 +567,14 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
     SBERT_TRY(sbert_checkpoint_publish_model(t, final_dir, 1));
     SBERT_TRY(sbert_checkpoint_write_state(t, final_dir));
     sbert_log(t->log, "Saved the model to %s\n", final_dir);
+    if (a->lora_merge && a->lora_r > 0) {
+        /* the adapter folded into the weights: a plain model for servers without PEFT */
+        char merged[4200];
+        snprintf(merged, sizeof merged, "%s/%s", t->output_dir, a->smoke ? "final-merged-smoke" : "final-merged");
+        SBERT_TRY(sbert_transformer_module_merge_lora(sbert_model_input(t->model)));
+        SBERT_TRY(sbert_checkpoint_publish_model(t, merged, 1));
+        sbert_log(t->log, "Saved the merged model (base + adapter) to %s\n", merged);
+    }
     const char *verdict = sbert_verdict(score - baseline);
     sbert_experiment_row row = {a->run_name, a->model, a->loss, verdict, t->global_step, baseline, score, a->smoke};
     sbert_experiments_append(t->log, log_dir, &row);
