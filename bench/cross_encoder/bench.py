@@ -126,7 +126,7 @@ def main():
         sb = json.loads(out.strip().splitlines()[0])
         o = subprocess.run([os.path.join(ROOT, "build", "sbert"), "predict", "--model", init, "--input", pairs,
                             "--output", tmp + "/sb.npy", "--threads", str(a.threads)], env=env, check=True)
-        d = float(np.abs(np.load(tmp + "/sb.npy") - np.load(tmp + "/st.npy")).max())
+        d = float(np.abs(np.load(tmp + "/sb.npy").reshape(-1) - np.load(tmp + "/st.npy").reshape(-1)).max())
         print_table(f"CrossEncoder predict, {n} TrecQA test pairs, batch 32, {a.threads} threads (pairs/s; "
                     f"max |score delta| {d:.2e})", n / st["seconds"], st_rss, n / sb["seconds"], sb_rss)
 

@@ -8,7 +8,7 @@
  *
  * predict writes one line per pair, in input order: the score (num_labels 1)
  * or a JSON array of the per-class scores, floats with %.9g; a .npy OUT gets
- * the float32 array [n] / [n, num_labels] instead. rerank prints one JSON
+ * the float32 array [n, num_labels] instead. rerank prints one JSON
  * object per document, best first: {"corpus_id": i, "score": s} (plus
  * "text" with --return-documents). Outputs are written atomically.
  */
@@ -27,7 +27,7 @@ static const cli_option predict_options[] = {
      "text columns). Required."},
     {"--output", "OUT",
      "Where to write the scores: '-' (standard output, the default), a .txt/.jsonl file (one line per pair: "
-     "a number, or a JSON array per class), or a .npy file (float32 [n] or [n, num_labels])."},
+     "a number, or a JSON array per class), or a .npy file (float32 [n, num_labels])."},
     {"--activation", "NAME",
      "Apply this activation instead of the model's: Identity (raw logits), Sigmoid, Tanh, ReLU, Softmax, or "
      "a torch path such as torch.nn.Identity."},

@@ -49,19 +49,18 @@ sbert_status sbert_ce_loss_lambda(const float *S, const float *Y, size_t B, size
     double *dsl = malloc(M * sizeof *dsl);
     size_t *ip = malloc(M * sizeof *ip), *iy = malloc(M * sizeof *iy);
     vi *tmp = malloc(M * sizeof *tmp);
-    /* (sum of masked losses, count) over the batch; gradients need the count first. */
-    double *pair_c = malloc(M * M * sizeof *pair_c);
     unsigned char *mask = malloc(M * M);
-    if (!s || !ls || !t || !ys || !gain || !D || !dsl || !ip || !iy || !tmp || !pair_c || !mask) {
+    if (!s || !ls || !t || !ys || !gain || !D || !dsl || !ip || !iy || !tmp || !mask) {
         free(s), free(ls), free(t), free(ys), free(gain), free(D), free(dsl), free(ip), free(iy), free(tmp);
-        free(pair_c), free(mask);
+        free(mask);
         return nomem("LambdaLoss");
     }
     for (size_t p = 1; p <= M + 1; p++) D[p] = log2(1.0 + (double)p); /* D[p]: 1-based position p */
     const double lnorm = c->binary_log ? log(2.0) : 1.0;
     double total = 0;
     size_t count = 0;
-    /* First pass: the loss sum and the number of masked pairs. */
+    /* Pass 0: the loss sum and the number of masked pairs (the mean's
+     * divisor); pass 1: the gradients, which need that count. */
     for (int pass = 0; pass < 2; pass++) {
         for (size_t b = 0; b < B; b++) {
             const float *Sr = S + b * M, *Yr = Y + b * M;
@@ -134,7 +133,7 @@ sbert_status sbert_ce_loss_lambda(const float *S, const float *Y, size_t B, size
         }
     }
     free(s), free(ls), free(t), free(ys), free(gain), free(D), free(dsl), free(ip), free(iy), free(tmp);
-    free(pair_c), free(mask);
+    free(mask);
     return SBERT_OK;
 }
 
