@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "io/file.h"
 
 struct sbert_atomic_file {
     char *path; /* final name */
@@ -201,4 +202,18 @@ sbert_status sbert_write_file_atomic(const char *path, const void *data, size_t 
         return st;
     }
     return sbert_atomic_commit(af);
+}
+
+sbert_status sbert_copy_file_atomic(const char *src_dir, const char *dst_dir, const char *name) {
+    char src[4096], dst[4096];
+    SBERT_TRY(sbert_path_join(src, sizeof src, src_dir, name));
+    if (!sbert_file_exists(src)) return SBERT_OK;
+    SBERT_TRY(sbert_path_join(dst, sizeof dst, dst_dir, name));
+    if (strcmp(src, dst) == 0) return SBERT_OK;
+    char *data = NULL;
+    size_t len = 0;
+    SBERT_TRY(sbert_read_file(src, &data, &len));
+    sbert_status st = sbert_write_file_atomic(dst, data, len);
+    free(data);
+    return st;
 }

@@ -54,6 +54,12 @@ void sbert_atomic_abort(sbert_atomic_file *af);
 /* Open + one write + commit. */
 sbert_status sbert_write_file_atomic(const char *path, const void *data, size_t n);
 
+/* Copy `name` from folder `src_dir` to folder `dst_dir` atomically. A file
+ * that `src_dir` does not hold is not an error (nothing is copied); the same
+ * folder on both sides copies nothing. Model savers use it for the tokenizer
+ * and config files they carry over from the folder they were loaded from. */
+sbert_status sbert_copy_file_atomic(const char *src_dir, const char *dst_dir, const char *name);
+
 /* Test hook (fault injection): when `after_bytes` >= 0, every atomic file on
  * this thread fails once it has received more than `after_bytes` bytes -- a
  * write crossing the limit reports an I/O error after writing only the bytes

@@ -525,19 +525,6 @@ sbert_status sbert_cross_encoder_rank(sbert_model *m, const char *query, const c
 
 /* ------------------------------------------------------------------ save */
 
-static sbert_status copy_file(const char *src_dir, const char *dst_dir, const char *name) {
-    char src[PATH_CAP], dst[PATH_CAP];
-    SBERT_TRY(sbert_path_join(src, sizeof src, src_dir, name));
-    if (!sbert_file_exists(src)) return SBERT_OK;
-    SBERT_TRY(sbert_path_join(dst, sizeof dst, dst_dir, name));
-    char *data = NULL;
-    size_t len = 0;
-    SBERT_TRY(sbert_read_file(src, &data, &len));
-    sbert_status st = sbert_write_file_atomic(dst, data, len);
-    free(data);
-    return st;
-}
-
 static sbert_status write_json(const char *dir, const char *name, const cJSON *j) {
     char *text = cJSON_Print(j);
     if (!text) return nomem(name);
@@ -723,7 +710,7 @@ sbert_status sbert_cross_encoder_save_dir(const sbert_model *m, const char *dir)
     char src[PATH_CAP];
     SBERT_TRY(source_dir(m, src, sizeof src));
     SBERT_TRY(sbert_mkdir_p(dir));
-    for (size_t i = 0; i < sizeof TOK_FILES / sizeof TOK_FILES[0]; i++) SBERT_TRY(copy_file(src, dir, TOK_FILES[i]));
+    for (size_t i = 0; i < sizeof TOK_FILES / sizeof TOK_FILES[0]; i++) SBERT_TRY(sbert_copy_file_atomic(src, dir, TOK_FILES[i]));
     SBERT_TRY(save_tokenizer_config(m, src, dir));
     SBERT_TRY(save_config(m, sbert_classifier_head_config(m->mods[1]), src, dir));
     SBERT_TRY(save_weights(m, dir));

@@ -294,20 +294,6 @@ static void mm_free(sbert_module *mod) {
 
 /* ------------------------------------------------------------ save */
 
-static sbert_status copy_file(const char *src_dir, const char *dst_dir, const char *name) {
-    char src[PATH_CAP], dst[PATH_CAP];
-    SBERT_TRY(sbert_path_join(src, sizeof src, src_dir, name));
-    if (!sbert_file_exists(src)) return SBERT_OK;
-    SBERT_TRY(sbert_path_join(dst, sizeof dst, dst_dir, name));
-    if (strcmp(src, dst) == 0) return SBERT_OK;
-    char *data = NULL;
-    size_t len = 0;
-    SBERT_TRY(sbert_read_file(src, &data, &len));
-    sbert_status st = sbert_write_file_atomic(dst, data, len);
-    free(data);
-    return st;
-}
-
 static const char *const TF_FILES[] = {"config.json",       "tokenizer.json",    "tokenizer_config.json",
                                        "special_tokens_map.json", "vocab.txt", "vocab.json",
                                        "merges.txt",        "added_tokens.json", "sentencepiece.bpe.model",
@@ -357,7 +343,7 @@ static sbert_status save_weights(const mlm_module *m, const char *dir) {
 
 static sbert_status mm_save(const sbert_module *mod, const char *dir) {
     const mlm_module *m = (const mlm_module *)mod;
-    for (size_t i = 0; i < sizeof TF_FILES / sizeof *TF_FILES; i++) SBERT_TRY(copy_file(m->src_dir, dir, TF_FILES[i]));
+    for (size_t i = 0; i < sizeof TF_FILES / sizeof *TF_FILES; i++) SBERT_TRY(sbert_copy_file_atomic(m->src_dir, dir, TF_FILES[i]));
     cJSON *sbc = m->sbc ? cJSON_Duplicate(m->sbc, 1) : cJSON_CreateObject();
     if (!sbc) return nomem("sentence_bert_config.json");
     cJSON_DeleteItemFromObjectCaseSensitive(sbc, "max_seq_length");

@@ -125,26 +125,12 @@ static void sse_free(sbert_module *mod) {
     free(m);
 }
 
-static sbert_status copy_file(const char *src_dir, const char *dst_dir, const char *name) {
-    char src[PATH_CAP], dst[PATH_CAP];
-    SBERT_TRY(sbert_path_join(src, sizeof src, src_dir, name));
-    if (!sbert_file_exists(src)) return SBERT_OK;
-    SBERT_TRY(sbert_path_join(dst, sizeof dst, dst_dir, name));
-    if (strcmp(src, dst) == 0) return SBERT_OK;
-    char *data = NULL;
-    size_t len = 0;
-    SBERT_TRY(sbert_read_file(src, &data, &len));
-    sbert_status st = sbert_write_file_atomic(dst, data, len);
-    free(data);
-    return st;
-}
-
 static sbert_status sse_save(const sbert_module *mod, const char *dir) {
     const sse_module *m = (const sse_module *)mod;
     static const char *const files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                                         "vocab.txt",      "vocab.json",            "merges.txt",
                                         "added_tokens.json"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) SBERT_TRY(copy_file(m->src_dir, dir, files[i]));
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) SBERT_TRY(sbert_copy_file_atomic(m->src_dir, dir, files[i]));
     SBERT_TRY(sbert_write_text_file(dir, "config.json", m->frozen ? "{\n    \"frozen\": true\n}" : "{\n    \"frozen\": false\n}"));
     char path[PATH_CAP];
     SBERT_TRY(sbert_path_join(path, sizeof path, dir, "model.safetensors"));

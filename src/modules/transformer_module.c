@@ -239,19 +239,6 @@ static void tm_free(sbert_module *mod) {
 
 /* ------------------------------------------------------------------ save */
 
-static sbert_status copy_file(const char *src_dir, const char *dst_dir, const char *name) {
-    char src[PATH_CAP], dst[PATH_CAP];
-    SBERT_TRY(sbert_path_join(src, sizeof src, src_dir, name));
-    if (!sbert_file_exists(src)) return SBERT_OK;
-    SBERT_TRY(sbert_path_join(dst, sizeof dst, dst_dir, name));
-    char *data = NULL;
-    size_t len = 0;
-    SBERT_TRY(sbert_read_file(src, &data, &len));
-    sbert_status st = sbert_write_file_atomic(dst, data, len);
-    free(data);
-    return st;
-}
-
 /* Tokenizer and model-config files a Transformer folder may hold. */
 static const char *const TF_FILES[] = {"config.json",       "tokenizer.json",  "tokenizer_config.json",
                                        "special_tokens_map.json", "vocab.txt", "vocab.json",
@@ -348,7 +335,7 @@ static sbert_status tm_save(const sbert_module *mod, const char *dir) {
     /* With an adapter, no config.json: transformers takes a folder with one for a
      * complete model and would look for its weights there (the base model has them). */
     for (size_t i = m->lora ? 1 : 0; i < sizeof TF_FILES / sizeof *TF_FILES; i++)
-        SBERT_TRY(copy_file(m->src_dir, dir, TF_FILES[i]));
+        SBERT_TRY(sbert_copy_file_atomic(m->src_dir, dir, TF_FILES[i]));
     /* sentence_bert_config.json: the loaded keys, with the current settings. */
     cJSON *sbc = m->sbc ? cJSON_Duplicate(m->sbc, 1) : cJSON_CreateObject();
     if (!sbc) return nomem("sentence_bert_config.json");
