@@ -28,7 +28,6 @@
 #include "io/dirs.h"
 #include "io/file.h"
 #include "io/hf_cache.h"
-#include "models/cross_encoder.h"
 #include "modules/pooling.h"
 #include "modules/static_embedding.h"
 #include "modules/transformer_module.h"
@@ -374,7 +373,7 @@ static sbert_status load_plain_hf(sbert_model *m) {
 }
 
 /* A SentenceTransformer directory: modules.json, or a plain Hugging Face model. */
-static sbert_status load_sentence_transformer(sbert_model *m) {
+sbert_status sbert_st_load_dir(sbert_model *m) {
     char modules_path[PATH_CAP], config_path[PATH_CAP];
     SBERT_TRY(sbert_path_join(modules_path, sizeof modules_path, m->dir, "modules.json"));
     SBERT_TRY(sbert_path_join(config_path, sizeof config_path, m->dir, "config.json"));
@@ -387,52 +386,6 @@ static sbert_status load_sentence_transformer(sbert_model *m) {
                       "%s: neither modules.json (a sentence-transformers model) nor config.json (a Hugging Face "
                       "model) found",
                       m->dir);
-}
-
-/* How each kind reads its directory (models/cross_encoder.c,
- * models/sparse_encoder.c for the other two). */
-static const struct {
-    sbert_model_kind kind;
-    sbert_status (*load)(sbert_model *m);
-} KIND_LOADERS[] = {
-    {SBERT_KIND_SENTENCE_TRANSFORMER, load_sentence_transformer},
-    {SBERT_KIND_CROSS_ENCODER, sbert_cross_encoder_load_dir},
-    {SBERT_KIND_SPARSE_ENCODER, sbert_sparse_encoder_load_dir},
-};
-
-sbert_status sbert_model_load_kind(const char *dir, sbert_model_kind kind, const sbert_load_options *opt,
-                                   sbert_model **out) {
-    if (!out) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_model_load: out is NULL");
-    *out = NULL;
-    if (!dir || !*dir) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_model_load: empty path");
-    char resolved[4096];
-    if (!sbert_dir_exists(dir) && sbert_hf_is_model_id(dir)) {
-        SBERT_TRY(sbert_hf_resolve(dir, opt ? opt->revision : NULL, resolved, sizeof resolved));
-        dir = resolved;
-    }
-    if (!sbert_dir_exists(dir)) {
-        /* something else there (a file, a link loop, ...): say what */
-        if (sbert_file_exists(dir)) return sbert_dir_check(dir);
-        return sbert_fail(SBERT_ERR_IO, "%s: model directory does not exist", dir);
-    }
-    /* The library's thread count (kernels and OpenBLAS); 0 keeps the current one. */
-    if (opt && opt->num_threads > 0) sbert_set_num_threads(opt->num_threads);
-    sbert_model *m = NULL;
-    SBERT_TRY(sbert_model_new_empty(dir, kind, &m));
-    sbert_status st = sbert_fail(SBERT_ERR_INTERNAL, "no loader for model kind %d", (int)kind);
-    for (size_t i = 0; i < sizeof KIND_LOADERS / sizeof KIND_LOADERS[0]; i++)
-        if (KIND_LOADERS[i].kind == kind) st = KIND_LOADERS[i].load(m);
-    if (st != SBERT_OK) {
-        sbert_error_prefix("loading model %s: ", dir);
-        sbert_model_free(m);
-        return st;
-    }
-    *out = m;
-    return SBERT_OK;
-}
-
-sbert_status sbert_model_load(const char *dir, const sbert_load_options *opt, sbert_model **out) {
-    return sbert_model_load_kind(dir, SBERT_KIND_SENTENCE_TRANSFORMER, opt, out);
 }
 
 sbert_status sbert_model_new_static(const char *tokenizer_json, size_t dim, uint64_t seed, sbert_model **out) {
@@ -522,8 +475,7 @@ static sbert_status save_st_config(const sbert_model *m, const char *dir) {
     return st;
 }
 
-sbert_status sbert_model_save(const sbert_model *m, const char *dir) {
-    if (m->kind == SBERT_KIND_CROSS_ENCODER) return sbert_cross_encoder_save_dir(m, dir);
+sbert_status sbert_st_save_dir(const sbert_model *m, const char *dir) {
     SBERT_TRY(sbert_mkdir_p(dir));
     cJSON *list = cJSON_CreateArray();
     if (!list) return nomem("modules.json");

@@ -84,7 +84,9 @@ sbert_status sbert_model_add_module(sbert_model *m, sbert_module *mod, const cha
 sbert_status sbert_model_read_st_config(sbert_model *m);
 /* The modules listed in modules.json, through the module registry. */
 sbert_status sbert_model_load_modules_json(sbert_model *m, const char *modules_path);
-/* Per kind: read m->dir into m (models/cross_encoder.c, models/sparse_encoder.c). */
+/* Per kind: read m->dir into m (model.c, cross_encoder.c, sparse_encoder.c;
+ * load.c picks one). */
+sbert_status sbert_st_load_dir(sbert_model *m);
 sbert_status sbert_cross_encoder_load_dir(sbert_model *m);
 sbert_status sbert_sparse_encoder_load_dir(sbert_model *m);
 
@@ -142,6 +144,9 @@ void sbert_model_release(sbert_model *m);
  * Files are written atomically one by one; callers that need the whole
  * directory to appear at once save into a temporary folder and publish it. */
 sbert_status sbert_model_save(const sbert_model *m, const char *dir);
+/* The SentenceTransformer / SparseEncoder layout (modules.json + module
+ * folders); sbert_model_save (load.c) uses it for every kind but CrossEncoder. */
+sbert_status sbert_st_save_dir(const sbert_model *m, const char *dir);
 /* Copy the weights of the model saved in `dir` (same architecture) into m,
  * matched by parameter name and shape. */
 sbert_status sbert_model_load_weights(sbert_model *m, const char *dir);

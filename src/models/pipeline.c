@@ -15,7 +15,7 @@
 
 #include "base/error.h"
 #include "models/model.h"
-#include "models/sparse_encoder.h"
+#include "models/encode_options.h"
 #include "modules/normalize.h"
 
 static sbert_status nomem(const char *what) { return sbert_fail(SBERT_ERR_NOMEM, "out of memory (%s)", what); }

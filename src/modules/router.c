@@ -13,7 +13,7 @@
 #include "base/error.h"
 #include "io/dirs.h"
 #include "io/file.h"
-#include "models/sparse_encoder.h"
+#include "modules/splade_pooling.h"
 
 #define PATH_CAP 4096
 

@@ -421,3 +421,30 @@ sbert_status sbert_splade_pooling_load(const sbert_module_load_ctx *ctx, sbert_m
     c.dim = has_e ? e : has_w ? w : 0;
     return sp_make(&c, ctx->type, out);
 }
+
+/* Every SpladePooling must follow an MLM module; its width is the MLM
+ * vocabulary (a configured width that disagrees is an error). */
+sbert_status sbert_sparse_check_pipeline(sbert_module **mods, size_t n, const char *where) {
+    for (size_t i = 0; i < n; i++) {
+        sbert_module *mod = mods[i];
+        if (sbert_module_is_mlm(mod) && (i + 1 >= n || !sbert_module_is_splade_pooling(mods[i + 1])))
+            return sbert_fail(SBERT_ERR_UNSUPPORTED,
+                              "%s: module %zu is a fill-mask (MLM) transformer, so module %zu must be SpladePooling "
+                              "(sbert computes the vocabulary logits inside SpladePooling)",
+                              where, i, i + 1);
+        if (!sbert_module_is_splade_pooling(mod)) continue;
+        if (i == 0 || !sbert_module_is_mlm(mods[i - 1]))
+            return sbert_fail(SBERT_ERR_UNSUPPORTED,
+                              "%s: module %zu (SpladePooling) must follow a fill-mask Transformer / MLMTransformer",
+                              where, i);
+        size_t V = sbert_mlm_vocab_size(mods[i - 1]);
+        const sbert_splade_config *c = sbert_splade_pooling_config(mod);
+        if (c->dim && c->dim != V)
+            return sbert_fail(SBERT_ERR_FORMAT,
+                              "%s: SpladePooling (module %zu) says embedding dimension %zu, but the MLM vocabulary "
+                              "(config.json vocab_size) is %zu: they must agree",
+                              where, i, c->dim, V);
+        sbert_splade_pooling_set_dim(mod, V);
+    }
+    return SBERT_OK;
+}

@@ -62,4 +62,10 @@ void sbert_splade_backward(const sbert_splade_config *c, const sbert_mlm_decoder
                            const size_t *offs, size_t n_seq, const float *dout, const int32_t *arg,
                            const float *zsel, float *du);
 
+/* Every MLM module is followed by SpladePooling and every SpladePooling
+ * follows an MLM module; SpladePooling's width becomes the MLM vocabulary
+ * (a configured width that disagrees is an error). `where` names the list
+ * in messages. */
+sbert_status sbert_sparse_check_pipeline(sbert_module **mods, size_t n, const char *where);
+
 #endif
