@@ -37,7 +37,7 @@ static sbert_status loss_of(sbert_trainer *t, const float *emb, size_t B, const 
     }
     if (labels)
         for (size_t i = 0; i < B; i++) labels[i] = (float)t->train->cols[t->label_col].num[rows[i]];
-    sbert_loss_batch lb = {cols, grads, nc, B, D, labels, &t->a->loss_values};
+    sbert_loss_batch lb = {.cols = cols, .grads = grads, .n_cols = nc, .B = B, .dim = D, .labels = labels, .v = &t->a->loss_values};
     st = t->a->loss_def->compute(&lb, loss);
 done:
     free(cols);
