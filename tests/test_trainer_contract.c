@@ -85,7 +85,7 @@ static void test_keys(void) {
     const char *a1[] = {"--model_type", "CrossEncoder"};
     expect_fail("model_type CrossEncoder", a1, 2, SBERT_ERR_UNSUPPORTED, "training a CrossEncoder is not supported yet");
     const char *a2[] = {"--matryoshka_dims", "16,8"};
-    expect_fail("matryoshka_dims", a2, 2, SBERT_ERR_UNSUPPORTED, "MatryoshkaLoss (matryoshka_dims) is not implemented");
+    expect_fail("matryoshka_dims without MatryoshkaLoss", a2, 2, SBERT_ERR_INVALID_ARG, "write loss: MatryoshkaLoss(MultipleNegativesRankingLoss)");
     const char *a3[] = {"--bf16", "true"};
     expect_fail("bf16 true", a3, 2, SBERT_ERR_UNSUPPORTED, "bf16 training is not supported yet");
     const char *a4[] = {"--report_to", "tensorboard"};

@@ -294,6 +294,37 @@ done:
 
 /* ------------------------------------------------------------------ JSONL */
 
+/* A list cell: an array of numbers (a list of texts or a nested list is an error). */
+static sbert_status check_list(const sbert_dataset *ds, const cJSON *v, size_t line, size_t c) {
+    if (!cJSON_IsArray(v))
+        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a list of numbers in every row", ds->path,
+                          line, ds->cols[c].name);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+        if (cJSON_IsNumber(e)) continue;
+        if (cJSON_IsString(e))
+            return sbert_fail(SBERT_ERR_FORMAT,
+                              "%s:%zu: column '%s' holds a list of texts; a SentenceTransformer input column holds one "
+                              "text per row (give each text its own column: anchor, positive, negative_1, ...)",
+                              ds->path, line, ds->cols[c].name);
+        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a list of numbers (it holds %s)", ds->path,
+                          line, ds->cols[c].name, cJSON_IsArray(e) ? "a nested list" : "a non-number");
+    }
+    if (cJSON_GetArraySize(v) == 0)
+        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' holds an empty list", ds->path, line,
+                          ds->cols[c].name);
+    return SBERT_OK;
+}
+
+/* Room for rows [0, rows) of a LIST column. */
+static sbert_status list_reserve(dataset_impl *d, sbert_column *col, size_t rows) {
+    size_t cap = d->cap_rows > rows ? d->cap_rows : rows;
+    double *nn = realloc(col->num, cap * col->width * sizeof *nn);
+    if (!nn) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", d->pub.path);
+    col->num = nn;
+    return SBERT_OK;
+}
+
 /* The numeric cells are staged in *nums_io ([rows, cols]); the caller frees it. */
 static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, double **nums_io) {
     sbert_dataset *ds = &d->pub;
@@ -321,7 +352,17 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
             const cJSON *it;
             cJSON_ArrayForEach(it, obj) {
                 if ((st = add_column(d, it->string, line)) != SBERT_OK) { cJSON_Delete(obj); return st; }
-                ds->cols[ds->n_cols - 1].kind = cJSON_IsString(it) ? SBERT_COL_TEXT : SBERT_COL_NUMBER;
+                ds->cols[ds->n_cols - 1].kind =
+                    cJSON_IsString(it) ? SBERT_COL_TEXT : cJSON_IsArray(it) ? SBERT_COL_LIST : SBERT_COL_NUMBER;
+                if (cJSON_IsArray(it)) {
+                    ds->cols[ds->n_cols - 1].width = (size_t)cJSON_GetArraySize(it);
+                    if ((st = check_list(ds, it, line, ds->n_cols - 1)) != SBERT_OK) {
+                        cJSON_Delete(obj);
+                        return st;
+                    }
+                } else {
+                    ds->cols[ds->n_cols - 1].width = 1;
+                }
             }
             if (ds->n_cols == 0) { cJSON_Delete(obj); return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: empty object", ds->path, line); }
         }
@@ -344,7 +385,26 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
                 cJSON_Delete(obj);
                 return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: key '%s' is missing", ds->path, line, ds->cols[c].name);
             }
-            if (ds->cols[c].kind == SBERT_COL_TEXT) {
+            if (ds->cols[c].kind == SBERT_COL_LIST) {
+                sbert_column *col = &ds->cols[c];
+                if ((st = check_list(ds, v, line, c)) != SBERT_OK) {
+                    cJSON_Delete(obj);
+                    return st;
+                }
+                if ((size_t)cJSON_GetArraySize(v) != col->width) {
+                    cJSON_Delete(obj);
+                    return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' holds %d numbers; the first row has %zu",
+                                      ds->path, line, col->name, cJSON_GetArraySize(v), col->width);
+                }
+                if ((st = list_reserve(d, col, ds->n_rows + 1)) != SBERT_OK) {
+                    cJSON_Delete(obj);
+                    return st;
+                }
+                size_t k = 0;
+                const cJSON *e;
+                cJSON_ArrayForEach(e, v) col->num[ds->n_rows * col->width + k++] = e->valuedouble;
+                col->text[ds->n_rows] = NULL;
+            } else if (ds->cols[c].kind == SBERT_COL_TEXT) {
                 if (!cJSON_IsString(v)) {
                     cJSON_Delete(obj);
                         return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a string in every row",
@@ -368,6 +428,11 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
         p = nl ? nl + 1 : end;
     }
     for (size_t c = 0; c < ds->n_cols; c++) {
+        if (ds->cols[c].kind == SBERT_COL_LIST) {
+            free(ds->cols[c].text);
+            ds->cols[c].text = NULL;
+            continue;
+        }
         if (ds->cols[c].kind != SBERT_COL_NUMBER) continue;
         ds->cols[c].num = malloc((ds->n_rows ? ds->n_rows : 1) * sizeof(double));
         if (!ds->cols[c].num) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
@@ -386,10 +451,55 @@ static sbert_status load_jsonl(dataset_impl *d, char *buf, size_t len) {
 }
 
 /* Convert the label column of a text-loaded file to numbers. */
+/* A CSV/TSV label cell written as a JSON list ("[0.1, 0.2]") into out (width
+ * numbers; *width set from the first row when 0). */
+static sbert_status parse_list_cell(const sbert_dataset *ds, size_t r, const sbert_column *col, size_t *width,
+                                    double *out, size_t cap) {
+    cJSON *v = cJSON_Parse(col->text[r]);
+    sbert_status st = SBERT_OK;
+    if (!v || !cJSON_IsArray(v)) {
+        st = sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' starts with '[' but is not a JSON list: '%.60s'",
+                        ds->path, ds->line[r], col->name, col->text[r]);
+    } else if ((st = check_list(ds, v, ds->line[r], (size_t)(col - ds->cols))) == SBERT_OK) {
+        size_t n = (size_t)cJSON_GetArraySize(v);
+        if (*width == 0) *width = n;
+        if (n != *width) {
+            st = sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' holds %zu numbers; the first row has %zu", ds->path,
+                            ds->line[r], col->name, n, *width);
+        } else if (out) {
+            size_t k = 0;
+            const cJSON *e;
+            cJSON_ArrayForEach(e, v) if (k < cap) out[k++] = e->valuedouble;
+        }
+    }
+    cJSON_Delete(v);
+    return st;
+}
+
+/* Convert the label column of a text-loaded file to numbers (or lists). */
 static sbert_status convert_label(sbert_dataset *ds) {
     int c = sbert_dataset_label_column(ds);
-    if (c < 0 || ds->cols[c].kind == SBERT_COL_NUMBER) return SBERT_OK;
+    if (c < 0 || ds->cols[c].kind != SBERT_COL_TEXT) return SBERT_OK;
     sbert_column *col = &ds->cols[c];
+    if (ds->n_rows && col->text[0][strspn(col->text[0], " \t")] == '[') {
+        size_t w = 0;
+        SBERT_TRY(parse_list_cell(ds, 0, col, &w, NULL, 0));
+        double *num = malloc(ds->n_rows * w * sizeof *num);
+        if (!num) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
+        for (size_t r = 0; r < ds->n_rows; r++) {
+            sbert_status st = parse_list_cell(ds, r, col, &w, num + r * w, w);
+            if (st != SBERT_OK) {
+                free(num);
+                return st;
+            }
+        }
+        free(col->text);
+        col->text = NULL;
+        col->num = num;
+        col->kind = SBERT_COL_LIST;
+        col->width = w;
+        return SBERT_OK;
+    }
     double *num = malloc((ds->n_rows ? ds->n_rows : 1) * sizeof *num);
     if (!num) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
     for (size_t r = 0; r < ds->n_rows; r++) {
@@ -410,6 +520,7 @@ static sbert_status convert_label(sbert_dataset *ds) {
     col->text = NULL;
     col->num = num;
     col->kind = SBERT_COL_NUMBER;
+    col->width = 1;
     return SBERT_OK;
 }
 
@@ -505,8 +616,11 @@ sbert_status sbert_dataset_check_inputs(const sbert_dataset *ds) {
     for (size_t c = 0; c < ds->n_cols; c++) {
         if ((int)c == label) continue;
         if (ds->cols[c].kind != SBERT_COL_TEXT)
-            return sbert_fail(SBERT_ERR_FORMAT, "%s: column '%s' is an input but holds numbers, not text",
-                              ds->path, ds->cols[c].name);
+            return sbert_fail(SBERT_ERR_FORMAT, "%s: column '%s' is an input but holds %s, not text%s", ds->path,
+                              ds->cols[c].name, ds->cols[c].kind == SBERT_COL_LIST ? "lists of numbers" : "numbers",
+                              ds->cols[c].kind == SBERT_COL_LIST
+                                  ? " (only the label column, named label/labels/score/scores, may hold lists)"
+                                  : "");
         for (size_t r = 0; r < ds->n_rows; r++) {
             const char *s = ds->cols[c].text[r];
             const char *q = s;

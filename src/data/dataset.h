@@ -22,13 +22,19 @@
 
 #include "sbert.h"
 
-typedef enum { SBERT_COL_TEXT = 0, SBERT_COL_NUMBER = 1 } sbert_column_kind;
+typedef enum { SBERT_COL_TEXT = 0, SBERT_COL_NUMBER = 1, SBERT_COL_LIST = 2 } sbert_column_kind;
 
+/* A LIST column holds the same number (width) of numbers in every row: a
+ * JSON array of numbers, or in CSV/TSV a cell written as one ("[0.1, 0.2]").
+ * Only the label may be a list (teacher embeddings for MSELoss, teacher
+ * scores for MarginMSELoss / DistillKLDivLoss); a list of texts is refused
+ * with a message naming the file, line and column. */
 typedef struct {
     char *name;
     sbert_column_kind kind;
     char **text;  /* [n_rows] when kind == TEXT (NUL-terminated UTF-8) */
-    double *num;  /* [n_rows] when kind == NUMBER */
+    double *num;  /* [n_rows] when kind == NUMBER; [n_rows * width] when kind == LIST */
+    size_t width; /* LIST: numbers per row (1 for NUMBER) */
 } sbert_column;
 
 typedef struct {

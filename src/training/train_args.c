@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "evaluation/evaluators.h"
 #include "models/model.h"
+#include "training/flow_map.h"
 
 typedef enum { K_STR, K_NUM, K_INT, K_BOOL } key_kind;
 
@@ -43,15 +44,22 @@ static const arg_def ARGS[] = {
     {"embedding_dim", K_INT, "256", A(embedding_dim), 1, 1e6, "table width for model: static"},
     {"max_seq_length", K_INT, "0", A(max_seq_length), 0, 1e7, "tokens per text after truncation (0: the model's)"},
     /* data */
-    {"train_data", K_STR, NULL, A(train_data), 0, 0, "training data: .jsonl/.csv/.tsv (columns by position)"},
+    {"train_data", K_STR, NULL, A(train_data), 0, 0,
+     "training data: .jsonl/.csv/.tsv/.parquet (columns by position), or {name: file, ...} for several datasets"},
     {"eval_data", K_STR, NULL, A(eval_data), 0, 0, "evaluator data (comma list with a list of evaluators)"},
     {"test_data", K_STR, NULL, A(test_data), 0, 0, "optional: evaluated once after training with test_evaluator"},
     {"columns", K_STR, NULL, A(columns), 0, 0, "keep and order train_data's columns: 'anchor,positive'"},
     {"rename_columns", K_STR, NULL, A(rename_columns), 0, 0, "rename train_data's columns: 'old:new,old2:new2'"},
+    {"eval_dataset", K_STR, NULL, A(eval_dataset), 0, 0,
+     "data whose loss is logged at each evaluation (eval_loss; {name: file} gives eval_{name}_loss)"},
+    {"prompts", K_STR, NULL, A(prompts), 0, 0,
+     "prompt prepended to the inputs: a string, {column: prompt}, {dataset: prompt} or {dataset: {column: prompt}}"},
     {"max_train_samples", K_INT, "0", A(max_train_samples), 0, BIG, "keep the first N training rows (0: all)"},
     {"max_eval_samples", K_INT, "0", A(max_eval_samples), 0, BIG, "keep the first N evaluation rows/queries"},
     /* loss */
-    {"loss", K_STR, "CoSENTLoss", A(loss), 0, 0, "the loss class (see the list below)"},
+    {"loss", K_STR, "CoSENTLoss", A(loss), 0, 0,
+     "the loss class (see the list below), Wrapper(Inner), Loss + GlobalOrthogonalRegularizationLoss, or {dataset: loss}"},
+    {"guide_model", K_STR, NULL, A(guide_model), 0, 0, "the guide model directory of GISTEmbedLoss / CachedGISTEmbedLoss"},
     /* evaluation */
     {"evaluator", K_STR, "EmbeddingSimilarityEvaluator", A(evaluator), 0, 0,
      "the evaluator class, or a comma list (SequentialEvaluator)"},
@@ -74,7 +82,10 @@ static const arg_def ARGS[] = {
     {"warmup_steps", K_NUM, "0", A(warmup_steps), 0, 1e12, "warmup steps; a value below 1 is a fraction of the total"},
     {"warmup_ratio", K_NUM, "0", A(warmup_ratio), 0, 1, "warmup as a fraction of the total steps (if no warmup_steps)"},
     {"seed", K_INT, "42", A(seed), 0, 9.2e18, "seed of the initialization, the sampler and dropout"},
-    {"batch_sampler", K_STR, "BATCH_SAMPLER", A(batch_sampler), 0, 0, "BATCH_SAMPLER or NO_DUPLICATES"},
+    {"batch_sampler", K_STR, "BATCH_SAMPLER", A(batch_sampler), 0, 0,
+     "BATCH_SAMPLER, NO_DUPLICATES, NO_DUPLICATES_HASHED or GROUP_BY_LABEL"},
+    {"multi_dataset_batch_sampler", K_STR, "PROPORTIONAL", A(multi_dataset_batch_sampler), 0, 0,
+     "with several train datasets: PROPORTIONAL or ROUND_ROBIN"},
     {"dataloader_drop_last", K_BOOL, "false", A(drop_last), 0, 0, "drop the last incomplete batch"},
     {"dataloader_num_workers", K_INT, "0", A(dataloader_num_workers), 0, 1024,
      "accepted for compatibility; a no-op (batches are built in the training thread)"},
@@ -117,8 +128,6 @@ static const struct {
      "report_to: only 'none' is supported (the log goes to stdout and logs/{run_name}.log)"},
     {"torch_compile", "false", "torch_compile has no meaning here (no torch)"},
     {"optim", "adamw_torch", "optim: sbert implements adamw_torch (AdamW, decoupled weight decay) only"},
-    {"prompts", NULL, "prompts in training are not supported yet"},
-    {"matryoshka_dims", NULL, "MatryoshkaLoss (matryoshka_dims) is not implemented yet"},
     {"main_similarity", NULL, "main_similarity is not supported yet (evaluators use the model's similarity function)"},
 };
 #define N_REFUSED (sizeof REFUSED / sizeof REFUSED[0])
@@ -178,45 +187,50 @@ static int one_of(const char *v, const char *const *list, size_t n) {
     return 0;
 }
 
-/* A loss name that is not usable here: say why. */
-static sbert_status bad_loss(const sbert_recipe *r, const char *name) {
-    const char *origin = sbert_recipe_origin(r, "loss");
-    char avail[1024] = "";
-    size_t n = 0;
-    const char *names[128];
-    size_t nn = 0;
-    for (size_t i = 0; i < sbert_loss_count(); i++) {
-        const sbert_loss_def *d = sbert_loss_at(i);
-        if (nn < 128) names[nn++] = d->name;
-        if (d->compute && (d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER)) && n < sizeof avail)
-            n += (size_t)snprintf(avail + n, sizeof avail - n, "%s%s", n ? ", " : "", d->name);
-    }
-    const sbert_loss_def *d = sbert_loss_find(name);
-    if (!d)
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: unknown loss '%s' (did you mean '%s'? available: %s)", origin,
-                          name, sbert_closest_name(name, names, nn), avail);
-    if (!(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER)))
-        return sbert_fail(SBERT_ERR_UNSUPPORTED,
-                          "%s: %s is a %s loss; this run trains a SentenceTransformer (available: %s)", origin, name,
-                          d->kinds & (1u << SBERT_KIND_CROSS_ENCODER) ? "CrossEncoder" : "SparseEncoder", avail);
-    return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: loss '%s' is not implemented yet (available: %s)", origin, name,
-                      avail);
-}
+static const char *recipe_get(void *ctx, const char *key) { return sbert_recipe_get(ctx, key); }
+static const char *recipe_origin(void *ctx, const char *key) { return sbert_recipe_origin(ctx, key); }
 
-/* The loss, its parameters, and keys that belong to other losses. */
+/* The loss (one, or one per dataset), its parameters, and keys that belong
+ * to other losses. */
 static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
-    const sbert_loss_def *d = sbert_loss_find(a->loss);
-    if (!d || !d->compute || !(d->kinds & (1u << SBERT_KIND_SENTENCE_TRANSFORMER))) return bad_loss(r, a->loss);
-    a->loss_def = d;
-    memset(&a->loss_values, 0, sizeof a->loss_values);
-    for (size_t i = 0; i < d->n_params; i++) {
-        const char *v = sbert_recipe_get(r, d->params[i].key);
-        const char *origin = v ? sbert_recipe_origin(r, d->params[i].key) : "default";
-        SBERT_TRY(sbert_loss_param_parse(d, i, v ? v : d->params[i].def, origin, &a->loss_values));
+    sbert_loss_keys keys = {recipe_get, recipe_origin, (void *)r};
+    const unsigned st_kind = 1u << SBERT_KIND_SENTENCE_TRANSFORMER;
+    const char *origin = sbert_recipe_origin(r, "loss");
+    a->n_losses = 0;
+    if (sbert_flow_is_map(a->loss)) {
+        char where[4200];
+        snprintf(where, sizeof where, "%s (loss)", origin);
+        sbert_flow_map *m = NULL;
+        SBERT_TRY(sbert_flow_parse(a->loss, where, &m));
+        sbert_status st = SBERT_OK;
+        if (m->n == 0) st = sbert_fail(SBERT_ERR_INVALID_ARG, "%s: the loss mapping is empty", where);
+        if (m->n > SBERT_TRAIN_MAX_SETS)
+            st = sbert_fail(SBERT_ERR_INVALID_ARG, "%s: at most %d losses", where, SBERT_TRAIN_MAX_SETS);
+        for (size_t i = 0; st == SBERT_OK && i < m->n; i++) {
+            if (!m->values[i] || strlen(m->keys[i]) >= sizeof a->loss_names[0]) {
+                st = sbert_fail(SBERT_ERR_INVALID_ARG, "%s: the loss of dataset '%s' must be a loss name", where,
+                                m->keys[i]);
+                break;
+            }
+            snprintf(a->loss_names[i], sizeof a->loss_names[i], "%s", m->keys[i]);
+            st = sbert_loss_spec_parse(m->values[i], where, st_kind, &keys, &a->losses[i]);
+            if (st == SBERT_OK) a->n_losses = i + 1;
+        }
+        sbert_flow_free(m);
+        SBERT_TRY(st);
+    } else {
+        SBERT_TRY(sbert_loss_spec_parse(a->loss, origin, st_kind, &keys, &a->losses[0]));
+        a->loss_names[0][0] = '\0';
+        a->n_losses = 1;
     }
+    a->loss_def = a->losses[0].def;
+    a->loss_values = a->losses[0].values;
     for (const char *const *k = sbert_loss_param_keys(); *k; k++) {
-        if (!sbert_recipe_get(r, *k) || sbert_loss_param_index(d, *k) >= 0) continue;
-        char users[256] = "";
+        if (!sbert_recipe_get(r, *k)) continue;
+        int used = 0;
+        for (size_t i = 0; i < a->n_losses; i++) used |= sbert_loss_spec_uses_key(&a->losses[i], *k);
+        if (used) continue;
+        char users[512] = "";
         size_t n = 0;
         for (size_t i = 0; i < sbert_loss_count() && n < sizeof users; i++) {
             const sbert_loss_def *o = sbert_loss_at(i);
@@ -224,8 +238,19 @@ static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
                 n += (size_t)snprintf(users + n, sizeof users - n, "%s%s", n ? ", " : "", o->name);
         }
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' is a parameter of %s, not of %s; remove it",
-                          sbert_recipe_origin(r, *k), *k, users, d->name);
+                          sbert_recipe_origin(r, *k), *k, users, a->loss);
     }
+    int needs_guide = 0;
+    for (size_t i = 0; i < a->n_losses; i++) needs_guide |= (a->losses[i].def->needs & SBERT_LOSS_NEEDS_GUIDE) != 0;
+    if (needs_guide && !a->guide_model)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: %s needs a guide model: set guide_model to a model directory (e.g. "
+                          "models/all-MiniLM-L6-v2)",
+                          origin, a->loss);
+    if (!needs_guide && a->guide_model)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: guide_model is only used by GISTEmbedLoss and CachedGISTEmbedLoss, not %s; remove it",
+                          sbert_recipe_origin(r, "guide_model"), a->loss);
     return SBERT_OK;
 }
 
@@ -251,7 +276,8 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
         return sbert_fail(SBERT_ERR_INVALID_ARG, "recipe: 'model' is required (a model directory, or 'static' with "
                                                  "'tokenizer')");
     if (!a->train_data)
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "recipe: 'train_data' is required (a .jsonl/.csv/.tsv file)");
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "recipe: 'train_data' is required (a .jsonl/.csv/.tsv/.parquet file, or {name: file, ...})");
     if (!a->eval_data)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "recipe: 'eval_data' is required: the run contract evaluates a "
                                                  "baseline and the trained model on it");

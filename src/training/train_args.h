@@ -16,7 +16,11 @@
 #include <stdint.h>
 
 #include "losses/loss.h"
+#include "losses/loss_spec.h"
 #include "training/recipe.h"
+
+/* Named training datasets in one run (train_data: {name: file, ...}). */
+#define SBERT_TRAIN_MAX_SETS 16
 
 typedef struct {
     /* run */
@@ -25,12 +29,18 @@ typedef struct {
     const char *model, *model_type, *tokenizer;
     int64_t embedding_dim, max_seq_length;
     /* data */
-    const char *train_data, *eval_data, *test_data, *columns, *rename_columns;
+    const char *train_data, *eval_data, *test_data, *columns, *rename_columns, *eval_dataset, *prompts;
     int64_t max_train_samples, max_eval_samples;
-    /* loss (its parameters are in loss_values, by the loss table's order) */
-    const char *loss;
+    /* loss (its parameters are in loss_values, by the loss table's order);
+     * losses[i] is the loss of the dataset named loss_names[i] ("" when one
+     * loss serves every dataset); loss_def / loss_values are losses[0]'s base
+     * loss */
+    const char *loss, *guide_model;
     const sbert_loss_def *loss_def;
     sbert_loss_values loss_values;
+    sbert_loss_spec losses[SBERT_TRAIN_MAX_SETS];
+    char loss_names[SBERT_TRAIN_MAX_SETS][64];
+    size_t n_losses;
     /* evaluation */
     const char *evaluator, *evaluator_name, *test_evaluator;
     /* training arguments */
@@ -38,7 +48,7 @@ typedef struct {
         warmup_steps, warmup_ratio, early_stopping_threshold, logging_steps, eval_steps, save_steps;
     int64_t max_steps, batch_size, eval_batch_size, accum, seed, save_total_limit, early_stopping_patience,
         num_threads, dataloader_num_workers;
-    const char *lr_scheduler_type, *batch_sampler, *eval_strategy, *save_strategy, *metric_for_best_model, *resume,
+    const char *lr_scheduler_type, *batch_sampler, *multi_dataset_batch_sampler, *eval_strategy, *save_strategy, *metric_for_best_model, *resume,
         *hub_model_id;
     int load_best, greater_is_better, greater_set, drop_last, push_to_hub, hub_private_repo, logging_first_step;
     /* options of the run, not recipe keys */

@@ -53,6 +53,9 @@ static double metric_of(const sbert_trainer *t, const sbert_eval_result *res) {
 /* Evaluate during training; track the best model; *stop for early stopping. */
 static sbert_status eval_and_track(sbert_trainer *t, int *stop) {
     sbert_eval_result res;
+    char losses[2048];
+    SBERT_TRY(sbert_train_eval_losses(t, losses, sizeof losses));
+    if (*losses) sbert_log(t->log, "{%s'epoch': %.4f}\n", losses, t->epoch_f);
     SBERT_TRY(run_evals(t, t->evals, &res));
     log_metrics(t, "eval", &res, t->epoch_f);
     const sbert_train_args *a = t->a;
@@ -96,46 +99,8 @@ static int64_t steps_from(double v, int64_t total) {
 
 static sbert_status load_data(sbert_trainer *t) {
     const sbert_train_args *a = t->a;
-    SBERT_TRY(sbert_dataset_load(a->train_data, &t->train));
-    if (a->columns) {
-        char buf[1024];
-        if (strlen(a->columns) >= sizeof buf) return sbert_fail(SBERT_ERR_INVALID_ARG, "columns: list is too long");
-        snprintf(buf, sizeof buf, "%s", a->columns);
-        const char *names[64];
-        size_t n = 0;
-        for (char *s = strtok(buf, ", "); s; s = strtok(NULL, ", ")) {
-            if (n == 64) return sbert_fail(SBERT_ERR_INVALID_ARG, "columns: more than 64 names");
-            names[n++] = s;
-        }
-        SBERT_TRY(sbert_dataset_select_columns(t->train, names, n));
-    }
-    if (a->rename_columns) {
-        char buf[1024];
-        if (strlen(a->rename_columns) >= sizeof buf)
-            return sbert_fail(SBERT_ERR_INVALID_ARG, "rename_columns: list is too long");
-        snprintf(buf, sizeof buf, "%s", a->rename_columns);
-        for (char *s = strtok(buf, ", "); s; s = strtok(NULL, ", ")) {
-            char *colon = strchr(s, ':');
-            if (!colon)
-                return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: rename_columns entries are old:new, got '%s'",
-                                  sbert_recipe_origin(t->recipe, "rename_columns"), s);
-            *colon = '\0';
-            SBERT_TRY(sbert_dataset_rename_column(t->train, s, colon + 1));
-        }
-    }
-    if (a->smoke) sbert_dataset_truncate(t->train, (size_t)(a->batch_size * 2));
-    if (a->max_train_samples > 0) sbert_dataset_truncate(t->train, (size_t)a->max_train_samples);
-    t->label_col = sbert_dataset_label_column(t->train);
-    t->n_inputs = sbert_dataset_n_inputs(t->train);
-    /* Do the columns fit the loss? (before anything expensive) */
-    char have[1024] = "";
-    for (size_t c = 0; c < t->train->n_cols; c++) {
-        size_t l = strlen(have);
-        snprintf(have + l, sizeof have - l, "%s%s", c ? ", " : "", t->train->cols[c].name);
-    }
-    SBERT_TRY(sbert_loss_check_columns(a->loss_def, t->n_inputs, t->label_col >= 0, a->train_data, have));
-    SBERT_TRY(sbert_dataset_check_inputs(t->train));
-    if (t->train->n_rows == 0) return sbert_fail(SBERT_ERR_FORMAT, "%s: no training rows", a->train_data);
+    /* the training datasets, their losses, prompts and eval_dataset (train_sets.c) */
+    SBERT_TRY(sbert_train_sets_load(t));
 
     /* Evaluation: max_eval_samples (50 under SMOKE_TEST) keeps the first pairs
      * of pair data and the first queries of IR data (whole corpus). */
@@ -206,7 +171,6 @@ static double seconds_since(const struct timespec *t0) {
 
 static sbert_status train_loop(sbert_trainer *t) {
     const sbert_train_args *a = t->a;
-    size_t B = (size_t)a->batch_size;
     double log_loss = 0, log_norm = 0, lr = 0;
     int64_t log_n = 0, samples = 0;
     struct timespec t0;
@@ -214,15 +178,16 @@ static sbert_status train_loop(sbert_trainer *t) {
     int stop = 0;
     int eval_steps = !strcmp(a->eval_strategy, "steps"), save_steps = !strcmp(a->save_strategy, "steps");
     for (; !stop && t->global_step < t->total_steps; t->epoch++, t->next_batch = 0) {
-        sbert_batches batches;
-        SBERT_TRY(sbert_sampler_epoch(t->train, t->sampler, B, a->drop_last, (uint64_t)a->seed, (uint64_t)t->epoch,
-                                      &batches));
+        sbert_epoch_plan plan;
+        SBERT_TRY(sbert_train_epoch_plan(t, (uint64_t)t->epoch, &plan));
+        sbert_batches batches = plan.b;
         sbert_status st = SBERT_OK;
         int64_t micro = 0;
         double step_loss = 0;
         for (size_t b = (size_t)t->next_batch; b < batches.n_batches && t->global_step < t->total_steps; b++) {
             size_t nb = batches.offsets[b + 1] - batches.offsets[b];
             double loss = 0;
+            t->cur_set = plan.set[b];
             st = sbert_trainer_micro_step(t, batches.idx + batches.offsets[b], nb, 1.0 / (double)a->accum, &loss);
             if (st != SBERT_OK) break;
             if (!isfinite(loss)) {
@@ -237,7 +202,7 @@ static sbert_status train_loop(sbert_trainer *t) {
             micro++;
             if (micro % a->accum != 0 && b + 1 < batches.n_batches) continue;
             lr = a->learning_rate * sbert_lr_lambda(t->sched, t->global_step, t->warmup, t->total_steps);
-            double norm = sbert_optimizer_step(&t->opt, &t->adam, lr, a->max_grad_norm);
+            double norm = sbert_train_optimizer_step(t, lr);
             t->global_step++;
             t->next_batch = (int64_t)b + 1;
             log_loss += step_loss;
@@ -266,7 +231,7 @@ static sbert_status train_loop(sbert_trainer *t) {
             if (a->kill_at_step > 0 && t->global_step == a->kill_at_step) raise(SIGKILL);
         }
         int epoch_done = st == SBERT_OK && !stop && t->next_batch >= (int64_t)batches.n_batches;
-        sbert_batches_free(&batches);
+        sbert_epoch_plan_free(&plan);
         SBERT_TRY(st);
         if (epoch_done && !strcmp(a->eval_strategy, "epoch")) SBERT_TRY(eval_and_track(t, &stop));
         if (epoch_done && !strcmp(a->save_strategy, "epoch")) SBERT_TRY(sbert_checkpoint_save(t));
@@ -283,10 +248,11 @@ static sbert_status schedule(sbert_trainer *t) {
     const sbert_train_args *a = t->a;
     SBERT_TRY(sbert_sampler_parse(a->batch_sampler, &t->sampler));
     SBERT_TRY(sbert_lr_scheduler_parse(a->lr_scheduler_type, &t->sched));
-    size_t n_batches = sbert_sampler_len(t->train->n_rows, (size_t)a->batch_size, a->drop_last);
+    size_t n_batches = sbert_train_batches_per_epoch(t);
     if (n_batches == 0)
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: fewer rows (%zu) than one batch with dataloader_drop_last",
-                          a->train_data, t->train->n_rows);
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: no batch in an epoch (dataloader_drop_last with fewer rows than "
+                                                 "a batch?)",
+                          a->train_data);
     t->steps_per_epoch = (int64_t)((n_batches + (size_t)a->accum - 1) / (size_t)a->accum);
     double total = a->max_steps > 0 ? (double)a->max_steps : ceil(a->num_train_epochs * (double)t->steps_per_epoch);
     if (total > 1e12)
@@ -346,8 +312,16 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
     sbert_set_num_threads((int)a->num_threads); /* 0: all online cores */
     sbert_log(t->log, "Threads: %d\n", sbert_get_num_threads());
     SBERT_TRY(load_data(t));
-    sbert_log(t->log, "Train data: %s (%zu rows, %zu input columns%s)\n", a->train_data, t->train->n_rows,
-              t->n_inputs, t->label_col >= 0 ? " + label" : "");
+    for (size_t i = 0; i < t->n_sets; i++) {
+        const sbert_train_set *s = &t->sets[i];
+        char lname[300];
+        sbert_log(t->log, "Train data%s%s: %s (%zu rows, %zu input columns%s%s), loss %s\n", s->name[0] ? " " : "",
+                  s->name, s->path, s->ds->n_rows, s->n_inputs, s->label_col >= 0 ? " + label" : "",
+                  s->label_width > 1 ? " list" : "", sbert_loss_spec_name(&a->losses[s->loss], lname, sizeof lname));
+        if (s->eval_ds)
+            sbert_log(t->log, "Eval loss data%s%s: %s (%zu rows)\n", s->name[0] ? " " : "", s->name,
+                      s->eval_ds->path, s->eval_ds->n_rows);
+    }
     {
         char what[512];
         sbert_evaluator_set_summary(t->evals, what, sizeof what);
@@ -359,17 +333,7 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
         sbert_log(t->log, "%s%s", i ? " -> " : "", t->model->mods[i]->ops->class_name);
     sbert_log(t->log, "), %zu parameters, %zu trainable\n", sbert_params_numel(t->params),
               sbert_params_trainable_numel(t->params));
-    t->cols = calloc(t->n_inputs, sizeof *t->cols);
-    if (!t->cols) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
-    for (size_t c = 0; c < t->n_inputs; c++) {
-        const sbert_column *col = &t->train->cols[sbert_dataset_input_column(t->train, c)];
-        sbert_status st = sbert_model_tokenize_column(t->model, NULL, (const char *const *)col->text, t->train->n_rows,
-                                                      &t->cols[c]);
-        if (st != SBERT_OK) {
-            sbert_error_prefix("%s: column '%s': ", a->train_data, col->name);
-            return st;
-        }
-    }
+    SBERT_TRY(sbert_train_sets_prepare(t));
     SBERT_TRY(schedule(t));
     sbert_log(t->log, "Steps: %lld (%lld per epoch, batch %lld x %lld accumulation), warmup %lld, scheduler %s, lr %g\n",
               (long long)t->total_steps, (long long)t->steps_per_epoch, (long long)a->batch_size, (long long)a->accum,
@@ -444,12 +408,10 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
 }
 
 static void trainer_free(sbert_trainer *t) {
-    for (size_t c = 0; t->cols && c < t->n_inputs; c++) sbert_packed_free(&t->cols[c]);
-    free(t->cols);
+    sbert_train_sets_free(t);
     sbert_packed_free(&t->batch);
     sbert_optimizer_free(&t->opt);
     sbert_model_free(t->model);
-    sbert_dataset_free(t->train);
     sbert_evaluator_set_free(t->evals);
     sbert_evaluator_set_free(t->tests);
     sbert_checkpoint_unlock(t);
