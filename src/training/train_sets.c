@@ -540,9 +540,9 @@ sbert_status sbert_train_sets_prepare(sbert_trainer *t) {
         if (s->prompts)
             for (size_t c = 0; c < s->n_inputs; c++)
                 if (s->prompts[c])
-                    sbert_log(t->log, "Prompt%s%s column '%s': \"%s\" (%zu tokens%s)\n", s->name[0] ? " of " : "",
+                    sbert_log(t->log, "Prompt%s%s column '%s': \"%s\"%s\n", s->name[0] ? " of " : "",
                               s->name, s->ds->cols[sbert_dataset_input_column(s->ds, c)].name, s->prompts[c],
-                              s->prompt_len[c], s->prompt_len[c] ? " left out of pooling" : "");
+                              s->prompt_len[c] ? " (its tokens left out of pooling: include_prompt false)" : "");
     }
     t->cols = t->sets[0].cols;
     if (strcasecmp(a->multi_dataset_batch_sampler, "ROUND_ROBIN") == 0 ||
