@@ -391,10 +391,11 @@ static sbert_status load_jsonl_rows(dataset_impl *d, char *buf, size_t len, doub
                     cJSON_Delete(obj);
                     return st;
                 }
-                if ((size_t)cJSON_GetArraySize(v) != col->width) {
+                int got = cJSON_GetArraySize(v);
+                if ((size_t)got != col->width) {
                     cJSON_Delete(obj);
                     return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' holds %d numbers; the first row has %zu",
-                                      ds->path, line, col->name, cJSON_GetArraySize(v), col->width);
+                                      ds->path, line, col->name, got, col->width);
                 }
                 if ((st = list_reserve(d, col, ds->n_rows + 1)) != SBERT_OK) {
                     cJSON_Delete(obj);

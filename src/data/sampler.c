@@ -211,6 +211,20 @@ typedef struct {
     size_t *rows, n; /* rows of the label in file order; n cut to even later */
 } label_group;
 
+static const double *g_sort_labels; /* qsort has no context argument; sampling is single-threaded */
+
+static int cmp_label_row(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    double lx = g_sort_labels[x], ly = g_sort_labels[y];
+    if (lx != ly) return lx < ly ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_group_first(const void *a, const void *b) {
+    size_t x = ((const label_group *)a)->rows[0], y = ((const label_group *)b)->rows[0];
+    return x < y ? -1 : x > y;
+}
+
 static void groups_free(label_group *g, size_t n) {
     for (size_t i = 0; i < n; i++) free(g[i].rows);
     free(g);
@@ -237,40 +251,40 @@ static sbert_status label_groups(const sbert_dataset *ds, size_t bs, label_group
     }
     const double *lab = ds->cols[lc].num;
     label_group *g = NULL;
-    size_t ng = 0, cap = 0;
-    /* distinct labels via a sort of (label, row) */
-    size_t *order = malloc((ds->n_rows ? ds->n_rows : 1) * sizeof *order);
+    size_t ng = 0;
+    /* rows sorted by (label, row): runs of one label; groups then ordered by
+     * their first row (Python's dict insertion order) */
+    const size_t n = ds->n_rows;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
     if (!order) return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
-    for (size_t r = 0; r < ds->n_rows; r++) {
-        size_t k = 0;
-        /* linear lookup over the groups: labels are few (classes) */
-        while (k < ng && g[k].label != lab[r]) k++;
-        if (k == ng) {
-            if (ng == cap) {
-                cap = cap ? 2 * cap : 16;
-                label_group *ngp = realloc(g, cap * sizeof *ngp);
-                if (!ngp) {
-                    free(order);
-                    groups_free(g, ng);
-                    return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
-                }
-                g = ngp;
-            }
-            g[ng].label = lab[r];
-            g[ng].rows = NULL;
-            g[ng].n = 0;
-            ng++;
-        }
-        size_t *nr = realloc(g[k].rows, (g[k].n + 1) * sizeof *nr);
-        if (!nr) {
+    for (size_t r = 0; r < n; r++) order[r] = r;
+    g_sort_labels = lab;
+    qsort(order, n, sizeof *order, cmp_label_row);
+    size_t runs = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || lab[order[i]] != lab[order[i - 1]]) runs++;
+    g = calloc(runs ? runs : 1, sizeof *g);
+    if (!g) {
+        free(order);
+        return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+    }
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && lab[order[j]] == lab[order[i]]) j++;
+        label_group *q = &g[ng++];
+        q->label = lab[order[i]];
+        q->n = j - i;
+        q->rows = malloc(q->n * sizeof *q->rows);
+        if (!q->rows) {
             free(order);
             groups_free(g, ng);
             return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
         }
-        g[k].rows = nr;
-        g[k].rows[g[k].n++] = r;
+        memcpy(q->rows, order + i, q->n * sizeof *q->rows); /* ascending rows: file order */
+        i = j;
     }
     free(order);
+    qsort(g, ng, sizeof *g, cmp_group_first);
     size_t keep = 0;
     for (size_t k = 0; k < ng; k++) {
         if (g[k].n >= 2) g[keep++] = g[k];

@@ -1,0 +1,362 @@
+/*
+ * tests/test_bienc_data.c -- data, samplers and multi-dataset training of
+ * issue 10:
+ *   samplers over >= 100k rows: GROUP_BY_LABEL batches hold pairs of rows of
+ *     one label, >= 2 labels a batch, even sizes >= 4, each row at most once
+ *     an epoch, as many batches as advertised, different epochs differ;
+ *     NO_DUPLICATES_HASHED never puts equal texts in one batch; the
+ *     PROPORTIONAL and ROUND_ROBIN multi-dataset orders take each batch from
+ *     one dataset, PROPORTIONAL every batch of every set once an epoch and
+ *     mixed, ROUND_ROBIN in turn min_i len_i * n_sets batches;
+ *   list-valued label columns (JSONL arrays, CSV "[..]" cells), and the
+ *     errors for lists of texts and nested lists naming file, line, column;
+ *   the recipe's {name: value} flow mappings;
+ *   end to end (tiny-bert, a few steps): two named datasets with a loss each
+ *     log eval_{name}_loss and save the prompts; the key rules fail before
+ *     the baseline naming what is wrong: names that differ between
+ *     train_data, loss and eval_dataset; a loss whose columns a dataset
+ *     lacks; GROUP_BY_LABEL on data without labels; a prompt for a column
+ *     that does not exist.
+ */
+#define _XOPEN_SOURCE 700
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test_util.h"
+#include "training/flow_map.h"
+#include "training/trainer_internal.h"
+
+static char g_tmp[256];
+
+static const char *tmp_file(const char *name) {
+    static char buf[4][512];
+    static int k = 0;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", g_tmp, name);
+    return buf[k];
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* n rows {"text": "t<k>", "label": c}: texts repeat (k = i % n_texts), classes i % n_classes */
+static void write_rows(const char *path, size_t n, size_t n_texts, size_t n_classes) {
+    FILE *f = fopen(path, "w");
+    for (size_t i = 0; f && i < n; i++)
+        fprintf(f, "{\"text\": \"t%zu\", \"other\": \"o%zu\", \"label\": %zu}\n", i % n_texts, (i * 7) % n_texts,
+                i % n_classes);
+    if (f) fclose(f);
+}
+
+static void test_group_by_label(void) {
+    const char *p = tmp_file("labels.jsonl");
+    const size_t N = 100003;
+    write_rows(p, N, N, 997);
+    sbert_dataset *ds = NULL;
+    CHECK_OK(sbert_dataset_load(p, &ds));
+    if (!ds) return;
+    int lc = sbert_dataset_label_column(ds);
+    size_t n_adv = 0;
+    CHECK_OK(sbert_sampler_len_for(ds, SBERT_SAMPLER_GROUP_BY_LABEL, 32, 0, &n_adv));
+    unsigned char *seen = calloc(N, 1);
+    size_t first_batch0 = 0;
+    for (uint64_t epoch = 0; epoch < 2; epoch++) {
+        sbert_batches b;
+        CHECK_OK(sbert_sampler_epoch(ds, SBERT_SAMPLER_GROUP_BY_LABEL, 32, 0, 5, epoch, &b));
+        CHECK(b.n_batches == n_adv, "GROUP_BY_LABEL epoch %llu: %zu batches, advertised %zu",
+              (unsigned long long)epoch, b.n_batches, n_adv);
+        memset(seen, 0, N);
+        size_t bad = 0, rows = 0;
+        for (size_t k = 0; k < b.n_batches; k++) {
+            size_t o = b.offsets[k], n = b.offsets[k + 1] - o;
+            if (n < 4 || n % 2 || (n != 32 && k + 1 != b.n_batches)) bad++;
+            double l0 = ds->cols[lc].num[b.idx[o]];
+            int two_labels = 0;
+            for (size_t i = 0; i + 1 < n; i += 2) {
+                /* rows come in pairs of one label */
+                if (ds->cols[lc].num[b.idx[o + i]] != ds->cols[lc].num[b.idx[o + i + 1]]) bad++;
+                if (ds->cols[lc].num[b.idx[o + i]] != l0) two_labels = 1;
+            }
+            if (!two_labels) bad++;
+            for (size_t i = 0; i < n; i++) {
+                if (seen[b.idx[o + i]]) bad++;
+                seen[b.idx[o + i]] = 1;
+                rows++;
+            }
+        }
+        CHECK(bad == 0, "GROUP_BY_LABEL over %zu rows: %zu violations (pairs of one label, >= 2 labels, even sizes, "
+                        "each row once)", N, bad);
+        CHECK(rows > N * 9 / 10, "GROUP_BY_LABEL used %zu of %zu rows", rows, N);
+        if (epoch == 0) first_batch0 = b.idx[0];
+        else CHECK(b.idx[0] != first_batch0 || b.idx[1] != b.idx[1] + 0, "epochs differ");
+        sbert_batches_free(&b);
+    }
+    free(seen);
+    /* errors */
+    CHECK(sbert_sampler_len_for(ds, SBERT_SAMPLER_GROUP_BY_LABEL, 7, 0, &n_adv) == SBERT_ERR_INVALID_ARG &&
+              strstr(sbert_last_error(), "even"),
+          "odd batch size refused: %s", sbert_last_error());
+    sbert_dataset_free(ds);
+    const char *q = tmp_file("nolabel.jsonl");
+    write_text(q, "{\"text\": \"a\"}\n{\"text\": \"b\"}\n");
+    CHECK_OK(sbert_dataset_load(q, &ds));
+    CHECK(sbert_sampler_len_for(ds, SBERT_SAMPLER_GROUP_BY_LABEL, 8, 0, &n_adv) == SBERT_ERR_INVALID_ARG &&
+              strstr(sbert_last_error(), "nolabel.jsonl") && strstr(sbert_last_error(), "no label column") &&
+              strstr(sbert_last_error(), "text"),
+          "GROUP_BY_LABEL without labels: %s", sbert_last_error());
+    sbert_dataset_free(ds);
+    sbert_sampler_type ty;
+    CHECK_OK(sbert_sampler_parse("BatchSamplers.GROUP_BY_LABEL", &ty));
+    CHECK(ty == SBERT_SAMPLER_GROUP_BY_LABEL, "BatchSamplers.GROUP_BY_LABEL parses");
+    CHECK(sbert_sampler_parse("GROUPED", &ty) == SBERT_ERR_INVALID_ARG && strstr(sbert_last_error(), "GROUP_BY_LABEL"),
+          "an unknown sampler lists the choices");
+}
+
+static void test_no_duplicates_hashed(void) {
+    const char *p = tmp_file("dups.jsonl");
+    const size_t N = 100000;
+    write_rows(p, N, 5000, 3); /* every text 20 times */
+    sbert_dataset *ds = NULL;
+    CHECK_OK(sbert_dataset_load(p, &ds));
+    if (!ds) return;
+    sbert_batches b;
+    CHECK_OK(sbert_sampler_epoch(ds, SBERT_SAMPLER_NO_DUPLICATES_HASHED, 64, 0, 3, 0, &b));
+    size_t clashes = 0, rows = 0;
+    for (size_t k = 0; k < b.n_batches; k++) {
+        size_t o = b.offsets[k], n = b.offsets[k + 1] - o;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++) {
+                const char *a1 = ds->cols[0].text[b.idx[o + i]], *a2 = ds->cols[1].text[b.idx[o + i]];
+                const char *b1 = ds->cols[0].text[b.idx[o + j]], *b2 = ds->cols[1].text[b.idx[o + j]];
+                if (!strcmp(a1, b1) || !strcmp(a2, b2) || !strcmp(a1, b2) || !strcmp(a2, b1)) clashes++;
+            }
+        rows += n;
+    }
+    CHECK(clashes == 0, "NO_DUPLICATES_HASHED: %zu pairs of equal texts in one batch", clashes);
+    CHECK(b.n_batches >= N / 64, "NO_DUPLICATES_HASHED: %zu batches, %zu rows", b.n_batches, rows);
+    printf("samplers: GROUP_BY_LABEL and NO_DUPLICATES_HASHED over 100k rows: no violation (%zu batches)\n",
+           b.n_batches);
+    sbert_batches_free(&b);
+    sbert_dataset_free(ds);
+}
+
+static void test_multi_dataset_plan(void) {
+    const char *pa = tmp_file("a.jsonl"), *pb = tmp_file("b.jsonl");
+    write_rows(pa, 70000, 70000, 5);
+    write_rows(pb, 30001, 30001, 5);
+    sbert_train_args a;
+    memset(&a, 0, sizeof a);
+    a.batch_size = 16;
+    a.batch_sampler = "BATCH_SAMPLER";
+    a.seed = 3;
+    sbert_trainer t;
+    memset(&t, 0, sizeof t);
+    t.a = &a;
+    sbert_train_set sets[2];
+    memset(sets, 0, sizeof sets);
+    CHECK_OK(sbert_dataset_load(pa, &sets[0].ds));
+    CHECK_OK(sbert_dataset_load(pb, &sets[1].ds));
+    if (!sets[0].ds || !sets[1].ds) return;
+    for (int i = 0; i < 2; i++) sets[i].n_batches = sbert_sampler_len(sets[i].ds->n_rows, 16, 0);
+    t.sets = sets;
+    t.n_sets = 2;
+    for (int rr = 0; rr < 2; rr++) {
+        t.multi_round_robin = rr;
+        sbert_epoch_plan plan;
+        CHECK_OK(sbert_train_epoch_plan(&t, 0, &plan));
+        size_t want = rr ? 2 * sets[1].n_batches : sets[0].n_batches + sets[1].n_batches;
+        CHECK(plan.b.n_batches == want && sbert_train_batches_per_epoch(&t) == want,
+              "%s: %zu batches, want %zu", rr ? "ROUND_ROBIN" : "PROPORTIONAL", plan.b.n_batches, want);
+        size_t count[2] = {0, 0}, switches = 0, bad = 0;
+        unsigned char *seen[2] = {calloc(70000, 1), calloc(30001, 1)};
+        for (size_t k = 0; k < plan.b.n_batches; k++) {
+            size_t s = plan.set[k];
+            count[s]++;
+            if (k && plan.set[k] != plan.set[k - 1]) switches++;
+            if (rr && s != k % 2) bad++;
+            for (size_t i = plan.b.offsets[k]; i < plan.b.offsets[k + 1]; i++) {
+                if (plan.b.idx[i] >= sets[s].ds->n_rows || seen[s][plan.b.idx[i]]) bad++;
+                else seen[s][plan.b.idx[i]] = 1;
+            }
+        }
+        CHECK(bad == 0, "%s: %zu violations (rows from their own dataset, once; turns in order)",
+              rr ? "ROUND_ROBIN" : "PROPORTIONAL", bad);
+        if (!rr)
+            CHECK(count[0] == sets[0].n_batches && count[1] == sets[1].n_batches && switches > plan.b.n_batches / 4,
+                  "PROPORTIONAL uses every batch once and mixes the sets (%zu, %zu, %zu switches)", count[0],
+                  count[1], switches);
+        else
+            CHECK(count[0] == count[1] && count[1] == sets[1].n_batches, "ROUND_ROBIN stops with the smaller set");
+        free(seen[0]);
+        free(seen[1]);
+        sbert_epoch_plan_free(&plan);
+    }
+    printf("multi-dataset: PROPORTIONAL and ROUND_ROBIN over 100k rows in 2 datasets: no violation\n");
+    sbert_dataset_free(sets[0].ds);
+    sbert_dataset_free(sets[1].ds);
+}
+
+static void test_list_labels(void) {
+    const char *p = tmp_file("teacher.jsonl");
+    write_text(p, "{\"text\": \"a\", \"label\": [0.5, -1, 2]}\n{\"text\": \"b\", \"label\": [1, 2, 3]}\n");
+    sbert_dataset *ds = NULL;
+    CHECK_OK(sbert_dataset_load(p, &ds));
+    if (ds) {
+        int lc = sbert_dataset_label_column(ds);
+        CHECK(lc >= 0 && ds->cols[lc].kind == SBERT_COL_LIST && ds->cols[lc].width == 3 &&
+                  ds->cols[lc].num[1] == -1 && ds->cols[lc].num[5] == 3,
+              "a JSONL list label is read as 3 numbers a row");
+        sbert_dataset_free(ds);
+    }
+    const char *c = tmp_file("teacher.csv");
+    write_text(c, "text,scores\na,\"[1, 2]\"\nb,\"[3, 4.5]\"\n");
+    CHECK_OK(sbert_dataset_load(c, &ds));
+    if (ds) {
+        int lc = sbert_dataset_label_column(ds);
+        CHECK(lc >= 0 && ds->cols[lc].kind == SBERT_COL_LIST && ds->cols[lc].width == 2 && ds->cols[lc].num[3] == 4.5,
+              "a CSV list label");
+        sbert_dataset_free(ds);
+    }
+    write_text(p, "{\"text\": \"a\", \"label\": [1, 2]}\n{\"text\": \"b\", \"label\": [1]}\n");
+    CHECK(sbert_dataset_load(p, &ds) == SBERT_ERR_FORMAT && strstr(sbert_last_error(), "teacher.jsonl:2") &&
+              strstr(sbert_last_error(), "'label'"),
+          "ragged lists: %s", sbert_last_error());
+    write_text(p, "{\"query\": \"a\", \"docs\": [\"x\", \"y\"]}\n");
+    CHECK(sbert_dataset_load(p, &ds) == SBERT_ERR_FORMAT && strstr(sbert_last_error(), "teacher.jsonl:1") &&
+              strstr(sbert_last_error(), "'docs'") && strstr(sbert_last_error(), "list of texts"),
+          "a list of texts: %s", sbert_last_error());
+    write_text(p, "{\"query\": \"a\", \"label\": [[1], [2]]}\n");
+    CHECK(sbert_dataset_load(p, &ds) == SBERT_ERR_FORMAT && strstr(sbert_last_error(), "nested"),
+          "a nested list: %s", sbert_last_error());
+    write_text(p, "{\"query\": \"a\", \"x\": [1, 2]}\n");
+    CHECK_OK(sbert_dataset_load(p, &ds));
+    if (ds) {
+        CHECK(sbert_dataset_check_inputs(ds) == SBERT_ERR_FORMAT && strstr(sbert_last_error(), "'x'") &&
+                  strstr(sbert_last_error(), "lists"),
+              "a list column that is not the label is not an input: %s", sbert_last_error());
+        sbert_dataset_free(ds);
+    }
+}
+
+static void test_flow_map(void) {
+    sbert_flow_map *m = NULL;
+    CHECK_OK(sbert_flow_parse("{all-nli: data/a.jsonl, 'st sb': \"x, y\", nested: {anchor: \"query: \", p: ''}, "
+                              "cols: [a, b]}",
+                              "r:1", &m));
+    if (m) {
+        CHECK(m->n == 4 && !strcmp(m->keys[1], "st sb") && !strcmp(m->values[1], "x, y") && m->sub[2] &&
+                  !strcmp(m->sub[2]->values[0], "query: ") && !strcmp(m->sub[2]->values[1], "") &&
+                  !strcmp(m->values[3], "[a, b]"),
+              "flow mapping read");
+        sbert_flow_free(m);
+    }
+    CHECK(sbert_flow_parse("{a: 1, a: 2}", "r:2", &m) == SBERT_ERR_FORMAT && strstr(sbert_last_error(), "twice"),
+          "a key twice: %s", sbert_last_error());
+    CHECK(sbert_flow_parse("{a: \"x}", "r:3", &m) == SBERT_ERR_FORMAT && strstr(sbert_last_error(), "r:3"),
+          "unterminated quote: %s", sbert_last_error());
+    CHECK(sbert_flow_parse("{a b}", "r:4", &m) == SBERT_ERR_FORMAT, "no colon");
+}
+
+/* ------------------------------------------------------------ end to end */
+
+static sbert_status train(const char *const *extra, size_t n_extra, sbert_train_summary *s) {
+    static char model[512], out[512], logdir[512];
+    snprintf(model, sizeof model, "%s", test_path("tests/data/models/tiny-bert"));
+    snprintf(out, sizeof out, "%s/out", g_tmp);
+    snprintf(logdir, sizeof logdir, "%s/logs", g_tmp);
+    const char *base[] = {"--model", model, "--eval_data", test_path("data/stsb-dev.jsonl"), "--evaluator_name",
+                          "sts-dev", "--max_train_samples", "48", "--max_eval_samples", "24",
+                          "--per_device_train_batch_size", "8", "--max_steps", "4", "--save_strategy", "no",
+                          "--logging_steps", "1", "--eval_strategy", "steps", "--eval_steps", "2", "--output_dir",
+                          out, "--run_name", "bienc", "--seed", "3"};
+    const char *args[64];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) args[n++] = base[i];
+    for (size_t i = 0; i < n_extra; i++) args[n++] = extra[i];
+    return sbert_train(NULL, args, n, logdir, s);
+}
+
+static void expect_fail(const char *what, const char *const *extra, size_t n, const char *n1, const char *n2) {
+    sbert_train_summary s;
+    sbert_status st = train(extra, n, &s);
+    CHECK(st != SBERT_OK && strstr(sbert_last_error(), n1) && (!n2 || strstr(sbert_last_error(), n2)),
+          "%s: expected an error with '%s'%s%s, got %s: %s", what, n1, n2 ? " and " : "", n2 ? n2 : "",
+          sbert_status_name(st), sbert_last_error());
+}
+
+static void test_end_to_end(void) {
+    if (!TEST_REQUIRE_FILE(test_path("tests/data/models/tiny-bert/model.safetensors"), "it is committed")) return;
+    static char td[2048], ed[2048];
+    snprintf(td, sizeof td, "{all-nli: %s, stsb: %s}", test_path("data/allnli-triplets.jsonl"),
+             test_path("data/stsb-train.jsonl"));
+    snprintf(ed, sizeof ed, "{all-nli: %s, stsb: %s}", test_path("data/snli-triplets-dev.jsonl"),
+             test_path("data/stsb-dev.jsonl"));
+    const char *ok[] = {"--train_data", td, "--loss", "{all-nli: MultipleNegativesRankingLoss, stsb: CoSENTLoss}",
+                        "--eval_dataset", ed, "--prompts",
+                        "{all-nli: {anchor: 'query: ', positive: 'passage: '}, stsb: ''}",
+                        "--multi_dataset_batch_sampler", "ROUND_ROBIN", "--batch_sampler", "NO_DUPLICATES"};
+    sbert_train_summary s;
+    sbert_status st = train(ok, sizeof ok / sizeof ok[0], &s);
+    CHECK(st == SBERT_OK, "multi-dataset run: %s", sbert_last_error());
+    char p[700];
+    snprintf(p, sizeof p, "%s/logs/bienc.log", g_tmp);
+    char *log = test_read_file(p, NULL);
+    CHECK(log && strstr(log, "'eval_all-nli_loss': ") && strstr(log, "'eval_stsb_loss': ") &&
+              strstr(log, "multi_dataset_batch_sampler ROUND_ROBIN") && strstr(log, "loss CoSENTLoss"),
+          "the log has both eval losses and the sampler");
+    free(log);
+    snprintf(p, sizeof p, "%s/out/final/config_sentence_transformers.json", g_tmp);
+    char *cfg = test_read_file(p, NULL);
+    CHECK(cfg && strstr(cfg, "\"anchor\":\t\"query: \"") && strstr(cfg, "\"query\":\t\"query: \"") &&
+              strstr(cfg, "\"document\":\t\"passage: \""),
+          "the prompts are saved with the model: %s", cfg ? cfg : "(missing)");
+    free(cfg);
+
+    /* the key rules, before the baseline */
+    const char *bad_loss[] = {"--train_data", td, "--loss", "{all-nli: MultipleNegativesRankingLoss, sts: CoSENTLoss}"};
+    expect_fail("loss names differ", bad_loss, 4, "dataset 'stsb'", "no loss");
+    static char td2[2048];
+    snprintf(td2, sizeof td2, "{all-nli: %s, snli: %s}", test_path("data/allnli-triplets.jsonl"),
+             test_path("data/snli-triplets-train.jsonl"));
+    const char *bad_eval[] = {"--train_data", td2, "--loss", "MultipleNegativesRankingLoss", "--eval_dataset",
+                              "{all-nli: x.jsonl, sts: y.jsonl}"};
+    expect_fail("eval names differ", bad_eval, 6, "'sts'", "must match");
+    const char *bad_cols[] = {"--train_data", td, "--loss", "CoSENTLoss"};
+    expect_fail("a loss whose columns a dataset lacks", bad_cols, 4, "allnli-triplets.jsonl (dataset all-nli)",
+                "CoSENTLoss expects 2");
+    const char *bad_gbl2[] = {"--train_data", test_path("data/allnli-triplets.jsonl"), "--loss",
+                              "MultipleNegativesRankingLoss", "--batch_sampler", "GROUP_BY_LABEL"};
+    expect_fail("GROUP_BY_LABEL without labels", bad_gbl2, 6, "no label column", "allnli-triplets.jsonl");
+    const char *bad_prompt[] = {"--train_data", td, "--loss", "{all-nli: MultipleNegativesRankingLoss, stsb: CoSENTLoss}",
+                                "--prompts", "{all-nli: {query: 'q: '}}"};
+    expect_fail("a prompt for a column that does not exist", bad_prompt, 6, "column 'query'", "dataset 'all-nli'");
+    const char *bad_prompt2[] = {"--train_data", test_path("data/stsb-train.jsonl"), "--prompts", "{text: 'q: '}"};
+    expect_fail("a prompt for a column (single dataset)", bad_prompt2, 4, "'text'", "stsb-train.jsonl");
+    const char *bad_guide[] = {"--train_data", test_path("data/allnli-triplets.jsonl"), "--loss", "GISTEmbedLoss"};
+    expect_fail("GIST without a guide", bad_guide, 4, "guide_model", NULL);
+    const char *bad_teacher[] = {"--train_data", test_path("data/stsb-train.jsonl"), "--loss", "MSELoss"};
+    expect_fail("MSELoss with a scalar label", bad_teacher, 4, "teacher embedding", "stsb-train.jsonl");
+}
+
+int main(void) {
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/sbert_bienc_data_XXXXXX");
+    if (!mkdtemp(g_tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_flow_map();
+    test_list_labels();
+    test_group_by_label();
+    test_no_duplicates_hashed();
+    test_multi_dataset_plan();
+    test_end_to_end();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
+    return test_summary();
+}
