@@ -33,6 +33,7 @@ void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model
     enc->document_ctx = &ctx->document;
     enc->dim = sbert_model_encode_dim(m, &ctx->plain.opt);
     enc->score_fn = sbert_model_similarity_fn_name(m);
+    enc->classifier = NULL;
 }
 
 sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const char *eval_data, const char *name,

@@ -62,8 +62,10 @@ static const arg_def ARGS[] = {
     {"guide_model", K_STR, NULL, A(guide_model), 0, 0, "the guide model directory of GISTEmbedLoss / CachedGISTEmbedLoss"},
     /* evaluation */
     {"evaluator", K_STR, "EmbeddingSimilarityEvaluator", A(evaluator), 0, 0,
-     "the evaluator class, or a comma list (SequentialEvaluator)"},
+     "the evaluator class, or a comma list (SequentialEvaluator); options as Name(truncate_dim=256, ...)"},
     {"evaluator_name", K_STR, "", A(evaluator_name), 0, 0, "metric key prefix (one per evaluator)"},
+    {"main_score_function", K_STR, NULL, A(main_score_function), 0, 0,
+     "SequentialEvaluator's sequential_score: first (scores[0]), last (default), mean, max or min"},
     {"test_evaluator", K_STR, NULL, A(test_evaluator), 0, 0, "evaluator for test_data (default: evaluator)"},
     /* training arguments */
     {"num_train_epochs", K_NUM, "3", A(num_train_epochs), 0, 1e6, "epochs (fractional allowed)"},

@@ -42,7 +42,7 @@ typedef struct {
     char loss_names[SBERT_TRAIN_MAX_SETS][64];
     size_t n_losses;
     /* evaluation */
-    const char *evaluator, *evaluator_name, *test_evaluator;
+    const char *evaluator, *evaluator_name, *test_evaluator, *main_score_function;
     /* training arguments */
     double num_train_epochs, learning_rate, weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm,
         warmup_steps, warmup_ratio, early_stopping_threshold, logging_steps, eval_steps, save_steps;

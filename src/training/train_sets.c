@@ -486,6 +486,10 @@ sbert_status sbert_train_sets_prepare(sbert_trainer *t) {
             sbert_rng_seed(&init, (uint64_t)a->seed + 17 * (k + 1));
             SBERT_TRY(sbert_loss_state_create(d, &L->spec->values, D, n_classes(t, k), &init, &L->state));
             SBERT_TRY(sbert_optimizer_init(&L->state_opt, L->state->params));
+            if (!t->classifier.state && !strcmp(d->name, "SoftmaxLoss")) {
+                t->classifier.values = &L->spec->values;
+                t->classifier.state = L->state->params;
+            }
             sbert_log(t->log, "%s%s%s: its own parameters: %zu (", d->name, L->name[0] ? " of " : "", L->name,
                       L->state->n);
             for (size_t r = 0; r < sbert_params_count(L->state->params); r++) {

@@ -35,6 +35,7 @@ static sbert_status run_evals(sbert_trainer *t, const sbert_evaluator_set *set, 
     sbert_model_eval_ctx ctx;
     sbert_eval_encoder enc;
     sbert_eval_encoder_for_model(t->model, (size_t)t->a->eval_batch_size, &ctx, &enc);
+    if (t->classifier.state) enc.classifier = &t->classifier;
     return sbert_evaluator_set_run(set, &enc, res);
 }
 
@@ -107,6 +108,13 @@ static sbert_status load_data(sbert_trainer *t) {
     size_t max_eval = a->max_eval_samples > 0 ? (size_t)a->max_eval_samples : 0;
     if (a->smoke && (max_eval == 0 || max_eval > 50)) max_eval = 50;
     sbert_status st = sbert_evaluator_set_load(a->evaluator, a->eval_data, a->evaluator_name, max_eval, &t->evals);
+    if (st == SBERT_OK && a->main_score_function) {
+        st = sbert_evaluator_set_main_score(t->evals, a->main_score_function);
+        if (st != SBERT_OK) {
+            sbert_error_prefix("%s: ", sbert_recipe_origin(t->recipe, "main_score_function"));
+            return st;
+        }
+    }
     if (st != SBERT_OK) {
         const char *key = sbert_recipe_get(t->recipe, "evaluator") ? "evaluator" : "eval_data";
         sbert_error_prefix("%s (%s): ", sbert_recipe_origin(t->recipe, key), key);

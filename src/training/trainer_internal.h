@@ -21,6 +21,7 @@
 #include "data/dataset.h"
 #include "data/sampler.h"
 #include "evaluation/evaluators.h"
+#include "evaluation/st_evaluators.h"
 #include "models/model.h"
 #include "losses/loss_spec.h"
 #include "training/optimizer.h"
@@ -110,6 +111,7 @@ typedef struct {
     sbert_model *guide;            /* GISTEmbedLoss's guide model, or NULL */
     sbert_rng loss_rng;            /* random choices inside losses (n_dims_per_step) */
     int multi_round_robin;         /* multi_dataset_batch_sampler ROUND_ROBIN */
+    sbert_eval_classifier classifier; /* SoftmaxLoss's, for LabelAccuracyEvaluator (state NULL: none) */
 } sbert_trainer;
 
 /* train_step.c: one micro-batch of rows [B] (forward, loss, backward);
