@@ -153,7 +153,7 @@ static void check_sequential_and_errors(void) {
     expect_list_error(m, "EmbeddingSimilarityEvaluator,InformationRetrievalEvaluator", both, "only-one",
                       "but 1 evaluator name");
     expect_list_error(m, "SequentialEvaluator", both, "a,b", "comma list");
-    expect_list_error(m, "BinaryClassificationEvaluator", sts, "", "not implemented yet");
+    expect_list_error(m, "BinaryClassificationEvaluator", sts, "", "labels are 0 or 1"); /* STS scores are not 0/1 labels */
     expect_list_error(m, "InformationRetrievalEvaluator", sts, "", sts); /* a JSONL file is not IR JSON */
 
     /* bad IR data */
