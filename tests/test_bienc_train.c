@@ -9,7 +9,9 @@
  * the earlier-layer re-pooling are what is checked:
  *   MatryoshkaLoss(MNRL), MatryoshkaLoss(CachedMNRL), GISTEmbedLoss (guide
  *   all-MiniLM-L6-v2), BatchHardTripletLoss, AdaptiveLayerLoss(MNRL),
- *   Matryoshka2dLoss(MNRL).
+ *   Matryoshka2dLoss(MNRL), and MNRL with per-column prompts under a Pooling
+ *   with include_prompt false (each column its own prompt length: the
+ *   step's per-column units).
  * Per step: the loss (1e-4 relative) and the gradient norm before clipping
  * (1e-3 relative); after the last step, five weight tensors (1e-4 absolute).
  */
@@ -139,9 +141,19 @@ static void run_case(const char *name) {
     s->cols = calloc(s->n_inputs, sizeof *s->cols);
     s->prompts = calloc(s->n_inputs, sizeof *s->prompts);
     s->prompt_len = calloc(s->n_inputs, sizeof *s->prompt_len);
+    const cJSON *prompts = cJSON_GetObjectItem(ref, "prompts");
     for (size_t c = 0; c < s->n_inputs; c++) {
         const sbert_column *col = &s->ds->cols[sbert_dataset_input_column(s->ds, c)];
-        CHECK_OK(sbert_model_tokenize_column(t->model, NULL, (const char *const *)col->text, s->ds->n_rows,
+        const cJSON *p = cJSON_GetObjectItem(prompts, col->name);
+        if (cJSON_IsString(p)) {
+            s->prompts[c] = strdup(p->valuestring);
+            CHECK_OK(sbert_model_prompt_length(t->model, s->prompts[c], &s->prompt_len[c]));
+            /* "query: " leaves [CLS] query : out of pooling, "search document: " 4 tokens: two
+             * prompt lengths, so the step embeds the columns one by one (units) */
+            CHECK(s->prompt_len[c] == (c == 0 ? 3u : 4u), "%s: prompt '%s' is %zu tokens", name, s->prompts[c],
+                  s->prompt_len[c]);
+        }
+        CHECK_OK(sbert_model_tokenize_column(t->model, s->prompts[c], (const char *const *)col->text, s->ds->n_rows,
                                              &s->cols[c]));
     }
     const size_t B = (size_t)cJSON_GetObjectItem(ref, "batch")->valueint;
@@ -207,8 +219,8 @@ out:
 }
 
 int main(void) {
-    static const char *const cases[] = {"matryoshka_mnrl", "matryoshka_cached", "gist",
-                                        "batch_hard",      "adaptive_mnrl",     "matryoshka2d"};
+    static const char *const cases[] = {"matryoshka_mnrl", "matryoshka_cached", "gist",           "batch_hard",
+                                        "adaptive_mnrl",   "matryoshka2d",      "prompts_no_pool"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i]);
     return test_summary();
 }

@@ -17,6 +17,8 @@ with 2 warmup steps, clip_grad_norm_ 1.0):
                        positive of 4 triplets per batch, label = the triplet's number
   adaptive_mnrl        AdaptiveLayerLoss(MultipleNegativesRankingLoss, n_layers_per_step=-1: every
                        earlier layer) on (anchor, positive)
+  prompts_no_pool      MultipleNegativesRankingLoss with prompts {anchor: "query: ", positive: "search document: "}
+                       and Pooling include_prompt false (the prompt tokens left out of the mean)
   matryoshka2d         Matryoshka2dLoss(MultipleNegativesRankingLoss, [32, 16], n_dims_per_step=-1,
                        n_layers_per_step=-1, layer_weighting="linear") on (anchor, positive)
 
@@ -54,6 +56,8 @@ CASES = [
     dict(name="batch_hard", loss="BatchHardTripletLoss", cols=1, params={}),
     dict(name="adaptive_mnrl", loss="AdaptiveLayerLoss(MultipleNegativesRankingLoss)", cols=2,
          params={"n_layers_per_step": "-1"}),
+    dict(name="prompts_no_pool", loss="MultipleNegativesRankingLoss", cols=2, params={},
+         prompts={"anchor": "query: ", "positive": "search document: "}, include_prompt=False),
     dict(name="matryoshka2d", loss="Matryoshka2dLoss(MultipleNegativesRankingLoss)", cols=2,
          params={"matryoshka_dims": "[32, 16]", "n_dims_per_step": "-1", "n_layers_per_step": "-1",
                  "layer_weighting": "linear"}),
@@ -67,7 +71,7 @@ def write_json(path, obj):
         f.write("\n")
 
 
-def overlay(odir):
+def overlay(odir, include_prompt=True):
     with open(os.path.join(BASE, "config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
     cfg["hidden_dropout_prob"] = 0.0
@@ -80,7 +84,7 @@ def overlay(odir):
                {"word_embedding_dimension": cfg["hidden_size"], "pooling_mode_cls_token": False,
                 "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
                 "pooling_mode_mean_sqrt_len_tokens": False, "pooling_mode_weightedmean_tokens": False,
-                "pooling_mode_lasttoken": False, "include_prompt": True})
+                "pooling_mode_lasttoken": False, "include_prompt": include_prompt})
     write_json(os.path.join(odir, "sentence_bert_config.json"), {"max_seq_length": 64, "do_lower_case": False})
     write_json(os.path.join(odir, "config_sentence_transformers.json"),
                {"model_type": "SentenceTransformer", "prompts": {"query": "", "document": ""},
@@ -122,6 +126,8 @@ def make_loss(case, model):
         loss = L.GISTEmbedLoss(model, guide)
         assert not loss.must_retokenize  # same vocabulary, guide max_seq_length 256 >= 64: the student's ids
         return loss
+    if n == "prompts_no_pool":
+        return L.MultipleNegativesRankingLoss(model)
     if n == "batch_hard":
         return L.BatchHardTripletLoss(model)
     if n == "adaptive_mnrl":
@@ -139,7 +145,7 @@ def run_case(case):
     odir = os.path.join(OUT, case["name"])
     if os.path.isdir(odir):
         shutil.rmtree(odir)
-    overlay(odir)
+    overlay(odir, case.get("include_prompt", True))
     if case["cols"] == 1:
         src = triplets(STEPS * B // 2)
         data = []
@@ -171,7 +177,8 @@ def run_case(case):
         text_cols = [k for k in data[0] if k != "label"]
         for s in range(STEPS):
             batch = data[s * B:(s + 1) * B]
-            feats = [model.tokenize([r[c] for r in batch]) for c in text_cols]
+            prompts = case.get("prompts", {})
+            feats = [model.preprocess([r[c] for r in batch], prompt=prompts.get(c)) for c in text_cols]
             labels = torch.tensor([r["label"] for r in batch]) if "label" in data[0] else None
             loss = loss_fn(feats, labels)
             loss.backward()
@@ -185,7 +192,8 @@ def run_case(case):
         tensors = {n: {"shape": list(sd[n].shape), "values": [float(x) for x in sd[n].detach().reshape(-1)]}
                    for n in TENSORS}
         write_json(os.path.join(odir, "ref.json"),
-                   {"case": case["name"], "loss": case["loss"], "params": case["params"], "batch": B, "steps": STEPS,
+                   {"case": case["name"], "loss": case["loss"], "params": case["params"],
+                    "prompts": case.get("prompts", {}), "batch": B, "steps": STEPS,
                     "warmup": WARMUP, "lr": LR, "weight_decay": 0.01, "max_grad_norm": 1.0, "losses": losses,
                     "grad_norms": norms, "tensors": tensors})
         print(f"{case['name']}: losses {losses[0]:.6f} .. {losses[-1]:.6f}")
