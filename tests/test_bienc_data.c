@@ -11,6 +11,9 @@
  *   list-valued label columns (JSONL arrays, CSV "[..]" cells), and the
  *     errors for lists of texts and nested lists naming file, line, column;
  *   the recipe's {name: value} flow mappings;
+ *   .parquet through Apache Arrow's reader: the same rows as the JSONL
+ *   twins, a list label, integer labels; a struct column, a list of texts
+ *   and a null refused naming file, column (and row);
  *   end to end (tiny-bert, a few steps): two named datasets with a loss each
  *     log eval_{name}_loss and save the prompts; the key rules fail before
  *     the baseline naming what is wrong: names that differ between
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "test_util.h"
+#include "data/parquet.h"
 #include "training/flow_map.h"
 #include "training/trainer_internal.h"
 
@@ -262,6 +266,66 @@ static void test_flow_map(void) {
     CHECK(sbert_flow_parse("{a b}", "r:4", &m) == SBERT_ERR_FORMAT, "no colon");
 }
 
+/* Two datasets hold the same cells. */
+static int same_data(const sbert_dataset *a, const sbert_dataset *b) {
+    if (a->n_rows != b->n_rows || a->n_cols != b->n_cols) return 0;
+    for (size_t c = 0; c < a->n_cols; c++) {
+        const sbert_column *x = &a->cols[c], *y = &b->cols[c];
+        if (strcmp(x->name, y->name) || x->kind != y->kind || x->width != y->width) return 0;
+        for (size_t r = 0; r < a->n_rows; r++) {
+            if (x->kind == SBERT_COL_TEXT && strcmp(x->text[r], y->text[r])) return 0;
+            for (size_t k = 0; x->kind != SBERT_COL_TEXT && k < x->width; k++)
+                if (x->num[r * x->width + k] != y->num[r * y->width + k]) return 0;
+        }
+    }
+    return 1;
+}
+
+static void test_parquet(void) {
+    sbert_dataset *pq = NULL, *jl = NULL;
+    const char *sp = test_path("tests/data/bienc/parquet/scored.parquet");
+    if (!sbert_pq_available()) {
+        CHECK(sbert_dataset_load(sp, &pq) == SBERT_ERR_FORMAT && strstr(sbert_last_error(), "scored.parquet") &&
+                  strstr(sbert_last_error(), "pyarrow"),
+              "a build without the Parquet reader says how to get it: %s", sbert_last_error());
+        test_skip("Parquet reader not built (configure with -DSBERT_PYTHON=<python with pyarrow>)");
+        return;
+    }
+    static const char *const pairs[][2] = {{"scored.parquet", "scored.jsonl"}, {"teacher.parquet", "teacher.jsonl"}};
+    for (int i = 0; i < 2; i++) {
+        char a[600], b[600];
+        snprintf(a, sizeof a, "tests/data/bienc/parquet/%s", pairs[i][0]);
+        snprintf(b, sizeof b, "tests/data/bienc/parquet/%s", pairs[i][1]);
+        CHECK_OK(sbert_dataset_load(test_path(a), &pq));
+        CHECK_OK(sbert_dataset_load(test_path(b), &jl));
+        CHECK(pq && jl && same_data(pq, jl), "%s holds what %s holds", pairs[i][0], pairs[i][1]);
+        if (i == 1 && pq) {
+            int lc = sbert_dataset_label_column(pq);
+            CHECK(lc >= 0 && pq->cols[lc].kind == SBERT_COL_LIST && pq->cols[lc].width == 4, "a list label from Parquet");
+        }
+        sbert_dataset_free(pq);
+        sbert_dataset_free(jl);
+        pq = jl = NULL;
+    }
+    CHECK_OK(sbert_dataset_load(test_path("tests/data/bienc/parquet/ints.parquet"), &pq));
+    CHECK(pq && pq->cols[1].kind == SBERT_COL_NUMBER && pq->cols[1].num[1] == 2, "integer labels");
+    sbert_dataset_free(pq);
+    static const char *const bad[][3] = {
+        {"bad_struct.parquet", "'meta'", "struct"},
+        {"bad_listtext.parquet", "'docs'", "list of texts"},
+        {"bad_null.parquet", "'text'", "row 2"},
+    };
+    for (int i = 0; i < 3; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "tests/data/bienc/parquet/%s", bad[i][0]);
+        pq = NULL;
+        CHECK(sbert_dataset_load(test_path(p), &pq) == SBERT_ERR_FORMAT && strstr(sbert_last_error(), bad[i][0]) &&
+                  strstr(sbert_last_error(), bad[i][1]) && strstr(sbert_last_error(), bad[i][2]),
+              "%s refused naming the file, column and problem: %s", bad[i][0], sbert_last_error());
+    }
+    printf("parquet: Apache Arrow's reader gives the same rows as JSONL; bad types refused\n");
+}
+
 /* ------------------------------------------------------------ end to end */
 
 static sbert_status train(const char *const *extra, size_t n_extra, sbert_train_summary *s) {
@@ -351,6 +415,7 @@ int main(void) {
     }
     test_flow_map();
     test_list_labels();
+    test_parquet();
     test_group_by_label();
     test_no_duplicates_hashed();
     test_multi_dataset_plan();

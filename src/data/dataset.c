@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "base/error.h"
+#include "data/parquet.h"
 
 /* ------------------------------------------------------------------ arena */
 
@@ -525,18 +526,68 @@ static sbert_status convert_label(sbert_dataset *ds) {
     return SBERT_OK;
 }
 
+/* A .parquet file through data/parquet.h: texts into the arena, numbers and
+ * lists of numbers as columns; the line of row r is r + 1 for messages. */
+static sbert_status load_parquet(const char *path, sbert_dataset **out) {
+    sbert_pq_table pt;
+    char err[1024];
+    if (sbert_pq_read(path, &pt, err, sizeof err) != 0) return sbert_fail(SBERT_ERR_FORMAT, "%s", err);
+    dataset_impl *d = calloc(1, sizeof *d);
+    sbert_dataset *ds = d ? &d->pub : NULL;
+    sbert_status st = d && (ds->path = strdup(path)) ? SBERT_OK : sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    for (size_t c = 0; st == SBERT_OK && c < pt.n_cols; c++) st = add_column(d, pt.cols[c].name, 0);
+    size_t n = pt.n_rows;
+    if (st == SBERT_OK) {
+        d->cap_rows = n ? n : 1;
+        ds->line = malloc(d->cap_rows * sizeof *ds->line);
+        if (!ds->line) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+        for (size_t r = 0; st == SBERT_OK && r < n; r++) ds->line[r] = r + 1;
+    }
+    for (size_t c = 0; st == SBERT_OK && c < pt.n_cols; c++) {
+        sbert_pq_column *pc = &pt.cols[c];
+        sbert_column *col = &ds->cols[c];
+        if (pc->kind == 0) {
+            col->kind = SBERT_COL_TEXT;
+            col->width = 1;
+            col->text = malloc(d->cap_rows * sizeof *col->text);
+            if (!col->text) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+            for (size_t r = 0; st == SBERT_OK && r < n; r++)
+                if (!(col->text[r] = arena_strndup(d, pc->text[r], strlen(pc->text[r]))))
+                    st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+        } else {
+            col->kind = pc->kind == 1 ? SBERT_COL_NUMBER : SBERT_COL_LIST;
+            col->width = pc->kind == 1 ? 1 : pc->width;
+            col->num = pc->num; /* taken over */
+            pc->num = NULL;
+            if (!col->num && n) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+        }
+    }
+    if (st == SBERT_OK) ds->n_rows = n;
+    sbert_pq_free(&pt);
+    if (st == SBERT_OK && n == 0) st = sbert_fail(SBERT_ERR_FORMAT, "%s: no data rows", path);
+    if (st == SBERT_OK) st = convert_label(ds);
+    if (st != SBERT_OK) {
+        if (ds) sbert_dataset_free(ds);
+        return st;
+    }
+    *out = ds;
+    return SBERT_OK;
+}
+
 sbert_status sbert_dataset_load(const char *path, sbert_dataset **out) {
     *out = NULL;
     char base[4096];
     snprintf(base, sizeof base, "%s", path);
     if (ends_with(base, ".gz")) base[strlen(base) - 3] = '\0';
     enum { JSONL, CSV, TSV } fmt;
+    if (ends_with(path, ".parquet")) return load_parquet(path, out);
     if (ends_with(base, ".jsonl") || ends_with(base, ".json")) fmt = JSONL;
     else if (ends_with(base, ".csv")) fmt = CSV;
     else if (ends_with(base, ".tsv")) fmt = TSV;
     else
         return sbert_fail(SBERT_ERR_INVALID_ARG,
-                          "%s: unknown data format (use a .jsonl, .json, .csv or .tsv file, optionally .gz)", path);
+                          "%s: unknown data format (use a .jsonl, .json, .csv or .tsv file, optionally .gz, or .parquet)",
+                          path);
     dataset_impl *d = calloc(1, sizeof *d);
     if (!d) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", path);
     d->pub.path = strdup(path);
