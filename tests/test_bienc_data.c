@@ -407,6 +407,51 @@ static void test_end_to_end(void) {
     expect_fail("MSELoss with a scalar label", bad_teacher, 4, "teacher embedding", "stsb-train.jsonl");
 }
 
+static int same_file(const char *a, const char *b) {
+    size_t la = 0, lb = 0;
+    char *x = test_read_file(a, &la), *y = test_read_file(b, &lb);
+    int same = x && y && la == lb && !memcmp(x, y, la);
+    free(x);
+    free(y);
+    return same;
+}
+
+/* A run resumed from a checkpoint ends where an uninterrupted one does, with
+ * the loss's own parameters (SoftmaxLoss's classifier; the ContrastiveTension
+ * copy and logit_scale) saved and restored. */
+static void test_resume_with_loss_state(const char *loss, const char *data, const char *file) {
+    if (!TEST_REQUIRE_FILE(test_path(data), "run tools/make_bienc_data.py")) return;
+    char out1[512], out2[512], ck[600];
+    snprintf(out1, sizeof out1, "%s/r1", g_tmp);
+    snprintf(out2, sizeof out2, "%s/r2", g_tmp);
+    snprintf(ck, sizeof ck, "%s/checkpoint-2", out1);
+    const char *a1[] = {"--train_data", test_path(data), "--loss", loss, "--save_strategy", "steps", "--save_steps", "2",
+                        "--output_dir", out1};
+    sbert_train_summary s;
+    /* base args: max_steps 4, eval every 2 */
+    sbert_status st = train(a1, 10, &s);
+    CHECK(st == SBERT_OK, "%s: run: %s", loss, sbert_last_error());
+    char p1[700], p2[700], ls[700];
+    snprintf(ls, sizeof ls, "%s/%s", ck, file);
+    CHECK(access(ls, F_OK) == 0, "%s: the checkpoint holds %s", loss, file);
+    const char *a2[] = {"--train_data", test_path(data), "--loss", loss, "--save_strategy", "no", "--output_dir", out2,
+                        "--resume_from_checkpoint", ck};
+    st = train(a2, 10, &s);
+    CHECK(st == SBERT_OK, "%s: resumed run: %s", loss, sbert_last_error());
+    snprintf(p1, sizeof p1, "%s/final/model.safetensors", out1);
+    snprintf(p2, sizeof p2, "%s/final/model.safetensors", out2);
+    CHECK(same_file(p1, p2), "%s: the resumed run ends with the same weights", loss);
+    /* and a run whose checkpoint lost the loss state cannot resume */
+    unlink(ls);
+    char out3[512];
+    snprintf(out3, sizeof out3, "%s/r3", g_tmp);
+    const char *a3[] = {"--train_data", test_path(data), "--loss", loss, "--save_strategy", "no", "--output_dir", out3,
+                        "--resume_from_checkpoint", ck};
+    st = train(a3, 10, &s);
+    CHECK(st != SBERT_OK && strstr(sbert_last_error(), file), "%s: a checkpoint without %s is refused: %s", loss, file,
+          sbert_last_error());
+}
+
 int main(void) {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/sbert_bienc_data_XXXXXX");
     if (!mkdtemp(g_tmp)) {
@@ -420,6 +465,9 @@ int main(void) {
     test_no_duplicates_hashed();
     test_multi_dataset_plan();
     test_end_to_end();
+    test_resume_with_loss_state("SoftmaxLoss", "data/snli-nli-train.jsonl", "loss_state.safetensors");
+    test_resume_with_loss_state("ContrastiveTensionLossInBatchNegatives", "data/snli-sentences.jsonl",
+                                "loss_model_copy.safetensors");
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
