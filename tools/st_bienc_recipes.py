@@ -6,6 +6,8 @@ masks come from each library's own generator, so runs agree up to seed noise; se
 that spread.
 
 Run: /work/venv/bin/python tools/st_bienc_recipes.py matryoshka|multi_dataset [seed ...]
+Environment: N_TRAIN (rows per dataset, default 2000 as the recipes), EVAL_STRATEGY (steps as the
+recipes; "no" evaluates only before and after training).
 Prints one JSON line per seed: {"recipe", "seed", "baseline": {...}, "final": {...}}.
 """
 import json
@@ -25,6 +27,10 @@ def jl(name, n=None):
     return rows[:n] if n else rows
 
 
+N_TRAIN = int(os.environ.get("N_TRAIN", "2000"))
+EVAL_STRATEGY = os.environ.get("EVAL_STRATEGY", "steps")
+
+
 def run(recipe, seed):
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer import losses as L
@@ -36,7 +42,7 @@ def run(recipe, seed):
     sts = jl("stsb-dev.jsonl")
     s1, s2, sc = [r["sentence1"] for r in sts], [r["sentence2"] for r in sts], [r["score"] for r in sts]
     if recipe == "matryoshka":
-        train = Dataset.from_list(jl("snli-triplets-train.jsonl", 2000))
+        train = Dataset.from_list(jl("snli-triplets-train.jsonl", N_TRAIN))
         loss = L.MatryoshkaLoss(model, L.MultipleNegativesRankingLoss(model), [384, 256, 128, 64])
         evaluator = SequentialEvaluator(
             [EmbeddingSimilarityEvaluator(s1, s2, sc, name=f"sts-dev-{d}", truncate_dim=None if d == 384 else d,
@@ -44,8 +50,8 @@ def run(recipe, seed):
             main_score_function=lambda scores: scores[0])
         eval_dataset = None
     else:
-        train = DatasetDict({"all-nli": Dataset.from_list(jl("snli-triplets-train.jsonl", 2000)),
-                             "stsb": Dataset.from_list(jl("stsb-train.jsonl", 2000))})
+        train = DatasetDict({"all-nli": Dataset.from_list(jl("snli-triplets-train.jsonl", N_TRAIN)),
+                             "stsb": Dataset.from_list(jl("stsb-train.jsonl", N_TRAIN))})
         eval_dataset = DatasetDict({"all-nli": Dataset.from_list(jl("snli-triplets-dev.jsonl", 500)),
                                     "stsb": Dataset.from_list(jl("stsb-dev.jsonl", 500))})
         loss = {"all-nli": L.MultipleNegativesRankingLoss(model), "stsb": L.CoSENTLoss(model)}
@@ -56,7 +62,7 @@ def run(recipe, seed):
         args = SentenceTransformerTrainingArguments(
             output_dir=out, num_train_epochs=1, per_device_train_batch_size=32, per_device_eval_batch_size=64,
             learning_rate=2e-5, warmup_steps=0.1, weight_decay=0.01, batch_sampler=BatchSamplers.NO_DUPLICATES,
-            eval_strategy="steps", eval_steps=0.5, save_strategy="no", logging_steps=0.1, seed=seed,
+            eval_strategy=EVAL_STRATEGY, eval_steps=0.5, save_strategy="no", logging_steps=0.1, seed=seed,
             report_to="none", dataloader_drop_last=False)
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train, eval_dataset=eval_dataset,
                                              loss=loss, evaluator=evaluator)
