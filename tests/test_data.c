@@ -161,7 +161,8 @@ int main(void) {
                  "inf.jsonl:2: column 'score' holds a number too large for a double");
     expect_error("empty.csv", "", "empty");
     expect_error("rows.csv", "a,b\n", "no data rows");
-    expect_error("data.parquet", "x", "unknown data format");
+    expect_error("data.parquet", "x", "data.parquet"); /* not a Parquet file, or no Parquet reader in this build */
+    expect_error("data.xlsx", "x", "unknown data format");
     sbert_dataset *d = NULL;
     CHECK(sbert_dataset_load("/nonexistent/train.jsonl", &d) == SBERT_ERR_IO &&
               strstr(sbert_last_error(), "/nonexistent/train.jsonl"), "missing file named: %s", sbert_last_error());

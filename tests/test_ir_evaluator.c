@@ -125,7 +125,17 @@ static void check_sequential_and_errors(void) {
     CHECK_OK(sbert_evaluate(m, "InformationRetrievalEvaluator", ties, "ties", 32, &b));
     CHECK_OK(sbert_evaluate(m, "EmbeddingSimilarityEvaluator, InformationRetrievalEvaluator", both, "sts-dev,ties", 32,
                             &ab));
-    CHECK(ab.n == a.n + b.n && a.n == 2 && b.n == 15, "merged %zu metrics from %zu + %zu", ab.n, a.n, b.n);
+    /* SequentialEvaluator adds sequential_score (main_score_function(scores), the last one's by default) */
+    CHECK(ab.n == a.n + b.n + 1 && a.n == 2 && b.n == 15, "merged %zu metrics from %zu + %zu + sequential_score", ab.n,
+          a.n, b.n);
+    {
+        double bp = NAN;
+        for (size_t i = 0; i < b.n; i++)
+            if (!strcmp(b.metrics[i].key, b.primary)) bp = b.metrics[i].value;
+        CHECK(ab.n == a.n + b.n + 1 && !strcmp(ab.metrics[ab.n - 1].key, "sequential_score") &&
+                  ab.metrics[ab.n - 1].value == bp,
+              "sequential_score is last and equals the last evaluator's primary score");
+    }
     for (size_t i = 0; i < ab.n && i < a.n + b.n; i++) {
         const sbert_metric_value *w = i < a.n ? &a.metrics[i] : &b.metrics[i - a.n];
         CHECK(strcmp(ab.metrics[i].key, w->key) == 0 && ab.metrics[i].value == w->value, "merged metric %zu: %s", i,
@@ -143,7 +153,7 @@ static void check_sequential_and_errors(void) {
     expect_list_error(m, "EmbeddingSimilarityEvaluator,InformationRetrievalEvaluator", both, "only-one",
                       "but 1 evaluator name");
     expect_list_error(m, "SequentialEvaluator", both, "a,b", "comma list");
-    expect_list_error(m, "BinaryClassificationEvaluator", sts, "", "not implemented yet");
+    expect_list_error(m, "BinaryClassificationEvaluator", sts, "", "labels are 0 or 1"); /* STS scores are not 0/1 labels */
     expect_list_error(m, "InformationRetrievalEvaluator", sts, "", sts); /* a JSONL file is not IR JSON */
 
     /* bad IR data */

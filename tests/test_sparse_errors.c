@@ -190,6 +190,9 @@ static void recipes(const char *tmp) {
     recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "'triplet_margin' is a parameter of SparseTripletLoss",
                   "a key of another base loss");
     a[nb + 2] = "temperature";
+    recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "'temperature' is a parameter of GISTEmbedLoss",
+                  "a key of a SentenceTransformer loss only");
+    a[nb + 2] = "temperatur";
     recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "unknown key", "a key of no loss");
 }
 

@@ -99,25 +99,25 @@ static void run_case(const cJSON *c) {
         CHECK_OK(table_values(sp, kv, 10, &v));
         CHECK_OK(table_values(base, NULL, 0, &bv));
         /* total_steps 0: no ramp (the weights as given) */
-        sbert_loss_batch b = {cc, grads, nc, B, D, NULL, &v, 0, 0, base, &bv};
+        sbert_loss_batch b = {.cols = cc, .grads = grads, .n_cols = nc, .B = B, .dim = D, .v = &v, .inner = base, .inner_v = &bv};
         st = sp->compute(&b, &loss);
     } else if (!strcmp(name, "smnrl-cos-scale20")) {
         const sbert_loss_def *d = sbert_loss_find("SparseMultipleNegativesRankingLoss");
         const char *kv[] = {"scale", "20", "similarity_fct", "cos_sim"};
         sbert_loss_values v;
         CHECK_OK(table_values(d, kv, 4, &v));
-        sbert_loss_batch b = {cc, grads, nc, B, D, NULL, &v, 0, 0, NULL, NULL};
+        sbert_loss_batch b = {.cols = cc, .grads = grads, .n_cols = nc, .B = B, .dim = D, .v = &v};
         st = d->compute(&b, &loss);
     } else if (!strncmp(name, "margin-mse", 10)) {
         sbert_pair_sim sim = strstr(name, "-cos") ? SBERT_PAIR_COS : SBERT_PAIR_DOT;
         size_t lw = nl / B;
-        st = sbert_loss_margin_mse(cc, nc, B, D, lab, lw, sim, grads, &loss);
+        st = sbert_sparse_loss_margin_mse(cc, nc, B, D, lab, lw, sim, grads, &loss);
     } else if (!strcmp(name, "mse")) {
         st = sbert_loss_sparse_mse(cc, nc, B, D, lab, grads, &loss);
     } else if (!strncmp(name, "distill-kl", 10)) {
         const cJSON *t = cJSON_GetObjectItem(c, "temperature"), *ts = cJSON_GetObjectItem(c, "student_temperature"),
                     *tt = cJSON_GetObjectItem(c, "teacher_temperature");
-        st = sbert_loss_distill_kl(cc, nc, B, D, lab, SBERT_PAIR_DOT, t ? t->valuedouble : 2.0, ts ? ts->valuedouble : 0,
+        st = sbert_sparse_loss_distill_kl(cc, nc, B, D, lab, SBERT_PAIR_DOT, t ? t->valuedouble : 2.0, ts ? ts->valuedouble : 0,
                                    tt ? tt->valuedouble : 0, grads, &loss);
     } else {
         /* the table rows with their defaults */
@@ -135,7 +135,7 @@ static void run_case(const cJSON *c) {
         if (d) {
             sbert_loss_values v;
             CHECK_OK(table_values(d, NULL, 0, &v));
-            sbert_loss_batch b = {cc, grads, nc, B, D, lab, &v, 0, 0, NULL, NULL};
+            sbert_loss_batch b = {.cols = cc, .grads = grads, .n_cols = nc, .B = B, .dim = D, .labels = lab, .v = &v};
             st = d->compute(&b, &loss);
         }
     }

@@ -104,7 +104,7 @@ static sbert_status splade_at(const char *loss, const float *emb, size_t B, size
     }
     const float *cols[2] = {emb, emb + B * D};
     float *grads[2] = {g, g + B * D};
-    sbert_loss_batch lb = {cols, grads, 2, B, D, NULL, &v, step, total, base, &bv};
+    sbert_loss_batch lb = {.cols = cols, .grads = grads, .n_cols = 2, .B = B, .dim = D, .v = &v, .step = step, .total_steps = total, .inner = base, .inner_v = &bv};
     return d->compute(&lb, out);
 }
 

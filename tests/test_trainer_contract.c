@@ -86,7 +86,7 @@ static void test_keys(void) {
     expect_fail("model_type CrossEncoder on a static model", a1, 2, SBERT_ERR_INVALID_ARG,
                 "model_type CrossEncoder needs an encoder directory");
     const char *a2[] = {"--matryoshka_dims", "16,8"};
-    expect_fail("matryoshka_dims", a2, 2, SBERT_ERR_UNSUPPORTED, "MatryoshkaLoss (matryoshka_dims) is not implemented");
+    expect_fail("matryoshka_dims without MatryoshkaLoss", a2, 2, SBERT_ERR_INVALID_ARG, "write loss: MatryoshkaLoss(MultipleNegativesRankingLoss)");
     const char *a3[] = {"--bf16", "true"};
     expect_fail("bf16 true", a3, 2, SBERT_ERR_UNSUPPORTED, "bf16 training is not supported yet");
     const char *a4[] = {"--report_to", "wandb"};

@@ -71,7 +71,7 @@ static void test_loss(void) {
         CHECK_OK(sbert_loss_param_parse(def, 1, margin, name, &v));
         const float *cols[3] = {a, p, n};
         float *grads[3] = {g, g + B * D, g + 2 * B * D};
-        sbert_loss_batch lb = {cols, grads, 3, B, D, NULL, &v, 0, 0, NULL, NULL};
+        sbert_loss_batch lb = {.cols = cols, .grads = grads, .n_cols = 3, .B = B, .dim = D, .v = &v};
         double loss = 0;
         CHECK_OK(def->compute(&lb, &loss));
         double want = cJSON_GetObjectItem(c, "loss")->valuedouble;
@@ -86,7 +86,7 @@ static void test_loss(void) {
             worst_grad = test_max_err(worst_grad, eg);
         }
         /* value only (grads NULL) gives the same loss */
-        sbert_loss_batch lv = {cols, NULL, 3, B, D, NULL, &v, 0, 0, NULL, NULL};
+        sbert_loss_batch lv = {.cols = cols, .n_cols = 3, .B = B, .dim = D, .v = &v};
         double loss2 = 0;
         CHECK_OK(def->compute(&lv, &loss2));
         CHECK(loss2 == loss, "%s: the loss without gradients is the same", name);

@@ -284,7 +284,7 @@ case_i09_model_type_crossencoder() {
 }
 case_i09_matryoshka_dims() {
   run train $STATIC_ARGS --max_steps 1 --matryoshka_dims 16,8 --output_dir "$T/o9"
-  expect 1 "matryoshka_dims"
+  expect 2 "MatryoshkaLoss(MultipleNegativesRankingLoss)"
 }
 case_i09_test_data_missing() {
   run train $STATIC_ARGS --max_steps 1 --test_data /does/not/exist.jsonl --output_dir "$T/o9"

@@ -20,6 +20,7 @@
 #include "base/error.h"
 #include "io/file.h"
 #include "tokenizers/unicode.h"
+#include "data/parquet.h"
 
 /* ------------------------------------------------------------------ arena */
 
@@ -56,6 +57,15 @@ static char *arena_strndup(dataset_impl *d, const char *s, size_t n) {
 /* ------------------------------------------------------------- utilities */
 
 static const char *const LABEL_NAMES[] = {"label", "labels", "score", "scores"};
+
+size_t sbert_column_width(const sbert_column *c, size_t n_rows) {
+    if (c->kind == SBERT_COL_NUMBER) return 1;
+    if (c->kind != SBERT_COL_NUMBER_LIST || !c->off || n_rows == 0) return 0;
+    size_t w = c->off[1] - c->off[0];
+    for (size_t r = 1; r < n_rows; r++)
+        if (c->off[r + 1] - c->off[r] != w) return 0;
+    return w;
+}
 
 int sbert_column_is_list(const sbert_column *c) {
     return c->kind == SBERT_COL_TEXT_LIST || c->kind == SBERT_COL_NUMBER_LIST;
@@ -359,6 +369,28 @@ static sbert_status check_same_keys(dataset_impl *d, const cJSON *obj, size_t li
                       ne ? "unexpected " : "", extra);
 }
 
+/* A CSV/TSV list cell: an array of numbers (a list of texts or a nested list is an error). */
+static sbert_status check_list(const sbert_dataset *ds, const cJSON *v, size_t line, size_t c) {
+    if (!cJSON_IsArray(v))
+        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a list of numbers in every row", ds->path,
+                          line, ds->cols[c].name);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+        if (cJSON_IsNumber(e)) continue;
+        if (cJSON_IsString(e))
+            return sbert_fail(SBERT_ERR_FORMAT,
+                              "%s:%zu: column '%s' holds a list of texts; a SentenceTransformer input column holds one "
+                              "text per row (give each text its own column: anchor, positive, negative_1, ...)",
+                              ds->path, line, ds->cols[c].name);
+        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' must be a list of numbers (it holds %s)", ds->path,
+                          line, ds->cols[c].name, cJSON_IsArray(e) ? "a nested list" : "a non-number");
+    }
+    if (cJSON_GetArraySize(v) == 0)
+        return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' holds an empty list", ds->path, line,
+                          ds->cols[c].name);
+    return SBERT_OK;
+}
+
 /* The numeric cells are staged in *nums_io ([rows, cols]); the caller frees it. */
 /* A list column whose first rows held only empty lists: kind not known yet. */
 #define LIST_PENDING ((sbert_column_kind)99)
@@ -526,7 +558,32 @@ static sbert_status load_jsonl(dataset_impl *d, char *buf, size_t len) {
     return st;
 }
 
-/* Convert the label column of a text-loaded file to numbers. */
+/* A CSV/TSV label cell written as a JSON list ("[0.1, 0.2]") into out (width
+ * numbers; *width set from the first row when 0). */
+static sbert_status parse_list_cell(const sbert_dataset *ds, size_t r, const sbert_column *col, size_t *width,
+                                    double *out, size_t cap) {
+    cJSON *v = cJSON_Parse(col->text[r]);
+    sbert_status st = SBERT_OK;
+    if (!v || !cJSON_IsArray(v)) {
+        st = sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' starts with '[' but is not a JSON list: '%.60s'",
+                        ds->path, ds->line[r], col->name, col->text[r]);
+    } else if ((st = check_list(ds, v, ds->line[r], (size_t)(col - ds->cols))) == SBERT_OK) {
+        size_t n = (size_t)cJSON_GetArraySize(v);
+        if (*width == 0) *width = n;
+        if (n != *width) {
+            st = sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' holds %zu numbers; the first row has %zu", ds->path,
+                            ds->line[r], col->name, n, *width);
+        } else if (out) {
+            size_t k = 0;
+            const cJSON *e;
+            cJSON_ArrayForEach(e, v) if (k < cap) out[k++] = e->valuedouble;
+        }
+    }
+    cJSON_Delete(v);
+    return st;
+}
+
+/* Convert the label column of a text-loaded file to numbers (or lists). */
 static sbert_status convert_label(sbert_dataset *ds) {
     int c = sbert_dataset_label_column(ds);
     if (c < 0 || ds->cols[c].kind == SBERT_COL_NUMBER || ds->cols[c].kind == SBERT_COL_NUMBER_LIST) return SBERT_OK;
@@ -534,6 +591,34 @@ static sbert_status convert_label(sbert_dataset *ds) {
     if (col->kind == SBERT_COL_TEXT_LIST)
         return sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: column '%s' is the label: its lists must hold numbers, not texts",
                           ds->path, ds->n_rows ? ds->line[0] : (size_t)1, col->name);
+    if (ds->n_rows && col->text[0][strspn(col->text[0], " \t")] == '[') {
+        /* lists of numbers written as JSON in a CSV/TSV cell: one width for every row */
+        size_t w = 0;
+        SBERT_TRY(parse_list_cell(ds, 0, col, &w, NULL, 0));
+        double *nums = malloc(ds->n_rows * w * sizeof *nums);
+        size_t *off = malloc((ds->n_rows + 1) * sizeof *off);
+        if (!nums || !off) {
+            free(nums);
+            free(off);
+            return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
+        }
+        for (size_t r = 0; r < ds->n_rows; r++) {
+            off[r] = r * w;
+            sbert_status st = parse_list_cell(ds, r, col, &w, nums + r * w, w);
+            if (st != SBERT_OK) {
+                free(nums);
+                free(off);
+                return st;
+            }
+        }
+        off[ds->n_rows] = ds->n_rows * w;
+        free(col->text);
+        col->text = NULL;
+        col->nums = nums;
+        col->off = off;
+        col->kind = SBERT_COL_NUMBER_LIST;
+        return SBERT_OK;
+    }
     double *num = malloc((ds->n_rows ? ds->n_rows : 1) * sizeof *num);
     if (!num) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", ds->path);
     for (size_t r = 0; r < ds->n_rows; r++) {
@@ -554,6 +639,60 @@ static sbert_status convert_label(sbert_dataset *ds) {
     col->text = NULL;
     col->num = num;
     col->kind = SBERT_COL_NUMBER;
+    return SBERT_OK;
+}
+
+/* A .parquet file through data/parquet.h: texts into the arena, numbers and
+ * lists of numbers as columns; the line of row r is r + 1 for messages. */
+static sbert_status load_parquet(const char *path, sbert_dataset **out) {
+    sbert_pq_table pt;
+    char err[1024];
+    if (sbert_pq_read(path, &pt, err, sizeof err) != 0) return sbert_fail(SBERT_ERR_FORMAT, "%s", err);
+    dataset_impl *d = calloc(1, sizeof *d);
+    sbert_dataset *ds = d ? &d->pub : NULL;
+    sbert_status st = d && (ds->path = strdup(path)) ? SBERT_OK : sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    for (size_t c = 0; st == SBERT_OK && c < pt.n_cols; c++) st = add_column(d, pt.cols[c].name, 0);
+    size_t n = pt.n_rows;
+    if (st == SBERT_OK) {
+        d->cap_rows = n ? n : 1;
+        ds->line = malloc(d->cap_rows * sizeof *ds->line);
+        if (!ds->line) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+        for (size_t r = 0; st == SBERT_OK && r < n; r++) ds->line[r] = r + 1;
+    }
+    for (size_t c = 0; st == SBERT_OK && c < pt.n_cols; c++) {
+        sbert_pq_column *pc = &pt.cols[c];
+        sbert_column *col = &ds->cols[c];
+        if (pc->kind == 0) {
+            col->kind = SBERT_COL_TEXT;
+            col->text = malloc(d->cap_rows * sizeof *col->text);
+            if (!col->text) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+            for (size_t r = 0; st == SBERT_OK && r < n; r++)
+                if (!(col->text[r] = arena_strndup(d, pc->text[r], strlen(pc->text[r]))))
+                    st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+        } else if (pc->kind == 1) {
+            col->kind = SBERT_COL_NUMBER;
+            col->num = pc->num; /* taken over */
+            pc->num = NULL;
+            if (!col->num && n) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+        } else {
+            /* lists of numbers: pc->width a row */
+            col->kind = SBERT_COL_NUMBER_LIST;
+            col->nums = pc->num; /* taken over */
+            pc->num = NULL;
+            col->off = malloc((n + 1) * sizeof *col->off);
+            if (!col->off || (!col->nums && n)) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+            for (size_t r = 0; st == SBERT_OK && r <= n; r++) col->off[r] = r * pc->width;
+        }
+    }
+    if (st == SBERT_OK) ds->n_rows = n;
+    sbert_pq_free(&pt);
+    if (st == SBERT_OK && n == 0) st = sbert_fail(SBERT_ERR_FORMAT, "%s: no data rows", path);
+    if (st == SBERT_OK) st = convert_label(ds);
+    if (st != SBERT_OK) {
+        if (ds) sbert_dataset_free(ds);
+        return st;
+    }
+    *out = ds;
     return SBERT_OK;
 }
 
@@ -583,12 +722,14 @@ sbert_status sbert_dataset_load(const char *path, sbert_dataset **out) {
     snprintf(base, sizeof base, "%s", path);
     if (ends_with(base, ".gz")) base[strlen(base) - 3] = '\0';
     enum { JSONL, CSV, TSV } fmt;
+    if (ends_with(path, ".parquet")) return load_parquet(path, out);
     if (ends_with(base, ".jsonl") || ends_with(base, ".json")) fmt = JSONL;
     else if (ends_with(base, ".csv")) fmt = CSV;
     else if (ends_with(base, ".tsv")) fmt = TSV;
     else
         return sbert_fail(SBERT_ERR_INVALID_ARG,
-                          "%s: unknown data format (use a .jsonl, .json, .csv or .tsv file, optionally .gz)", path);
+                          "%s: unknown data format (use a .jsonl, .json, .csv or .tsv file, optionally .gz, or .parquet)",
+                          path);
     dataset_impl *d = calloc(1, sizeof *d);
     if (!d) return sbert_fail(SBERT_ERR_NOMEM, "%s: out of memory", path);
     d->pub.path = strdup(path);
@@ -678,10 +819,17 @@ sbert_status sbert_dataset_check_inputs_ex(const sbert_dataset *ds, int allow_li
     int label = sbert_dataset_label_column(ds);
     for (size_t c = 0; c < ds->n_cols; c++) {
         const sbert_column *col = &ds->cols[c];
-        if (sbert_column_is_list(col) && !allow_lists)
+        /* a label of lists of numbers is the loss's to check (teacher
+         * embeddings, teacher scores, listwise labels) */
+        if (sbert_column_is_list(col) && !allow_lists && !((int)c == label && col->kind == SBERT_COL_NUMBER_LIST))
             return sbert_fail(SBERT_ERR_FORMAT,
-                              "%s: column '%s' holds lists; only CrossEncoder list losses (LambdaLoss, ListNetLoss, "
-                              "...) and MarginMSELoss labels take list columns",
+                              col->kind == SBERT_COL_TEXT_LIST
+                                  ? "%s: column '%s' holds lists of texts; a SentenceTransformer input column holds "
+                                    "one text per row (give each text its own column: anchor, positive, negative_1, "
+                                    "...); only CrossEncoder list losses (LambdaLoss, ListNetLoss, ...) take lists of "
+                                    "documents"
+                                  : "%s: column '%s' holds lists of numbers; only the label column (label, labels, "
+                                    "score, scores) may",
                               ds->path, col->name);
         if ((int)c == label) continue;
         if (col->kind == SBERT_COL_TEXT_LIST) {
@@ -696,8 +844,11 @@ sbert_status sbert_dataset_check_inputs_ex(const sbert_dataset *ds, int allow_li
             continue;
         }
         if (ds->cols[c].kind != SBERT_COL_TEXT)
-            return sbert_fail(SBERT_ERR_FORMAT, "%s: column '%s' is an input but holds numbers, not text",
-                              ds->path, ds->cols[c].name);
+            return sbert_fail(SBERT_ERR_FORMAT, "%s: column '%s' is an input but holds %s, not text%s", ds->path,
+                              ds->cols[c].name, ds->cols[c].kind == SBERT_COL_NUMBER_LIST ? "lists of numbers" : "numbers",
+                              ds->cols[c].kind == SBERT_COL_NUMBER_LIST
+                                  ? " (only the label column, named label/labels/score/scores, may hold lists)"
+                                  : "");
         for (size_t r = 0; r < ds->n_rows; r++) {
             const char *s = ds->cols[c].text[r];
             const char *q = s;

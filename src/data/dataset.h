@@ -34,6 +34,10 @@ typedef enum {
     SBERT_COL_NUMBER_LIST = 3
 } sbert_column_kind;
 
+/* A NUMBER_LIST label also comes from a CSV/TSV cell written as a JSON list
+ * ("[0.1, 0.2]", one length for every row) and from a Parquet list column:
+ * teacher embeddings for MSELoss, teacher scores for MarginMSELoss /
+ * DistillKLDivLoss, listwise labels for CrossEncoder list losses. */
 typedef struct {
     char *name;
     sbert_column_kind kind;
@@ -80,6 +84,10 @@ sbert_status sbert_dataset_check_inputs(const sbert_dataset *ds);
 sbert_status sbert_dataset_check_inputs_ex(const sbert_dataset *ds, int allow_lists);
 /* 1 for a TEXT_LIST / NUMBER_LIST column. */
 int sbert_column_is_list(const sbert_column *c);
+/* Numbers a row: 1 for NUMBER; for NUMBER_LIST the common length of the
+ * n_rows lists (row r at nums + off[r]), 0 when they differ (ragged) or the
+ * column is empty; 0 for text columns. */
+size_t sbert_column_width(const sbert_column *c, size_t n_rows);
 
 /* Keep rows [0, n) only (SMOKE_TEST slices, max_samples). */
 void sbert_dataset_truncate(sbert_dataset *ds, size_t n);

@@ -18,10 +18,15 @@
 #include "base/rng.h"
 
 sbert_status sbert_sampler_parse(const char *name, sbert_sampler_type *out) {
-    if (strcasecmp(name, "BATCH_SAMPLER") == 0) { *out = SBERT_SAMPLER_BATCH; return SBERT_OK; }
-    if (strcasecmp(name, "NO_DUPLICATES") == 0) { *out = SBERT_SAMPLER_NO_DUPLICATES; return SBERT_OK; }
+    const char *n = strncasecmp(name, "BatchSamplers.", 14) == 0 ? name + 14 : name;
+    if (strcasecmp(n, "BATCH_SAMPLER") == 0) { *out = SBERT_SAMPLER_BATCH; return SBERT_OK; }
+    if (strcasecmp(n, "NO_DUPLICATES") == 0) { *out = SBERT_SAMPLER_NO_DUPLICATES; return SBERT_OK; }
+    if (strcasecmp(n, "NO_DUPLICATES_HASHED") == 0) { *out = SBERT_SAMPLER_NO_DUPLICATES_HASHED; return SBERT_OK; }
+    if (strcasecmp(n, "GROUP_BY_LABEL") == 0) { *out = SBERT_SAMPLER_GROUP_BY_LABEL; return SBERT_OK; }
     return sbert_fail(SBERT_ERR_INVALID_ARG,
-                      "batch_sampler '%s' is not supported (use BATCH_SAMPLER or NO_DUPLICATES)", name);
+                      "batch_sampler '%s' is not supported (use BATCH_SAMPLER, NO_DUPLICATES, NO_DUPLICATES_HASHED or "
+                      "GROUP_BY_LABEL)",
+                      name);
 }
 
 void sbert_batches_free(sbert_batches *b) {
@@ -209,6 +214,203 @@ sbert_status sbert_no_duplicates_pass(const sbert_dataset *ds, const size_t *per
     return st;
 }
 
+/* ------------------------------------------------------ GROUP_BY_LABEL */
+
+typedef struct {
+    double label;
+    size_t *rows, n; /* rows of the label in file order; n cut to even later */
+} label_group;
+
+static const double *g_sort_labels; /* qsort has no context argument; sampling is single-threaded */
+
+static int cmp_label_row(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    double lx = g_sort_labels[x], ly = g_sort_labels[y];
+    if (lx != ly) return lx < ly ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_group_first(const void *a, const void *b) {
+    size_t x = ((const label_group *)a)->rows[0], y = ((const label_group *)b)->rows[0];
+    return x < y ? -1 : x > y;
+}
+
+static void groups_free(label_group *g, size_t n) {
+    for (size_t i = 0; i < n; i++) free(g[i].rows);
+    free(g);
+}
+
+/* Groups of >= 2 rows in first-occurrence order. */
+static sbert_status label_groups(const sbert_dataset *ds, size_t bs, label_group **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    if (bs < 4 || bs % 2)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: batch_sampler GROUP_BY_LABEL needs an even per_device_train_batch_size >= 4, got %zu",
+                          ds->path, bs);
+    int lc = sbert_dataset_label_column(ds);
+    if (lc < 0 || ds->cols[lc].kind != SBERT_COL_NUMBER) {
+        char cols[1024] = "";
+        size_t o = 0;
+        for (size_t c = 0; c < ds->n_cols && o < sizeof cols; c++)
+            o += (size_t)snprintf(cols + o, sizeof cols - o, "%s%s", c ? ", " : "", ds->cols[c].name);
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: batch_sampler GROUP_BY_LABEL groups rows by their label, but the data has no label "
+                          "column holding one number a row (label/labels/score/scores; columns: %s)",
+                          ds->path, cols);
+    }
+    const double *lab = ds->cols[lc].num;
+    label_group *g = NULL;
+    size_t ng = 0;
+    /* rows sorted by (label, row): runs of one label; groups then ordered by
+     * their first row (Python's dict insertion order) */
+    const size_t n = ds->n_rows;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (!order) return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+    for (size_t r = 0; r < n; r++) order[r] = r;
+    g_sort_labels = lab;
+    qsort(order, n, sizeof *order, cmp_label_row);
+    size_t runs = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || lab[order[i]] != lab[order[i - 1]]) runs++;
+    g = calloc(runs ? runs : 1, sizeof *g);
+    if (!g) {
+        free(order);
+        return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+    }
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && lab[order[j]] == lab[order[i]]) j++;
+        label_group *q = &g[ng++];
+        q->label = lab[order[i]];
+        q->n = j - i;
+        q->rows = malloc(q->n * sizeof *q->rows);
+        if (!q->rows) {
+            free(order);
+            groups_free(g, ng);
+            return sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+        }
+        memcpy(q->rows, order + i, q->n * sizeof *q->rows); /* ascending rows: file order */
+        i = j;
+    }
+    free(order);
+    qsort(g, ng, sizeof *g, cmp_group_first);
+    size_t keep = 0;
+    for (size_t k = 0; k < ng; k++) {
+        if (g[k].n >= 2) g[keep++] = g[k];
+        else free(g[k].rows);
+    }
+    if (keep < 2) {
+        groups_free(g, keep);
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: batch_sampler GROUP_BY_LABEL needs at least 2 distinct labels with >= 2 rows each, but "
+                          "only %zu label(s) qualify",
+                          ds->path, keep);
+    }
+    *out = g;
+    *n_out = keep;
+    return SBERT_OK;
+}
+
+static int cmp_size_desc(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static size_t group_by_label_len(const label_group *g, size_t ng, size_t bs, int drop_last) {
+    size_t *pairs = malloc(ng * sizeof *pairs);
+    if (!pairs) return 0;
+    for (size_t k = 0; k < ng; k++) pairs[k] = g[k].n / 2;
+    qsort(pairs, ng, sizeof *pairs, cmp_size_desc);
+    size_t cap = pairs[1], stream = 0;
+    for (size_t k = 0; k < ng; k++) stream += 2 * (pairs[k] < cap ? pairs[k] : cap);
+    free(pairs);
+    size_t n = stream / bs;
+    if (!drop_last && stream % bs >= 4) n++;
+    return n;
+}
+
+static sbert_status group_by_label_epoch(const sbert_dataset *ds, size_t bs, int drop_last, sbert_rng *rng,
+                                         batch_builder *bb) {
+    label_group *g;
+    size_t ng;
+    SBERT_TRY(label_groups(ds, bs, &g, &ng));
+    size_t total = 0;
+    for (size_t k = 0; k < ng; k++) total += g[k].n;
+    size_t *head = calloc(ng, sizeof *head), *alive = malloc(ng * sizeof *alive), *perm = malloc(total * sizeof *perm);
+    size_t *batch = malloc((bs + 2 * ng + 2) * sizeof *batch);
+    sbert_status st = SBERT_OK;
+    if (!head || !alive || !perm || !batch) {
+        st = sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+        goto done;
+    }
+    /* shuffle within each label, cut to an even count */
+    for (size_t k = 0; k < ng; k++) {
+        sbert_rng_permutation(rng, perm, g[k].n);
+        size_t even = g[k].n / 2 * 2;
+        size_t *q = malloc((even ? even : 1) * sizeof *q);
+        if (!q) {
+            st = sbert_fail(SBERT_ERR_NOMEM, "sampler: out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < even; i++) q[i] = g[k].rows[perm[i]];
+        free(g[k].rows);
+        g[k].rows = q;
+        g[k].n = even;
+    }
+    size_t n_alive = ng, nb = 0;
+    for (size_t k = 0; k < ng; k++) alive[k] = k;
+    ptrdiff_t last = -1;
+    while (n_alive >= 2 && st == SBERT_OK) {
+        sbert_rng_permutation(rng, perm, n_alive);
+        size_t *order = perm + n_alive; /* scratch after the permutation (total >= 2 * n_alive) */
+        for (size_t i = 0; i < n_alive; i++) order[i] = alive[perm[i]];
+        if (nb && (ptrdiff_t)order[0] == last) {
+            size_t t0 = order[0];
+            order[0] = order[1];
+            order[1] = t0;
+        }
+        for (size_t i = 0; i < n_alive && st == SBERT_OK; i++) {
+            label_group *q = &g[order[i]];
+            batch[nb++] = q->rows[head[order[i]]++];
+            batch[nb++] = q->rows[head[order[i]]++];
+            if (nb >= bs) {
+                st = bb_push_batch(bb, batch, bs);
+                memmove(batch, batch + bs, (nb - bs) * sizeof *batch);
+                nb -= bs;
+            }
+        }
+        last = (ptrdiff_t)order[n_alive - 1];
+        size_t m = 0;
+        for (size_t i = 0; i < n_alive; i++)
+            if (head[order[i]] < g[order[i]].n) alive[m++] = order[i];
+        n_alive = m;
+    }
+    if (st == SBERT_OK && !drop_last && nb >= 4) st = bb_push_batch(bb, batch, nb);
+done:
+    free(head);
+    free(alive);
+    free(perm);
+    free(batch);
+    groups_free(g, ng);
+    return st;
+}
+
+sbert_status sbert_sampler_len_for(const sbert_dataset *ds, sbert_sampler_type type, size_t bs, int drop_last,
+                                   size_t *out) {
+    if (bs == 0) return sbert_fail(SBERT_ERR_INVALID_ARG, "batch size must be at least 1");
+    if (type != SBERT_SAMPLER_GROUP_BY_LABEL) {
+        *out = sbert_sampler_len(ds->n_rows, bs, drop_last);
+        return SBERT_OK;
+    }
+    label_group *g;
+    size_t ng;
+    SBERT_TRY(label_groups(ds, bs, &g, &ng));
+    *out = group_by_label_len(g, ng, bs, drop_last);
+    groups_free(g, ng);
+    return SBERT_OK;
+}
+
 sbert_status sbert_sampler_epoch(const sbert_dataset *ds, sbert_sampler_type type, size_t bs,
                                  int drop_last, uint64_t seed, uint64_t epoch, sbert_batches *out) {
     memset(out, 0, sizeof *out);
@@ -221,7 +423,9 @@ sbert_status sbert_sampler_epoch(const sbert_dataset *ds, sbert_sampler_type typ
     sbert_rng_permutation(&rng, perm, n);
     batch_builder bb = {out, 0, 0};
     sbert_status st = SBERT_OK;
-    if (type == SBERT_SAMPLER_BATCH) {
+    if (type == SBERT_SAMPLER_GROUP_BY_LABEL) {
+        st = group_by_label_epoch(ds, bs, drop_last, &rng, &bb);
+    } else if (type == SBERT_SAMPLER_BATCH) {
         for (size_t b = 0; b < n && st == SBERT_OK; b += bs) {
             size_t m = n - b < bs ? n - b : bs;
             if (m < bs && drop_last) break;

@@ -123,7 +123,7 @@ sbert_status sbert_ce_class_eval_run(const void *ptr, const sbert_eval_encoder *
             sbert_eval_put(out, name, "f1_threshold", f1_th);
             sbert_eval_put(out, name, "precision", p);
             sbert_eval_put(out, name, "recall", r);
-            sbert_eval_put(out, name, "average_precision", sbert_average_precision(truth, ds, n));
+            sbert_eval_put(out, name, "average_precision", sbert_ce_average_precision(truth, ds, n));
             sbert_eval_set_primary(out, name, "average_precision");
         }
     } else if (st == SBERT_OK) {

@@ -33,7 +33,7 @@ static int cmp_desc(const void *a, const void *b) {
     return x->i < y->i ? -1 : (x->i > y->i);
 }
 
-double sbert_average_precision(const int *labels, const double *scores, size_t n) {
+double sbert_ce_average_precision(const int *labels, const double *scores, size_t n) {
     vi *o = malloc((n ? n : 1) * sizeof *o);
     if (!o) return NAN;
     size_t pos = 0;
@@ -91,7 +91,7 @@ sbert_status sbert_rerank_metrics(const int *is_rel, const double *scores, size_
     double idcg = 0;
     for (size_t r = 0; r < n_rel && r < k; r++) idcg += 1.0 / log2((double)r + 2.0);
     *ndcg = idcg > 0 ? dcg / idcg : 0.0;
-    *ap = sbert_average_precision(is_rel, scores, n);
+    *ap = sbert_ce_average_precision(is_rel, scores, n);
     free(o);
     free(rel_sorted);
     return SBERT_OK;

@@ -22,7 +22,7 @@ sbert_status sbert_rerank_metrics(const int *is_rel, const double *scores, size_
                                   double *ndcg, double *ap);
 
 /* sklearn average_precision_score(labels, scores); labels 0/1. NaN without positives. */
-double sbert_average_precision(const int *labels, const double *scores, size_t n);
+double sbert_ce_average_precision(const int *labels, const double *scores, size_t n);
 
 /* find_best_acc_and_threshold / find_best_f1_and_threshold with
  * high_score_more_similar = True; scores are float32 values. */

@@ -58,6 +58,7 @@ void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model
         enc->num_labels = sbert_cross_encoder_num_labels(m);
     }
     enc->kind_bit = 1u << m->kind;
+    enc->classifier = NULL;
 }
 
 sbert_status sbert_evaluate(sbert_model *model, const char *evaluator, const char *eval_data, const char *name,

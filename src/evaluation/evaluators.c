@@ -11,7 +11,11 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "evaluation/st_evaluators.h"
 #include "models/model.h"
+
+/* Rows leave the optional trailing field (load_opts) out. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 #define ST (1u << SBERT_KIND_SENTENCE_TRANSFORMER)
 #define CE (1u << SBERT_KIND_CROSS_ENCODER)
@@ -25,14 +29,6 @@ static const sbert_evaluator_def EVALUATORS[] = {
      sbert_ir_eval_load, sbert_ir_eval_free, sbert_ir_eval_run, sbert_ir_eval_summary},
     {"TripletEvaluator", ST, "(anchor, positive, negative) rows in .jsonl/.csv/.tsv", sbert_triplet_eval_load,
      sbert_triplet_eval_free, sbert_triplet_eval_run, sbert_triplet_eval_summary},
-    /* in sentence-transformers, not here yet */
-    {"BinaryClassificationEvaluator", ST, NULL, NULL, NULL, NULL, NULL},
-    {"ParaphraseMiningEvaluator", ST, NULL, NULL, NULL, NULL, NULL},
-    {"NanoBEIREvaluator", ST, NULL, NULL, NULL, NULL, NULL},
-    {"MSEEvaluator", ST, NULL, NULL, NULL, NULL, NULL},
-    {"TranslationEvaluator", ST, NULL, NULL, NULL, NULL, NULL},
-    {"RerankingEvaluator", ST, NULL, NULL, NULL, NULL, NULL},
-    {"LabelAccuracyEvaluator", ST, NULL, NULL, NULL, NULL, NULL},
     {"CrossEncoderRerankingEvaluator", CE,
      "JSONL samples {\"query\", \"positive\": [..], \"negative\": [..] | \"documents\": [..]}, a JSON "
      "{\"samples\", \"at_k\", \"always_rerank_positives\"}, or a local corpus {\"queries\", \"corpus\", "
@@ -42,6 +38,26 @@ static const sbert_evaluator_def EVALUATORS[] = {
      sbert_ce_class_eval_load, sbert_ce_pairs_eval_free, sbert_ce_class_eval_run, sbert_ce_pairs_eval_summary},
     {"CrossEncoderCorrelationEvaluator", CE, "(sentence1, sentence2, score) rows in .jsonl/.csv/.tsv",
      sbert_ce_corr_eval_load, sbert_ce_pairs_eval_free, sbert_ce_corr_eval_run, sbert_ce_pairs_eval_summary},
+#define ROW(prefix) NULL, prefix##_free, prefix##_run, prefix##_summary, prefix##_load
+    {"BinaryClassificationEvaluator", ST,
+     "(sentence1, sentence2, label 0/1) rows; options similarity_fn_names=[cosine, dot, euclidean, manhattan]",
+     ROW(sbert_binary_eval)},
+    {"ParaphraseMiningEvaluator", ST,
+     "a JSON file {\"sentences_map\": {id: text}, \"duplicates_list\": [[id1, id2], ...]}; options top_k, max_pairs, "
+     "add_transitive_closure",
+     ROW(sbert_paraphrase_eval)},
+    {"NanoBEIREvaluator", ST,
+     "a directory of InformationRetrievalEvaluator .json collections (or files joined with '+'); mean over them",
+     ROW(sbert_nano_beir_eval)},
+    {"MSEEvaluator", ST,
+     "(text, label = teacher embedding list) rows, or (source, target) rows with option teacher_model=<dir>",
+     ROW(sbert_mse_eval)},
+    {"TranslationEvaluator", ST, "(source, target) parallel rows", ROW(sbert_translation_eval)},
+    {"RerankingEvaluator", ST, "JSONL {\"query\": text, \"positive\": [texts], \"negative\": [texts]}; option at_k",
+     ROW(sbert_reranking_eval)},
+    {"LabelAccuracyEvaluator", ST, "(sentence1, sentence2, label) rows; the SoftmaxLoss classifier of the run",
+     ROW(sbert_label_accuracy_eval)},
+#undef ROW
     {"CrossEncoderNanoBEIREvaluator", CE, NULL, NULL, NULL, NULL, NULL},
     {"SparseInformationRetrievalEvaluator", SE,
      "a JSON file {\"queries\": {qid: text}, \"corpus\": {cid: text}, \"relevant_docs\": {qid: [cid, ...]}}",
@@ -100,12 +116,135 @@ typedef struct {
     char name[48];
     char path[1024];
     void *data;
+    size_t truncate_dim; /* 0: none */
 } set_entry;
 
 struct sbert_evaluator_set {
     size_t n;
     set_entry e[SET_MAX];
+    int main_score; /* 0 last, 1 first, 2 mean, 3 max, 4 min */
 };
+
+/* ------------------------------------------------------ options */
+
+const char *sbert_eval_opt(sbert_eval_opts *o, const char *key) {
+    for (size_t i = 0; o && i < o->n; i++)
+        if (!strcmp(o->key[i], key)) {
+            o->used[i] = 1;
+            return o->value[i];
+        }
+    return NULL;
+}
+
+sbert_status sbert_eval_opt_size(sbert_eval_opts *o, const char *key, size_t def, size_t lo, size_t hi, size_t *out) {
+    const char *v = sbert_eval_opt(o, key);
+    *out = def;
+    if (!v) return SBERT_OK;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || x < (long long)lo || (unsigned long long)x > hi)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "evaluator option %s must be an integer in [%zu, %zu], got '%s'", key,
+                          lo, hi, v);
+    *out = (size_t)x;
+    return SBERT_OK;
+}
+
+sbert_status sbert_eval_opt_list(sbert_eval_opts *o, const char *key, char (*items)[64], size_t cap, size_t *n) {
+    *n = 0;
+    const char *v = sbert_eval_opt(o, key);
+    if (!v) return SBERT_OK;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *t = strtok(buf, "[], \"'"); t; t = strtok(NULL, "[], \"'")) {
+        if (*n == cap || strlen(t) >= 64)
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "evaluator option %s: at most %zu items of < 64 characters", key,
+                              cap);
+        snprintf(items[(*n)++], 64, "%s", t);
+    }
+    return SBERT_OK;
+}
+
+/* "Name(k=v, k2=[a, b])" -> name and options. */
+static sbert_status parse_spec(char *item, char **name, sbert_eval_opts *o) {
+    memset(o, 0, sizeof *o);
+    *name = item;
+    char *open = strchr(item, '(');
+    if (!open) return SBERT_OK;
+    char *close = strrchr(item, ')');
+    if (!close || close < open || close[1])
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "evaluator '%s': write options as Name(key=value, ...)", item);
+    *close = '\0';
+    *open = '\0';
+    char *e = open;
+    while (e > item && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
+    char *s = open + 1;
+    while (*s) {
+        while (*s == ' ' || *s == ',') s++;
+        if (!*s) break;
+        char *eq = strchr(s, '=');
+        if (!eq) return sbert_fail(SBERT_ERR_INVALID_ARG, "evaluator %s: option '%s' has no '='", item, s);
+        *eq = '\0';
+        char *k = s, *v = eq + 1;
+        while (*v == ' ') v++;
+        /* the value ends at a top-level comma */
+        int depth = 0;
+        char *p = v;
+        for (; *p && !(depth == 0 && *p == ','); p++) {
+            if (*p == '[' || *p == '(') depth++;
+            if (*p == ']' || *p == ')') depth--;
+        }
+        char *next = *p ? p + 1 : p;
+        *p = '\0';
+        size_t kl = strlen(k);
+        while (kl && k[kl - 1] == ' ') k[--kl] = '\0';
+        size_t vl = strlen(v);
+        while (vl && v[vl - 1] == ' ') v[--vl] = '\0';
+        if (o->n == SBERT_EVAL_MAX_OPTS || kl >= sizeof o->key[0] || vl >= sizeof o->value[0])
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "evaluator %s: too many or too long options", item);
+        snprintf(o->key[o->n], sizeof o->key[0], "%s", k);
+        snprintf(o->value[o->n], sizeof o->value[0], "%s", v);
+        o->n++;
+        s = next;
+    }
+    return SBERT_OK;
+}
+
+sbert_status sbert_evaluator_set_main_score(sbert_evaluator_set *s, const char *fn) {
+    static const char *const names[] = {"last", "first", "mean", "max", "min"};
+    if (!fn) return SBERT_OK;
+    const char *f = fn;
+    if (!strcmp(f, "scores[0]")) f = "first";
+    if (!strcmp(f, "scores[-1]")) f = "last";
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(f, names[i])) {
+            s->main_score = i;
+            return SBERT_OK;
+        }
+    return sbert_fail(SBERT_ERR_INVALID_ARG,
+                      "main_score_function must be first (scores[0]), last (scores[-1], the default), mean, max or "
+                      "min, got '%s'",
+                      fn);
+}
+
+/* ------------------------------------------------------ truncate_dim */
+
+typedef struct {
+    const sbert_eval_encoder *inner;
+    void *inner_ctx;
+    size_t td;
+} trunc_ctx;
+
+static sbert_status trunc_encode(void *ctx, const char *const *texts, size_t n, float *out) {
+    trunc_ctx *c = ctx;
+    size_t D = c->inner->dim;
+    float *full = malloc((n ? n : 1) * D * sizeof *full);
+    if (!full) return sbert_fail(SBERT_ERR_NOMEM, "out of memory (truncate_dim)");
+    sbert_status st = c->inner->fn(c->inner_ctx, texts, n, full);
+    if (st == SBERT_OK)
+        for (size_t i = 0; i < n; i++) memcpy(out + i * c->td, full + i * D, c->td * sizeof *out);
+    free(full);
+    return st;
+}
 
 /* "A, B, C" of the evaluators implemented here for model kind `kind`. */
 static void available(char *buf, size_t cap, int kind) {
@@ -116,12 +255,22 @@ static void available(char *buf, size_t cap, int kind) {
             n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", EVALUATORS[i].name);
 }
 
-/* Split a comma list into trimmed items (in place in buf). */
+/* Split a comma list into trimmed items (in place in buf); commas inside
+ * parentheses or brackets (evaluator options) do not split. */
 static size_t split_list(char *buf, char **items, size_t max) {
     size_t n = 0;
     char *s = buf;
     for (;;) {
-        char *comma = strchr(s, ',');
+        char *comma = NULL;
+        int depth = 0;
+        for (char *p = s; *p; p++) {
+            if (*p == '(' || *p == '[') depth++;
+            else if (*p == ')' || *p == ']') depth--;
+            else if (*p == ',' && depth == 0) {
+                comma = p;
+                break;
+            }
+        }
         if (comma) *comma = '\0';
         while (*s == ' ' || *s == '\t') s++;
         size_t l = strlen(s);
@@ -202,7 +351,13 @@ sbert_status sbert_evaluator_set_load_kind(int kind, const char *evaluators, con
     if (ne > SET_MAX)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "at most %d evaluators can run in sequence, got %zu", SET_MAX, ne);
     const sbert_evaluator_def *defs[SET_MAX];
-    for (size_t i = 0; i < ne; i++) SBERT_TRY(resolve(ev[i], kind, &defs[i]));
+    static sbert_eval_opts opts[SET_MAX]; /* large; loading is not reentrant-critical */
+    for (size_t i = 0; i < ne; i++) {
+        char *nm;
+        SBERT_TRY(parse_spec(ev[i], &nm, &opts[i]));
+        ev[i] = nm;
+        SBERT_TRY(resolve(ev[i], kind, &defs[i]));
+    }
     if (nd != ne)
         return sbert_fail(SBERT_ERR_INVALID_ARG,
                           "%zu evaluator%s (%s) but %zu evaluation data file%s (%s): give one file per evaluator, "
@@ -243,7 +398,15 @@ sbert_status sbert_evaluator_set_load_kind(int kind, const char *evaluators, con
         e->def = defs[i];
         snprintf(e->name, sizeof e->name, "%s", nn ? nv[i] : "");
         snprintf(e->path, sizeof e->path, "%s", dv[i]);
-        st = e->def->load(e->path, max_samples, &e->data);
+        st = sbert_eval_opt_size(&opts[i], "truncate_dim", 0, 1, 1u << 24, &e->truncate_dim);
+        if (st == SBERT_OK)
+            st = e->def->load_opts ? e->def->load_opts(e->path, max_samples, &opts[i], &e->data)
+                                   : e->def->load(e->path, max_samples, &e->data);
+        for (size_t k = 0; st == SBERT_OK && k < opts[i].n; k++)
+            if (!opts[i].used[k])
+                st = sbert_fail(SBERT_ERR_INVALID_ARG, "%s does not take the option '%s' (see sbert train --help)",
+                                e->def->name, opts[i].key[k]);
+        if (st != SBERT_OK) sbert_error_prefix("%s (%s): ", e->def->name, e->path);
     }
     if (st != SBERT_OK) {
         sbert_evaluator_set_free(s);
@@ -259,6 +422,8 @@ sbert_status sbert_evaluator_set_run(const sbert_evaluator_set *s, const sbert_e
     sbert_eval_result *r = malloc(sizeof *r);
     if (!r) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
     sbert_status st = SBERT_OK;
+    double scores[SET_MAX];
+    char primaries[SET_MAX][96];
     for (size_t i = 0; i < s->n && st == SBERT_OK; i++) {
         const set_entry *e = &s->e[i];
         memset(r, 0, sizeof *r);
@@ -272,21 +437,56 @@ sbert_status sbert_evaluator_set_run(const sbert_evaluator_set *s, const sbert_e
                                                                        : (strncmp(e->def->name, "Sparse", 6) ? e->def->name : e->def->name + 6));
             break;
         }
-        st = e->def->run(e->data, enc, e->name, r);
+        sbert_eval_encoder te = *enc;
+        trunc_ctx tc[3];
+        if (e->truncate_dim) {
+            if (e->truncate_dim > enc->dim) {
+                st = sbert_fail(SBERT_ERR_INVALID_ARG, "%s: truncate_dim %zu is larger than the embeddings (%zu)",
+                                e->def->name, e->truncate_dim, enc->dim);
+                break;
+            }
+            void *ctxs[3] = {enc->ctx, enc->query_ctx, enc->document_ctx};
+            for (int k = 0; k < 3; k++) tc[k] = (trunc_ctx){enc, ctxs[k] ? ctxs[k] : enc->ctx, e->truncate_dim};
+            te.fn = trunc_encode;
+            te.ctx = &tc[0];
+            te.query_ctx = &tc[1];
+            te.document_ctx = &tc[2];
+            te.dim = e->truncate_dim;
+        }
+        st = e->def->run(e->data, &te, e->name, r);
         if (st != SBERT_OK) {
             sbert_error_prefix("%s (%s): ", e->def->name, e->path);
             break;
         }
-        if (out->n + r->n > SBERT_EVAL_MAX_METRICS) {
+        if (out->n + r->n + 1 > SBERT_EVAL_MAX_METRICS) {
             st = sbert_fail(SBERT_ERR_INVALID_ARG, "the evaluators produce more than %d metrics", SBERT_EVAL_MAX_METRICS);
             break;
         }
         memcpy(out->m + out->n, r->m, r->n * sizeof r->m[0]);
         out->n += r->n;
-        memcpy(out->primary, r->primary, sizeof out->primary);
+        scores[i] = sbert_eval_get(r, r->primary);
+        memcpy(primaries[i], r->primary, sizeof primaries[i]);
     }
     free(r);
-    return st;
+    if (st != SBERT_OK || s->n == 0) return st;
+    if (s->n == 1) {
+        memcpy(out->primary, primaries[0], sizeof out->primary);
+        return SBERT_OK;
+    }
+    /* SequentialEvaluator: sequential_score = main_score_function(primary scores) */
+    double v = scores[s->n - 1];
+    size_t pick = s->n - 1;
+    if (s->main_score == 1) v = scores[0], pick = 0;
+    for (size_t i = 0; s->main_score >= 2 && i < s->n; i++) {
+        if (i == 0) v = s->main_score == 2 ? 0 : scores[0];
+        if (s->main_score == 2) v += scores[i] / (double)s->n;
+        if (s->main_score == 3 && scores[i] > v) v = scores[i];
+        if (s->main_score == 4 && scores[i] < v) v = scores[i];
+    }
+    sbert_eval_put(out, "", "sequential_score", v);
+    if (s->main_score <= 1) memcpy(out->primary, primaries[pick], sizeof out->primary);
+    else snprintf(out->primary, sizeof out->primary, "sequential_score");
+    return SBERT_OK;
 }
 
 #define APPENDF(...) n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__)

@@ -46,7 +46,7 @@
 /* Encode n texts into out [n, dim]. */
 typedef sbert_status (*sbert_encode_fn)(void *ctx, const char *const *texts, size_t n, float *out);
 
-#define SBERT_EVAL_MAX_METRICS 128
+#define SBERT_EVAL_MAX_METRICS 256
 
 typedef struct {
     sbert_metric m[SBERT_EVAL_MAX_METRICS];
@@ -87,6 +87,9 @@ typedef struct {
      * an evaluator of another kind (a Sparse* evaluator on a dense model) is
      * refused by sbert_evaluator_set_run. */
     unsigned kind_bit;
+    /* LabelAccuracyEvaluator: the SoftmaxLoss classifier of a training run
+     * (an sbert_eval_classifier, evaluation/st_evaluators.h), or NULL. */
+    const void *classifier;
 } sbert_eval_encoder;
 
 /* InformationRetrievalEvaluator data, loaded from a JSON file:
@@ -128,6 +131,29 @@ typedef struct {
 void sbert_eval_encoder_for_model(sbert_model *m, size_t batch_size, sbert_model_eval_ctx *ctx,
                                   sbert_eval_encoder *enc);
 
+/* ------------------------------------------------------ options */
+
+/* Options written after an evaluator's class name in a list:
+ *   "BinaryClassificationEvaluator(similarity_fn_names=[cosine, dot], truncate_dim=128)"
+ * Every evaluator takes truncate_dim (the embeddings cut to their first
+ * truncate_dim values before scoring, as encode(truncate_dim=...)); the
+ * others are the evaluator's own (see its data_help). An option that no one
+ * reads is an error naming it. */
+#define SBERT_EVAL_MAX_OPTS 16
+typedef struct {
+    size_t n;
+    char key[SBERT_EVAL_MAX_OPTS][48];
+    char value[SBERT_EVAL_MAX_OPTS][512];
+    int used[SBERT_EVAL_MAX_OPTS];
+} sbert_eval_opts;
+
+/* The text of option `key` (marked as read), or NULL. */
+const char *sbert_eval_opt(sbert_eval_opts *o, const char *key);
+/* An integer option (def when absent), checked to lie in [lo, hi]. */
+sbert_status sbert_eval_opt_size(sbert_eval_opts *o, const char *key, size_t def, size_t lo, size_t hi, size_t *out);
+/* A list option "[a, b]" / "a" into items (at most cap, each < 64 chars). */
+sbert_status sbert_eval_opt_list(sbert_eval_opts *o, const char *key, char (*items)[64], size_t cap, size_t *n);
+
 /* ------------------------------------------------------ the table */
 
 typedef struct {
@@ -140,6 +166,8 @@ typedef struct {
     sbert_status (*run)(const void *data, const sbert_eval_encoder *enc, const char *name, sbert_eval_result *out);
     /* "1500 pairs", "225 queries x 1400 documents" */
     size_t (*summary)(const void *data, char *buf, size_t cap);
+    /* Optional: load with options (used instead of load when present). */
+    sbert_status (*load_opts)(const char *path, size_t max_samples, sbert_eval_opts *opts, void **data);
 } sbert_evaluator_def;
 
 /* The row named `name`, or NULL; rows with run == NULL exist in
@@ -224,7 +252,14 @@ sbert_status sbert_evaluator_set_load(const char *evaluators, const char *data, 
 sbert_status sbert_evaluator_set_load_kind(int kind, const char *evaluators, const char *data, const char *names,
                                            size_t max_samples, sbert_evaluator_set **out);
 void sbert_evaluator_set_free(sbert_evaluator_set *s);
-/* Run every evaluator; metrics merged in order, primary = the last one's. */
+/* SequentialEvaluator's main_score_function: "last" (the default), "first"
+ * (the skill's scores[0]), "mean", "max" or "min" over the evaluators'
+ * primary scores. A metric "sequential_score" is added when several
+ * evaluators run; the primary key is the chosen evaluator's primary for
+ * first/last, and "sequential_score" for mean/max/min. */
+sbert_status sbert_evaluator_set_main_score(sbert_evaluator_set *s, const char *fn);
+
+/* Run every evaluator; metrics merged in order, primary per main_score_function. */
 sbert_status sbert_evaluator_set_run(const sbert_evaluator_set *s, const sbert_eval_encoder *enc,
                                      sbert_eval_result *out);
 /* One line per evaluator ("- `file`: EmbeddingSimilarityEvaluator `name`, 1500 pairs")

@@ -29,15 +29,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/rng.h"
+#include "modules/params.h"
 #include "sbert.h"
 
 typedef enum {
     SBERT_LABEL_NONE = 0, /* no label column (a label column present is an error) */
-    SBERT_LABEL_SCORE,    /* a float label/score per row */
-    SBERT_LABEL_CLASS     /* an integer class per row */
+    SBERT_LABEL_SCORE,    /* a float label/score per row (or a list of floats, see label_width) */
+    SBERT_LABEL_CLASS,    /* an integer class per row */
+    SBERT_LABEL_OPTIONAL  /* a label column may be there or not (the loss's check says when) */
 } sbert_label_kind;
 
-typedef enum { SBERT_LP_NUMBER, SBERT_LP_INT, SBERT_LP_CHOICE } sbert_loss_param_kind;
+/* NUMBER: a float (a default "None" means unset: NAN); INT: an integer;
+ * CHOICE: one of a comma list (num = its index; "Prefix.NAME" is read as
+ * NAME, as Python writes enum members); BOOL: true/false (num 1/0); LIST: a
+ * list of numbers ("768,512" or "[768, 512]", kept as text in str). */
+typedef enum { SBERT_LP_NUMBER, SBERT_LP_INT, SBERT_LP_CHOICE, SBERT_LP_BOOL, SBERT_LP_LIST } sbert_loss_param_kind;
 
 typedef struct {
     const char *key;             /* recipe key, e.g. "scale" */
@@ -49,7 +56,7 @@ typedef struct {
     const char *help;
 } sbert_loss_param;
 
-#define SBERT_LOSS_MAX_PARAMS 8
+#define SBERT_LOSS_MAX_PARAMS 12
 
 /* The values of a loss's parameters, by position in its params list:
  * num[i] is the number (CHOICE: the index of the choice), str[i] the text. */
@@ -61,7 +68,16 @@ typedef struct {
 /* One batch of embeddings for a loss:
  * cols[c], grads[c]: [B, dim] for c in 0..n_cols-1 (column order of the data:
  * anchor, positive, negatives...); grads may be NULL (value only);
- * labels: [B] or NULL. */
+ * labels: [B * label_width] or NULL (label_width 0 or 1: one value a row; a
+ * list-valued label column -- teacher embeddings, teacher scores -- has
+ * label_width values a row);
+ * guide: losses with SBERT_LOSS_NEEDS_GUIDE: the guide model's embeddings of
+ * the same texts, guide[c] [B, guide_dim];
+ * state: losses with state_init: their own parameters (SoftmaxLoss's
+ * classifier, ContrastiveTensionLossInBatchNegatives' logit_scale) in the
+ * rows state_init registered, gradients accumulated (+=) into each row's grad;
+ * rng: random choices inside a loss (MatryoshkaLoss n_dims_per_step), or NULL;
+ * step/total_steps, inner/inner_v: see below. */
 struct sbert_loss_def;
 
 typedef struct {
@@ -79,7 +95,20 @@ typedef struct {
      * and its parameter values; NULL otherwise. */
     const struct sbert_loss_def *inner;
     const sbert_loss_values *inner_v;
+    size_t label_width;
+    const float *const *guide;
+    size_t guide_dim;
+    sbert_param_table *state;
+    sbert_rng *rng;
 } sbert_loss_batch;
+
+/* What a loss needs from the trainer besides the embeddings (def->needs). */
+#define SBERT_LOSS_NEEDS_GUIDE 1u /* a guide model (recipe key guide_model) embeds each column too */
+#define SBERT_LOSS_NEEDS_COPY 2u  /* ContrastiveTension: column 0 goes through a trained copy of the model */
+#define SBERT_LOSS_COPY_BOTH 4u   /* ...InBatchNegatives: column 0 through the copy AND the model (2 columns) */
+#define SBERT_LOSS_ID_LABELS 8u   /* no label column: label = 1 where the two columns' token ids are equal */
+#define SBERT_LOSS_WRAPPER 16u    /* wraps another loss: MatryoshkaLoss(...), see losses/loss_spec.h */
+#define SBERT_LOSS_LAYERS 32u     /* needs the embeddings of earlier layers (AdaptiveLayerLoss) */
 
 typedef struct sbert_loss_def {
     const char *name;
@@ -92,6 +121,19 @@ typedef struct sbert_loss_def {
     int cached;               /* Cached* loss: gradient caching by mini_batch_size */
     sbert_status (*compute)(const sbert_loss_batch *b, double *loss);
     const char *summary;      /* one line for help and the model card */
+    /* Optional: NULL when the data fits, else why not (a static message).
+     * label_width: values per row of the label column (1 for a scalar). */
+    const char *(*check)(const sbert_loss_values *v, size_t n_inputs, int has_label, size_t label_width,
+                         size_t dim);
+    unsigned needs;           /* SBERT_LOSS_NEEDS_* */
+    /* Optional (with state_size): the loss's own parameters. state_size
+     * says how many floats they take; state_init fills data (initialized
+     * from rng as torch would, in distribution) and registers its rows into
+     * t pointing into data. dim: the embedding width; n_labels: the number of
+     * classes the data holds (0: unknown). */
+    size_t (*state_size)(const sbert_loss_values *v, size_t dim, size_t n_labels);
+    sbert_status (*state_init)(const sbert_loss_values *v, size_t dim, size_t n_labels, sbert_rng *rng, float *data,
+                               sbert_param_table *t);
     /* A sparse base loss that only runs inside SpladeLoss / CachedSpladeLoss
      * (as in Python, where its forward raises): choosing it as `loss` is an
      * error that says how to wrap it. */
@@ -100,6 +142,19 @@ typedef struct sbert_loss_def {
      * SparseAnglELoss, SparseCosineSimilarityLoss: "cosine"), or NULL. */
     const char *model_similarity;
 } sbert_loss_def;
+
+/* A loss's own parameters (SoftmaxLoss's classifier, ...): a sealed
+ * parameter table over one block of floats. */
+typedef struct {
+    sbert_param_table *params;
+    float *data;
+    size_t n;
+} sbert_loss_state;
+
+/* The state of def (NULL in *out when def has none). */
+sbert_status sbert_loss_state_create(const sbert_loss_def *def, const sbert_loss_values *v, size_t dim,
+                                     size_t n_labels, sbert_rng *rng, sbert_loss_state **out);
+void sbert_loss_state_free(sbert_loss_state *s);
 
 /* The row named `name` (case-sensitive, as Python), or NULL. */
 const sbert_loss_def *sbert_loss_find(const char *name);
@@ -114,6 +169,10 @@ int sbert_loss_param_index(const sbert_loss_def *def, const char *key);
 /* Parse text as parameter i of def into v (errors name the key and origin). */
 sbert_status sbert_loss_param_parse(const sbert_loss_def *def, size_t i, const char *text, const char *origin,
                                     sbert_loss_values *v);
+/* Parse a LIST parameter's text ("768,512" or "[768, 512]") into at most
+ * cap numbers; 1 on success. */
+int sbert_loss_parse_list(const char *text, double *out, size_t cap, size_t *n);
+
 /* Every parameter key any loss reads, NULL-terminated (for the recipe's
  * known keys). */
 const char *const *sbert_loss_param_keys(void);

@@ -107,7 +107,7 @@ static void pair_sim_grad(const float *a, const float *b, size_t dim, sbert_pair
 
 /* ------------------------------------------------------------ MarginMSE */
 
-sbert_status sbert_loss_margin_mse(const float *const *cols, size_t n_cols, size_t B, size_t dim,
+sbert_status sbert_sparse_loss_margin_mse(const float *const *cols, size_t n_cols, size_t B, size_t dim,
                                    const float *labels, size_t label_w, sbert_pair_sim sim, float *const *grads,
                                    double *loss) {
     if (n_cols < 3)
@@ -159,7 +159,7 @@ sbert_status sbert_loss_sparse_mse(const float *const *cols, size_t n_cols, size
 
 /* ------------------------------------------------------------ DistillKLDiv */
 
-sbert_status sbert_loss_distill_kl(const float *const *cols, size_t n_cols, size_t B, size_t dim,
+sbert_status sbert_sparse_loss_distill_kl(const float *const *cols, size_t n_cols, size_t B, size_t dim,
                                    const float *labels, sbert_pair_sim sim, double temperature,
                                    double student_temperature, double teacher_temperature, float *const *grads,
                                    double *loss) {
@@ -218,7 +218,7 @@ sbert_status sbert_loss_distill_kl(const float *const *cols, size_t n_cols, size
 
 /* ------------------------------------------------------------ CosineSimilarity */
 
-sbert_status sbert_loss_cosine_similarity(const float *u, const float *v, const float *labels, size_t B, size_t dim,
+sbert_status sbert_sparse_loss_cosine_similarity(const float *u, const float *v, const float *labels, size_t B, size_t dim,
                                           float *gu, float *gv, double *loss) {
     if (B == 0) return sbert_fail(SBERT_ERR_INVALID_ARG, "SparseCosineSimilarityLoss: empty batch");
     double L = 0;
@@ -276,7 +276,7 @@ static double cosent_core(const double *s, const float *labels, size_t n, double
     return L;
 }
 
-sbert_status sbert_loss_angle(const float *u, const float *v, const float *labels, size_t B, size_t dim, double scale,
+sbert_status sbert_sparse_loss_angle(const float *u, const float *v, const float *labels, size_t B, size_t dim, double scale,
                               float *gu, float *gv, double *loss) {
     if (B == 0 || dim == 0) return sbert_fail(SBERT_ERR_INVALID_ARG, "SparseAnglELoss: empty batch");
     const size_t D = dim + (dim & 1), h = D / 2; /* an odd width is padded with one 0 */

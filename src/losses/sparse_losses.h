@@ -38,7 +38,7 @@ typedef enum { SBERT_PAIR_DOT = 0, SBERT_PAIR_COS = 1 } sbert_pair_sim;
 
 /* cols: q, p, n_1..n_J (n_cols = J + 2 >= 3); labels [B, label_w] with
  * label_w == J (margins) or J + 1 (scores: label[:, 0] - label[:, 1:]). */
-sbert_status sbert_loss_margin_mse(const float *const *cols, size_t n_cols, size_t B, size_t dim,
+sbert_status sbert_sparse_loss_margin_mse(const float *const *cols, size_t n_cols, size_t B, size_t dim,
                                    const float *labels, size_t label_w, sbert_pair_sim sim, float *const *grads,
                                    double *loss);
 
@@ -47,15 +47,15 @@ sbert_status sbert_loss_sparse_mse(const float *const *cols, size_t n_cols, size
                                    const float *teacher, float *const *grads, double *loss);
 
 /* cols: q, c_1..c_N (N = n_cols - 1 >= 2); labels [B, N] teacher scores. */
-sbert_status sbert_loss_distill_kl(const float *const *cols, size_t n_cols, size_t B, size_t dim,
+sbert_status sbert_sparse_loss_distill_kl(const float *const *cols, size_t n_cols, size_t B, size_t dim,
                                    const float *labels, sbert_pair_sim sim, double temperature,
                                    double student_temperature, double teacher_temperature, float *const *grads,
                                    double *loss);
 
-sbert_status sbert_loss_cosine_similarity(const float *u, const float *v, const float *labels, size_t B, size_t dim,
+sbert_status sbert_sparse_loss_cosine_similarity(const float *u, const float *v, const float *labels, size_t B, size_t dim,
                                           float *gu, float *gv, double *loss);
 
-sbert_status sbert_loss_angle(const float *u, const float *v, const float *labels, size_t B, size_t dim, double scale,
+sbert_status sbert_sparse_loss_angle(const float *u, const float *v, const float *labels, size_t B, size_t dim, double scale,
                               float *gu, float *gv, double *loss);
 
 /* The regularizer weight at `step` (0-based optimizer step about to run)

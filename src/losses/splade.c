@@ -73,7 +73,7 @@ sbert_status sbert_loss_sparse_mnrl_adapter(const sbert_loss_batch *b, double *l
 sbert_status sbert_loss_sparse_margin_mse_adapter(const sbert_loss_batch *b, double *loss) {
     if (!b->labels) return sbert_fail(SBERT_ERR_INVALID_ARG, "SparseMarginMSELoss needs a label column");
     sbert_pair_sim sim = b->v->num[0] == 0 ? SBERT_PAIR_DOT : SBERT_PAIR_COS;
-    return sbert_loss_margin_mse(b->cols, b->n_cols, b->B, b->dim, b->labels, 1, sim, b->grads, loss);
+    return sbert_sparse_loss_margin_mse(b->cols, b->n_cols, b->B, b->dim, b->labels, 1, sim, b->grads, loss);
 }
 
 sbert_status sbert_loss_sparse_triplet_adapter(const sbert_loss_batch *b, double *loss) {
@@ -90,12 +90,12 @@ sbert_status sbert_loss_sparse_cosent_adapter(const sbert_loss_batch *b, double 
 }
 
 sbert_status sbert_loss_sparse_angle_adapter(const sbert_loss_batch *b, double *loss) {
-    return sbert_loss_angle(b->cols[0], b->cols[1], b->labels, b->B, b->dim, b->v->num[0],
+    return sbert_sparse_loss_angle(b->cols[0], b->cols[1], b->labels, b->B, b->dim, b->v->num[0],
                             b->grads ? b->grads[0] : NULL, b->grads ? b->grads[1] : NULL, loss);
 }
 
 sbert_status sbert_loss_sparse_cosine_adapter(const sbert_loss_batch *b, double *loss) {
-    return sbert_loss_cosine_similarity(b->cols[0], b->cols[1], b->labels, b->B, b->dim,
+    return sbert_sparse_loss_cosine_similarity(b->cols[0], b->cols[1], b->labels, b->B, b->dim,
                                         b->grads ? b->grads[0] : NULL, b->grads ? b->grads[1] : NULL, loss);
 }
 

@@ -98,6 +98,7 @@ const char *sbert_model_prompt(const sbert_model *m, const char *name) {
 
 const char *sbert_model_default_prompt_name(const sbert_model *m) { return m ? m->default_prompt_name : NULL; }
 
+
 void sbert_model_free(sbert_model *m) {
     if (!m) return;
     sbert_model_release(m);
@@ -179,6 +180,20 @@ static sbert_status set_prompt(sbert_model *m, const char *name, const char *tex
     m->prompts[m->n_prompts].name = n;
     m->prompts[m->n_prompts].text = t;
     m->n_prompts++;
+    return SBERT_OK;
+}
+
+sbert_status sbert_model_set_prompt(sbert_model *m, const char *name, const char *text) {
+    return set_prompt(m, name, text);
+}
+
+sbert_status sbert_model_set_default_prompt_name(sbert_model *m, const char *name) {
+    if (name && !sbert_model_prompt(m, name))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "default_prompt_name '%s' is not one of the model's prompts", name);
+    char *d = name ? dupstr(name) : NULL;
+    if (name && !d) return nomem("default_prompt_name");
+    free(m->default_prompt_name);
+    m->default_prompt_name = d;
     return SBERT_OK;
 }
 

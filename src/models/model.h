@@ -94,6 +94,11 @@ sbert_status sbert_sparse_encoder_load_dir(sbert_model *m);
  * table drawn from N(0, 1) with `seed`. */
 sbert_status sbert_model_new_static(const char *tokenizer_json, size_t dim, uint64_t seed, sbert_model **out);
 
+/* Set (or replace) the prompt `name`; saved in config_sentence_transformers.json. */
+sbert_status sbert_model_set_prompt(sbert_model *m, const char *name, const char *text);
+/* default_prompt_name (NULL: none); it must name one of the prompts. */
+sbert_status sbert_model_set_default_prompt_name(sbert_model *m, const char *name);
+
 /* The input module (mods[0]). */
 sbert_module *sbert_model_input(const sbert_model *m);
 /* The first module of class `class_name` ("Pooling"), or NULL. */
@@ -133,6 +138,10 @@ sbert_status sbert_model_params(sbert_model *m, sbert_param_table **out);
  * rng: dropout masks (NULL: none). What backward needs stays in the model
  * until sbert_model_backward or sbert_model_release. One at a time. */
 sbert_status sbert_model_forward_train(sbert_model *m, const sbert_packed *batch, sbert_rng *rng, float *out);
+/* The same, with the first prompt_len tokens of every sequence left out of
+ * pooling (a prompt under a Pooling with include_prompt false). */
+sbert_status sbert_model_forward_train_prompt(sbert_model *m, const sbert_packed *batch, size_t prompt_len,
+                                              sbert_rng *rng, float *out);
 /* Backward of the last training forward: dout [n, full_dim]; parameter
  * gradients accumulate in the table's buffers. Releases the forward. */
 sbert_status sbert_model_backward(sbert_model *m, const float *dout);

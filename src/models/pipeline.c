@@ -247,6 +247,11 @@ void sbert_model_release(sbert_model *m) {
 }
 
 sbert_status sbert_model_forward_train(sbert_model *m, const sbert_packed *batch, sbert_rng *rng, float *out) {
+    return sbert_model_forward_train_prompt(m, batch, 0, rng, out);
+}
+
+sbert_status sbert_model_forward_train_prompt(sbert_model *m, const sbert_packed *batch, size_t prompt_len,
+                                              sbert_rng *rng, float *out) {
     if (m->busy)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "training forward: the last one is still waiting for its backward");
     sbert_param_table *pt = NULL;
@@ -259,7 +264,7 @@ sbert_status sbert_model_forward_train(sbert_model *m, const sbert_packed *batch
     sbert_run_reset(&m->run);
     m->run.train = 1;
     m->run.rng = rng;
-    sbert_features f = features_of(batch, 0);
+    sbert_features f = features_of(batch, prompt_len);
     m->busy = 1;
     sbert_status st = run_modules(m, &f, &m->run, m->stages, m->recs);
     if (st != SBERT_OK) {

@@ -1101,8 +1101,18 @@ static void embedding_backward_skip(float *dtable, const int32_t *ids, const flo
     sbert_embedding_backward(dtable, ids, scratch, T, H);
 }
 
+const float *sbert_transformer_hidden_state(const sbert_transformer *t, size_t l) {
+    if (!t || !t->train || l >= t->n_layers) return NULL;
+    return t->train->layers[l].x_in;
+}
+
 sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out, float *grads,
                                         float *d_inputs_embeds) {
+    return sbert_transformer_backward_layers(t, d_out, NULL, grads, d_inputs_embeds);
+}
+
+sbert_status sbert_transformer_backward_layers(sbert_transformer *t, const float *d_out, const float *const *d_hidden,
+                                               float *grads, float *d_inputs_embeds) {
     if (!t || !d_out || !grads)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_transformer_backward: NULL argument");
     struct sbert_train_state *st = t->train;
@@ -1128,6 +1138,9 @@ sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out
     for (size_t l = t->n_layers; l-- > 0;) {
         const layer_weights *w = &t->layers[l];
         const layer_acts *a = &st->layers[l];
+        /* g is the gradient of this layer's output = hidden state l + 1 */
+        if (d_hidden && l + 1 < t->n_layers && d_hidden[l + 1])
+            for (size_t i = 0; i < T * H; i++) g[i] += d_hidden[l + 1][i];
         /* x_out = LN2(drop(h W2^T + b2) + y) */
         memset(dtmp, 0, T * H * sizeof(float));
         memset(dy, 0, T * H * sizeof(float));
@@ -1169,7 +1182,9 @@ sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out
         dx = sw;
     }
 
-    /* embeddings: x0 = drop(LN(word + pos (+ type))) */
+    /* embeddings: x0 = drop(LN(word + pos (+ type))) = hidden state 0 */
+    if (d_hidden && t->n_layers && d_hidden[0])
+        for (size_t i = 0; i < T * H; i++) g[i] += d_hidden[0][i];
     if (st->emb_keep) apply_keep(g, st->emb_keep, st->ks_hidden, T * H);
     float *de = dx, *scratch = dtmp;
     memset(de, 0, T * H * sizeof(float));

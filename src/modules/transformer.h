@@ -109,6 +109,16 @@ sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t
 sbert_status sbert_transformer_backward(sbert_transformer *t, const float *d_out, float *grads,
                                         float *d_inputs_embeds);
 
+/* Hidden state l (Hugging Face's hidden_states[l]: 0 the embedding output,
+ * l the output of layer l - 1) of the kept training forward, [T, H], for
+ * l < num_layers (the last one is the forward's output); NULL otherwise. */
+const float *sbert_transformer_hidden_state(const sbert_transformer *t, size_t l);
+/* sbert_transformer_backward with gradients of earlier hidden states too:
+ * d_hidden[l] (l < num_layers; NULL entries or d_hidden NULL: none) is added
+ * where hidden state l is produced (AdaptiveLayerLoss). */
+sbert_status sbert_transformer_backward_layers(sbert_transformer *t, const float *d_out, const float *const *d_hidden,
+                                               float *grads, float *d_inputs_embeds);
+
 /* Forget the kept activations now. Their buffers (and the backward's
  * workspace) stay with the handle, grown to the largest step so far, for the
  * next training step; sbert_transformer_free releases them. */

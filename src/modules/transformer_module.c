@@ -48,6 +48,7 @@ typedef struct {
     size_t max_seq_length;  /* as configured */
     size_t max_tokens;      /* what the position embeddings allow */
     int do_lower_case;
+    const float *const *layer_grads; /* for the next backward: gradients of earlier hidden states, or NULL */
 } tf_module;
 
 static sbert_status nomem(const char *what) { return sbert_fail(SBERT_ERR_NOMEM, "out of memory (%s)", what); }
@@ -195,7 +196,8 @@ static sbert_status tm_backward(sbert_module *mod, const sbert_features *in, con
      * one buffer laid out like sbert_transformer_params. */
     float *grads = sbert_params_at(mod->pt, mod->pfirst)->grad;
     if (m->lora) sbert_lora_bind_grads(m->lora, mod->pt, mod->pfirst + sbert_transformer_num_params(m->t));
-    sbert_status st = sbert_transformer_backward(m->t, dout->tok, grads, NULL);
+    sbert_status st = sbert_transformer_backward_layers(m->t, dout->tok, m->layer_grads, grads, NULL);
+    m->layer_grads = NULL;
     sbert_transformer_release_activations(m->t);
     return st;
 }
@@ -521,6 +523,10 @@ sbert_status sbert_transformer_module_load(const sbert_module_load_ctx *ctx, sbe
 
 sbert_transformer *sbert_transformer_module_encoder(sbert_module *m) {
     return m && m->ops == &TRANSFORMER_OPS ? ((tf_module *)m)->t : NULL;
+}
+
+void sbert_transformer_module_set_layer_grads(sbert_module *m, const float *const *d_hidden) {
+    if (m && m->ops == &TRANSFORMER_OPS) ((tf_module *)m)->layer_grads = d_hidden;
 }
 
 int sbert_transformer_module_do_lower_case(const sbert_module *m) {

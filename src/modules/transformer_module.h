@@ -19,6 +19,10 @@
 sbert_status sbert_transformer_module_load(const sbert_module_load_ctx *ctx, sbert_module **out);
 /* The encoder of a Transformer module, or NULL for another module. */
 sbert_transformer *sbert_transformer_module_encoder(sbert_module *m);
+/* Gradients of earlier hidden states ([num_layers] of [T, hidden], NULL
+ * entries: none) that the next backward adds in (AdaptiveLayerLoss); the
+ * array must live until that backward. */
+void sbert_transformer_module_set_layer_grads(sbert_module *m, const float *const *d_hidden);
 /* do_lower_case from sentence_bert_config.json (0 for another module). */
 int sbert_transformer_module_do_lower_case(const sbert_module *m);
 

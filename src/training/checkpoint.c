@@ -157,6 +157,7 @@ sbert_status sbert_checkpoint_save(sbert_trainer *t) {
         const char *meta[2] = {"dropout_rng", rng};
         st = sbert_optimizer_save(&t->opt, tmp, meta, 1);
     }
+    if (st == SBERT_OK) st = sbert_train_extras_save(t, tmp); /* the losses' own parameters */
     if (st == SBERT_OK) st = sbert_checkpoint_write_state(t, tmp);
     if (st == SBERT_OK) st = sbert_publish_dir(tmp, dir);
     if (st != SBERT_OK) {
@@ -229,7 +230,7 @@ static sbert_status read_state(sbert_trainer *t, const char *dir) {
     SBERT_TRY(sbert_json_load(path, &j));
     sbert_status st = cJSON_IsObject(j) ? SBERT_OK : sbert_fail(SBERT_ERR_FORMAT, "%s: not a JSON object", path);
     long long step = 0, epoch = 0, next = 0, has_best = 0, best_step = 0, bad = 0;
-    size_t n_batches = sbert_sampler_len(t->train->n_rows, (size_t)t->a->batch_size, t->a->drop_last);
+    size_t n_batches = sbert_train_batches_per_epoch(t);
     if (st == SBERT_OK) st = state_int(j, path, "global_step", 0, t->total_steps, &step);
     if (st == SBERT_OK) st = state_int(j, path, "epoch", 0, (long long)t->total_steps + 1, &epoch);
     if (st == SBERT_OK) st = state_int(j, path, "next_batch", 0, (long long)n_batches, &next);
@@ -289,6 +290,7 @@ sbert_status sbert_checkpoint_load(sbert_trainer *t, const char *dir) {
     }
     sbert_st_close(f);
     SBERT_TRY(st);
+    SBERT_TRY(sbert_train_extras_load(t, dir));
     if (t->opt.step != t->global_step)
         return sbert_fail(SBERT_ERR_FORMAT, "%s: the optimizer took %lld steps but trainer_state.json says %lld", dir,
                           (long long)t->opt.step, (long long)t->global_step);

@@ -449,10 +449,25 @@ static void front_matter(sbert_sb *b, const sbert_trainer *t, const hf_ref *base
     card_kind kind = kind_of(t);
     P("---\ntags:\n- sentence-transformers\n%s- generated_from_trainer\n- dataset_size:%zu\n- ", kind.tags,
       t->train->n_rows);
-    char tag[160];
-    snprintf(tag, sizeof tag, "loss:%s", a->loss);
-    yaml_str(b, tag);
-    P("\n");
+    /* one loss tag per loss part (wrapper, base loss, added regularizer) of every loss, each once */
+    const char *seen[3 * SBERT_TRAIN_MAX_SETS];
+    size_t n_seen = 0;
+    for (size_t k = 0; k < a->n_losses; k++) {
+        const sbert_loss_spec *sp = &a->losses[k];
+        const sbert_loss_def *parts[3] = {sp->wrapper, sp->def, sp->added};
+        for (int j = 0; j < 3; j++) {
+            if (!parts[j]) continue;
+            int dup = 0;
+            for (size_t i = 0; i < n_seen; i++) dup |= !strcmp(seen[i], parts[j]->name);
+            if (dup) continue;
+            seen[n_seen++] = parts[j]->name;
+            char tag[160];
+            snprintf(tag, sizeof tag, "loss:%s", parts[j]->name);
+            if (n_seen > 1) P("- ");
+            yaml_str(b, tag);
+            P("\n");
+        }
+    }
     if (base->id[0]) {
         P("base_model: ");
         yaml_str(b, base->id);
@@ -931,29 +946,39 @@ static void training_dataset(sbert_sb *b, const sbert_trainer *t) {
         if (grid_ok(&g)) md_table(b, g.cell, g.rows, g.cols, 1, "  ");
     }
     grid_free(&g);
-    /* The loss and its parameters, as sentence-transformers' get_config_dict JSON. */
-    char lower[96];
-    snprintf(lower, sizeof lower, "%s", a->loss);
-    for (char *p = lower; *p; p++) *p = (char)tolower((unsigned char)*p);
-    P("* Loss: [<code>%s</code>](https://sbert.net/docs/package_reference/sentence_transformer/losses.html#%s)", a->loss,
-      lower);
-    if (a->loss_def->n_params) {
-        P(" with these parameters:\n  ```json\n  {\n");
-        for (size_t i = 0; i < a->loss_def->n_params; i++) {
-            const sbert_loss_param *prm = &a->loss_def->params[i];
-            P("      \"%s\": ", prm->key);
-            if (prm->kind == SBERT_LP_CHOICE) P("\"%s\"", a->loss_values.str[i]);
-            else if (prm->kind == SBERT_LP_INT) P("%.0f", a->loss_values.num[i]);
-            else {
-                char v[40];
-                py_float(a->loss_values.num[i], v, sizeof v);
-                P("%s", v);
+    /* Each loss and its base loss's parameters, as sentence-transformers' get_config_dict JSON. */
+    for (size_t li = 0; li < a->n_losses; li++) {
+        const sbert_loss_spec *sp = &a->losses[li];
+        const sbert_loss_def *top = sp->wrapper ? sp->wrapper : sp->def;
+        char lower[96], lname[300];
+        snprintf(lower, sizeof lower, "%s", top->name);
+        for (char *p = lower; *p; p++) *p = (char)tolower((unsigned char)*p);
+        if (a->loss_names[li][0]) P("* Loss of `%s`", a->loss_names[li]);
+        else P("* Loss");
+        P(": [<code>%s</code>](https://sbert.net/docs/package_reference/sentence_transformer/losses.html#%s)",
+          sbert_loss_spec_name(sp, lname, sizeof lname), lower);
+        const sbert_loss_def *ld = sp->def;
+        if (ld->n_params) {
+            P(" with these parameters:\n  ```json\n  {\n");
+            for (size_t i = 0; i < ld->n_params; i++) {
+                const sbert_loss_param *prm = &ld->params[i];
+                P("      \"%s\": ", prm->key);
+                if (prm->kind == SBERT_LP_CHOICE || prm->kind == SBERT_LP_LIST || isnan(sp->values.num[i]))
+                    P("\"%s\"", sp->values.str[i] ? sp->values.str[i] : "");
+                else if (prm->kind == SBERT_LP_INT) P("%.0f", sp->values.num[i]);
+                else if (prm->kind == SBERT_LP_BOOL) P("%s", sp->values.num[i] != 0 ? "true" : "false");
+                else {
+                    char v[40];
+                    py_float(sp->values.num[i], v, sizeof v);
+                    P("%s", v);
+                }
+                P("%s\n", i + 1 < ld->n_params ? "," : "");
             }
-            P("%s\n", i + 1 < a->loss_def->n_params ? "," : "");
+            P("  }\n  ```");
         }
-        P("  }\n  ```");
+        P("\n");
     }
-    P("\n\n");
+    P("\n");
 }
 
 /* sentence-transformers leaves these TrainingArguments out of the card. */

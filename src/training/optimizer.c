@@ -64,15 +64,8 @@ static void clear_touched(sbert_param *p) {
     p->n_touched = 0;
 }
 
-double sbert_optimizer_step(sbert_optimizer *o, const sbert_adamw_config *cfg, double lr, double max_grad_norm) {
-    double norm = sbert_optimizer_grad_norm(o);
-    /* torch clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1;
-     * the scale, the update and the zeroing are one pass per run of rows. */
-    float c = 1.0f;
-    if (max_grad_norm > 0) {
-        double coef = max_grad_norm / (norm + 1e-6);
-        if (coef < 1.0) c = (float)coef;
-    }
+/* The update of every row with the gradients scaled by c, then zeroed. */
+static void step_scaled(sbert_optimizer *o, const sbert_adamw_config *cfg, double lr, float c) {
     size_t n = sbert_params_count(o->t);
     sbert_param_segment *segs = o->segs;
     for (size_t i = 0; i < n;) {
@@ -105,6 +98,35 @@ double sbert_optimizer_step(sbert_optimizer *o, const sbert_adamw_config *cfg, d
         i = j;
     }
     o->step++;
+}
+
+/* torch clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1. */
+static float clip_coef(double norm, double max_grad_norm) {
+    float c = 1.0f;
+    if (max_grad_norm > 0) {
+        double coef = max_grad_norm / (norm + 1e-6);
+        if (coef < 1.0) c = (float)coef;
+    }
+    return c;
+}
+
+double sbert_optimizer_step(sbert_optimizer *o, const sbert_adamw_config *cfg, double lr, double max_grad_norm) {
+    double norm = sbert_optimizer_grad_norm(o);
+    /* the scale, the update and the zeroing are one pass per run of rows */
+    step_scaled(o, cfg, lr, clip_coef(norm, max_grad_norm));
+    return norm;
+}
+
+double sbert_optimizer_step_group(sbert_optimizer *const *os, size_t n, const sbert_adamw_config *cfg, double lr,
+                                  double max_grad_norm) {
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) {
+        double g = sbert_optimizer_grad_norm(os[i]);
+        ss += g * g;
+    }
+    double norm = sqrt(ss);
+    float c = clip_coef(norm, max_grad_norm);
+    for (size_t i = 0; i < n; i++) step_scaled(os[i], cfg, lr, c);
     return norm;
 }
 

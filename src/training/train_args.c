@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "evaluation/evaluators.h"
 #include "models/model.h"
+#include "training/flow_map.h"
 
 typedef enum { K_STR, K_NUM, K_INT, K_BOOL } key_kind;
 
@@ -64,22 +65,31 @@ static const arg_def ARGS[] = {
      "also save the adapter merged into the weights as a plain model ({output_dir}/final-merged)"},
     {"max_seq_length", K_INT, "0", A(max_seq_length), 0, 1e7, "tokens per text after truncation (0: the model's)"},
     /* data */
-    {"train_data", K_STR, NULL, A(train_data), 0, 0, "training data: .jsonl/.csv/.tsv (columns by position)"},
+    {"train_data", K_STR, NULL, A(train_data), 0, 0,
+     "training data: .jsonl/.csv/.tsv/.parquet (columns by position), or {name: file, ...} for several datasets"},
     {"eval_data", K_STR, NULL, A(eval_data), 0, 0, "evaluator data (comma list with a list of evaluators)"},
     {"test_data", K_STR, NULL, A(test_data), 0, 0, "optional: evaluated once after training with test_evaluator"},
     {"columns", K_STR, NULL, A(columns), 0, 0, "keep and order train_data's columns: 'anchor,positive'"},
     {"rename_columns", K_STR, NULL, A(rename_columns), 0, 0, "rename train_data's columns: 'old:new,old2:new2'"},
+    {"eval_dataset", K_STR, NULL, A(eval_dataset), 0, 0,
+     "data whose loss is logged at each evaluation (eval_loss; {name: file} gives eval_{name}_loss)"},
+    {"prompts", K_STR, NULL, A(prompts), 0, 0,
+     "prompt prepended to the inputs: a string, {column: prompt}, {dataset: prompt} or {dataset: {column: prompt}}"},
     {"max_train_samples", K_INT, "0", A(max_train_samples), 0, BIG, "keep the first N training rows (0: all)"},
     {"max_eval_samples", K_INT, "0", A(max_eval_samples), 0, BIG, "keep the first N evaluation rows/queries"},
     {"smoke_train_samples", K_INT, "0", A(smoke_train_samples), 0, BIG,
      "SMOKE_TEST: training rows kept (0: two batches)"},
     {"smoke_eval_samples", K_INT, "50", A(smoke_eval_samples), 1, BIG, "SMOKE_TEST: evaluation rows/queries kept"},
     /* loss */
-    {"loss", K_STR, "CoSENTLoss", A(loss), 0, 0, "the loss class (see the list below)"},
+    {"loss", K_STR, "CoSENTLoss", A(loss), 0, 0,
+     "the loss class (see the list below), Wrapper(Inner), Loss + GlobalOrthogonalRegularizationLoss, or {dataset: loss}"},
+    {"guide_model", K_STR, NULL, A(guide_model), 0, 0, "the guide model directory of GISTEmbedLoss / CachedGISTEmbedLoss"},
     /* evaluation */
     {"evaluator", K_STR, "EmbeddingSimilarityEvaluator", A(evaluator), 0, 0,
-     "the evaluator class, or a comma list (SequentialEvaluator)"},
+     "the evaluator class, or a comma list (SequentialEvaluator); options as Name(truncate_dim=256, ...)"},
     {"evaluator_name", K_STR, "", A(evaluator_name), 0, 0, "metric key prefix (one per evaluator)"},
+    {"main_score_function", K_STR, NULL, A(main_score_function), 0, 0,
+     "SequentialEvaluator's sequential_score: first (scores[0]), last (default), mean, max or min"},
     {"test_evaluator", K_STR, NULL, A(test_evaluator), 0, 0, "evaluator for test_data (default: evaluator)"},
     /* training arguments */
     {"num_train_epochs", K_NUM, "3", A(num_train_epochs), 0, 1e6, "epochs (fractional allowed)"},
@@ -98,7 +108,10 @@ static const arg_def ARGS[] = {
     {"warmup_steps", K_NUM, "0", A(warmup_steps), 0, 1e12, "warmup steps; a value below 1 is a fraction of the total"},
     {"warmup_ratio", K_NUM, "0", A(warmup_ratio), 0, 1, "warmup as a fraction of the total steps (if no warmup_steps)"},
     {"seed", K_INT, "42", A(seed), 0, 9.2e18, "seed of the initialization, the sampler and dropout"},
-    {"batch_sampler", K_STR, "BATCH_SAMPLER", A(batch_sampler), 0, 0, "BATCH_SAMPLER or NO_DUPLICATES"},
+    {"batch_sampler", K_STR, "BATCH_SAMPLER", A(batch_sampler), 0, 0,
+     "BATCH_SAMPLER, NO_DUPLICATES, NO_DUPLICATES_HASHED or GROUP_BY_LABEL"},
+    {"multi_dataset_batch_sampler", K_STR, "PROPORTIONAL", A(multi_dataset_batch_sampler), 0, 0,
+     "with several train datasets: PROPORTIONAL or ROUND_ROBIN"},
     {"dataloader_drop_last", K_BOOL, "false", A(drop_last), 0, 0, "drop the last incomplete batch"},
     {"dataloader_num_workers", K_INT, "0", A(dataloader_num_workers), 0, 1024,
      "accepted for compatibility; a no-op (batches are built in the training thread)"},
@@ -142,8 +155,6 @@ static const struct {
      "gradient checkpointing is not supported: use a Cached* loss (mini_batch_size) to fit large batches"},
     {"torch_compile", "false", "torch_compile has no meaning here (no torch)"},
     {"optim", "adamw_torch", "optim: sbert implements adamw_torch (AdamW, decoupled weight decay) only"},
-    {"prompts", NULL, "prompts in training are not supported yet"},
-    {"matryoshka_dims", NULL, "MatryoshkaLoss (matryoshka_dims) is not implemented yet"},
     {"main_similarity", NULL, "main_similarity is not supported yet (evaluators use the model's similarity function)"},
 };
 #define N_REFUSED (sizeof REFUSED / sizeof REFUSED[0])
@@ -269,7 +280,6 @@ static sbert_status read_report_to(const sbert_recipe *r, sbert_train_args *a) {
     return SBERT_OK;
 }
 
-/* The loss, its parameters, and keys that belong to other losses. */
 /* The parameters of def from the recipe (defaults where absent). */
 static sbert_status read_params(const sbert_recipe *r, const sbert_loss_def *d, sbert_loss_values *v) {
     memset(v, 0, sizeof *v);
@@ -283,7 +293,7 @@ static sbert_status read_params(const sbert_recipe *r, const sbert_loss_def *d, 
 
 /* The loss, its parameters (and a wrapped base loss's: SpladeLoss), and
  * keys that belong to other losses. */
-static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
+static sbert_status read_loss_kind(const sbert_recipe *r, sbert_train_args *a) {
     const int kind = a->kind;
     const sbert_loss_def *d = sbert_loss_find_kind(a->loss, kind);
     if (!d || !d->compute || !(d->kinds & (1u << kind))) return bad_loss(r, a->loss, kind);
@@ -312,6 +322,8 @@ static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
     for (const char *const *k = sbert_loss_param_keys(); *k; k++) {
         if (!sbert_recipe_get(r, *k) || sbert_loss_param_index(d, *k) >= 0 || (in && sbert_loss_param_index(in, *k) >= 0))
             continue;
+        /* a CrossEncoder's num_labels is the model's (its head), not SoftmaxLoss's */
+        if (kind == SBERT_KIND_CROSS_ENCODER && !strcmp(*k, "num_labels")) continue;
         /* The losses that take this key: those for this kind of model, else any. */
         char users[256] = "";
         size_t n = 0;
@@ -324,7 +336,98 @@ static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' is a parameter of %s, not of %s%s%s; remove it",
                           sbert_recipe_origin(r, *k), *k, users, d->name, in ? " or " : "", in ? in->name : "");
     }
+    /* one loss spec for the data checks and the step (no wrapper) */
+    a->n_losses = 1;
+    a->loss_names[0][0] = '\0';
+    memset(&a->losses[0], 0, sizeof a->losses[0]);
+    snprintf(a->losses[0].text, sizeof a->losses[0].text, "%s", d->name);
+    a->losses[0].def = d;
+    a->losses[0].values = a->loss_values;
+    if (a->guide_model)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: guide_model is only used by GISTEmbedLoss and CachedGISTEmbedLoss, not %s; remove it",
+                          sbert_recipe_origin(r, "guide_model"), d->name);
     return SBERT_OK;
+}
+
+static const char *recipe_get(void *ctx, const char *key) { return sbert_recipe_get(ctx, key); }
+static const char *recipe_origin(void *ctx, const char *key) { return sbert_recipe_origin(ctx, key); }
+
+/* The loss (one, or one per dataset), its parameters, and keys that belong
+ * to other losses. */
+static sbert_status read_loss_st(const sbert_recipe *r, sbert_train_args *a) {
+    sbert_loss_keys keys = {recipe_get, recipe_origin, (void *)r};
+    const unsigned st_kind = 1u << SBERT_KIND_SENTENCE_TRANSFORMER;
+    const char *origin = sbert_recipe_origin(r, "loss");
+    a->n_losses = 0;
+    if (sbert_flow_is_map(a->loss)) {
+        char where[4200];
+        snprintf(where, sizeof where, "%s (loss)", origin);
+        sbert_flow_map *m = NULL;
+        SBERT_TRY(sbert_flow_parse(a->loss, where, &m));
+        sbert_status st = SBERT_OK;
+        if (m->n == 0) st = sbert_fail(SBERT_ERR_INVALID_ARG, "%s: the loss mapping is empty", where);
+        if (m->n > SBERT_TRAIN_MAX_SETS)
+            st = sbert_fail(SBERT_ERR_INVALID_ARG, "%s: at most %d losses", where, SBERT_TRAIN_MAX_SETS);
+        for (size_t i = 0; st == SBERT_OK && i < m->n; i++) {
+            if (!m->values[i] || strlen(m->keys[i]) >= sizeof a->loss_names[0]) {
+                st = sbert_fail(SBERT_ERR_INVALID_ARG, "%s: the loss of dataset '%s' must be a loss name", where,
+                                m->keys[i]);
+                break;
+            }
+            snprintf(a->loss_names[i], sizeof a->loss_names[i], "%s", m->keys[i]);
+            st = sbert_loss_spec_parse(m->values[i], where, st_kind, &keys, &a->losses[i]);
+            if (st == SBERT_OK) a->n_losses = i + 1;
+        }
+        sbert_flow_free(m);
+        SBERT_TRY(st);
+    } else {
+        SBERT_TRY(sbert_loss_spec_parse(a->loss, origin, st_kind, &keys, &a->losses[0]));
+        a->loss_names[0][0] = '\0';
+        a->n_losses = 1;
+    }
+    a->loss_def = a->losses[0].def;
+    a->loss_values = a->losses[0].values;
+    for (const char *const *k = sbert_loss_param_keys(); *k; k++) {
+        if (!sbert_recipe_get(r, *k)) continue;
+        int used = 0;
+        for (size_t i = 0; i < a->n_losses; i++) used |= sbert_loss_spec_uses_key(&a->losses[i], *k);
+        if (used) continue;
+        char users[512] = "";
+        size_t n = 0;
+        /* the losses that take it: SentenceTransformer ones, else any */
+        for (int same_kind = 1; same_kind >= 0 && n == 0; same_kind--)
+            for (size_t i = 0; i < sbert_loss_count() && n < sizeof users; i++) {
+                const sbert_loss_def *o = sbert_loss_at(i);
+                if (o->compute && sbert_loss_param_index(o, *k) >= 0 && (!same_kind || (o->kinds & st_kind)))
+                    n += (size_t)snprintf(users + n, sizeof users - n, "%s%s", n ? ", " : "", o->name);
+            }
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' is a parameter of %s, not of %s; remove it",
+                          sbert_recipe_origin(r, *k), *k, users, a->loss);
+    }
+    int needs_guide = 0;
+    for (size_t i = 0; i < a->n_losses; i++) needs_guide |= (a->losses[i].def->needs & SBERT_LOSS_NEEDS_GUIDE) != 0;
+    if (needs_guide && !a->guide_model)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: %s needs a guide model: set guide_model to a model directory (e.g. "
+                          "models/all-MiniLM-L6-v2)",
+                          origin, a->loss);
+    if (!needs_guide && a->guide_model)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: guide_model is only used by GISTEmbedLoss and CachedGISTEmbedLoss, not %s; remove it",
+                          sbert_recipe_origin(r, "guide_model"), a->loss);
+    return SBERT_OK;
+}
+
+/* SentenceTransformer losses are specs (wrappers, one per dataset); the
+ * CrossEncoder and SparseEncoder ones a table row (with SpladeLoss's
+ * base_loss). */
+static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
+    if (a->kind == SBERT_KIND_SENTENCE_TRANSFORMER) return read_loss_st(r, a);
+    if (sbert_flow_is_map(a->loss))
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: a loss per dataset ({name: loss}) is supported for "
+                                                 "SentenceTransformer training only",
+                          sbert_recipe_origin(r, "loss"));
+    return read_loss_kind(r, a);
 }
 
 sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
@@ -349,7 +452,8 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
         return sbert_fail(SBERT_ERR_INVALID_ARG, "recipe: 'model' is required (a model directory, or 'static' with "
                                                  "'tokenizer')");
     if (!a->train_data)
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "recipe: 'train_data' is required (a .jsonl/.csv/.tsv file)");
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "recipe: 'train_data' is required (a .jsonl/.csv/.tsv/.parquet file, or {name: file, ...})");
     if (!a->eval_data)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "recipe: 'eval_data' is required: the run contract evaluates a "
                                                  "baseline and the trained model on it");
@@ -361,7 +465,8 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
     a->kind = kind;
     static const char *const ce_keys[] = {"num_labels", "activation_fn", "allow_activation_mismatch"};
     for (size_t i = 0; kind != SBERT_KIND_CROSS_ENCODER && i < sizeof ce_keys / sizeof ce_keys[0]; i++)
-        if (sbert_recipe_get(r, ce_keys[i]))
+        /* num_labels is SoftmaxLoss's too: the loss keys check it for a SentenceTransformer */
+        if (sbert_recipe_get(r, ce_keys[i]) && !(kind == SBERT_KIND_SENTENCE_TRANSFORMER && i == 0))
             return sbert_fail(SBERT_ERR_INVALID_ARG,
                               "%s: '%s' is a CrossEncoder key; this run trains a %s (set model_type: CrossEncoder)",
                               sbert_recipe_origin(r, ce_keys[i]), ce_keys[i], a->model_type);

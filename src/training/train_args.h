@@ -16,7 +16,11 @@
 #include <stdint.h>
 
 #include "losses/loss.h"
+#include "losses/loss_spec.h"
 #include "training/recipe.h"
+
+/* Named training datasets in one run (train_data: {name: file, ...}). */
+#define SBERT_TRAIN_MAX_SETS 16
 
 typedef struct {
     /* run */
@@ -36,24 +40,30 @@ typedef struct {
     const char *activation_fn;
     int allow_activation_mismatch;
     /* data */
-    const char *train_data, *eval_data, *test_data, *columns, *rename_columns;
+    const char *train_data, *eval_data, *test_data, *columns, *rename_columns, *eval_dataset, *prompts;
     int64_t max_train_samples, max_eval_samples;
     int64_t smoke_train_samples, smoke_eval_samples; /* SMOKE_TEST slice sizes (the skill's per-template sizes) */
-    /* loss (its parameters are in loss_values, by the loss table's order) */
-    const char *loss;
+    /* loss (its parameters are in loss_values, by the loss table's order);
+     * losses[i] is the loss of the dataset named loss_names[i] ("" when one
+     * loss serves every dataset); loss_def / loss_values are losses[0]'s base
+     * loss */
+    const char *loss, *guide_model;
     const sbert_loss_def *loss_def;
     sbert_loss_values loss_values;
-    /* A wrapper loss's base loss (SpladeLoss base_loss), or NULL. */
+    sbert_loss_spec losses[SBERT_TRAIN_MAX_SETS];
+    char loss_names[SBERT_TRAIN_MAX_SETS][64];
+    size_t n_losses;
+    /* A wrapper loss's base loss (SparseEncoder: SpladeLoss base_loss), or NULL. */
     const sbert_loss_def *inner_loss_def;
     sbert_loss_values inner_loss_values;
     /* evaluation */
-    const char *evaluator, *evaluator_name, *test_evaluator;
+    const char *evaluator, *evaluator_name, *test_evaluator, *main_score_function;
     /* training arguments */
     double num_train_epochs, learning_rate, weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm,
         warmup_steps, warmup_ratio, early_stopping_threshold, logging_steps, eval_steps, save_steps;
     int64_t max_steps, batch_size, eval_batch_size, accum, seed, save_total_limit, early_stopping_patience,
         num_threads, dataloader_num_workers;
-    const char *lr_scheduler_type, *batch_sampler, *eval_strategy, *save_strategy, *metric_for_best_model, *resume,
+    const char *lr_scheduler_type, *batch_sampler, *multi_dataset_batch_sampler, *eval_strategy, *save_strategy, *metric_for_best_model, *resume,
         *hub_model_id;
     int load_best, greater_is_better, greater_set, drop_last, push_to_hub, hub_private_repo, logging_first_step;
     const char *report_to; /* as given; report_tensorboard is what it asks for */

@@ -1,147 +1,355 @@
 /*
  * training/train_step.c -- one micro-batch. For models that map each text to
  * a vector (SentenceTransformer, SparseEncoder; a CrossEncoder's pair step is
- * in train_step_cross.c): the rows of every input column
- * packed into one batch (text c*B + i is row i of column c), one training
- * forward of the model, the loss from the loss table, its gradient back
- * through the model. Cached* losses (gradient caching, GradCache):
- *   1. embed the batch in mini-batches of mini_batch_size rows without
- *      keeping activations, snapshotting the dropout generator before each;
- *   2. the loss and its gradient on the full batch of embeddings;
- *   3. re-run each mini-batch forward with the same generator state and
- *      back-propagate its slice of the cached embedding gradients.
- * The loss and the parameter gradients equal the uncached loss on the same
- * batch, while activations are only held for one mini-batch at a time.
+ * in train_step_cross.c): the rows of the batch's set (t->cur_set) go
+ * through the model column by column, the loss spec of the set gives the
+ * loss and the gradient of every embedding, and that goes back through the
+ * model.
+ *
+ * Which model embeds what ("embedding columns"): every input column goes
+ * through the model being trained, except for ContrastiveTension losses,
+ * whose first column goes through the trained copy (model1):
+ *   ContrastiveTensionLoss                   [copy(col 0), model(col 1)]
+ *   ContrastiveTensionLossInBatchNegatives   [copy(col 0), model(col 0)]
+ *
+ * Two ways to run a model's embedding columns:
+ *   - at once: all its columns packed into one batch (text c*B + i is row i
+ *     of column c), one training forward kept for the backward -- when the
+ *     loss is not Cached* and every column has the same prompt length;
+ *   - by units (gradient caching, GradCache): each column in mini-batches
+ *     of mini_batch_size rows (Cached* losses; the whole batch otherwise)
+ *     embedded without keeping activations, snapshotting the dropout
+ *     generator before each; then the loss and its gradient on all the
+ *     embeddings; then each unit re-run with the same generator state and
+ *     its slice of the gradient back-propagated. The loss and the gradients
+ *     equal the one-forward ones; only one unit's activations are held at a
+ *     time, and columns with different prompt lengths (include_prompt false)
+ *     each get their own.
+ * The copy model runs without dropout (Python's deepcopy keeps the loaded
+ * transformer in eval mode), the guide model (GISTEmbedLoss) in inference.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
 #include "training/trainer_internal.h"
 
-/* The loss of the embeddings emb [nc, B, D] (column c at emb + c*B*D);
- * gradients into g (same layout, zeroed by the caller). */
-static sbert_status loss_of(sbert_trainer *t, const float *emb, size_t B, const size_t *rows, float *g, double *loss) {
-    const size_t nc = t->n_inputs, D = t->model->full_dim;
-    const float **cols = malloc(nc * sizeof *cols);
-    float **grads = malloc(nc * sizeof *grads);
-    float *labels = t->label_col >= 0 ? malloc(B * sizeof *labels) : NULL;
-    sbert_status st = SBERT_OK;
-    if (!cols || !grads || (t->label_col >= 0 && !labels)) {
-        st = sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step");
-        goto done;
+typedef struct {
+    sbert_model *m;
+    size_t col;        /* input column of the set */
+    size_t prompt_len;
+    int is_main;
+} emb_col;
+
+static size_t plan_cols(const sbert_trainer *t, const sbert_train_set *s, const sbert_train_loss *L, emb_col *v) {
+    unsigned needs = L->spec->def->needs;
+    if (needs & SBERT_LOSS_NEEDS_COPY) {
+        v[0] = (emb_col){L->copy, 0, s->prompt_len[0], 0};
+        size_t c1 = needs & SBERT_LOSS_COPY_BOTH ? 0 : 1;
+        v[1] = (emb_col){t->model, c1, s->prompt_len[c1], 1};
+        return 2;
     }
-    for (size_t c = 0; c < nc; c++) {
-        cols[c] = emb + c * B * D;
-        grads[c] = g + c * B * D;
-    }
-    if (labels)
-        for (size_t i = 0; i < B; i++) labels[i] = (float)t->train->cols[t->label_col].num[rows[i]];
-    /* step: the optimizer step about to be taken (SpladeLoss's regularizer ramp). */
-    sbert_loss_batch lb = {cols,           grads,          nc, B, D, labels, &t->a->loss_values, t->global_step,
-                           t->total_steps, t->a->inner_loss_def, t->a->inner_loss_def ? &t->a->inner_loss_values : NULL};
-    st = t->a->loss_def->compute(&lb, loss);
-done:
-    free(cols);
-    free(grads);
-    free(labels);
-    return st;
+    for (size_t c = 0; c < s->n_inputs; c++) v[c] = (emb_col){t->model, c, s->prompt_len[c], 1};
+    return s->n_inputs;
 }
 
-static void scale(float *g, size_t n, double w) {
-    if (w != 1.0)
-        for (size_t i = 0; i < n; i++) g[i] = (float)(g[i] * w);
+/* Labels of rows[B] into *out ([B * width]; NULL when the loss takes none). */
+static sbert_status batch_labels(const sbert_train_set *s, const sbert_train_loss *L, const sbert_dataset *ds,
+                                 const sbert_packed *cols, int label_col, size_t width, const size_t *rows, size_t B,
+                                 float **out, size_t *w_out) {
+    *out = NULL;
+    *w_out = 1;
+    if (label_col >= 0) {
+        const sbert_column *col = &ds->cols[label_col];
+        const int list = col->kind == SBERT_COL_NUMBER_LIST;
+        size_t w = list ? width : 1;
+        if (list && w == 0)
+            return sbert_fail(SBERT_ERR_FORMAT, "%s: the lists of label column '%s' differ in length; this loss "
+                                                "needs one length in every row",
+                              ds->path, col->name);
+        float *lab = malloc(B * w * sizeof *lab);
+        if (!lab) return sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step");
+        for (size_t i = 0; i < B; i++)
+            for (size_t k = 0; k < w; k++)
+                lab[i * w + k] = (float)(list ? col->nums[col->off[rows[i]] + k] : col->num[rows[i]]);
+        *out = lab;
+        *w_out = w;
+        return SBERT_OK;
+    }
+    if (L->spec->def->needs & SBERT_LOSS_ID_LABELS) {
+        /* ContrastiveTensionLoss without labels: 1 where both texts tokenize alike */
+        float *lab = malloc(B * sizeof *lab);
+        if (!lab) return sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step");
+        for (size_t i = 0; i < B; i++) {
+            size_t r = rows[i], n0 = cols[0].off[r + 1] - cols[0].off[r], n1 = cols[1].off[r + 1] - cols[1].off[r];
+            lab[i] = n0 == n1 && !memcmp(cols[0].ids + cols[0].off[r], cols[1].ids + cols[1].off[r],
+                                         n0 * sizeof(int32_t));
+        }
+        *out = lab;
+    }
+    (void)s;
+    return SBERT_OK;
 }
 
-/* Copy rows [s, s+nb) of every column between a [nc, B, D] and a [nc, nb, D] buffer. */
-static void slice_cols(float *full, float *part, size_t nc, size_t B, size_t s, size_t nb, size_t D, int to_full) {
-    for (size_t c = 0; c < nc; c++) {
-        float *f = full + (c * B + s) * D, *p = part + c * nb * D;
+/* rows [s, s+nb) of embedding columns idx[0..k) of a [nv, B, D] buffer to/from a [k, nb, D] one. */
+static void slice(float *full, float *part, const size_t *idx, size_t k, size_t B, size_t s, size_t nb, size_t D,
+                  int to_full) {
+    for (size_t j = 0; j < k; j++) {
+        float *f = full + (idx[j] * B + s) * D, *p = part + j * nb * D;
         if (to_full) memcpy(f, p, nb * D * sizeof *f);
         else memcpy(p, f, nb * D * sizeof *f);
     }
 }
 
-/* A forward of rows [nb] of every column into out [nc, nb, D]. */
-static sbert_status forward_rows(sbert_trainer *t, const size_t *rows, size_t nb, float *out) {
-    const sbert_packed **sp = malloc(t->n_inputs * sizeof *sp);
-    if (!sp) return sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step");
-    for (size_t c = 0; c < t->n_inputs; c++) sp[c] = &t->cols[c];
-    sbert_status st = sbert_packed_gather(&t->batch, sp, t->n_inputs, rows, nb);
-    free((void *)sp);
-    SBERT_TRY(st);
-    return sbert_model_forward_train(t->model, &t->batch, &t->dropout_rng, out);
+/* Forward of rows[nb] of the set columns of embedding columns idx[0..k) of
+ * one model, packed into `batch`. */
+static sbert_status forward_cols(sbert_trainer *t, const sbert_packed *cols, const emb_col *v, const size_t *idx,
+                                 size_t k, const size_t *rows, size_t nb, sbert_packed *batch, float *out) {
+    const sbert_packed *src[64];
+    for (size_t j = 0; j < k; j++) src[j] = &cols[v[idx[j]].col];
+    SBERT_TRY(sbert_packed_gather(batch, src, k, rows, nb));
+    const emb_col *e = &v[idx[0]];
+    return sbert_model_forward_train_prompt(e->m, batch, e->prompt_len, e->is_main ? &t->dropout_rng : NULL, out);
 }
 
-static sbert_status cached_step(sbert_trainer *t, const size_t *rows, size_t B, double w, double *loss_out) {
-    const size_t nc = t->n_inputs, D = t->model->full_dim;
-    int mbi = sbert_loss_param_index(t->a->loss_def, "mini_batch_size");
-    size_t mb = mbi >= 0 ? (size_t)t->a->loss_values.num[mbi] : B;
+typedef struct {
+    size_t idx[64], k; /* embedding columns of this model */
+    int kept;          /* one forward held for the backward */
+    sbert_packed batch;
+} model_run;
+
+/* The loss of rows[B] of set s with gradient back into the models (grads
+ * scaled by w); *loss_out the loss value. */
+static sbert_status set_step(sbert_trainer *t, const size_t *rows, size_t B, double w, double *loss_out) {
+    sbert_train_set *s = &t->sets[t->cur_set];
+    sbert_train_loss *L = &t->losses[s->loss];
+    const sbert_loss_spec *spec = L->spec;
+    const size_t D = t->model->full_dim;
+    if (spec->adaptive) return sbert_trainer_adaptive_step(t, rows, B, w, loss_out);
+    emb_col v[64];
+    if (s->n_inputs > 64) return sbert_fail(SBERT_ERR_INVALID_ARG, "at most 64 input columns");
+    const size_t nv = plan_cols(t, s, L, v);
+    /* group by model: 0 main, 1 copy */
+    model_run runs[2];
+    memset(runs, 0, sizeof runs);
+    for (size_t j = 0; j < nv; j++) {
+        model_run *r = &runs[v[j].is_main ? 0 : 1];
+        r->idx[r->k++] = j;
+    }
+    int mbi = sbert_loss_param_index(spec->def, "mini_batch_size");
+    size_t mb = spec->def->cached && mbi >= 0 ? (size_t)spec->values.num[mbi] : B;
     if (mb > B) mb = B;
-    size_t n_mb = (B + mb - 1) / mb;
-    float *emb = malloc(nc * B * D * sizeof *emb), *g = calloc(nc * B * D, sizeof *g);
-    float *part = malloc(nc * mb * D * sizeof *part);
-    sbert_rng *snap = malloc(n_mb * sizeof *snap);
+    if (mb == 0) mb = 1;
+    for (int r = 0; r < 2; r++) {
+        if (!runs[r].k) continue;
+        int same = 1;
+        for (size_t j = 1; j < runs[r].k; j++) same &= v[runs[r].idx[j]].prompt_len == v[runs[r].idx[0]].prompt_len;
+        runs[r].kept = !spec->def->cached && same;
+    }
+    size_t n_units = 0;
+    for (int r = 0; r < 2; r++)
+        if (runs[r].k && !runs[r].kept) n_units += runs[r].k * ((B + mb - 1) / mb);
+    float *emb = malloc(nv * B * D * sizeof *emb), *g = calloc(nv * B * D, sizeof *g);
+    float *part = malloc(nv * B * D * sizeof *part);
+    sbert_rng *snap = malloc((n_units ? n_units : 1) * sizeof *snap);
+    float *guide = NULL, *labels = NULL;
+    size_t lw = 1;
     sbert_status st = SBERT_OK;
     if (!emb || !g || !part || !snap) {
-        st = sbert_fail(SBERT_ERR_NOMEM, "out of memory in a cached step (batch %zu x %zu columns)", B, nc);
+        st = sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step (batch %zu x %zu columns)", B, nv);
         goto done;
     }
-    for (size_t k = 0, s = 0; s < B; k++, s += mb) {
-        size_t nb = B - s < mb ? B - s : mb;
-        snap[k] = t->dropout_rng;
-        if ((st = forward_rows(t, rows + s, nb, part)) != SBERT_OK) goto done;
-        sbert_model_release(t->model);
-        slice_cols(emb, part, nc, B, s, nb, D, 1);
+    /* embeddings: units first (no activations kept), then the kept forwards */
+    size_t u = 0;
+    for (int r = 0; r < 2 && st == SBERT_OK; r++) {
+        if (!runs[r].k || runs[r].kept) continue;
+        for (size_t j = 0; j < runs[r].k && st == SBERT_OK; j++)
+            for (size_t s0 = 0; s0 < B && st == SBERT_OK; s0 += mb, u++) {
+                size_t nb = B - s0 < mb ? B - s0 : mb;
+                size_t one = runs[r].idx[j];
+                snap[u] = t->dropout_rng;
+                st = forward_cols(t, s->cols, v, &one, 1, rows + s0, nb, &runs[r].batch, part);
+                sbert_model_release(v[one].m);
+                if (st == SBERT_OK) slice(emb, part, &one, 1, B, s0, nb, D, 1);
+            }
     }
-    double loss = 0;
-    if ((st = loss_of(t, emb, B, rows, g, &loss)) != SBERT_OK) goto done;
-    *loss_out = loss;
-    scale(g, nc * B * D, w);
+    for (int r = 0; r < 2 && st == SBERT_OK; r++) {
+        if (!runs[r].k || !runs[r].kept) continue;
+        st = forward_cols(t, s->cols, v, runs[r].idx, runs[r].k, rows, B, &runs[r].batch, part);
+        if (st == SBERT_OK) slice(emb, part, runs[r].idx, runs[r].k, B, 0, B, D, 1);
+    }
+    if (st != SBERT_OK) goto done;
+    /* the guide's embeddings of the same texts */
+    size_t GD = t->guide ? t->guide->full_dim : 0;
+    if (spec->def->needs & SBERT_LOSS_NEEDS_GUIDE) {
+        guide = malloc(s->n_inputs * B * GD * sizeof *guide);
+        if (!guide) {
+            st = sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step");
+            goto done;
+        }
+        for (size_t c = 0; c < s->n_inputs && st == SBERT_OK; c++)
+            st = sbert_train_guide_embed(t, s, c, rows, B, guide + c * B * GD);
+        if (st != SBERT_OK) goto done;
+    }
+    if ((st = batch_labels(s, L, s->ds, s->cols, s->label_col, s->label_width, rows, B, &labels, &lw)) != SBERT_OK)
+        goto done;
+    {
+        const float *cols[64], *gcols[64];
+        float *grads[64];
+        for (size_t j = 0; j < nv; j++) {
+            cols[j] = emb + j * B * D;
+            grads[j] = g + j * B * D;
+        }
+        for (size_t c = 0; guide && c < s->n_inputs; c++) gcols[c] = guide + c * B * GD;
+        /* the loss's own gradients are scaled by w too: (old / w + new) * w */
+        sbert_param_table *stp = L->state ? L->state->params : NULL;
+        if (stp && w != 1.0)
+            for (size_t r = 0; r < sbert_params_count(stp); r++) {
+                sbert_param *p = sbert_params_at(stp, r);
+                for (size_t i = 0; i < p->numel; i++) p->grad[i] = (float)(p->grad[i] / w);
+            }
+        /* step: the optimizer step about to be taken (SpladeLoss's regularizer ramp);
+         * inner: SpladeLoss's base loss */
+        sbert_loss_batch lb = {.cols = cols, .grads = grads, .n_cols = nv, .B = B, .dim = D, .labels = labels,
+                               .label_width = lw, .guide = guide ? gcols : NULL, .guide_dim = GD, .state = stp,
+                               .rng = &t->loss_rng, .step = t->global_step, .total_steps = t->total_steps,
+                               .inner = t->a->inner_loss_def,
+                               .inner_v = t->a->inner_loss_def ? &t->a->inner_loss_values : NULL};
+        double loss = 0;
+        st = sbert_loss_spec_compute(spec, &lb, &loss);
+        if (stp && w != 1.0)
+            for (size_t r = 0; r < sbert_params_count(stp); r++) {
+                sbert_param *p = sbert_params_at(stp, r);
+                for (size_t i = 0; i < p->numel; i++) p->grad[i] = (float)(p->grad[i] * w);
+            }
+        if (st != SBERT_OK) goto done;
+        *loss_out = loss;
+    }
+    if (w != 1.0)
+        for (size_t i = 0; i < nv * B * D; i++) g[i] = (float)(g[i] * w);
+    /* backward: the kept forwards, then the units again */
+    for (int r = 0; r < 2 && st == SBERT_OK; r++) {
+        if (!runs[r].k || !runs[r].kept) continue;
+        slice(g, part, runs[r].idx, runs[r].k, B, 0, B, D, 0);
+        st = sbert_model_backward(v[runs[r].idx[0]].m, part);
+    }
     sbert_rng after = t->dropout_rng;
-    for (size_t k = 0, s = 0; s < B && st == SBERT_OK; k++, s += mb) {
-        size_t nb = B - s < mb ? B - s : mb;
-        t->dropout_rng = snap[k];
-        if ((st = forward_rows(t, rows + s, nb, part)) != SBERT_OK) break;
-        slice_cols(g, part, nc, B, s, nb, D, 0);
-        st = sbert_model_backward(t->model, part);
+    u = 0;
+    for (int r = 0; r < 2 && st == SBERT_OK; r++) {
+        if (!runs[r].k || runs[r].kept) continue;
+        for (size_t j = 0; j < runs[r].k && st == SBERT_OK; j++)
+            for (size_t s0 = 0; s0 < B && st == SBERT_OK; s0 += mb, u++) {
+                size_t nb = B - s0 < mb ? B - s0 : mb;
+                size_t one = runs[r].idx[j];
+                t->dropout_rng = snap[u];
+                if ((st = forward_cols(t, s->cols, v, &one, 1, rows + s0, nb, &runs[r].batch, part)) != SBERT_OK)
+                    break;
+                slice(g, part, &one, 1, B, s0, nb, D, 0);
+                st = sbert_model_backward(v[one].m, part);
+            }
     }
     t->dropout_rng = after;
 done:
-    sbert_model_release(t->model);
+    for (int r = 0; r < 2; r++) {
+        if (runs[r].k) sbert_model_release(v[runs[r].idx[0]].m);
+        sbert_packed_free(&runs[r].batch);
+    }
     free(emb);
     free(g);
     free(part);
     free(snap);
-    return st;
-}
-
-/* Models that map each text to a vector (SentenceTransformer, SparseEncoder). */
-static sbert_status embedding_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
-                                   double *loss_out) {
-    if (t->a->loss_def->cached) return cached_step(t, rows, B, loss_weight, loss_out);
-    const size_t nc = t->n_inputs, D = t->model->full_dim;
-    float *emb = malloc(nc * B * D * sizeof *emb), *g = calloc(nc * B * D, sizeof *g);
-    sbert_status st = SBERT_OK;
-    if (!emb || !g) {
-        st = sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step (batch %zu x %zu columns)", B, nc);
-        goto done;
-    }
-    if ((st = forward_rows(t, rows, B, emb)) != SBERT_OK) goto done;
-    double loss = 0;
-    if ((st = loss_of(t, emb, B, rows, g, &loss)) != SBERT_OK) goto done;
-    *loss_out = loss;
-    scale(g, nc * B * D, loss_weight);
-    st = sbert_model_backward(t->model, g);
-done:
-    sbert_model_release(t->model);
-    free(emb);
-    free(g);
+    free(guide);
+    free(labels);
     return st;
 }
 
 sbert_status sbert_trainer_micro_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
                                       double *loss_out) {
     if (t->model->kind == SBERT_KIND_CROSS_ENCODER) return sbert_trainer_cross_step(t, rows, B, loss_weight, loss_out);
-    return embedding_step(t, rows, B, loss_weight, loss_out);
+    return set_step(t, rows, B, loss_weight, loss_out);
+}
+
+/* ------------------------------------------------------------ eval loss */
+
+/* The loss of set s's eval_dataset in batches of eval_batch_size (no
+ * dropout, no gradients), the mean weighted by batch size as the Hugging
+ * Face evaluation loop takes it. */
+static sbert_status eval_loss(sbert_trainer *t, sbert_train_set *s, double *out) {
+    sbert_train_loss *L = &t->losses[s->loss];
+    const size_t D = t->model->full_dim, n = s->eval_ds->n_rows;
+    const size_t EB = (size_t)t->a->eval_batch_size;
+    emb_col v[64];
+    const size_t nv = plan_cols(t, s, L, v);
+    size_t GD = t->guide ? t->guide->full_dim : 0;
+    float *emb = malloc(nv * EB * D * sizeof *emb), *guide = NULL;
+    size_t *rows = malloc(EB * sizeof *rows);
+    sbert_packed batch;
+    memset(&batch, 0, sizeof batch);
+    sbert_status st = emb && rows ? SBERT_OK : sbert_fail(SBERT_ERR_NOMEM, "out of memory (eval loss)");
+    if (st == SBERT_OK && (L->spec->def->needs & SBERT_LOSS_NEEDS_GUIDE) &&
+        !(guide = malloc(s->n_inputs * EB * GD * sizeof *guide)))
+        st = sbert_fail(SBERT_ERR_NOMEM, "out of memory (eval loss)");
+    double total = 0;
+    sbert_train_set es = *s; /* the eval data seen as a set (same prompts and loss) */
+    es.ds = s->eval_ds;
+    es.cols = s->eval_cols;
+    es.label_col = s->eval_label_col;
+    es.label_width = s->eval_label_width;
+    for (size_t r0 = 0; r0 < n && st == SBERT_OK; r0 += EB) {
+        size_t B = n - r0 < EB ? n - r0 : EB;
+        for (size_t i = 0; i < B; i++) rows[i] = r0 + i;
+        for (size_t j = 0; j < nv && st == SBERT_OK; j++) {
+            const sbert_packed *src[1] = {&s->eval_cols[v[j].col]};
+            st = sbert_packed_gather(&batch, src, 1, rows, B);
+            if (st == SBERT_OK)
+                st = sbert_model_forward_train_prompt(v[j].m, &batch, v[j].prompt_len, NULL, emb + j * B * D);
+            sbert_model_release(v[j].m);
+        }
+        for (size_t c = 0; guide && c < s->n_inputs && st == SBERT_OK; c++)
+            st = sbert_train_guide_embed(t, &es, c, rows, B, guide + c * B * GD);
+        float *labels = NULL;
+        size_t lw = 1;
+        if (st == SBERT_OK)
+            st = batch_labels(&es, L, es.ds, es.cols, es.label_col, es.label_width, rows, B, &labels, &lw);
+        if (st == SBERT_OK) {
+            const float *cols[64], *gcols[64];
+            for (size_t j = 0; j < nv; j++) cols[j] = emb + j * B * D;
+            for (size_t c = 0; guide && c < s->n_inputs; c++) gcols[c] = guide + c * B * GD;
+            sbert_loss_batch lb = {.cols = cols, .n_cols = nv, .B = B, .dim = D, .labels = labels, .label_width = lw,
+                                   .guide = guide ? gcols : NULL, .guide_dim = GD,
+                                   .state = L->state ? L->state->params : NULL, .rng = &t->loss_rng,
+                                   .step = t->global_step, .total_steps = t->total_steps,
+                                   .inner = t->a->inner_loss_def,
+                                   .inner_v = t->a->inner_loss_def ? &t->a->inner_loss_values : NULL};
+            double l = 0;
+            st = sbert_loss_spec_compute(L->spec, &lb, &l);
+            total += l * (double)B;
+        }
+        free(labels);
+    }
+    free(emb);
+    free(guide);
+    free(rows);
+    sbert_packed_free(&batch);
+    if (st != SBERT_OK) {
+        sbert_error_prefix("eval_dataset %s: ", s->eval_ds->path);
+        return st;
+    }
+    *out = total / (double)(n ? n : 1);
+    return SBERT_OK;
+}
+
+sbert_status sbert_train_eval_losses(sbert_trainer *t, char *buf, size_t cap) {
+    size_t o = 0;
+    if (cap) buf[0] = '\0';
+    for (size_t i = 0; i < t->n_sets; i++) {
+        sbert_train_set *s = &t->sets[i];
+        if (!s->eval_ds) continue;
+        double l = 0;
+        SBERT_TRY(eval_loss(t, s, &l));
+        if (o < cap)
+            o += (size_t)snprintf(buf + o, cap - o, "'eval%s%s_loss': %.6f, ", s->name[0] ? "_" : "", s->name, l);
+    }
+    return SBERT_OK;
 }

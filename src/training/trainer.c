@@ -40,6 +40,7 @@ static sbert_status run_evals(sbert_trainer *t, const sbert_evaluator_set *set, 
     sbert_model_eval_ctx ctx;
     sbert_eval_encoder enc;
     sbert_eval_encoder_for_model(t->model, (size_t)t->a->eval_batch_size, &ctx, &enc);
+    if (t->classifier.state) enc.classifier = &t->classifier;
     return sbert_evaluator_set_run(set, &enc, res);
 }
 
@@ -81,6 +82,9 @@ static double metric_of(const sbert_trainer *t, const sbert_eval_result *res) {
 /* Evaluate during training; track the best model; *stop for early stopping. */
 static sbert_status eval_and_track(sbert_trainer *t, int *stop) {
     sbert_eval_result res;
+    char losses[2048];
+    SBERT_TRY(sbert_train_eval_losses(t, losses, sizeof losses));
+    if (*losses) sbert_log(t->log, "{%s'epoch': %.4f}\n", losses, t->epoch_f);
     SBERT_TRY(run_evals(t, t->evals, &res));
     log_metrics(t, "eval", &res, t->epoch_f);
     const sbert_train_args *a = t->a;
@@ -124,49 +128,8 @@ static int64_t steps_from(double v, int64_t total) {
 
 static sbert_status load_data(sbert_trainer *t) {
     const sbert_train_args *a = t->a;
-    SBERT_TRY(sbert_dataset_load(a->train_data, &t->train));
-    if (a->columns) {
-        char buf[1024];
-        if (strlen(a->columns) >= sizeof buf) return sbert_fail(SBERT_ERR_INVALID_ARG, "columns: list is too long");
-        snprintf(buf, sizeof buf, "%s", a->columns);
-        const char *names[64];
-        size_t n = 0;
-        for (char *s = strtok(buf, ", "); s; s = strtok(NULL, ", ")) {
-            if (n == 64) return sbert_fail(SBERT_ERR_INVALID_ARG, "columns: more than 64 names");
-            names[n++] = s;
-        }
-        SBERT_TRY(sbert_dataset_select_columns(t->train, names, n));
-    }
-    if (a->rename_columns) {
-        char buf[1024];
-        if (strlen(a->rename_columns) >= sizeof buf)
-            return sbert_fail(SBERT_ERR_INVALID_ARG, "rename_columns: list is too long");
-        snprintf(buf, sizeof buf, "%s", a->rename_columns);
-        for (char *s = strtok(buf, ", "); s; s = strtok(NULL, ", ")) {
-            char *colon = strchr(s, ':');
-            if (!colon)
-                return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: rename_columns entries are old:new, got '%s'",
-                                  sbert_recipe_origin(t->recipe, "rename_columns"), s);
-            *colon = '\0';
-            SBERT_TRY(sbert_dataset_rename_column(t->train, s, colon + 1));
-        }
-    }
-    if (a->smoke)
-        sbert_dataset_truncate(t->train, (size_t)(a->smoke_train_samples > 0 ? a->smoke_train_samples : a->batch_size * 2));
-    if (a->max_train_samples > 0) sbert_dataset_truncate(t->train, (size_t)a->max_train_samples);
-    t->label_col = sbert_dataset_label_column(t->train);
-    t->n_inputs = sbert_dataset_n_inputs(t->train);
-    /* Do the columns fit the loss? (before anything expensive) */
-    char have[1024] = "";
-    for (size_t c = 0; c < t->train->n_cols; c++) {
-        size_t l = strlen(have);
-        snprintf(have + l, sizeof have - l, "%s%s", c ? ", " : "", t->train->cols[c].name);
-    }
-    /* A wrapper loss (SpladeLoss) takes its base loss's columns. */
-    SBERT_TRY(sbert_loss_check_columns(a->inner_loss_def ? a->inner_loss_def : a->loss_def, t->n_inputs,
-                                       t->label_col >= 0, a->train_data, have));
-    SBERT_TRY(sbert_dataset_check_inputs_ex(t->train, a->kind == SBERT_KIND_CROSS_ENCODER));
-    if (t->train->n_rows == 0) return sbert_fail(SBERT_ERR_FORMAT, "%s: no training rows", a->train_data);
+    /* the training datasets, their losses, prompts and eval_dataset (train_sets.c) */
+    SBERT_TRY(sbert_train_sets_load(t));
 
     /* Evaluation: max_eval_samples (50 under SMOKE_TEST) keeps the first pairs
      * of pair data and the first queries of IR data (whole corpus). */
@@ -174,6 +137,13 @@ static sbert_status load_data(sbert_trainer *t) {
     if (a->smoke && (max_eval == 0 || max_eval > (size_t)a->smoke_eval_samples)) max_eval = (size_t)a->smoke_eval_samples;
     sbert_status st =
         sbert_evaluator_set_load_kind(a->kind, a->evaluator, a->eval_data, a->evaluator_name, max_eval, &t->evals);
+    if (st == SBERT_OK && a->main_score_function) {
+        st = sbert_evaluator_set_main_score(t->evals, a->main_score_function);
+        if (st != SBERT_OK) {
+            sbert_error_prefix("%s: ", sbert_recipe_origin(t->recipe, "main_score_function"));
+            return st;
+        }
+    }
     if (st != SBERT_OK) {
         const char *key = sbert_recipe_get(t->recipe, "evaluator") ? "evaluator" : "eval_data";
         sbert_error_prefix("%s (%s): ", sbert_recipe_origin(t->recipe, key), key);
@@ -322,7 +292,6 @@ static double seconds_since(const struct timespec *t0) {
 
 static sbert_status train_loop(sbert_trainer *t) {
     const sbert_train_args *a = t->a;
-    size_t B = (size_t)a->batch_size;
     double log_loss = 0, log_norm = 0, lr = 0;
     int64_t log_n = 0, samples = 0;
     struct timespec t0;
@@ -331,9 +300,9 @@ static sbert_status train_loop(sbert_trainer *t) {
     int eval_steps = !strcmp(a->eval_strategy, "steps"), save_steps = !strcmp(a->save_strategy, "steps");
     progress bar = {isatty(STDERR_FILENO), 0};
     for (; !stop && t->global_step < t->total_steps; t->epoch++, t->next_batch = 0) {
-        sbert_batches batches;
-        SBERT_TRY(sbert_sampler_epoch(t->train, t->sampler, B, a->drop_last, (uint64_t)a->seed, (uint64_t)t->epoch,
-                                      &batches));
+        sbert_epoch_plan plan;
+        SBERT_TRY(sbert_train_epoch_plan(t, (uint64_t)t->epoch, &plan));
+        sbert_batches batches = plan.b;
         sbert_status st = SBERT_OK;
         int64_t micro = 0;
         double step_loss = 0;
@@ -348,6 +317,7 @@ static sbert_status train_loop(sbert_trainer *t) {
                 size_t left = batches.n_batches - b;
                 window = left < (size_t)a->accum ? left : (size_t)a->accum;
             }
+            t->cur_set = plan.set[b];
             st = sbert_trainer_micro_step(t, batches.idx + batches.offsets[b], nb, 1.0 / (double)window, &loss);
             if (st != SBERT_OK) break;
             if (!isfinite(loss)) {
@@ -362,7 +332,7 @@ static sbert_status train_loop(sbert_trainer *t) {
             micro++;
             if (micro % a->accum != 0 && b + 1 < batches.n_batches) continue;
             lr = a->learning_rate * sbert_lr_lambda(t->sched, t->global_step, t->warmup, t->total_steps);
-            double norm = sbert_optimizer_step(&t->opt, &t->adam, lr, a->max_grad_norm);
+            double norm = sbert_train_optimizer_step(t, lr);
             t->global_step++;
             t->next_batch = (int64_t)b + 1;
             log_loss += step_loss;
@@ -401,7 +371,7 @@ static sbert_status train_loop(sbert_trainer *t) {
         }
         progress_clear(&bar);
         int epoch_done = st == SBERT_OK && !stop && t->next_batch >= (int64_t)batches.n_batches;
-        sbert_batches_free(&batches);
+        sbert_epoch_plan_free(&plan);
         SBERT_TRY(st);
         if (epoch_done && !strcmp(a->eval_strategy, "epoch")) SBERT_TRY(eval_and_track(t, &stop));
         if (epoch_done && !strcmp(a->save_strategy, "epoch")) SBERT_TRY(sbert_checkpoint_save(t));
@@ -419,10 +389,11 @@ static sbert_status schedule(sbert_trainer *t) {
     const sbert_train_args *a = t->a;
     SBERT_TRY(sbert_sampler_parse(a->batch_sampler, &t->sampler));
     SBERT_TRY(sbert_lr_scheduler_parse(a->lr_scheduler_type, &t->sched));
-    size_t n_batches = sbert_sampler_len(t->train->n_rows, (size_t)a->batch_size, a->drop_last);
+    size_t n_batches = sbert_train_batches_per_epoch(t);
     if (n_batches == 0)
-        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: fewer rows (%zu) than one batch with dataloader_drop_last",
-                          a->train_data, t->train->n_rows);
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: no batch in an epoch (dataloader_drop_last with fewer rows than "
+                                                 "a batch?)",
+                          a->train_data);
     t->steps_per_epoch = (int64_t)((n_batches + (size_t)a->accum - 1) / (size_t)a->accum);
     double total = a->max_steps > 0 ? (double)a->max_steps : ceil(a->num_train_epochs * (double)t->steps_per_epoch);
     if (total > 1e12)
@@ -482,8 +453,16 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
     sbert_set_num_threads((int)a->num_threads); /* 0: all online cores */
     sbert_log(t->log, "Threads: %d\n", sbert_get_num_threads());
     SBERT_TRY(load_data(t));
-    sbert_log(t->log, "Train data: %s (%zu rows, %zu input columns%s)\n", a->train_data, t->train->n_rows,
-              t->n_inputs, t->label_col >= 0 ? " + label" : "");
+    for (size_t i = 0; i < t->n_sets; i++) {
+        const sbert_train_set *s = &t->sets[i];
+        char lname[300];
+        sbert_log(t->log, "Train data%s%s: %s (%zu rows, %zu input columns%s%s), loss %s\n", s->name[0] ? " " : "",
+                  s->name, s->path, s->ds->n_rows, s->n_inputs, s->label_col >= 0 ? " + label" : "",
+                  s->label_width > 1 ? " list" : "", sbert_loss_spec_name(&a->losses[s->loss], lname, sizeof lname));
+        if (s->eval_ds)
+            sbert_log(t->log, "Eval loss data%s%s: %s (%zu rows)\n", s->name[0] ? " " : "", s->name,
+                      s->eval_ds->path, s->eval_ds->n_rows);
+    }
     {
         char what[512];
         sbert_evaluator_set_summary(t->evals, what, sizeof what);
@@ -496,23 +475,13 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
     sbert_log(t->log, "), %zu parameters, %zu trainable (%.4f%%)\n", sbert_params_numel(t->params),
               sbert_params_trainable_numel(t->params),
               100.0 * (double)sbert_params_trainable_numel(t->params) / (double)(sbert_params_numel(t->params) ? sbert_params_numel(t->params) : 1));
-    t->cols = calloc(t->n_inputs, sizeof *t->cols);
-    if (!t->cols) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    SBERT_TRY(sbert_train_sets_prepare(t));
     if (a->kind == SBERT_KIND_CROSS_ENCODER) {
         /* Pairs are tokenized per batch (which pairs a row makes depends on the loss). */
         sbert_ce_train_config cc = {a->loss_def, &a->loss_values, (size_t)a->batch_size, a->allow_activation_mismatch,
                                     sbert_recipe_origin(t->recipe, "loss")};
         SBERT_TRY(sbert_ce_train_prepare(t->model, t->train, &cc, &t->cross));
         if (*sbert_ce_train_note(t->cross)) sbert_log(t->log, "Loss: %s\n", sbert_ce_train_note(t->cross));
-    }
-    for (size_t c = 0; a->kind != SBERT_KIND_CROSS_ENCODER && c < t->n_inputs; c++) {
-        const sbert_column *col = &t->train->cols[sbert_dataset_input_column(t->train, c)];
-        sbert_status st = sbert_model_tokenize_column(t->model, NULL, (const char *const *)col->text, t->train->n_rows,
-                                                      &t->cols[c]);
-        if (st != SBERT_OK) {
-            sbert_error_prefix("%s: column '%s': ", a->train_data, col->name);
-            return st;
-        }
     }
     SBERT_TRY(schedule(t));
     sbert_log(t->log, "Steps: %lld (%lld per epoch, batch %lld x %lld accumulation), warmup %lld, scheduler %s, lr %g\n",
@@ -614,13 +583,11 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
 }
 
 static void trainer_free(sbert_trainer *t) {
-    for (size_t c = 0; t->cols && c < t->n_inputs; c++) sbert_packed_free(&t->cols[c]);
-    free(t->cols);
+    sbert_train_sets_free(t);
     sbert_packed_free(&t->batch);
     sbert_ce_train_free(t->cross);
     sbert_optimizer_free(&t->opt);
     sbert_model_free(t->model);
-    sbert_dataset_free(t->train);
     sbert_evaluator_set_free(t->evals);
     sbert_evaluator_set_free(t->tests);
     cJSON_Delete(t->history);

@@ -24,12 +24,53 @@
 #include "data/dataset.h"
 #include "data/sampler.h"
 #include "evaluation/evaluators.h"
+#include "evaluation/st_evaluators.h"
 #include "models/model.h"
 #include "training/ce_train.h"
+#include "losses/loss_spec.h"
 #include "training/optimizer.h"
 #include "training/run_log.h"
 #include "training/tensorboard.h"
 #include "training/train_args.h"
+
+/* One loss object of the run: the one loss, or one per entry of a
+ * {dataset: loss} mapping (training/train_sets.c). */
+typedef struct {
+    const sbert_loss_spec *spec;
+    char name[64];                 /* its dataset name in a loss mapping ("" for one loss) */
+    sbert_loss_state *state;       /* the loss's own parameters (SoftmaxLoss...), or NULL */
+    sbert_optimizer state_opt;
+    sbert_model *copy;             /* ContrastiveTension's model1 (a trained copy), or NULL */
+    sbert_param_table *copy_params;
+    sbert_optimizer copy_opt;
+} sbert_train_loss;
+
+/* One named training dataset (train_data: {name: file}; one unnamed set
+ * otherwise), tokenized once, with its loss, prompts and eval-loss data. */
+typedef struct {
+    char name[64];
+    char path[1024];
+    sbert_dataset *ds;
+    sbert_packed *cols;            /* [n_inputs] */
+    size_t n_inputs;
+    int label_col;
+    size_t label_width;
+    size_t loss;                   /* index into trainer->losses */
+    char **prompts;                /* [n_inputs]: the prompt of each input column, or NULL */
+    size_t *prompt_len;            /* [n_inputs]: prompt tokens left out of pooling */
+    size_t n_batches;              /* batches one epoch of its sampler advertises */
+    /* eval_dataset: its loss is logged at each evaluation */
+    sbert_dataset *eval_ds;
+    sbert_packed *eval_cols;
+    int eval_label_col;
+    size_t eval_label_width;
+} sbert_train_set;
+
+/* A batch of an epoch: rows of one set. */
+typedef struct {
+    size_t *set;     /* [n_batches] */
+    sbert_batches b; /* the rows (indices into that set's dataset) */
+} sbert_epoch_plan;
 
 typedef struct {
     const sbert_train_args *a;
@@ -70,6 +111,16 @@ typedef struct {
     double train_seconds; /* the training loop's wall time (this process) */
     /* step buffers */
     sbert_packed batch;
+    /* training sets and losses (train_sets.c); train/cols/n_inputs/label_col
+     * above alias sets[0] */
+    sbert_train_set *sets;
+    size_t n_sets, cur_set;        /* cur_set: the set of the batch being stepped */
+    sbert_train_loss *losses;
+    size_t n_losses;
+    sbert_model *guide;            /* GISTEmbedLoss's guide model, or NULL */
+    sbert_rng loss_rng;            /* random choices inside losses (n_dims_per_step) */
+    int multi_round_robin;         /* multi_dataset_batch_sampler ROUND_ROBIN */
+    sbert_eval_classifier classifier; /* SoftmaxLoss's, for LabelAccuracyEvaluator (state NULL: none) */
 } sbert_trainer;
 
 /* train_step.c: one micro-batch of rows [B] (forward, loss, backward);
@@ -77,9 +128,37 @@ typedef struct {
 sbert_status sbert_trainer_micro_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
                                       double *loss_out);
 
+/* adaptive_step.c: the step of AdaptiveLayerLoss / Matryoshka2dLoss (the
+ * loss on earlier layers too). */
+sbert_status sbert_trainer_adaptive_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
+                                         double *loss_out);
+
 /* train_step_cross.c: the same for a CrossEncoder (pairs in, scores out). */
 sbert_status sbert_trainer_cross_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
                                       double *loss_out);
+
+/* train_sets.c: the named datasets, their losses, prompts and eval data. */
+sbert_status sbert_train_sets_load(sbert_trainer *t);
+/* After the model is loaded: tokenize, prompts' lengths, loss states, the
+ * CT copy model, the guide model, checks that need the model's width. */
+sbert_status sbert_train_sets_prepare(sbert_trainer *t);
+void sbert_train_sets_free(sbert_trainer *t);
+/* Batches one epoch advertises over every set (the multi-dataset sampler). */
+size_t sbert_train_batches_per_epoch(const sbert_trainer *t);
+/* The batches of epoch `epoch`, each from one set. */
+sbert_status sbert_train_epoch_plan(sbert_trainer *t, uint64_t epoch, sbert_epoch_plan *out);
+void sbert_epoch_plan_free(sbert_epoch_plan *p);
+/* One optimizer step over the model and every parameter the losses own. */
+double sbert_train_optimizer_step(sbert_trainer *t, double lr);
+/* Log the eval_dataset losses ("'eval_loss': x" / "'eval_{name}_loss': x"). */
+sbert_status sbert_train_eval_losses(sbert_trainer *t, char *buf, size_t cap);
+/* Loss states and copies in checkpoints. */
+sbert_status sbert_train_extras_save(sbert_trainer *t, const char *dir);
+sbert_status sbert_train_extras_load(sbert_trainer *t, const char *dir);
+/* The guide's embeddings of the texts of rows[B] of input column c of set s
+ * (with that column's prompt) into out [B, guide dim]. */
+sbert_status sbert_train_guide_embed(sbert_trainer *t, const sbert_train_set *s, size_t c, const size_t *rows,
+                                     size_t B, float *out);
 
 /* checkpoint.c */
 sbert_status sbert_checkpoint_lock(sbert_trainer *t);

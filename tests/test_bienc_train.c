@@ -1,0 +1,226 @@
+/*
+ * tests/test_bienc_train.c -- 20 training steps with the losses of issue 10
+ * against sentence-transformers 6.2.0 (tests/data/bienc/train/, made by
+ * tools/gen_bienc_train_refs.py): tiny-bert with dropout 0, the same batches
+ * in the same order, AdamW + linear warmup + clipping as the Hugging Face
+ * Trainer. Each step goes through the trainer's own step code
+ * (sbert_trainer_micro_step: train_step.c, adaptive_step.c) and the grouped
+ * optimizer step, so the loss specs, gradient caching, the guide model and
+ * the earlier-layer re-pooling are what is checked:
+ *   MatryoshkaLoss(MNRL), MatryoshkaLoss(CachedMNRL), GISTEmbedLoss (guide
+ *   all-MiniLM-L6-v2), BatchHardTripletLoss, AdaptiveLayerLoss(MNRL),
+ *   Matryoshka2dLoss(MNRL), and MNRL with per-column prompts under a Pooling
+ *   with include_prompt false (each column its own prompt length: the
+ *   step's per-column units).
+ * Per step: the loss (1e-4 relative) and the gradient norm before clipping
+ * (1e-3 relative); after the last step, five weight tensors (1e-4 absolute).
+ */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "test_util.h"
+#include "training/trainer_internal.h"
+
+static int copy_file(const char *src, const char *dst) {
+    FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+    if (!in || !out) {
+        if (in) fclose(in);
+        return 0;
+    }
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+    return 1;
+}
+
+/* dst gets src's files, recursively (the overlay), minus ref.json and data.jsonl. */
+static void copy_tree(const char *src, const char *dst) {
+    DIR *d = opendir(src);
+    if (!d) return;
+    mkdir(dst, 0755);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "ref.json") || !strcmp(e->d_name, "data.jsonl")) continue;
+        char s[1024], t[1024];
+        snprintf(s, sizeof s, "%s/%s", src, e->d_name);
+        snprintf(t, sizeof t, "%s/%s", dst, e->d_name);
+        struct stat st;
+        if (stat(s, &st) == 0 && S_ISDIR(st.st_mode)) copy_tree(s, t);
+        else copy_file(s, t);
+    }
+    closedir(d);
+}
+
+static void rm_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[1024];
+            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+            rm_tree(p);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+typedef struct {
+    const cJSON *params;
+} keys_ctx;
+static const char *get_key(void *ctx, const char *key) {
+    const cJSON *v = cJSON_GetObjectItem(((keys_ctx *)ctx)->params, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+static const char *origin_key(void *ctx, const char *key) { return "ref.json"; }
+
+static void run_case(const char *name) {
+    char dir[512], refp[600], datap[600];
+    snprintf(dir, sizeof dir, "%s", test_path("tests/data/bienc/train"));
+    snprintf(refp, sizeof refp, "%s/%s/ref.json", dir, name);
+    snprintf(datap, sizeof datap, "%s/%s/data.jsonl", dir, name);
+    if (!TEST_REQUIRE_FILE(refp, "run tools/gen_bienc_train_refs.py")) return;
+    char *txt = test_read_file(refp, NULL);
+    cJSON *ref = cJSON_Parse(txt);
+    free(txt);
+    CHECK(ref != NULL, "%s: ref.json parses", name);
+    if (!ref) return;
+    char tmp[] = "/tmp/sbert_bienc_train_XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL, "mkdtemp");
+    static const char *const base_files[] = {"config.json", "model.safetensors", "tokenizer.json",
+                                             "tokenizer_config.json"};
+    for (size_t i = 0; i < 4; i++) {
+        char s[1024], t[1024];
+        snprintf(s, sizeof s, "%s/%s", test_path("tests/data/models/tiny-bert"), base_files[i]);
+        snprintf(t, sizeof t, "%s/%s", tmp, base_files[i]);
+        CHECK(copy_file(s, t), "%s: copy %s", name, s);
+    }
+    char overlay[600];
+    snprintf(overlay, sizeof overlay, "%s/%s", dir, name);
+    copy_tree(overlay, tmp);
+
+    sbert_train_args *a = calloc(1, sizeof *a);
+    sbert_trainer *t = calloc(1, sizeof *t);
+    a->max_grad_norm = cJSON_GetObjectItem(ref, "max_grad_norm")->valuedouble;
+    a->eval_batch_size = 32;
+    keys_ctx kc = {cJSON_GetObjectItem(ref, "params")};
+    sbert_loss_keys keys = {get_key, origin_key, &kc};
+    CHECK_OK(sbert_loss_spec_parse(cJSON_GetObjectItem(ref, "loss")->valuestring, name, 1u, &keys, &a->losses[0]));
+    a->n_losses = 1;
+    t->a = a;
+    CHECK_OK(sbert_model_load(tmp, NULL, &t->model));
+    if (!t->model) goto out;
+    CHECK_OK(sbert_model_params(t->model, &t->params));
+    CHECK_OK(sbert_optimizer_init(&t->opt, t->params));
+    t->adam = sbert_adamw_config_default();
+    t->adam.weight_decay = cJSON_GetObjectItem(ref, "weight_decay")->valuedouble;
+    sbert_rng_seed(&t->dropout_rng, 1);
+    sbert_rng_seed(&t->loss_rng, 2);
+    if (a->losses[0].def->needs & SBERT_LOSS_NEEDS_GUIDE) {
+        const char *g = test_path("models/all-MiniLM-L6-v2");
+        if (!TEST_REQUIRE_FILE(g, TEST_FETCH_MODELS)) goto out;
+        CHECK_OK(sbert_model_load(g, NULL, &t->guide));
+    }
+    t->losses = calloc(1, sizeof *t->losses);
+    t->losses[0].spec = &a->losses[0];
+    t->n_losses = 1;
+    t->sets = calloc(1, sizeof *t->sets);
+    t->n_sets = 1;
+    sbert_train_set *s = &t->sets[0];
+    CHECK_OK(sbert_dataset_load(datap, &s->ds));
+    if (!s->ds) goto out;
+    s->n_inputs = sbert_dataset_n_inputs(s->ds);
+    s->label_col = sbert_dataset_label_column(s->ds);
+    s->label_width = s->label_col >= 0 ? 1 : 0;
+    s->cols = calloc(s->n_inputs, sizeof *s->cols);
+    s->prompts = calloc(s->n_inputs, sizeof *s->prompts);
+    s->prompt_len = calloc(s->n_inputs, sizeof *s->prompt_len);
+    const cJSON *prompts = cJSON_GetObjectItem(ref, "prompts");
+    for (size_t c = 0; c < s->n_inputs; c++) {
+        const sbert_column *col = &s->ds->cols[sbert_dataset_input_column(s->ds, c)];
+        const cJSON *p = cJSON_GetObjectItem(prompts, col->name);
+        if (cJSON_IsString(p)) {
+            s->prompts[c] = strdup(p->valuestring);
+            CHECK_OK(sbert_model_prompt_length(t->model, s->prompts[c], &s->prompt_len[c]));
+            /* "query: " leaves [CLS] query : out of pooling, "search document: " 4 tokens: two
+             * prompt lengths, so the step embeds the columns one by one (units) */
+            CHECK(s->prompt_len[c] == (c == 0 ? 3u : 4u), "%s: prompt '%s' is %zu tokens", name, s->prompts[c],
+                  s->prompt_len[c]);
+        }
+        CHECK_OK(sbert_model_tokenize_column(t->model, s->prompts[c], (const char *const *)col->text, s->ds->n_rows,
+                                             &s->cols[c]));
+    }
+    const size_t B = (size_t)cJSON_GetObjectItem(ref, "batch")->valueint;
+    const int64_t steps = cJSON_GetObjectItem(ref, "steps")->valueint, warmup = cJSON_GetObjectItem(ref, "warmup")->valueint;
+    const double lr = cJSON_GetObjectItem(ref, "lr")->valuedouble;
+    const cJSON *losses = cJSON_GetObjectItem(ref, "losses"), *norms = cJSON_GetObjectItem(ref, "grad_norms");
+    double worst_loss = 0, worst_norm = 0;
+    for (int64_t step = 0; step < steps; step++) {
+        size_t rows[64];
+        for (size_t i = 0; i < B; i++) rows[i] = (size_t)step * B + i;
+        double loss = 0;
+        sbert_status st = sbert_trainer_micro_step(t, rows, B, 1.0, &loss);
+        CHECK(st == SBERT_OK, "%s step %lld: %s", name, (long long)step, sbert_last_error());
+        if (st != SBERT_OK) break;
+        double norm = sbert_train_optimizer_step(t, lr * sbert_lr_lambda(SBERT_SCHED_LINEAR, step, warmup, steps));
+        double wl = cJSON_GetArrayItem(losses, (int)step)->valuedouble, wn = cJSON_GetArrayItem(norms, (int)step)->valuedouble;
+        double el = fabs(loss - wl) / fmax(fabs(wl), 1e-6), en = fabs(norm - wn) / fmax(fabs(wn), 1e-6);
+        CHECK(el <= 1e-4, "%s step %lld: loss %.9g, sentence-transformers %.9g (rel %.2e)", name, (long long)step, loss,
+              wl, el);
+        CHECK(en <= 1e-3, "%s step %lld: grad norm %.9g, sentence-transformers %.9g (rel %.2e)", name,
+              (long long)step, norm, wn, en);
+        worst_loss = test_max_err(worst_loss, el);
+        worst_norm = test_max_err(worst_norm, en);
+    }
+    double worst_w = 0, moved = 0;
+    const cJSON *ten;
+    cJSON_ArrayForEach(ten, cJSON_GetObjectItem(ref, "tensors")) {
+        char pname[256];
+        snprintf(pname, sizeof pname, "0.%s", ten->string);
+        sbert_param *p = sbert_params_find(t->params, pname);
+        CHECK(p != NULL, "%s: parameter %s", name, pname);
+        if (!p) continue;
+        const cJSON *vals = cJSON_GetObjectItem(ten, "values");
+        CHECK((size_t)cJSON_GetArraySize(vals) == p->numel, "%s: %s size", name, pname);
+        for (size_t i = 0; i < p->numel && i < (size_t)cJSON_GetArraySize(vals); i++)
+            worst_w = test_max_err(worst_w, fabs(p->data[i] - cJSON_GetArrayItem(vals, (int)i)->valuedouble));
+    }
+    CHECK(worst_w <= 1e-4, "%s: weights after %lld steps differ by %.2e", name, (long long)steps, worst_w);
+    /* the steps moved the weights (a loss with zero gradient would pass the rest) */
+    {
+        sbert_model *fresh = NULL;
+        CHECK_OK(sbert_model_load(tmp, NULL, &fresh));
+        sbert_param_table *fp = NULL;
+        if (fresh) CHECK_OK(sbert_model_params(fresh, &fp));
+        for (size_t r = 0; fp && r < sbert_params_count(fp); r++) {
+            const sbert_param *q = sbert_params_at_const(fp, r), *p = sbert_params_find(t->params, q->name);
+            for (size_t i = 0; p && i < q->numel; i++) moved = fmax(moved, fabs(p->data[i] - q->data[i]));
+        }
+        sbert_model_free(fresh);
+    }
+    CHECK(moved > 1e-3, "%s: the weights moved (max change %.2e)", name, moved);
+    printf("%-18s %lld steps: loss rel err <= %.2e, grad norm rel err <= %.2e, weights abs err <= %.2e (moved %.2e)\n",
+           name, (long long)steps, worst_loss, worst_norm, worst_w, moved);
+out:
+    sbert_train_sets_free(t);
+    sbert_optimizer_free(&t->opt);
+    sbert_packed_free(&t->batch);
+    sbert_model_free(t->model);
+    free(t);
+    free(a);
+    cJSON_Delete(ref);
+    rm_tree(tmp);
+}
+
+int main(void) {
+    static const char *const cases[] = {"matryoshka_mnrl", "matryoshka_cached", "gist",           "batch_hard",
+                                        "adaptive_mnrl",   "matryoshka2d",      "prompts_no_pool"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i]);
+    return test_summary();
+}
