@@ -18,6 +18,7 @@
 
 #include "base/error.h"
 #include "base/threads.h"
+#include "kernels/simd.h"
 #include "kernels/act_math.h"
 #include "kernels/gemm_small.h"
 
@@ -99,7 +100,7 @@ typedef struct {
 } bias_act_ctx;
 
 /* rows [r0, r1): pre = in + b; out = act(pre). in may equal pre or out. */
-static void bias_act_rows(void *vctx, size_t r0, size_t r1) {
+SBERT_BODY void bias_act_rows_body(void *vctx, size_t r0, size_t r1) {
     const bias_act_ctx *c = vctx;
     size_t N = c->N;
     if (c->act == SBERT_ACT_GELU && c->b) {
@@ -135,6 +136,8 @@ static void bias_act_rows(void *vctx, size_t r0, size_t r1) {
         }
     }
 }
+SBERT_AVX2_COPIES(static void, bias_act_rows, (void *vctx, size_t r0, size_t r1), (vctx, r0, r1))
+
 
 void sbert_act_forward(float *out, const float *in, size_t n, sbert_act act) {
     bias_act_ctx c = {out, NULL, in, NULL, 1, act};
@@ -177,7 +180,7 @@ typedef struct {
 } gemm_ctx;
 
 /* out[t, n0:n1] = act(pre[t, n0:n1]) for every row t (pre already has the bias). */
-static void act_cols(float *out, const float *pre, size_t T, size_t N, size_t n0, size_t n1,
+SBERT_BODY void act_cols_body(float *out, const float *pre, size_t T, size_t N, size_t n0, size_t n1,
                      sbert_act act) {
     for (size_t t = 0; t < T; t++) {
         const float *x = pre + t * N;
@@ -192,6 +195,9 @@ static void act_cols(float *out, const float *pre, size_t T, size_t N, size_t n0
         }
     }
 }
+SBERT_AVX2_COPIES(static void, act_cols, (float *out, const float *pre, size_t T, size_t N, size_t n0, size_t n1,
+                     sbert_act act), (out, pre, T, N, n0, n1, act))
+
 
 static void gemm_cols(void *vctx, size_t b0, size_t b1) {
     const gemm_ctx *c = vctx;
@@ -310,7 +316,7 @@ typedef struct {
     float eps;
 } ln_ctx;
 
-static void ln_rows(void *vctx, size_t t0, size_t t1) {
+SBERT_BODY void ln_rows_body(void *vctx, size_t t0, size_t t1) {
     const ln_ctx *c = vctx;
     size_t C = c->C;
     for (size_t t = t0; t < t1; t++) {
@@ -339,6 +345,8 @@ static void ln_rows(void *vctx, size_t t0, size_t t1) {
         for (size_t j = 0; j < C; j++) o[j] = (x[j] - mf) * rs * c->w[j] + c->b[j];
     }
 }
+SBERT_AVX2_COPIES(static void, ln_rows, (void *vctx, size_t t0, size_t t1), (vctx, t0, t1))
+
 
 void sbert_layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *w,
                              const float *b, size_t T, size_t C, float eps) {
