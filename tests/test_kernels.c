@@ -541,7 +541,7 @@ static void fill(float *p, size_t n, unsigned seed) {
 static void test_linear_copies(void) {
     /* K: a tail for both copies (K % 16 = 13, K % 8 = 5) and an exact one;
      * N: a tail of weight rows (N % 4 = 2) over three 32-column blocks */
-    static const size_t Ks[] = {45, 64}, Ts[] = {1, 2, 3, 5, 6, 7, 13, 31, 50, 300};
+    static const size_t Ks[] = {45, 64}, Ts[] = {1, 2, 3, 5, 6, 7, 12, 13, 19, 24, 25, 50, 300};
     const size_t N = 70, maxT = 300, maxK = 64;
     float *x = malloc(maxT * maxK * sizeof(float)), *W = malloc(N * maxK * sizeof(float));
     float *b = malloc(N * sizeof(float)), *y = malloc(maxT * N * sizeof(float));
@@ -553,7 +553,7 @@ static void test_linear_copies(void) {
     fill(b, N, 3);
     int top = sbert_gemm_small_level();
     double worst = 0, worst_act = 0;
-    int same_threads = 1, pre_kept = 1, runs = 0;
+    int same_threads = 1, pre_kept = 1, untouched = 1, runs = 0;
     for (size_t ik = 0; ik < sizeof Ks / sizeof Ks[0]; ik++) {
         size_t K = Ks[ik];
         for (size_t t = 0; t < maxT; t++)
@@ -568,7 +568,10 @@ static void test_linear_copies(void) {
                 size_t T = Ts[it];
                 for (int th = 1; th <= 3; th += 2) {
                     sbert_set_num_threads(th);
+                    /* rows past T must stay untouched */
+                    for (size_t i = T * N; i < maxT * N; i++) y[i] = 12345.0f;
                     sbert_linear_forward(y, x, W, b, T, K, N);
+                    for (size_t i = T * N; i < maxT * N; i++) untouched &= y[i] == 12345.0f;
                     for (size_t i = 0; i < T * N; i++) {
                         double d = fabs(y[i] - ref[i]);
                         if (!(d <= worst)) worst = d; /* NaN-aware */
@@ -592,7 +595,8 @@ static void test_linear_copies(void) {
     }
     sbert_gemm_small_cap(SBERT_SMALL_AVX512);
     sbert_set_num_threads(0);
-    CHECK(runs == 2 * 10 * 2 * (top + 1), "every copy ran (%d runs, top level %d)", runs, top);
+    CHECK(runs == 2 * 13 * 2 * (top + 1), "every copy ran (%d runs, top level %d)", runs, top);
+    CHECK(untouched, "linear writes no row past T");
     CHECK(worst <= 2e-6, "linear, every copy / row count / thread count: max |diff| %.3g", worst);
     CHECK(worst_act <= 2e-6, "linear + GELU epilogue: max |diff| %.3g", worst_act);
     CHECK(same_threads, "linear, small-row kernel: bit-identical at 1 and 3 threads");
