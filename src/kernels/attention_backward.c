@@ -110,9 +110,9 @@ SBERT_BODY void attb_item_body(const attb_ctx *c, size_t s, size_t h, float *dP,
         }
     }
 }
-SBERT_AVX2_COPIES(static void, attb_item, (const attb_ctx *c, size_t s, size_t h, float *dP, float *dq, float *dK,
-                      float *dV), (c, s, h, dP, dq, dK, dV))
-
+SBERT_AVX2_COPIES(static void, attb_item,
+                  (const attb_ctx *c, size_t s, size_t h, float *dP, float *dq, float *dK, float *dV),
+                  (c, s, h, dP, dq, dK, dV))
 
 static void attb_chunk(void *vctx, size_t i0, size_t i1) {
     attb_ctx *c = vctx;
@@ -232,7 +232,6 @@ SBERT_BODY void attd_chunk_body(void *vctx, size_t i0, size_t i1) {
     }
 }
 SBERT_AVX2_COPIES(static void, attd_chunk, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
-
 
 sbert_status sbert_attention_dropout_output(float *out, const float *probs, const uint8_t *keep,
                                             float keep_scale, const float *qkv,

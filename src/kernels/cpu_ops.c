@@ -138,7 +138,6 @@ SBERT_BODY void bias_act_rows_body(void *vctx, size_t r0, size_t r1) {
 }
 SBERT_AVX2_COPIES(static void, bias_act_rows, (void *vctx, size_t r0, size_t r1), (vctx, r0, r1))
 
-
 void sbert_act_forward(float *out, const float *in, size_t n, sbert_act act) {
     bias_act_ctx c = {out, NULL, in, NULL, 1, act};
     sbert_parallel_for_min(n, MIN_ELEMS_PER_CHUNK, bias_act_rows, &c);
@@ -180,8 +179,8 @@ typedef struct {
 } gemm_ctx;
 
 /* out[t, n0:n1] = act(pre[t, n0:n1]) for every row t (pre already has the bias). */
-SBERT_BODY void act_cols_body(float *out, const float *pre, size_t T, size_t N, size_t n0, size_t n1,
-                     sbert_act act) {
+SBERT_BODY void act_cols_body(float *out, const float *pre, size_t T, size_t N, size_t n0,
+                              size_t n1, sbert_act act) {
     for (size_t t = 0; t < T; t++) {
         const float *x = pre + t * N;
         float *o = out + t * N;
@@ -195,9 +194,9 @@ SBERT_BODY void act_cols_body(float *out, const float *pre, size_t T, size_t N, 
         }
     }
 }
-SBERT_AVX2_COPIES(static void, act_cols, (float *out, const float *pre, size_t T, size_t N, size_t n0, size_t n1,
-                     sbert_act act), (out, pre, T, N, n0, n1, act))
-
+SBERT_AVX2_COPIES(static void, act_cols,
+                  (float *out, const float *pre, size_t T, size_t N, size_t n0, size_t n1, sbert_act act),
+                  (out, pre, T, N, n0, n1, act))
 
 static void gemm_cols(void *vctx, size_t b0, size_t b1) {
     const gemm_ctx *c = vctx;
@@ -346,7 +345,6 @@ SBERT_BODY void ln_rows_body(void *vctx, size_t t0, size_t t1) {
     }
 }
 SBERT_AVX2_COPIES(static void, ln_rows, (void *vctx, size_t t0, size_t t1), (vctx, t0, t1))
-
 
 void sbert_layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *w,
                              const float *b, size_t T, size_t C, float eps) {

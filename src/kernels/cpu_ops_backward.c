@@ -109,7 +109,6 @@ SBERT_BODY void act_bwd_range_body(void *vctx, size_t i0, size_t i1) {
 }
 SBERT_AVX2_COPIES(static void, act_bwd_range, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
 
-
 void sbert_act_backward(float *dpre, const float *dout, const float *pre, size_t n, sbert_act act) {
     act_bwd_ctx c = {dpre, dout, pre, act, 0};
     sbert_parallel_for_min(n, MIN_ELEMS_PER_CHUNK, act_bwd_range, &c);
@@ -139,7 +138,6 @@ SBERT_BODY void colsum_range_body(void *vctx, size_t j0, size_t j1) {
 }
 SBERT_AVX2_COPIES(static void, colsum_range, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
 
-
 /* db[N] += sum over T rows of x[T, N]. */
 static void colsum_add(float *db, const float *x, size_t T, size_t N) {
     colsum_ctx c = {db, x, T, N};
@@ -165,7 +163,6 @@ SBERT_BODY void emb_bwd_cols_body(void *vctx, size_t j0, size_t j1) {
     }
 }
 SBERT_AVX2_COPIES(static void, emb_bwd_cols, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
-
 
 void sbert_embedding_backward(float *dtable, const int32_t *ids, const float *dout, size_t T,
                               size_t C) {
@@ -209,7 +206,6 @@ SBERT_BODY void add_bwd_range_body(void *vctx, size_t i0, size_t i1) {
 }
 SBERT_AVX2_COPIES(static void, add_bwd_range, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
 
-
 void sbert_add_backward(float *da, float *db, const float *dout, size_t n) {
     if (!da && !db) return;
     add_bwd_ctx c = {da, db, dout};
@@ -249,7 +245,6 @@ SBERT_BODY void ln_bwd_rows_body(void *vctx, size_t t0, size_t t1) {
 }
 SBERT_AVX2_COPIES(static void, ln_bwd_rows, (void *vctx, size_t t0, size_t t1), (vctx, t0, t1))
 
-
 typedef struct {
     float *dw, *db;
     const float *dout, *x, *mean, *rstd;
@@ -277,7 +272,6 @@ SBERT_BODY void ln_param_cols_body(void *vctx, size_t j0, size_t j1) {
     }
 }
 SBERT_AVX2_COPIES(static void, ln_param_cols, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
-
 
 static void ln_backward(float *d1, float *d2, float *dw, float *db, const float *dout,
                         const float *x, const float *w, const float *mean, const float *rstd,
