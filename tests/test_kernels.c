@@ -9,7 +9,11 @@
  * relative position bias. The pool is checked for full coverage of
  * odd ranges, nested calls, and bit-identical attention across thread counts;
  * the cost-balanced split, the pool-split sgemm (bit-identical to one
- * cblas_sgemm call) and the GELU loops' exp approximation.
+ * cblas_sgemm call) and the GELU loops' exp approximation. The forward's
+ * products (linear, linear + GELU with the activation as epilogue) are
+ * checked against a double-precision reference with every copy of the
+ * small-row kernel (AVX-512, AVX2, none = BLAS), row counts on both sides of
+ * the kernel's limit, odd K and N, at 1 and 3 threads.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 #include "kernels/attention.h"
 #include "kernels/cpu_ops.h"
 #include "kernels/cpu_ops_backward.h"
+#include "kernels/gemm_small.h"
 #include "test_util.h"
 
 static cJSON *g_ref;
@@ -525,6 +530,82 @@ static void test_exp_nonpos_special(void) {
     CHECK(isnan(sbert_act_grad(SBERT_ACT_GELU, qnan)), "sbert_act_grad(GELU, NaN) is NaN");
 }
 
+/* Deterministic pseudo-random values in [-0.5, 0.5). */
+static void fill(float *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (float)((seed >> 8) & 0xFFFF) / 65536.0f - 0.5f;
+    }
+}
+
+static void test_linear_copies(void) {
+    /* K: a tail for both copies (K % 16 = 13, K % 8 = 5) and an exact one;
+     * N: a tail of weight rows (N % 4 = 2) over three 32-column blocks */
+    static const size_t Ks[] = {45, 64}, Ts[] = {1, 2, 3, 5, 6, 7, 12, 13, 19, 24, 25, 50, 300};
+    const size_t N = 70, maxT = 300, maxK = 64;
+    float *x = malloc(maxT * maxK * sizeof(float)), *W = malloc(N * maxK * sizeof(float));
+    float *b = malloc(N * sizeof(float)), *y = malloc(maxT * N * sizeof(float));
+    float *pre = malloc(maxT * N * sizeof(float)), *y1 = malloc(maxT * N * sizeof(float));
+    float *lin = malloc(maxT * N * sizeof(float));
+    double *ref = malloc(maxT * N * sizeof(double));
+    fill(x, maxT * maxK, 1);
+    fill(W, N * maxK, 2);
+    fill(b, N, 3);
+    int top = sbert_gemm_small_level();
+    double worst = 0, worst_act = 0;
+    int same_threads = 1, pre_kept = 1, untouched = 1, runs = 0;
+    for (size_t ik = 0; ik < sizeof Ks / sizeof Ks[0]; ik++) {
+        size_t K = Ks[ik];
+        for (size_t t = 0; t < maxT; t++)
+            for (size_t n = 0; n < N; n++) {
+                double acc = b[n];
+                for (size_t k = 0; k < K; k++) acc += (double)x[t * K + k] * W[n * K + k];
+                ref[t * N + n] = acc;
+            }
+        for (int level = SBERT_SMALL_NONE; level <= top; level++) {
+            sbert_gemm_small_cap(level);
+            for (size_t it = 0; it < sizeof Ts / sizeof Ts[0]; it++) {
+                size_t T = Ts[it];
+                for (int th = 1; th <= 3; th += 2) {
+                    sbert_set_num_threads(th);
+                    /* rows past T must stay untouched */
+                    for (size_t i = T * N; i < maxT * N; i++) y[i] = 12345.0f;
+                    sbert_linear_forward(y, x, W, b, T, K, N);
+                    for (size_t i = T * N; i < maxT * N; i++) untouched &= y[i] == 12345.0f;
+                    for (size_t i = 0; i < T * N; i++) {
+                        double d = fabs(y[i] - ref[i]);
+                        if (!(d <= worst)) worst = d; /* NaN-aware */
+                    }
+                    /* the small-row kernel's sums do not depend on the column split */
+                    if (th == 1) memcpy(y1, y, T * N * sizeof(float));
+                    else if (level > SBERT_SMALL_NONE && T <= sbert_gemm_small_max_rows())
+                        same_threads &= memcmp(y1, y, T * N * sizeof(float)) == 0;
+                    memcpy(lin, y, T * N * sizeof(float));
+                    sbert_linear_act_forward(y, pre, x, W, b, T, K, N, SBERT_ACT_GELU);
+                    for (size_t i = 0; i < T * N; i++) {
+                        pre_kept &= pre[i] == lin[i];
+                        double g = 0.5 * ref[i] * (1.0 + erf(ref[i] / sqrt(2.0)));
+                        double d = fabs(y[i] - g);
+                        if (!(d <= worst_act)) worst_act = d;
+                    }
+                    runs++;
+                }
+            }
+        }
+    }
+    sbert_gemm_small_cap(SBERT_SMALL_AVX512);
+    sbert_set_num_threads(0);
+    CHECK(runs == 2 * 13 * 2 * (top + 1), "every copy ran (%d runs, top level %d)", runs, top);
+    CHECK(untouched, "linear writes no row past T");
+    CHECK(worst <= 2e-6, "linear, every copy / row count / thread count: max |diff| %.3g", worst);
+    CHECK(worst_act <= 2e-6, "linear + GELU epilogue: max |diff| %.3g", worst_act);
+    CHECK(same_threads, "linear, small-row kernel: bit-identical at 1 and 3 threads");
+    CHECK(pre_kept, "linear + GELU keeps the pre-activation, equal to linear's output");
+    printf("linear copies      max |diff| %.3g (+GELU %.3g), small-row copies up to level %d\n", worst,
+           worst_act, top);
+    free(x), free(W), free(b), free(y), free(pre), free(y1), free(lin), free(ref);
+}
+
 int main(void) {
     CHECK_OK(sbert_json_load(test_path("tests/data/models/kernel-ref/ref.json"), &g_ref));
     if (!g_ref) return test_summary();
@@ -537,6 +618,7 @@ int main(void) {
     test_layernorm();
     test_layernorm_eps();
     test_softmax_linear();
+    test_linear_copies();
     test_attention();
     cJSON_Delete(g_ref);
     return test_summary();

@@ -14,6 +14,7 @@
  * naming the file/tensor/token.
  */
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,67 @@ static void check_errors(void) {
     }
 }
 
+/* Two threads running forwards on one model at the same time (one gets the
+ * model's kept workspace, the other its own): every output equals the
+ * single-threaded one, bit for bit, and repeated calls reuse the workspace
+ * without carrying anything over. */
+typedef struct {
+    sbert_transformer *t;
+    const ref_data *r;
+    const float *want;
+    int same;
+} conc_arg;
+
+static void *conc_worker(void *va) {
+    conc_arg *a = va;
+    float *out = malloc(a->r->T * a->r->H * sizeof(float));
+    a->same = out != NULL;
+    for (int i = 0; i < 40 && a->same; i++) {
+        if (sbert_transformer_forward(a->t, a->r->ids, a->r->types, a->r->offs, a->r->n_seq, out) != SBERT_OK ||
+            memcmp(out, a->want, a->r->T * a->r->H * sizeof(float)) != 0)
+            a->same = 0;
+    }
+    free(out);
+    return NULL;
+}
+
+static void check_concurrent(void) {
+    const char *dir = test_path("tests/data/models/tiny-bert");
+    ref_data r;
+    if (!ref_load(dir, &r)) {
+        CHECK(0, "tiny-bert: cannot read the reference");
+        ref_free(&r);
+        return;
+    }
+    sbert_transformer *t = NULL;
+    CHECK_OK(sbert_transformer_load(dir, &t));
+    if (!t) {
+        ref_free(&r);
+        return;
+    }
+    sbert_set_num_threads(1);
+    float *want = malloc(r.T * r.H * sizeof(float));
+    CHECK_OK(sbert_transformer_forward(t, r.ids, r.types, r.offs, r.n_seq, want));
+    /* a shorter call in between must not change the next full one */
+    size_t offs1[2] = {0, r.offs[1]};
+    float *tmp = malloc(r.T * r.H * sizeof(float));
+    CHECK_OK(sbert_transformer_forward(t, r.ids, r.types, offs1, 1, tmp));
+    CHECK_OK(sbert_transformer_forward(t, r.ids, r.types, r.offs, r.n_seq, tmp));
+    CHECK(memcmp(tmp, want, r.T * r.H * sizeof(float)) == 0, "workspace reuse: same output");
+    conc_arg a[2] = {{t, &r, want, 0}, {t, &r, want, 0}};
+    pthread_t th[2];
+    int started = 0;
+    for (int i = 0; i < 2; i++) started += pthread_create(&th[i], NULL, conc_worker, &a[i]) == 0;
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    CHECK(started == 2 && a[0].same && a[1].same,
+          "two threads on one model at once: outputs equal the single-threaded ones");
+    sbert_set_num_threads(0);
+    free(want);
+    free(tmp);
+    sbert_transformer_free(t);
+    ref_free(&r);
+}
+
 /* The param table covers the flat buffer exactly, q/k/v adjacent. */
 static void check_table(void) {
     sbert_transformer *t = NULL;
@@ -446,6 +508,7 @@ int main(void) {
     }
     check_mpnet_buckets();
     check_table();
+    check_concurrent();
     check_errors();
     check_sinusoidal();
 

@@ -11,6 +11,11 @@
  * A parallel_for issued from inside a chunk (nested), or while another thread
  * is using the pool, simply runs serially in the caller: never a deadlock.
  *
+ * Between calls the workers poll for the next job for a short while (0.2 ms)
+ * before they sleep, so the many small kernels of one forward pass do not
+ * each pay a wake-up; an idle pool sleeps. (No polling when more threads are
+ * asked for than there are cores.)
+ *
  * OpenBLAS itself is set to one thread (once, before the first parallel
  * call): sbert's matrix products (kernels/cpu_ops.h sbert_linear_forward,
  * sbert_matmul) split the work over this pool instead, so "n threads" means n

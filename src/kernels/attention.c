@@ -261,12 +261,15 @@ sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
     }
     att_ctx c = {out, probs, qkv, seq_offsets, pbase, n_heads, head_dim, scale, rel_bias,
                  rel_max_len, 0};
-    /* Threads get equal shares of the L^2 work; tiny batches (a short
-     * sentence) stay on the calling thread. */
+    /* Threads get equal shares of the L^2 work (one cost unit ~ 2 head_dim
+     * multiply-adds plus a share of the softmax); with the pool polling, a
+     * split costs a microsecond or two, so it pays from ~2^14 multiply-adds
+     * per thread: one short sentence (12 heads x 15 tokens, ~35 us of
+     * attention per layer) is split, a 3-token one is not. */
     size_t items = n_seq * n_heads;
     size_t *cum = sbert_attention_item_costs(seq_offsets, n_seq, n_heads);
     if (cum)
-        sbert_parallel_for_cost(items, cum, ((size_t)1 << 15) / (head_dim ? head_dim : 1), att_chunk, &c);
+        sbert_parallel_for_cost(items, cum, ((size_t)1 << 14) / (head_dim ? head_dim : 1), att_chunk, &c);
     else
         att_chunk(&c, 0, items);
     free(cum);

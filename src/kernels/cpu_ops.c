@@ -2,9 +2,11 @@
  * kernels/cpu_ops.c -- fp32 CPU kernels for the encoder forward pass
  * (see cpu_ops.h for the shapes and the contract of each op).
  *
- * Matrix products are single cblas_sgemm calls over all packed tokens; the
- * row-wise ops (LayerNorm, softmax, bias+activation) are split over rows with
- * sbert_parallel_for_min so that tiny inputs stay on the calling thread.
+ * Matrix products of the forward split their output columns over the pool
+ * (sbert_gemm_small for few rows, cblas_sgemm for many) with the bias and
+ * activation applied in the same pass; the row-wise ops (LayerNorm, softmax)
+ * are split over rows with sbert_parallel_for_min so that tiny inputs stay on
+ * the calling thread.
  * LayerNorm statistics are accumulated in double, which keeps the result
  * within a few ulp of torch's fp32 LayerNorm.
  */
@@ -16,6 +18,7 @@
 
 #include "base/error.h"
 #include "base/threads.h"
+#include "kernels/simd.h"
 #include "kernels/act_math.h"
 #include "kernels/gemm_small.h"
 
@@ -97,7 +100,7 @@ typedef struct {
 } bias_act_ctx;
 
 /* rows [r0, r1): pre = in + b; out = act(pre). in may equal pre or out. */
-static void bias_act_rows(void *vctx, size_t r0, size_t r1) {
+SBERT_BODY void bias_act_rows_body(void *vctx, size_t r0, size_t r1) {
     const bias_act_ctx *c = vctx;
     size_t N = c->N;
     if (c->act == SBERT_ACT_GELU && c->b) {
@@ -133,6 +136,7 @@ static void bias_act_rows(void *vctx, size_t r0, size_t r1) {
         }
     }
 }
+SBERT_AVX2_COPIES(static void, bias_act_rows, (void *vctx, size_t r0, size_t r1), (vctx, r0, r1))
 
 void sbert_act_forward(float *out, const float *in, size_t n, sbert_act act) {
     bias_act_ctx c = {out, NULL, in, NULL, 1, act};
@@ -150,20 +154,49 @@ void sbert_embedding_add(float *out, const int32_t *ids, const float *table, siz
     }
 }
 
-/* Matrix products: OpenBLAS runs single-threaded inside each chunk and the
- * sbert pool splits the output columns (rows of W) into blocks of GEMM_BLOCK,
- * one contiguous run of blocks per thread. Only the pool's threads exist, so
- * nothing spins between calls, and the split depends only on N and the
- * thread count (deterministic). */
+/* Matrix products of the forward: out[T, N] = in[T, K] W[N, K]^T + b. The
+ * sbert pool splits the output columns (rows of W) into blocks of
+ * GEMM_BLOCK, one contiguous run of blocks per thread; each thread computes
+ * its columns for every row with sbert_gemm_small (up to
+ * sbert_gemm_small_max_rows() rows: no packing, the weights streamed once)
+ * or one single-threaded cblas_sgemm, and then, while that block is still in
+ * cache, applies the activation of a linear+activation layer (the fused
+ * epilogue: no separate pass over [T, N], no second parallel call). Only the
+ * pool's threads exist, so nothing spins inside BLAS between calls, and the
+ * split depends only on N and the thread count (deterministic). */
 #define GEMM_BLOCK 32
-/* Fewer multiply-adds than this per chunk: not worth waking a thread. */
+/* Fewer multiply-adds than this per chunk: not worth a second thread (a
+ * chunk hand-off costs about a microsecond with the pool polling; 2^17 MACs
+ * take ~3 us at 90 GFLOP/s). */
 #define GEMM_MIN_MACS_PER_CHUNK (1u << 17)
 
 typedef struct {
-    float *out;
+    float *out, *pre; /* pre: result before the activation (may equal out) */
     const float *in, *W, *b;
     size_t T, K, N;
+    int has_act;
+    sbert_act act;
 } gemm_ctx;
+
+/* out[t, n0:n1] = act(pre[t, n0:n1]) for every row t (pre already has the bias). */
+SBERT_BODY void act_cols_body(float *out, const float *pre, size_t T, size_t N, size_t n0,
+                              size_t n1, sbert_act act) {
+    for (size_t t = 0; t < T; t++) {
+        const float *x = pre + t * N;
+        float *o = out + t * N;
+        if (act == SBERT_ACT_GELU) {
+            for (size_t j = n0; j < n1; j++) {
+                float v = x[j];
+                o[j] = 0.5f * v * (1.0f + sbert_erf_as(v * SQRT1_2));
+            }
+        } else {
+            for (size_t j = n0; j < n1; j++) o[j] = act_one(act, x[j]);
+        }
+    }
+}
+SBERT_AVX2_COPIES(static void, act_cols,
+                  (float *out, const float *pre, size_t T, size_t N, size_t n0, size_t n1, sbert_act act),
+                  (out, pre, T, N, n0, n1, act))
 
 static void gemm_cols(void *vctx, size_t b0, size_t b1) {
     const gemm_ctx *c = vctx;
@@ -171,17 +204,19 @@ static void gemm_cols(void *vctx, size_t b0, size_t b1) {
     if (n1 > c->N) n1 = c->N;
     if (n0 >= n1) return;
     size_t nn = n1 - n0;
-    if (c->T <= SBERT_GEMM_SMALL_MAX_T &&
-        sbert_gemm_small(c->out + n0, c->N, c->in, c->W + n0 * c->K, c->b ? c->b + n0 : NULL, c->T,
-                         c->K, nn))
-        return;
-    float beta = 0.0f;
-    if (c->b) {
-        for (size_t t = 0; t < c->T; t++) memcpy(c->out + t * c->N + n0, c->b + n0, nn * sizeof(float));
-        beta = 1.0f;
+    float *dst = c->has_act ? c->pre : c->out;
+    if (!(c->T <= sbert_gemm_small_max_rows() &&
+          sbert_gemm_small(dst + n0, c->N, c->in, c->W + n0 * c->K, c->b ? c->b + n0 : NULL, c->T,
+                           c->K, nn))) {
+        float beta = 0.0f;
+        if (c->b) {
+            for (size_t t = 0; t < c->T; t++) memcpy(dst + t * c->N + n0, c->b + n0, nn * sizeof(float));
+            beta = 1.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->T, (int)nn, (int)c->K, 1.0f, c->in,
+                    (int)c->K, c->W + n0 * c->K, (int)c->K, beta, dst + n0, (int)c->N);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->T, (int)nn, (int)c->K, 1.0f, c->in,
-                (int)c->K, c->W + n0 * c->K, (int)c->K, beta, c->out + n0, (int)c->N);
+    if (c->has_act) act_cols(c->out, c->pre, c->T, c->N, n0, n1, c->act);
 }
 
 typedef struct {
@@ -234,27 +269,25 @@ void sbert_dgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double 
     pgemm(&c);
 }
 
-static void gemm(float *out, const float *in, const float *W, const float *b, size_t T, size_t K,
-                 size_t N) {
-    gemm_ctx c = {out, in, W, b, T, K, N};
-    size_t blocks = (N + GEMM_BLOCK - 1) / GEMM_BLOCK;
-    size_t macs_per_block = T * K * GEMM_BLOCK;
+static void gemm(gemm_ctx *c) {
+    size_t blocks = (c->N + GEMM_BLOCK - 1) / GEMM_BLOCK;
+    size_t macs_per_block = c->T * c->K * GEMM_BLOCK;
     size_t min_blocks = GEMM_MIN_MACS_PER_CHUNK / (macs_per_block ? macs_per_block : 1);
-    sbert_parallel_for_min(blocks, min_blocks ? min_blocks : 1, gemm_cols, &c);
+    sbert_parallel_for_min(blocks, min_blocks ? min_blocks : 1, gemm_cols, c);
 }
 
 void sbert_linear_forward(float *out, const float *in, const float *W, const float *b, size_t T,
                           size_t K, size_t N) {
     if (T == 0 || N == 0) return;
-    gemm(out, in, W, b, T, K, N);
+    gemm_ctx c = {out, out, in, W, b, T, K, N, 0, SBERT_ACT_IDENTITY};
+    gemm(&c);
 }
 
 void sbert_linear_act_forward(float *out, float *pre, const float *in, const float *W,
                               const float *b, size_t T, size_t K, size_t N, sbert_act act) {
     if (T == 0 || N == 0) return;
-    gemm(pre, in, W, NULL, T, K, N);
-    bias_act_ctx c = {out, pre == out ? NULL : pre, pre, b, N, act};
-    sbert_parallel_for_min(T, rows_per_chunk(N), bias_act_rows, &c);
+    gemm_ctx c = {out, pre, in, W, b, T, K, N, 1, act};
+    gemm(&c);
 }
 
 typedef struct {
@@ -282,7 +315,7 @@ typedef struct {
     float eps;
 } ln_ctx;
 
-static void ln_rows(void *vctx, size_t t0, size_t t1) {
+SBERT_BODY void ln_rows_body(void *vctx, size_t t0, size_t t1) {
     const ln_ctx *c = vctx;
     size_t C = c->C;
     for (size_t t = t0; t < t1; t++) {
@@ -311,6 +344,7 @@ static void ln_rows(void *vctx, size_t t0, size_t t1) {
         for (size_t j = 0; j < C; j++) o[j] = (x[j] - mf) * rs * c->w[j] + c->b[j];
     }
 }
+SBERT_AVX2_COPIES(static void, ln_rows, (void *vctx, size_t t0, size_t t1), (vctx, t0, t1))
 
 void sbert_layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *w,
                              const float *b, size_t T, size_t C, float eps) {

@@ -58,14 +58,16 @@ void sbert_dgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double 
                  const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C,
                  size_t ldc);
 
-/* out[T,N] = in[T,K] . W[N,K]^T + b[N]   (b may be NULL).  One cblas_sgemm.
+/* out[T,N] = in[T,K] . W[N,K]^T + b[N]   (b may be NULL). Columns split over
+ * the pool; few rows go to kernels/gemm_small.h, more to cblas_sgemm.
  * out must not alias in. */
 void sbert_linear_forward(float *out, const float *in, const float *W, const float *b, size_t T,
                           size_t K, size_t N);
 
 /* pre[T,N] = in[T,K] . W[N,K]^T + b[N];  out[T,N] = act(pre).
  * pre may equal out (inference: the pre-activation is then not kept).
- * The bias and the activation are applied in one pass after the sgemm. */
+ * The activation is the product's epilogue: each thread applies it to its
+ * block of columns right after computing them. */
 void sbert_linear_act_forward(float *out, float *pre, const float *in, const float *W,
                               const float *b, size_t T, size_t K, size_t N, sbert_act act);
 

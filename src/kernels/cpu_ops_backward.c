@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/threads.h"
+#include "kernels/simd.h"
 #include "kernels/cpu_ops.h"
 #include "kernels/act_math.h"
 
@@ -89,7 +90,7 @@ typedef struct {
     int overwrite; /* 1: dpre = ..., 0: dpre += ... */
 } act_bwd_ctx;
 
-static void act_bwd_range(void *vctx, size_t i0, size_t i1) {
+SBERT_BODY void act_bwd_range_body(void *vctx, size_t i0, size_t i1) {
     const act_bwd_ctx *c = vctx;
     if (c->act == SBERT_ACT_GELU) { /* the hot path: vectorizable loops */
         float *dpre = c->dpre;
@@ -106,6 +107,7 @@ static void act_bwd_range(void *vctx, size_t i0, size_t i1) {
         for (size_t i = i0; i < i1; i++) c->dpre[i] += c->dout[i] * act_grad_one(c->act, c->pre[i]);
     }
 }
+SBERT_AVX2_COPIES(static void, act_bwd_range, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
 
 void sbert_act_backward(float *dpre, const float *dout, const float *pre, size_t n, sbert_act act) {
     act_bwd_ctx c = {dpre, dout, pre, act, 0};
@@ -121,7 +123,7 @@ typedef struct {
     size_t T, ld;
 } colsum_ctx;
 
-static void colsum_range(void *vctx, size_t j0, size_t j1) {
+SBERT_BODY void colsum_range_body(void *vctx, size_t j0, size_t j1) {
     const colsum_ctx *c = vctx;
     double acc[COL_BLOCK];
     for (size_t jb = j0; jb < j1; jb += COL_BLOCK) {
@@ -134,6 +136,7 @@ static void colsum_range(void *vctx, size_t j0, size_t j1) {
         for (size_t j = jb; j < je; j++) c->dst[j] += (float)acc[j - jb];
     }
 }
+SBERT_AVX2_COPIES(static void, colsum_range, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
 
 /* db[N] += sum over T rows of x[T, N]. */
 static void colsum_add(float *db, const float *x, size_t T, size_t N) {
@@ -151,7 +154,7 @@ typedef struct {
     size_t T, C;
 } emb_bwd_ctx;
 
-static void emb_bwd_cols(void *vctx, size_t j0, size_t j1) {
+SBERT_BODY void emb_bwd_cols_body(void *vctx, size_t j0, size_t j1) {
     const emb_bwd_ctx *c = vctx;
     for (size_t t = 0; t < c->T; t++) {
         float *row = c->dtable + (size_t)c->ids[t] * c->C;
@@ -159,6 +162,7 @@ static void emb_bwd_cols(void *vctx, size_t j0, size_t j1) {
         for (size_t j = j0; j < j1; j++) row[j] += g[j];
     }
 }
+SBERT_AVX2_COPIES(static void, emb_bwd_cols, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
 
 void sbert_embedding_backward(float *dtable, const int32_t *ids, const float *dout, size_t T,
                               size_t C) {
@@ -193,13 +197,14 @@ typedef struct {
     const float *dout;
 } add_bwd_ctx;
 
-static void add_bwd_range(void *vctx, size_t i0, size_t i1) {
+SBERT_BODY void add_bwd_range_body(void *vctx, size_t i0, size_t i1) {
     const add_bwd_ctx *c = vctx;
     if (c->da)
         for (size_t i = i0; i < i1; i++) c->da[i] += c->dout[i];
     if (c->db)
         for (size_t i = i0; i < i1; i++) c->db[i] += c->dout[i];
 }
+SBERT_AVX2_COPIES(static void, add_bwd_range, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
 
 void sbert_add_backward(float *da, float *db, const float *dout, size_t n) {
     if (!da && !db) return;
@@ -216,7 +221,7 @@ typedef struct {
     size_t C;
 } ln_bwd_ctx;
 
-static void ln_bwd_rows(void *vctx, size_t t0, size_t t1) {
+SBERT_BODY void ln_bwd_rows_body(void *vctx, size_t t0, size_t t1) {
     const ln_bwd_ctx *c = vctx;
     const size_t C = c->C;
     for (size_t t = t0; t < t1; t++) {
@@ -238,6 +243,7 @@ static void ln_bwd_rows(void *vctx, size_t t0, size_t t1) {
         }
     }
 }
+SBERT_AVX2_COPIES(static void, ln_bwd_rows, (void *vctx, size_t t0, size_t t1), (vctx, t0, t1))
 
 typedef struct {
     float *dw, *db;
@@ -245,7 +251,7 @@ typedef struct {
     size_t T, C;
 } ln_param_ctx;
 
-static void ln_param_cols(void *vctx, size_t j0, size_t j1) {
+SBERT_BODY void ln_param_cols_body(void *vctx, size_t j0, size_t j1) {
     const ln_param_ctx *c = vctx;
     double aw[COL_BLOCK], ab[COL_BLOCK];
     for (size_t jb = j0; jb < j1; jb += COL_BLOCK) {
@@ -265,6 +271,7 @@ static void ln_param_cols(void *vctx, size_t j0, size_t j1) {
         }
     }
 }
+SBERT_AVX2_COPIES(static void, ln_param_cols, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
 
 static void ln_backward(float *d1, float *d2, float *dw, float *db, const float *dout,
                         const float *x, const float *w, const float *mean, const float *rstd,

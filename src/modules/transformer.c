@@ -81,6 +81,13 @@ struct sbert_transformer {
      * flags, and the backward's workspace. */
     void *arena_f, *arena_b, *arena_ws;
     size_t arena_f_cap, arena_b_cap, arena_ws_cap;
+    /* The forward's workspace (positions, qkv, attention output, FFN), kept
+     * between calls so that encoding one text after another allocates
+     * nothing. ws_busy: taken by the forward using it; a second forward
+     * running at the same time on another thread gets its own (malloc). */
+    void *fwd_ws;
+    size_t fwd_ws_cap;
+    int fwd_ws_busy;
 
     float *params; /* flat fp32 buffer */
     size_t n_floats;
@@ -640,6 +647,7 @@ void sbert_transformer_free(sbert_transformer *t) {
     free(t->arena_f);
     free(t->arena_b);
     free(t->arena_ws);
+    free(t->fwd_ws);
     free(t->params);
     free(t->table);
     free(t->layers);
@@ -952,8 +960,17 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
      * [T, 3H], att [T, H], ff [T, I] and the expanded relative bias. */
     const size_t rel_w = t->rel_bias ? 2 * maxL - 1 : 0;
     size_t n_f = T * H + (train ? 0 : T * 3 * H + T * H + T * I + NH * rel_w);
-    int32_t *pos = train ? st->pos : malloc(T * sizeof(int32_t));
-    float *ws = malloc(n_f * sizeof(float));
+    /* the floats, then (inference) the positions */
+    size_t ws_bytes = n_f * sizeof(float) + (train ? 0 : T * sizeof(int32_t));
+    float *ws = NULL;
+    int own_ws = 0; /* 1: ws is t->fwd_ws, released at the end */
+    if (!__atomic_exchange_n(&t->fwd_ws_busy, 1, __ATOMIC_ACQUIRE)) {
+        ws = arena_get(&t->fwd_ws, &t->fwd_ws_cap, ws_bytes);
+        own_ws = 1;
+    } else {
+        ws = malloc(ws_bytes);
+    }
+    int32_t *pos = train ? st->pos : ws ? (int32_t *)(ws + n_f) : NULL;
     sbert_status s = SBERT_OK;
     if (!pos || !ws) {
         s = sbert_fail(SBERT_ERR_NOMEM, "transformer forward: out of memory for %zu tokens", T);
@@ -1063,8 +1080,8 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
                                     w->ln2_w, w->ln2_b, T, H, t->eps);
     }
 done:
-    if (!train) free(pos);
-    free(ws);
+    if (own_ws) __atomic_store_n(&t->fwd_ws_busy, 0, __ATOMIC_RELEASE);
+    else free(ws);
     if (train) {
         if (s == SBERT_OK) t->train = st;
         else train_state_free(st);

@@ -1,0 +1,38 @@
+/*
+ * kernels/simd.h -- run-time choice of an AVX2 copy of a hot loop.
+ *
+ * The build targets x86-64-v2 (SSE4.2) so that one binary runs everywhere.
+ * A kernel whose loops vectorize well keeps its body in an always-inline
+ * function and gets two thin copies, one compiled for AVX2 (8 float lanes)
+ * and one plain, picked with sbert_cpu_avx2() (a cached flag test, not an
+ * ifunc, which sanitizer runtimes dislike):
+ *
+ *     SBERT_AVX2_COPIES(static void, act_bwd_range, (void *c, size_t a, size_t b), (c, a, b))
+ *
+ * defines act_bwd_range(c, a, b) calling act_bwd_range_body(c, a, b) in the
+ * right copy. The copies compute the same bits: ISO C mode keeps the
+ * compiler from contracting a * b + c into an FMA, and only loops without a
+ * reduction are vectorized, so lanes never mix.
+ */
+#ifndef SBERT_KERNELS_SIMD_H
+#define SBERT_KERNELS_SIMD_H
+
+/* 1 when the CPU (and OS) support AVX2. */
+int sbert_cpu_avx2(void);
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SBERT_AVX2_COPIES(ret, name, params, args)                                                 \
+    __attribute__((target("avx2"))) ret name##_avx2 params { name##_body args; }                  \
+    ret name##_plain params { name##_body args; }                                                  \
+    ret name params {                                                                              \
+        if (sbert_cpu_avx2()) name##_avx2 args;                                                    \
+        else name##_plain args;                                                                    \
+    }
+#else
+#define SBERT_AVX2_COPIES(ret, name, params, args)                                                 \
+    ret name params { name##_body args; }
+#endif
+
+#define SBERT_BODY static inline __attribute__((always_inline))
+
+#endif
