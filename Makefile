@@ -27,7 +27,7 @@ deps:
 	  echo "installing: $(APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
 	fi
-	@python3 -c "import numpy, safetensors" 2>/dev/null || python3 -m pip install --quiet numpy safetensors
+	@python3 -c "import numpy, safetensors, pyarrow" 2>/dev/null || python3 -m pip install --quiet numpy safetensors pyarrow
 
 models:
 	@./tools/fetch_models.sh
