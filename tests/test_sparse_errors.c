@@ -9,9 +9,10 @@
  *     after an MLM transformer; an MLM transformer not followed by it;
  *   - encode options that do not apply (normalize / truncate_dim on a
  *     SparseEncoder, max_active_dims on a SentenceTransformer);
- *   - recipes: a sparse base loss alone, FlopsLoss alone, a base loss whose
- *     labels the data loader cannot read, a SentenceTransformer loss for a
- *     SparseEncoder, a key of no loss of the run.
+ *   - recipes: a sparse base loss alone, FlopsLoss alone, SparseMSELoss /
+ *     SparseDistillKLDivLoss on data without their label or columns, list
+ *     labels of the wrong width (tests/test_sparse_distill_train.c), a
+ *     SentenceTransformer loss for a SparseEncoder, a key of no loss of the run.
  * (A Router with a missing route: tests/test_sparse_router.c; a sparse
  * evaluator on a dense model: tests/test_sparse_evaluators.c.)
  */
@@ -177,7 +178,12 @@ static void recipes(const char *tmp) {
     a[nb + 1] = "SpladeLoss";
     a[nb + 2] = "base_loss";
     a[nb + 3] = "SparseMSELoss";
-    recipe_expect(tmp, a, nb + 4, SBERT_ERR_UNSUPPORTED, "list-valued labels", "SparseMSELoss as base");
+    /* SparseMSELoss on (anchor, positive) pairs: the base loss's column check */
+    recipe_expect(tmp, a, nb + 4, SBERT_ERR_FORMAT, "SparseMSELoss expects at least 1 text columns",
+                  "SparseMSELoss as base without a label column");
+    a[nb + 3] = "SparseDistillKLDivLoss";
+    recipe_expect(tmp, a, nb + 4, SBERT_ERR_FORMAT, "SparseDistillKLDivLoss expects at least 3 text columns",
+                  "SparseDistillKLDivLoss as base on pairs");
     a[nb + 3] = "MultipleNegativesRankingLoss";
     recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "base_loss of SpladeLoss must be one of",
                   "a dense base loss in SpladeLoss");
@@ -190,7 +196,10 @@ static void recipes(const char *tmp) {
     recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "'triplet_margin' is a parameter of SparseTripletLoss",
                   "a key of another base loss");
     a[nb + 2] = "temperature";
-    recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "'temperature' is a parameter of GISTEmbedLoss",
+    recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "'temperature' is a parameter of SparseDistillKLDivLoss",
+                  "a key of another base loss (SparseDistillKLDivLoss)");
+    a[nb + 2] = "margin";
+    recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "'margin' is a parameter of",
                   "a key of a SentenceTransformer loss only");
     a[nb + 2] = "temperatur";
     recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "unknown key", "a key of no loss");
