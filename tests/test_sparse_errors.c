@@ -9,9 +9,12 @@
  *     after an MLM transformer; an MLM transformer not followed by it;
  *   - encode options that do not apply (normalize / truncate_dim on a
  *     SparseEncoder, max_active_dims on a SentenceTransformer);
- *   - recipes: a sparse base loss alone, FlopsLoss alone, a base loss whose
- *     labels the data loader cannot read, a SentenceTransformer loss for a
- *     SparseEncoder, a key of no loss of the run.
+ *   - recipes: a sparse base loss alone, FlopsLoss alone, SparseMSELoss /
+ *     SparseDistillKLDivLoss on data without their label or columns, list
+ *     labels of the wrong width (the base loss's check, naming the file),
+ *     a SentenceTransformer loss for a SparseEncoder, a key of no loss of
+ *     the run; and SpladeLoss(SparseDistillKLDivLoss) on fitting list labels
+ *     trains (one step).
  * (A Router with a missing route: tests/test_sparse_router.c; a sparse
  * evaluator on a dense model: tests/test_sparse_evaluators.c.)
  */
@@ -177,7 +180,41 @@ static void recipes(const char *tmp) {
     a[nb + 1] = "SpladeLoss";
     a[nb + 2] = "base_loss";
     a[nb + 3] = "SparseMSELoss";
-    recipe_expect(tmp, a, nb + 4, SBERT_ERR_UNSUPPORTED, "list-valued labels", "SparseMSELoss as base");
+    /* SparseMSELoss on (anchor, positive) pairs: the base loss's column check */
+    recipe_expect(tmp, a, nb + 4, SBERT_ERR_FORMAT, "SparseMSELoss expects at least 1 text columns",
+                  "SparseMSELoss as base without a label column");
+    a[nb + 3] = "SparseDistillKLDivLoss";
+    recipe_expect(tmp, a, nb + 4, SBERT_ERR_FORMAT, "SparseDistillKLDivLoss expects at least 3 text columns",
+                  "SparseDistillKLDivLoss as base on pairs");
+    /* teacher scores: 2 a row where 3 candidates need 3, then 3 (trains) */
+    char kl[4200];
+    snprintf(kl, sizeof kl, "%s/kl.jsonl", tmp);
+    for (int pass = 0; pass < 2; pass++) {
+        FILE *f = fopen(kl, "w");
+        for (int i = 0; f && i < 4; i++)
+            fprintf(f, "{\"query\": \"what is a wing %d\", \"pos\": \"a wing lifts\", \"neg1\": \"a cat\", "
+                       "\"neg2\": \"the sea\", \"label\": [%s]}\n", i, pass ? "3.5, 1.0, 0.25" : "3.5, 1.0");
+        if (f) fclose(f);
+        const char *k[32];
+        memcpy(k, a, sizeof a);
+        k[5] = kl;
+        k[nb + 3] = "SparseDistillKLDivLoss";
+        k[nb + 4] = "per_device_train_batch_size";
+        k[nb + 5] = "4";
+        k[nb + 6] = "save_strategy";
+        k[nb + 7] = "no";
+        if (!pass) {
+            recipe_expect(tmp, k, nb + 8, SBERT_ERR_FORMAT, "kl.jsonl: SparseDistillKLDivLoss: DistillKLDivLoss needs a "
+                                                            "label column with one teacher score per candidate",
+                          "SparseDistillKLDivLoss with 2 scores for 3 candidates");
+        } else {
+            sbert_train_summary sum;
+            char log[4200];
+            snprintf(log, sizeof log, "%s/logs", tmp);
+            sbert_status st = sbert_train(NULL, k, nb + 8, log, &sum);
+            CHECK(st == SBERT_OK, "SpladeLoss(SparseDistillKLDivLoss) on list labels: %s", sbert_last_error());
+        }
+    }
     a[nb + 3] = "MultipleNegativesRankingLoss";
     recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "base_loss of SpladeLoss must be one of",
                   "a dense base loss in SpladeLoss");
@@ -190,7 +227,10 @@ static void recipes(const char *tmp) {
     recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "'triplet_margin' is a parameter of SparseTripletLoss",
                   "a key of another base loss");
     a[nb + 2] = "temperature";
-    recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "'temperature' is a parameter of GISTEmbedLoss",
+    recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "'temperature' is a parameter of SparseDistillKLDivLoss",
+                  "a key of another base loss (SparseDistillKLDivLoss)");
+    a[nb + 2] = "margin";
+    recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "'margin' is a parameter of",
                   "a key of a SentenceTransformer loss only");
     a[nb + 2] = "temperatur";
     recipe_expect(tmp, a, nb + 4, SBERT_ERR_INVALID_ARG, "unknown key", "a key of no loss");

@@ -5,13 +5,19 @@
  * threshold), SpladeLoss around SparseMultipleNegativesRankingLoss (with
  * thresholds, document-only), SparseMNRL (cos_sim, scale 20),
  * SparseMarginMSELoss (dot, cosine, 2 negatives as margins and as scores),
- * SparseMSELoss, SparseDistillKLDivLoss (temperatures), SparseTripletLoss,
+ * SparseMSELoss, SparseDistillKLDivLoss (temperatures) -- the table rows,
+ * which are MSELoss / DistillKLDivLoss of losses/distillation.c --,
+ * SparseTripletLoss,
  * SparseCoSENTLoss, SparseCosineSimilarityLoss, SparseAnglELoss (even and odd
  * width): the loss within 1e-6 relative and every gradient within 1e-6 of its
  * largest entry (fp32 results of float64 references). The table's SpladeLoss
  * row (base_loss + weights) gives the same as the direct call, the regularizer
  * ramp is SpladeRegularizerWeightSchedulerCallback's, and the sparse base losses
- * alone are refused in recipes.
+ * alone are refused in recipes. tests/data/sparse/distill_losses.json
+ * (tools/gen_sparse_eval_refs.py): SpladeLoss around SparseMSELoss (teacher
+ * [B, D] broadcast, [B, 2, D] per column, one column with the document
+ * regularizer only) and SparseDistillKLDivLoss (dot with the default
+ * temperature 2; cosine with three temperatures), same tolerances.
  */
 #include <math.h>
 
@@ -112,13 +118,24 @@ static void run_case(const cJSON *c) {
         sbert_pair_sim sim = strstr(name, "-cos") ? SBERT_PAIR_COS : SBERT_PAIR_DOT;
         size_t lw = nl / B;
         st = sbert_sparse_loss_margin_mse(cc, nc, B, D, lab, lw, sim, grads, &loss);
-    } else if (!strcmp(name, "mse")) {
-        st = sbert_loss_sparse_mse(cc, nc, B, D, lab, grads, &loss);
-    } else if (!strncmp(name, "distill-kl", 10)) {
-        const cJSON *t = cJSON_GetObjectItem(c, "temperature"), *ts = cJSON_GetObjectItem(c, "student_temperature"),
-                    *tt = cJSON_GetObjectItem(c, "teacher_temperature");
-        st = sbert_sparse_loss_distill_kl(cc, nc, B, D, lab, SBERT_PAIR_DOT, t ? t->valuedouble : 2.0, ts ? ts->valuedouble : 0,
-                                   tt ? tt->valuedouble : 0, grads, &loss);
+    } else if (!strcmp(name, "mse") || !strncmp(name, "distill-kl", 10)) {
+        /* SparseMSELoss / SparseDistillKLDivLoss: the table rows (MSELoss /
+         * DistillKLDivLoss of losses/distillation.c), list labels of nl / B values a row */
+        const sbert_loss_def *d = sbert_loss_find(!strcmp(name, "mse") ? "SparseMSELoss" : "SparseDistillKLDivLoss");
+        char t[32], ts[32], tt[32];
+        const cJSON *x;
+        snprintf(t, sizeof t, "%.17g", (x = cJSON_GetObjectItem(c, "temperature")) ? x->valuedouble : 2.0);
+        snprintf(ts, sizeof ts, "%s", "None");
+        snprintf(tt, sizeof tt, "%s", "None");
+        if ((x = cJSON_GetObjectItem(c, "student_temperature"))) snprintf(ts, sizeof ts, "%.17g", x->valuedouble);
+        if ((x = cJSON_GetObjectItem(c, "teacher_temperature"))) snprintf(tt, sizeof tt, "%.17g", x->valuedouble);
+        const char *kv[] = {"temperature", t, "student_temperature", ts, "teacher_temperature", tt};
+        sbert_loss_values v;
+        CHECK_OK(table_values(d, kv, 6, &v));
+        CHECK(d->wrapped_only && d->check, "%s: a wrapped-only base loss with a label check", d->name);
+        sbert_loss_batch b = {.cols = cc, .grads = grads, .n_cols = nc, .B = B, .dim = D, .labels = lab,
+                              .label_width = nl / B, .v = &v};
+        st = d->compute(&b, &loss);
     } else {
         /* the table rows with their defaults */
         static const struct {
@@ -148,6 +165,79 @@ static void run_case(const cJSON *c) {
     free(lab);
 }
 
+/* tests/data/sparse/distill_losses.json (tools/gen_sparse_eval_refs.py part
+ * losses): SpladeLoss(SparseMSELoss) and SpladeLoss(SparseDistillKLDivLoss)
+ * through the loss table -- SpladeLoss's row with base_loss, the base row
+ * as `inner` -- with list labels of label_width values a row. */
+static void run_splade_distill_case(const cJSON *c) {
+    const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+    const char *base_name = cJSON_GetObjectItem(c, "base")->valuestring;
+    size_t B = (size_t)cJSON_GetObjectItem(c, "B")->valueint, D = (size_t)cJSON_GetObjectItem(c, "dim")->valueint;
+    const cJSON *cj = cJSON_GetObjectItem(c, "cols");
+    size_t nc = (size_t)cJSON_GetArraySize(cj), nl = 0;
+    float *cols[8], *grads[8];
+    for (size_t k = 0; k < nc; k++) {
+        cols[k] = floats(cJSON_GetArrayItem(cj, (int)k), NULL);
+        grads[k] = calloc(B * D, sizeof(float));
+    }
+    float *lab = floats(cJSON_GetObjectItem(c, "labels"), &nl);
+    const sbert_loss_def *sp = sbert_loss_find("SpladeLoss"), *base = sbert_loss_find(base_name);
+    CHECK(base && base->compute && base->wrapped_only, "%s: a wrapped base loss row", base_name);
+    char wd[32], wq[32], t[32] = "2.0", ts[32] = "None", tt[32] = "None";
+    const cJSON *x;
+    snprintf(wd, sizeof wd, "%.17g", cJSON_GetObjectItem(c, "w_d")->valuedouble);
+    snprintf(wq, sizeof wq, "%.17g", cJSON_GetObjectItem(c, "w_q")->valuedouble);
+    if ((x = cJSON_GetObjectItem(c, "temperature"))) snprintf(t, sizeof t, "%.17g", x->valuedouble);
+    if ((x = cJSON_GetObjectItem(c, "student_temperature"))) snprintf(ts, sizeof ts, "%.17g", x->valuedouble);
+    if ((x = cJSON_GetObjectItem(c, "teacher_temperature"))) snprintf(tt, sizeof tt, "%.17g", x->valuedouble);
+    const cJSON *sim = cJSON_GetObjectItem(c, "similarity_fct");
+    const char *kv[] = {"base_loss", base_name, "document_regularizer_weight", wd, "query_regularizer_weight", wq,
+                        "use_document_regularizer_only", cJSON_IsTrue(cJSON_GetObjectItem(c, "doc_only")) ? "true" : "false"};
+    const char *bkv[] = {"temperature", t, "student_temperature", ts, "teacher_temperature", tt, "similarity_fct",
+                         sim ? sim->valuestring : "pairwise_dot_score"};
+    sbert_loss_values v, bv;
+    CHECK_OK(table_values(sp, kv, 8, &v));
+    CHECK_OK(table_values(base, bkv, 8, &bv));
+    CHECK(!strcmp(v.str[0], base_name), "base_loss parsed");
+    double loss = NAN;
+    size_t lw = (size_t)cJSON_GetObjectItem(c, "label_width")->valueint;
+    CHECK(lw * B == nl, "%s: %zu labels for %zu rows of %zu", name, nl, B, lw);
+    /* the column check the trainer runs: the label width fits */
+    CHECK(base->check(&bv, nc, 1, lw, D) == NULL, "%s: check refuses the reference's labels: %s", name,
+          base->check(&bv, nc, 1, lw, D));
+    sbert_loss_batch b = {.cols = (const float *const *)cols, .grads = grads, .n_cols = nc, .B = B, .dim = D,
+                          .labels = lab, .label_width = lw, .v = &v, .inner = base, .inner_v = &bv};
+    sbert_status st = sp->compute(&b, &loss);
+    CHECK(st == SBERT_OK, "%s: %s", name, sbert_last_error());
+    if (st == SBERT_OK) check_case(c, name, loss, grads, nc, B, D);
+    const cJSON *raw = cJSON_GetObjectItem(c, "python_splade_forward_base_loss");
+    if (raw && cJSON_IsNumber(raw))
+        printf("%s: Python 6.2.0's SpladeLoss.forward pairs columns with label rows (base loss %.9g); sbert reads the "
+               "label as EmbedDistillLoss.forward does (base loss %.9g)\n",
+               name, raw->valuedouble, cJSON_GetObjectItem(cJSON_GetObjectItem(c, "parts"), "base_loss")->valuedouble);
+    for (size_t k = 0; k < nc; k++) {
+        free(cols[k]);
+        free(grads[k]);
+    }
+    free(lab);
+}
+
+/* The label checks of the two base losses: a width that fits no rule is refused. */
+static void test_label_checks(void) {
+    const sbert_loss_def *m = sbert_loss_find("SparseMSELoss"), *k = sbert_loss_find("SparseDistillKLDivLoss");
+    sbert_loss_values v;
+    memset(&v, 0, sizeof v);
+    CHECK(m->check(&v, 2, 1, 30522, 30522) == NULL && m->check(&v, 2, 1, 2 * 30522, 30522) == NULL,
+          "SparseMSELoss takes [vocab] or one [vocab] per column");
+    CHECK(m->check(&v, 2, 1, 768, 30522) != NULL, "SparseMSELoss refuses a teacher of another width");
+    CHECK(m->check(&v, 2, 0, 0, 30522) != NULL, "SparseMSELoss needs a label");
+    CHECK(k->check(&v, 4, 1, 3, 0) == NULL, "SparseDistillKLDivLoss: one score per candidate");
+    CHECK(k->check(&v, 4, 1, 2, 0) != NULL && k->check(&v, 2, 1, 1, 0) != NULL,
+          "SparseDistillKLDivLoss refuses a wrong score count and a single candidate");
+    CHECK(!strcmp(k->params[1].key, "temperature") && !strcmp(k->params[1].def, "2.0"),
+          "SparseDistillKLDivLoss's temperature defaults to 2 (DistillKLDivLoss's to 1)");
+}
+
 static void test_ramp(void) {
     /* SpladeRegularizerWeightSchedulerCallback: warmup = int(total / 3) (>= 1), quadratic */
     CHECK(sbert_splade_weight(1.0, 0, 20, 1.0 / 3, 1) == 0.0, "ramp at step 0");
@@ -164,6 +254,12 @@ int main(void) {
     if (ref)
         for (const cJSON *c = cJSON_GetObjectItem(ref, "cases")->child; c; c = c->next) run_case(c);
     cJSON_Delete(ref);
+    ref = st_load_json(test_path("tests/data/sparse/distill_losses.json"));
+    if (ref)
+        for (const cJSON *c = cJSON_GetObjectItem(ref, "cases")->child; c; c = c->next) run_splade_distill_case(c);
+    CHECK(ref != NULL, "tests/data/sparse/distill_losses.json");
+    cJSON_Delete(ref);
+    test_label_checks();
     test_ramp();
     /* the table: sparse base losses are wrapped-only; FlopsLoss alone errors as Python does */
     const sbert_loss_def *d = sbert_loss_find("SparseMultipleNegativesRankingLoss");

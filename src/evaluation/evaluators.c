@@ -65,14 +65,32 @@ static const sbert_evaluator_def EVALUATORS[] = {
     {"SparseEmbeddingSimilarityEvaluator", SE,
      "(sentence1, sentence2, score) rows in .jsonl/.csv/.tsv, scores in [0, 1]", sbert_sparse_pairs_eval_load,
      sbert_sparse_rows_eval_free, sbert_sparse_similarity_eval_run, sbert_sparse_pairs_eval_summary},
-    {"SparseRerankingEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
+#define ROW(prefix) NULL, prefix##_free, prefix##_run, prefix##_summary, prefix##_load
+    {"SparseRerankingEvaluator", SE,
+     "JSONL {\"query\": text, \"positive\": [texts], \"negative\": [texts]}; options at_k, max_active_dims",
+     ROW(sbert_sparse_reranking_eval)},
+#undef ROW
     {"SparseTripletEvaluator", SE, "(anchor, positive, negative) rows in .jsonl/.csv/.tsv",
      sbert_sparse_triplets_eval_load, sbert_sparse_rows_eval_free, sbert_sparse_triplet_eval_run,
      sbert_sparse_triplets_eval_summary},
-    {"SparseBinaryClassificationEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
-    {"SparseMSEEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
-    {"SparseNanoBEIREvaluator", SE, NULL, NULL, NULL, NULL, NULL},
-    {"ReciprocalRankFusionEvaluator", SE, NULL, NULL, NULL, NULL, NULL},
+#define ROW(prefix) NULL, prefix##_free, prefix##_run, prefix##_summary, prefix##_load
+    {"SparseBinaryClassificationEvaluator", SE,
+     "(sentence1, sentence2, label 0/1) rows; options similarity_fn_names=[cosine, dot, euclidean, manhattan], "
+     "max_active_dims",
+     ROW(sbert_sparse_binary_eval)},
+    {"SparseMSEEvaluator", SE,
+     "(source, target) rows with option teacher_model=<SparseEncoder dir>, or (text, label = teacher vector list) "
+     "rows; option max_active_dims",
+     ROW(sbert_sparse_mse_eval)},
+    {"SparseNanoBEIREvaluator", SE,
+     "a directory of SparseInformationRetrievalEvaluator .json collections (or files joined with '+'); mean over "
+     "them; option max_active_dims",
+     ROW(sbert_sparse_nano_beir_eval)},
+    {"ReciprocalRankFusionEvaluator", SE,
+     "a JSON file {\"dense_samples\": [{query_id, query, positive, documents}], \"sparse_samples\": [...]} of "
+     "first-stage rankings; options at_k, rrf_k",
+     ROW(sbert_rrf_eval)},
+#undef ROW
 };
 #define N_EVALUATORS (sizeof EVALUATORS / sizeof EVALUATORS[0])
 

@@ -33,6 +33,11 @@ void sbert_mse_eval_free(void *p) {
 }
 
 sbert_status sbert_mse_eval_load(const char *path, size_t max_samples, sbert_eval_opts *opts, void **out) {
+    return sbert_mse_eval_load_k(path, max_samples, opts, 0, out);
+}
+
+sbert_status sbert_mse_eval_load_k(const char *path, size_t max_samples, sbert_eval_opts *opts,
+                                   size_t max_active_dims, void **out) {
     *out = NULL;
     mse_data *d = calloc(1, sizeof *d);
     if (!d) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
@@ -53,7 +58,7 @@ sbert_status sbert_mse_eval_load(const char *path, size_t max_samples, sbert_eva
         if (ni != 2 || lc >= 0)
             st = sbert_fail(SBERT_ERR_FORMAT, "%s: MSEEvaluator with teacher_model needs (source, target) rows", path);
         sbert_model *tm = NULL;
-        if (st == SBERT_OK) st = sbert_model_load(teacher, NULL, &tm);
+        if (st == SBERT_OK) st = sbert_model_load_auto(teacher, NULL, &tm); /* any kind: a SparseEncoder teacher too */
         if (st == SBERT_OK) {
             d->tdim = sbert_model_dim(tm);
             if (td && td < d->tdim) d->tdim = td;
@@ -65,7 +70,8 @@ sbert_status sbert_mse_eval_load(const char *path, size_t max_samples, sbert_eva
                 d->trg[i] = d->ds->cols[sbert_dataset_input_column(d->ds, 1)].text[i];
             }
             sbert_encode_options o = sbert_encode_options_default();
-            o.truncate_dim = d->tdim;
+            if (td) o.truncate_dim = d->tdim; /* (a SparseEncoder teacher refuses truncate_dim) */
+            o.max_active_dims = max_active_dims;
             if (st == SBERT_OK) st = sbert_model_encode(tm, src, d->n, &o, d->teacher);
             free(src);
         }
@@ -106,12 +112,15 @@ sbert_status sbert_mse_eval_run(const void *p, const sbert_eval_encoder *enc, co
     if (!e) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
     sbert_status st = enc->fn(enc->ctx, d->trg, d->n, e);
     if (st == SBERT_OK) {
+        /* float32 as Python: (a - b) ** 2 elementwise, the mean rounded to
+         * float32, then * 100 in float32 */
         double s = 0;
         for (size_t i = 0; i < d->n * d->tdim; i++) {
-            double r = (double)d->teacher[i] - e[i];
-            s += r * r;
+            float r = d->teacher[i] - e[i];
+            s += (double)(r * r);
         }
-        sbert_eval_put(out, name, "negative_mse", -(s / (double)(d->n * d->tdim)) * 100.0);
+        float mse = (float)(s / (double)(d->n * d->tdim));
+        sbert_eval_put(out, name, "negative_mse", -(double)(mse * 100.0f));
         sbert_eval_set_primary(out, name, "negative_mse");
     }
     free(e);

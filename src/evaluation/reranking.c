@@ -67,6 +67,16 @@ static double ndcg_one(const double *rel, const sidx *sorted, size_t n, size_t k
     return cum > 0 ? dcg / cum : 0.0;
 }
 
+double sbert_ndcg_of_scores(const double *rel, const double *scores, size_t n, size_t k) {
+    sidx *s = malloc((n ? n : 1) * sizeof *s);
+    if (!s) return NAN;
+    for (size_t j = 0; j < n; j++) s[j] = (sidx){(float)scores[j], j};
+    qsort(s, n, sizeof *s, cmp_sidx);
+    double v = ndcg_one(rel, s, n, k);
+    free(s);
+    return v;
+}
+
 sbert_status sbert_reranking_metrics(const float *q, size_t nq, const float *docs, const size_t *doc_off,
                                      const size_t *n_pos, size_t dim, size_t at_k, double out[3]) {
     double map = 0, mrr = 0, ndcg = 0;

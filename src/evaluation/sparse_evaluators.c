@@ -33,13 +33,15 @@
 #include "data/dataset.h"
 #include "evaluation/evaluators.h"
 #include "evaluation/metrics.h"
+#include "evaluation/st_evaluators.h"
+#include "models/encode_options.h"
 
 #define CHUNK 256
 
 /* ------------------------------------------------------------ encoding */
 
 static sbert_status encode_rows(const sbert_eval_encoder *enc, void *ctx, const char *const *texts, size_t n,
-                                sbert_sparse_rows *out) {
+                                size_t max_active_dims, sbert_sparse_rows *out) {
     memset(out, 0, sizeof *out);
     const size_t dim = enc->dim;
     float *buf = malloc((n < CHUNK ? (n ? n : 1) : CHUNK) * dim * sizeof *buf);
@@ -51,6 +53,8 @@ static sbert_status encode_rows(const sbert_eval_encoder *enc, void *ctx, const 
         size_t k = n - s < CHUNK ? n - s : CHUNK;
         st = enc->fn(ctx ? ctx : enc->ctx, texts + s, k, buf);
         if (st != SBERT_OK) break;
+        if (max_active_dims)
+            for (size_t i = 0; i < k; i++) sbert_select_max_active_dims(buf + i * dim, dim, max_active_dims);
         size_t add = 0;
         for (size_t i = 0; i < k * dim; i++) add += buf[i] != 0.0f;
         if (out->nnz + add > cap) {
@@ -125,8 +129,13 @@ static const char *score_fn(const sbert_eval_encoder *enc) {
 
 sbert_status sbert_sparse_ir_eval_run(const void *p, const sbert_eval_encoder *enc, const char *name,
                                       sbert_eval_result *out) {
-    const sbert_ir_data *d = p;
     memset(out, 0, sizeof *out);
+    return sbert_sparse_ir_eval_with(enc, p, name, 0, NULL, NULL, out);
+}
+
+sbert_status sbert_sparse_ir_eval_with(const sbert_eval_encoder *enc, const sbert_ir_data *d, const char *name,
+                                       size_t max_active_dims, double *qcount, double *ccount,
+                                       sbert_eval_result *out) {
     const char *fn = score_fn(enc);
     if (strcmp(fn, "dot") && strcmp(fn, "cosine"))
         return sbert_fail(SBERT_ERR_UNSUPPORTED,
@@ -136,8 +145,8 @@ sbert_status sbert_sparse_ir_eval_run(const void *p, const sbert_eval_encoder *e
     int cosine = !strcmp(fn, "cosine");
     sbert_sparse_rows q, c;
     memset(&c, 0, sizeof c);
-    SBERT_TRY(encode_rows(enc, enc->query_ctx, d->qtexts, d->nq, &q));
-    sbert_status st = encode_rows(enc, enc->document_ctx, d->ctexts, d->nc, &c);
+    SBERT_TRY(encode_rows(enc, enc->query_ctx, d->qtexts, d->nq, max_active_dims, &q));
+    sbert_status st = encode_rows(enc, enc->document_ctx, d->ctexts, d->nc, max_active_dims, &c);
     const size_t nq = d->nq, nc = d->nc, dim = enc->dim;
     size_t chunk = ((size_t)16 << 20) / (nc ? nc : 1);
     if (chunk < 1) chunk = 1;
@@ -201,6 +210,10 @@ sbert_status sbert_sparse_ir_eval_run(const void *p, const sbert_eval_encoder *e
         if (st == SBERT_OK) {
             for (size_t k = 0; k < q.nnz; k++) cq[q.indices[k]]++;
             for (size_t k = 0; k < c.nnz; k++) cc[c.indices[k]]++;
+            for (size_t v = 0; v < dim; v++) {
+                if (qcount) qcount[v] += cq[v];
+                if (ccount) ccount[v] += cc[v];
+            }
             for (size_t v = 0; v < dim; v++)
                 if (cq[v] && cc[v]) flops += (double)((float)cq[v] / (float)nq) * (double)((float)cc[v] / (float)nc);
         }
@@ -295,8 +308,8 @@ sbert_status sbert_sparse_similarity_eval_run(const void *p, const sbert_eval_en
     const char *fn = score_fn(enc);
     sbert_sparse_rows a, b;
     memset(&b, 0, sizeof b);
-    sbert_status st = encode_rows(enc, enc->ctx, s1, n, &a);
-    if (st == SBERT_OK) st = encode_rows(enc, enc->ctx, s2, n, &b);
+    sbert_status st = encode_rows(enc, enc->ctx, s1, n, 0, &a);
+    if (st == SBERT_OK) st = encode_rows(enc, enc->ctx, s2, n, 0, &b);
     double *sc = st == SBERT_OK ? malloc(n * sizeof *sc) : NULL;
     if (st == SBERT_OK && !sc) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
     if (st == SBERT_OK) {
@@ -331,9 +344,9 @@ sbert_status sbert_sparse_triplet_eval_run(const void *p, const sbert_eval_encod
     const char *fn = score_fn(enc);
     sbert_sparse_rows r[3];
     memset(r, 0, sizeof r);
-    sbert_status st = encode_rows(enc, enc->query_ctx, ta, n, &r[0]);
-    if (st == SBERT_OK) st = encode_rows(enc, enc->document_ctx, tp, n, &r[1]);
-    if (st == SBERT_OK) st = encode_rows(enc, enc->document_ctx, tn, n, &r[2]);
+    sbert_status st = encode_rows(enc, enc->query_ctx, ta, n, 0, &r[0]);
+    if (st == SBERT_OK) st = encode_rows(enc, enc->document_ctx, tp, n, 0, &r[1]);
+    if (st == SBERT_OK) st = encode_rows(enc, enc->document_ctx, tn, n, 0, &r[2]);
     if (st == SBERT_OK) {
         size_t good = 0;
         for (size_t i = 0; i < n; i++) {
@@ -355,6 +368,221 @@ sbert_status sbert_sparse_triplet_eval_run(const void *p, const sbert_eval_encod
         }
     }
     for (int k = 0; k < 3; k++) sbert_sparse_rows_free(&r[k]);
+    return st;
+}
+
+/* ------------------------------------------------ wrapped dense evaluators
+ *
+ * SparseRerankingEvaluator, SparseBinaryClassificationEvaluator and
+ * SparseMSEEvaluator subclass the dense evaluators in Python and only change
+ * how texts are embedded (max_active_dims, sparsity statistics). Here too:
+ * the dense evaluator runs (reranking.c, binary_classification.c,
+ * mse_evaluator.c) through an encoder that cuts each vector to its
+ * max_active_dims largest values and counts the non-zeros per role (plain,
+ * query, document), then the statistics are appended as Python appends them:
+ *   Reranking: query_active_dims, query_sparsity_ratio, corpus_active_dims,
+ *     corpus_sparsity_ratio (queries via encode_query, documents via
+ *     encode_document, one encode call each);
+ *   BinaryClassification: active_dims, sparsity_ratio over the distinct
+ *     sentences of both columns (Python embeds the set of them once);
+ *   MSE: active_dims, sparsity_ratio of the student's target vectors (the
+ *     teacher, a SparseEncoder in Python, is cut to max_active_dims too). */
+
+typedef struct {
+    const sbert_eval_encoder *inner;
+    size_t k;                 /* max_active_dims, 0: none */
+    size_t rows[3], nnz[3];   /* per role: 0 plain, 1 query, 2 document */
+    int distinct;             /* record (text, nnz) of every row */
+    const char **texts;
+    size_t *row_nnz, n, cap;
+} wrap_state;
+
+typedef struct {
+    wrap_state *w;
+    void *ctx;
+    int role;
+} wrap_ctx;
+
+static sbert_status wrap_encode(void *p, const char *const *texts, size_t n, float *out) {
+    wrap_ctx *c = p;
+    wrap_state *w = c->w;
+    const size_t D = w->inner->dim;
+    SBERT_TRY(w->inner->fn(c->ctx, texts, n, out));
+    if (w->distinct && w->n + n > w->cap) {
+        size_t nc = w->cap ? w->cap : 256;
+        while (nc < w->n + n) nc *= 2;
+        const char **nt = realloc(w->texts, nc * sizeof *nt);
+        if (nt) w->texts = nt;
+        size_t *nz = nt ? realloc(w->row_nnz, nc * sizeof *nz) : NULL;
+        if (nz) w->row_nnz = nz;
+        if (!nt || !nz) return sbert_fail(SBERT_ERR_NOMEM, "out of memory (sparse evaluation)");
+        w->cap = nc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float *row = out + i * D;
+        if (w->k) sbert_select_max_active_dims(row, D, w->k);
+        size_t z = 0;
+        for (size_t v = 0; v < D; v++) z += row[v] != 0.0f;
+        w->nnz[c->role] += z;
+        if (w->distinct) {
+            w->texts[w->n] = texts[i];
+            w->row_nnz[w->n++] = z;
+        }
+    }
+    w->rows[c->role] += n;
+    return SBERT_OK;
+}
+
+/* te: enc with every encode call going through w (ctx: three contexts). */
+static void wrap_setup(const sbert_eval_encoder *enc, size_t k, int distinct, wrap_state *w, wrap_ctx ctx[3],
+                       sbert_eval_encoder *te) {
+    memset(w, 0, sizeof *w);
+    w->inner = enc;
+    w->k = k;
+    w->distinct = distinct;
+    void *ctxs[3] = {enc->ctx, enc->query_ctx ? enc->query_ctx : enc->ctx,
+                     enc->document_ctx ? enc->document_ctx : enc->ctx};
+    for (int r = 0; r < 3; r++) ctx[r] = (wrap_ctx){w, ctxs[r], r};
+    *te = *enc;
+    te->fn = wrap_encode;
+    te->ctx = &ctx[0];
+    te->query_ctx = &ctx[1];
+    te->document_ctx = &ctx[2];
+}
+
+static void wrap_free(wrap_state *w) {
+    free(w->texts);
+    free(w->row_nnz);
+}
+
+/* {prefix}active_dims and {prefix}sparsity_ratio of nnz non-zeros over rows rows. */
+static void put_sparsity(sbert_eval_result *out, const char *name, const char *prefix, size_t nnz, size_t rows,
+                         size_t dim) {
+    sbert_sparse_rows r;
+    memset(&r, 0, sizeof r);
+    r.n_rows = rows;
+    r.nnz = nnz;
+    r.dim = dim;
+    double act, ratio;
+    sparsity(&r, &act, &ratio);
+    char key[64];
+    snprintf(key, sizeof key, "%sactive_dims", prefix);
+    sbert_eval_put(out, name, key, act);
+    snprintf(key, sizeof key, "%ssparsity_ratio", prefix);
+    sbert_eval_put(out, name, key, ratio);
+}
+
+/* The data of a wrapped evaluator: the dense evaluator's and max_active_dims. */
+typedef struct {
+    void *inner;
+    size_t k;
+} wrapped_data;
+
+static sbert_status wrapped_load(const char *path, size_t max_samples, sbert_eval_opts *opts, int mse,
+                                 sbert_status (*load)(const char *, size_t, sbert_eval_opts *, void **), void **out) {
+    *out = NULL;
+    wrapped_data *d = calloc(1, sizeof *d);
+    if (!d) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    sbert_status st = sbert_eval_opt_size(opts, "max_active_dims", 0, 1, 1u << 24, &d->k);
+    if (st == SBERT_OK && sbert_eval_opt(opts, "truncate_dim"))
+        st = sbert_fail(SBERT_ERR_INVALID_ARG, "truncate_dim does not apply to a SparseEncoder evaluator (use "
+                                               "max_active_dims)");
+    if (st == SBERT_OK)
+        st = mse ? sbert_mse_eval_load_k(path, max_samples, opts, d->k, &d->inner) : load(path, max_samples, opts, &d->inner);
+    if (st != SBERT_OK) {
+        free(d);
+        return st;
+    }
+    *out = d;
+    return SBERT_OK;
+}
+
+sbert_status sbert_sparse_reranking_eval_load(const char *path, size_t max_samples, sbert_eval_opts *opts, void **out) {
+    return wrapped_load(path, max_samples, opts, 0, sbert_reranking_eval_load, out);
+}
+sbert_status sbert_sparse_binary_eval_load(const char *path, size_t max_samples, sbert_eval_opts *opts, void **out) {
+    return wrapped_load(path, max_samples, opts, 0, sbert_binary_eval_load, out);
+}
+sbert_status sbert_sparse_mse_eval_load(const char *path, size_t max_samples, sbert_eval_opts *opts, void **out) {
+    return wrapped_load(path, max_samples, opts, 1, NULL, out);
+}
+
+#define WRAPPED_FREE_SUMMARY(prefix, dense)                                                                        \
+    void prefix##_free(void *p) {                                                                                  \
+        wrapped_data *d = p;                                                                                       \
+        if (!d) return;                                                                                            \
+        dense##_free(d->inner);                                                                                    \
+        free(d);                                                                                                   \
+    }                                                                                                              \
+    size_t prefix##_summary(const void *p, char *buf, size_t cap) {                                                \
+        return dense##_summary(((const wrapped_data *)p)->inner, buf, cap);                                        \
+    }
+WRAPPED_FREE_SUMMARY(sbert_sparse_reranking_eval, sbert_reranking_eval)
+WRAPPED_FREE_SUMMARY(sbert_sparse_binary_eval, sbert_binary_eval)
+WRAPPED_FREE_SUMMARY(sbert_sparse_mse_eval, sbert_mse_eval)
+
+sbert_status sbert_sparse_reranking_eval_run(const void *p, const sbert_eval_encoder *enc, const char *name,
+                                             sbert_eval_result *out) {
+    const wrapped_data *d = p;
+    wrap_state w;
+    wrap_ctx ctx[3];
+    sbert_eval_encoder te;
+    wrap_setup(enc, d->k, 0, &w, ctx, &te);
+    sbert_status st = sbert_reranking_eval_run(d->inner, &te, name, out);
+    if (st == SBERT_OK) {
+        put_sparsity(out, name, "query_", w.nnz[1], w.rows[1], enc->dim);
+        put_sparsity(out, name, "corpus_", w.nnz[2], w.rows[2], enc->dim);
+    }
+    wrap_free(&w);
+    return st;
+}
+
+typedef struct {
+    const char *text;
+    size_t nnz;
+} text_nnz;
+
+static int cmp_text_nnz(const void *a, const void *b) {
+    return strcmp(((const text_nnz *)a)->text, ((const text_nnz *)b)->text);
+}
+
+sbert_status sbert_sparse_binary_eval_run(const void *p, const sbert_eval_encoder *enc, const char *name,
+                                          sbert_eval_result *out) {
+    const wrapped_data *d = p;
+    wrap_state w;
+    wrap_ctx ctx[3];
+    sbert_eval_encoder te;
+    wrap_setup(enc, d->k, 1, &w, ctx, &te);
+    sbert_status st = sbert_binary_eval_run(d->inner, &te, name, out);
+    text_nnz *idx = st == SBERT_OK ? malloc((w.n ? w.n : 1) * sizeof *idx) : NULL;
+    if (st == SBERT_OK && !idx) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    if (st == SBERT_OK) {
+        /* the distinct sentences (Python: list({*sentences1, *sentences2})) */
+        for (size_t i = 0; i < w.n; i++) idx[i] = (text_nnz){w.texts[i], w.row_nnz[i]};
+        qsort(idx, w.n, sizeof *idx, cmp_text_nnz);
+        size_t rows = 0, nnz = 0;
+        for (size_t i = 0; i < w.n; i++)
+            if (i == 0 || strcmp(idx[i].text, idx[i - 1].text)) {
+                rows++;
+                nnz += idx[i].nnz;
+            }
+        put_sparsity(out, name, "", nnz, rows, enc->dim);
+    }
+    free(idx);
+    wrap_free(&w);
+    return st;
+}
+
+sbert_status sbert_sparse_mse_eval_run(const void *p, const sbert_eval_encoder *enc, const char *name,
+                                       sbert_eval_result *out) {
+    const wrapped_data *d = p;
+    wrap_state w;
+    wrap_ctx ctx[3];
+    sbert_eval_encoder te;
+    wrap_setup(enc, d->k, 0, &w, ctx, &te);
+    sbert_status st = sbert_mse_eval_run(d->inner, &te, name, out);
+    if (st == SBERT_OK) put_sparsity(out, name, "", w.nnz[0], w.rows[0], enc->dim);
+    wrap_free(&w);
     return st;
 }
 

@@ -43,6 +43,10 @@ sbert_status sbert_binary_classification_metrics(const float *e1, const float *e
 sbert_status sbert_reranking_metrics(const float *q, size_t nq, const float *docs, const size_t *doc_off,
                                      const size_t *n_pos, size_t dim, size_t at_k, double out[3]);
 
+/* sklearn ndcg_score([rel], [scores], k) for one query (ties averaged;
+ * scores compared as float32, as RerankingEvaluator's are). NAN: no memory. */
+double sbert_ndcg_of_scores(const double *rel, const double *scores, size_t n, size_t k);
+
 /* TranslationEvaluator: out = {src2trg_accuracy, trg2src_accuracy,
  * mean_accuracy}; a match counts when the texts are equal. */
 sbert_status sbert_translation_metrics(const float *src, const float *trg, const char *const *src_text,
@@ -74,5 +78,25 @@ SBERT_EVAL_DECL(sbert_paraphrase_eval)
 SBERT_EVAL_DECL(sbert_translation_eval)
 SBERT_EVAL_DECL(sbert_label_accuracy_eval)
 SBERT_EVAL_DECL(sbert_nano_beir_eval)
+/* SparseEncoder evaluators that wrap the ones above (sparse_evaluators.c,
+ * nano_beir.c, rrf.c). */
+SBERT_EVAL_DECL(sbert_sparse_reranking_eval)
+SBERT_EVAL_DECL(sbert_sparse_binary_eval)
+SBERT_EVAL_DECL(sbert_sparse_mse_eval)
+SBERT_EVAL_DECL(sbert_sparse_nano_beir_eval)
+SBERT_EVAL_DECL(sbert_rrf_eval)
+
+/* MSEEvaluator's loader with the teacher model's vectors cut to their
+ * max_active_dims largest values (0: none; SparseMSEEvaluator). */
+sbert_status sbert_mse_eval_load_k(const char *path, size_t max_samples, sbert_eval_opts *opts,
+                                   size_t max_active_dims, void **data);
+
+/* SparseInformationRetrievalEvaluator on one collection, the vectors cut
+ * to max_active_dims (0: none); qcount / ccount [dim] (or NULL): += the
+ * number of query / corpus vectors using each dimension (avg_flops over
+ * several collections). */
+sbert_status sbert_sparse_ir_eval_with(const sbert_eval_encoder *enc, const sbert_ir_data *d, const char *name,
+                                       size_t max_active_dims, double *qcount, double *ccount,
+                                       sbert_eval_result *out);
 
 #endif

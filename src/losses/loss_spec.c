@@ -208,15 +208,25 @@ int sbert_loss_spec_uses_key(const sbert_loss_spec *s, const char *key) {
            (s->added && sbert_loss_param_index(s->added, key) >= 0);
 }
 
-sbert_status sbert_loss_spec_check(const sbert_loss_spec *s, size_t n_inputs, int has_label, size_t label_width,
-                                   size_t dim, const char *file, const char *columns) {
-    SBERT_TRY(sbert_loss_check_columns(s->def, n_inputs, has_label, file, columns));
-    const char *why = s->def->check ? s->def->check(&s->values, n_inputs, has_label, label_width, dim) : NULL;
-    if (why) return sbert_fail(SBERT_ERR_FORMAT, "%s: %s (columns: %s)", file, why, columns);
-    if (!s->def->check && has_label && label_width > 1)
+sbert_status sbert_loss_check_data(const sbert_loss_def *def, const sbert_loss_values *v, size_t n_inputs,
+                                   int has_label, size_t label_width, size_t dim, const char *file,
+                                   const char *columns) {
+    SBERT_TRY(sbert_loss_check_columns(def, n_inputs, has_label, file, columns));
+    const char *why = def->check ? def->check(v, n_inputs, has_label, label_width, dim) : NULL;
+    /* a base loss that reuses another's check (SparseMSELoss: MSELoss's) is named first */
+    int named = why && def->wrapped_only && strncmp(why, def->name, strlen(def->name)) != 0;
+    if (why) return sbert_fail(SBERT_ERR_FORMAT, "%s: %s%s%s (columns: %s)", file, named ? def->name : "",
+                               named ? ": " : "", why, columns);
+    if (!def->check && has_label && label_width > 1)
         return sbert_fail(SBERT_ERR_FORMAT, "%s: %s takes one number per row as its label, the label column holds "
                                             "lists of %zu (columns: %s)",
-                          file, s->def->name, label_width, columns);
+                          file, def->name, label_width, columns);
+    return SBERT_OK;
+}
+
+sbert_status sbert_loss_spec_check(const sbert_loss_spec *s, size_t n_inputs, int has_label, size_t label_width,
+                                   size_t dim, const char *file, const char *columns) {
+    SBERT_TRY(sbert_loss_check_data(s->def, &s->values, n_inputs, has_label, label_width, dim, file, columns));
     if (s->matryoshka)
         for (size_t i = 0; i < s->n_dims; i++)
             if (dim && s->dims[i] > (double)dim)

@@ -58,6 +58,14 @@ sbert_status sbert_loss_spec_parse(const char *text, const char *where, unsigned
 /* 1 when some part of s reads recipe key `key`. */
 int sbert_loss_spec_uses_key(const sbert_loss_spec *s, const char *key);
 
+/* Check the data shape against one loss def with parameter values v: its
+ * columns, its check (label_width values a label row; dim 0 = not known
+ * yet), and no list label for a loss without a check. The message names
+ * `file` and its `columns`. SpladeLoss's base loss goes through this too. */
+sbert_status sbert_loss_check_data(const sbert_loss_def *def, const sbert_loss_values *v, size_t n_inputs,
+                                   int has_label, size_t label_width, size_t dim, const char *file,
+                                   const char *columns);
+
 /* Check the data shape against the base loss (and its check): the message
  * names `file` and its `columns`. */
 sbert_status sbert_loss_spec_check(const sbert_loss_spec *s, size_t n_inputs, int has_label, size_t label_width,

@@ -171,6 +171,13 @@ static const sbert_loss_param P_DISTILL_KL[] = {
     {"student_temperature", SBERT_LP_NUMBER, "None", NULL, 1e-300, DBL_MAX, "student temperature (None: temperature)"},
     {"teacher_temperature", SBERT_LP_NUMBER, "None", NULL, 1e-300, DBL_MAX, "teacher temperature (None: temperature)"},
 };
+/* SparseDistillKLDivLoss: DistillKLDivLoss's parameters with temperature 2. */
+static const sbert_loss_param P_SDISTILL_KL[] = {
+    {"similarity_fct", SBERT_LP_CHOICE, "pairwise_dot_score", PAIRWISE_SIMS, 0, 0, "similarity of query and passage"},
+    {"temperature", SBERT_LP_NUMBER, "2.0", NULL, 1e-300, DBL_MAX, "softmax temperature of student and teacher"},
+    {"student_temperature", SBERT_LP_NUMBER, "None", NULL, 1e-300, DBL_MAX, "student temperature (None: temperature)"},
+    {"teacher_temperature", SBERT_LP_NUMBER, "None", NULL, 1e-300, DBL_MAX, "teacher temperature (None: temperature)"},
+};
 static const sbert_loss_param P_MEGA_BATCH[] = {
     {"positive_margin", SBERT_LP_NUMBER, "0.8", NULL, -1e6, 1e6, "anchors should be at least this similar to positives"},
     {"negative_margin", SBERT_LP_NUMBER, "0.3", NULL, -1e6, 1e6, "and at most this similar to the hardest negative"},
@@ -440,11 +447,17 @@ static const sbert_loss_def LOSSES[] = {
     {"SparseMarginMSELoss", SE, 3, 3, SBERT_LABEL_SCORE, "(query, positive, negative) + score margin", P_SMARGIN,
      NP(P_SMARGIN), 0, sbert_loss_sparse_margin_mse_adapter,
      "MSE between sim(q, pos) - sim(q, neg) and the teacher's margin", .wrapped_only = 1},
-    {"SparseMSELoss", SE, 1, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL,
-     "MSE to teacher embeddings (needs list-valued labels: not read by the data loader yet)", .wrapped_only = 1},
-    {"SparseDistillKLDivLoss", SE, 3, 0, SBERT_LABEL_SCORE, NULL, NULL, 0, 0, NULL,
-     "KL divergence to teacher score distributions (needs list-valued labels: not read by the data loader yet)",
-     .wrapped_only = 1},
+    /* SparseMSELoss and SparseDistillKLDivLoss subclass MSELoss and
+     * DistillKLDivLoss in Python: the same functions and label checks
+     * (losses/distillation.c); SparseDistillKLDivLoss's temperature defaults
+     * to 2. */
+    {"SparseMSELoss", SE, 1, 0, SBERT_LABEL_SCORE, "(text...) with the teacher embedding as a list label", NULL, 0, 0,
+     sbert_loss_mse, "MSELoss: mean squared error to teacher embeddings (a list label: [dim] or one per column)",
+     sbert_loss_mse_check, .wrapped_only = 1},
+    {"SparseDistillKLDivLoss", SE, 3, 0, SBERT_LABEL_SCORE, "(query, candidate_1, ..., candidate_n) with teacher scores",
+     P_SDISTILL_KL, NP(P_SDISTILL_KL), 0, sbert_loss_distill_kl,
+     "DistillKLDivLoss: KL divergence between the teacher's and the student's softmax over the candidates",
+     sbert_loss_distill_kl_check, .wrapped_only = 1},
     {"SparseTripletLoss", SE, 3, 3, SBERT_LABEL_NONE, "(anchor, positive, negative)", P_STRIPLET, NP(P_STRIPLET), 0,
      sbert_loss_sparse_triplet_adapter, "TripletLoss (euclidean, margin 5)", .wrapped_only = 1},
     {"SparseCoSENTLoss", SE, 2, 2, SBERT_LABEL_SCORE, "(sentence1, sentence2)", P_SCOSENT, NP(P_SCOSENT), 0,

@@ -8,14 +8,13 @@
  *                          (rows with at most `threshold` non-zeros zeroed first
  *                          when threshold >= 0)
  *   SparseMarginMSELoss    mean_ij ((sim(q_i, p_i) - sim(q_i, n_ji)) - label_ij)^2
- *   SparseMSELoss          mean over columns c of mean((E_c - teacher)^2)
- *   SparseDistillKLDivLoss KL(softmax(label / T_t) || log_softmax(sim(q, c_j) / T_s))
- *                          batchmean, times T_s^2
  *   SparseCosineSimilarityLoss  mean((cos(u_i, v_i) - label_i)^2)
  *   SparseAnglELoss        CoSENT on |cos + sin| "angle" similarities
  * SparseMultipleNegativesRankingLoss, SparseTripletLoss and SparseCoSENTLoss
  * are MNRL (scale 1, dot), TripletLoss and CoSENTLoss of losses.h with the
- * sparse defaults (loss_table.c). SpladeLoss = a base loss + FLOPS of the
+ * sparse defaults; SparseMSELoss and SparseDistillKLDivLoss are MSELoss and
+ * DistillKLDivLoss of losses/distillation.c (loss_table.c), as in Python
+ * where they subclass them. SpladeLoss = a base loss + FLOPS of the
  * documents (columns 1..) * w_d + FLOPS of the queries (column 0) * w_q.
  */
 #ifndef SBERT_LOSSES_SPARSE_LOSSES_H
@@ -40,16 +39,6 @@ typedef enum { SBERT_PAIR_DOT = 0, SBERT_PAIR_COS = 1 } sbert_pair_sim;
  * label_w == J (margins) or J + 1 (scores: label[:, 0] - label[:, 1:]). */
 sbert_status sbert_sparse_loss_margin_mse(const float *const *cols, size_t n_cols, size_t B, size_t dim,
                                    const float *labels, size_t label_w, sbert_pair_sim sim, float *const *grads,
-                                   double *loss);
-
-/* teacher [B, dim], the same target for every column. */
-sbert_status sbert_loss_sparse_mse(const float *const *cols, size_t n_cols, size_t B, size_t dim,
-                                   const float *teacher, float *const *grads, double *loss);
-
-/* cols: q, c_1..c_N (N = n_cols - 1 >= 2); labels [B, N] teacher scores. */
-sbert_status sbert_sparse_loss_distill_kl(const float *const *cols, size_t n_cols, size_t B, size_t dim,
-                                   const float *labels, sbert_pair_sim sim, double temperature,
-                                   double student_temperature, double teacher_temperature, float *const *grads,
                                    double *loss);
 
 sbert_status sbert_sparse_loss_cosine_similarity(const float *u, const float *v, const float *labels, size_t B, size_t dim,

@@ -98,10 +98,3 @@ sbert_status sbert_loss_sparse_cosine_adapter(const sbert_loss_batch *b, double 
     return sbert_sparse_loss_cosine_similarity(b->cols[0], b->cols[1], b->labels, b->B, b->dim,
                                         b->grads ? b->grads[0] : NULL, b->grads ? b->grads[1] : NULL, loss);
 }
-
-sbert_status sbert_loss_sparse_list_label_adapter(const sbert_loss_batch *b, double *loss) {
-    (void)b;
-    (void)loss;
-    return sbert_fail(SBERT_ERR_UNSUPPORTED, "this loss needs list-valued labels (teacher embeddings or one teacher "
-                                             "score per candidate), which the data loader does not read yet");
-}

@@ -17,7 +17,5 @@ sbert_status sbert_loss_sparse_triplet_adapter(const sbert_loss_batch *b, double
 sbert_status sbert_loss_sparse_cosent_adapter(const sbert_loss_batch *b, double *loss);
 sbert_status sbert_loss_sparse_angle_adapter(const sbert_loss_batch *b, double *loss);
 sbert_status sbert_loss_sparse_cosine_adapter(const sbert_loss_batch *b, double *loss);
-/* SparseMSELoss / SparseDistillKLDivLoss in a recipe: refused (list labels). */
-sbert_status sbert_loss_sparse_list_label_adapter(const sbert_loss_batch *b, double *loss);
 
 #endif

@@ -268,9 +268,11 @@ static sbert_status check_set(sbert_trainer *t, sbert_train_set *s, size_t dim) 
      * losses, margins for MarginMSELoss); SpladeLoss takes its base loss's
      * columns. */
     const sbert_train_args *a = t->a;
-    if (a->kind == SBERT_KIND_CROSS_ENCODER || a->inner_loss_def)
-        SBERT_TRY(sbert_loss_check_columns(a->inner_loss_def ? a->inner_loss_def : a->loss_def, s->n_inputs,
-                                           s->label_col >= 0, file, have));
+    if (a->inner_loss_def)
+        SBERT_TRY(sbert_loss_check_data(a->inner_loss_def, &a->inner_loss_values, s->n_inputs, s->label_col >= 0,
+                                        s->label_width, dim, file, have));
+    else if (a->kind == SBERT_KIND_CROSS_ENCODER)
+        SBERT_TRY(sbert_loss_check_columns(a->loss_def, s->n_inputs, s->label_col >= 0, file, have));
     else
         SBERT_TRY(sbert_loss_spec_check(&a->losses[s->loss], s->n_inputs, s->label_col >= 0, s->label_width, dim,
                                         file, have));
@@ -417,8 +419,8 @@ sbert_status sbert_train_sets_load(sbert_trainer *t) {
                                                        "is not supported in sbert yet",
                                 origin_of(t, "eval_dataset"));
             else if (a->inner_loss_def)
-                st = sbert_loss_check_columns(a->inner_loss_def, sbert_dataset_n_inputs(s->eval_ds),
-                                              s->eval_label_col >= 0, path, have);
+                st = sbert_loss_check_data(a->inner_loss_def, &a->inner_loss_values, sbert_dataset_n_inputs(s->eval_ds),
+                                           s->eval_label_col >= 0, s->eval_label_width, 0, path, have);
             else
                 st = sbert_loss_spec_check(&a->losses[s->loss], sbert_dataset_n_inputs(s->eval_ds),
                                            s->eval_label_col >= 0, s->eval_label_width, 0, path, have);
