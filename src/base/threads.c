@@ -103,6 +103,23 @@ static int spin_until(int (*done)(const void *), const void *arg) {
     }
 }
 
+/* Every sleep is a timed wait inside a loop on its condition: a wake-up that
+ * is missed costs a few milliseconds instead of a hang. (A hang was seen once
+ * under heavy load: the caller asleep on done_cv with no job pending and the
+ * worker asleep on work_cv; the cause is not found yet.) */
+#define CALLER_WAIT_NS 2000000L  /* the caller: a job's end is due */
+#define WORKER_WAIT_NS 20000000L /* an idle worker: wakes 50 times a second */
+static void timed_wait(pthread_cond_t *cv, long wait_ns) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += wait_ns;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, &mu, &ts);
+}
+
 static void run_chunk(sbert_range_fn fn, void *ctx, size_t n, size_t chunks, size_t i) {
     size_t begin = n * i / chunks, end = n * (i + 1) / chunks;
     if (begin < end) fn(ctx, begin, end);
@@ -124,7 +141,7 @@ static void *worker_main(void *arg) {
         if (!spin_until(new_job_or_stop, &seen)) {
             pthread_mutex_lock(&mu);
             atomic_fetch_add(&n_sleeping, 1);
-            while (!new_job_or_stop(&seen)) pthread_cond_wait(&work_cv, &mu);
+            while (!new_job_or_stop(&seen)) timed_wait(&work_cv, WORKER_WAIT_NS);
             atomic_fetch_sub(&n_sleeping, 1);
             pthread_mutex_unlock(&mu);
         }
@@ -278,7 +295,7 @@ void sbert_parallel_for_min(size_t n, size_t min_chunk, sbert_range_fn fn, void 
     if (!spin_until(job_done, NULL)) {
         pthread_mutex_lock(&mu);
         atomic_store(&caller_sleeping, 1);
-        while (!job_done(NULL)) pthread_cond_wait(&done_cv, &mu);
+        while (!job_done(NULL)) timed_wait(&done_cv, CALLER_WAIT_NS);
         atomic_store(&caller_sleeping, 0);
         pthread_mutex_unlock(&mu);
     }
