@@ -94,7 +94,8 @@ static const arg_def ARGS[] = {
      "the evaluator class, or a comma list (SequentialEvaluator); options as Name(truncate_dim=256, ...)"},
     {"evaluator_name", K_STR, "", A(evaluator_name), 0, 0, "metric key prefix (one per evaluator)"},
     {"main_score_function", K_STR, NULL, A(main_score_function), 0, 0,
-     "SequentialEvaluator's sequential_score: first (scores[0]), last (default), mean, max or min"},
+     "SequentialEvaluator's sequential_score: first (scores[0]), last (default), mean, max, min or mean_odd "
+     "(mean of scores[1::2], the make-multilingual template's)"},
     {"test_evaluator", K_STR, NULL, A(test_evaluator), 0, 0, "evaluator for test_data (default: evaluator)"},
     /* training arguments */
     {"num_train_epochs", K_NUM, "3", A(num_train_epochs), 0, 1e6, "epochs (fractional allowed)"},
