@@ -282,7 +282,41 @@ static void refusals(void) {
     sbert_dataset_free(ds);
 }
 
+/* Recipe keys: teacher_column without teacher_model, teacher_model for a CrossEncoder. */
+static void recipe_keys(void) {
+    static const char *const a1[] = {"--model=x", "--train_data=t.jsonl", "--eval_data=e.jsonl",
+                                     "--loss=MSELoss", "--teacher_column=english"};
+    static const char *const a2[] = {"--model=x", "--train_data=t.jsonl", "--eval_data=e.jsonl",
+                                     "--model_type=CrossEncoder", "--loss=MSELoss",
+                                     "--activation_fn=Identity", "--teacher_model=models/all-MiniLM-L6-v2"};
+    static const char *const a3[] = {"--model=x", "--train_data=t.jsonl", "--eval_data=e.jsonl", "--loss=MSELoss",
+                                     "--teacher_model=models/all-MiniLM-L6-v2", "--teacher_column=english"};
+    const struct {
+        const char *const *args;
+        size_t n;
+        const char *want;
+    } cases[] = {{a1, 5, "teacher_column needs teacher_model"},
+                 {a2, 7, "teacher_model (embedding labels from a teacher) is for SentenceTransformer training"},
+                 {a3, 6, NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        sbert_recipe *r = NULL;
+        CHECK_OK(sbert_recipe_load(NULL, cases[i].args, cases[i].n, sbert_train_known_keys(), &r));
+        if (!r) continue;
+        sbert_train_args a;
+        memset(&a, 0, sizeof a);
+        sbert_status st = sbert_train_args_read(r, &a);
+        if (cases[i].want)
+            CHECK(st != SBERT_OK && strstr(sbert_last_error(), cases[i].want), "recipe case %zu refused: %s", i,
+                  sbert_last_error());
+        else
+            CHECK(st == SBERT_OK && a.teacher_model && !strcmp(a.teacher_column, "english"),
+                  "teacher_model + teacher_column read: %s", st == SBERT_OK ? "" : sbert_last_error());
+        sbert_recipe_free(r);
+    }
+}
+
 int main(void) {
+    recipe_keys();
     run_case("distill");
     run_case("multilingual");
     refusals();
