@@ -315,8 +315,50 @@ static void recipe_keys(void) {
     }
 }
 
+/* sbert_train end to end: a 2-step run with teacher_model (the saved student has the appended
+ * Normalize), and a teacher wider than the student refused before the baseline. */
+static void train_runs(void) {
+    char datap[1024], evalp[1024], minilm[1024];
+    snprintf(datap, sizeof datap, "%s/distill/data.jsonl", test_path("tests/data/distill"));
+    snprintf(evalp, sizeof evalp, "%s", test_path("data/stsb-dev.jsonl"));
+    snprintf(minilm, sizeof minilm, "%s", test_path("models/all-MiniLM-L6-v2"));
+    if (!TEST_REQUIRE_FILE(datap, "run tools/gen_distill_refs.py") || !TEST_REQUIRE_FILE(minilm, TEST_FETCH_MODELS))
+        return;
+    fixture f;
+    if (!fixture_make(&f, "distill", datap)) {
+        fixture_free(&f);
+        return;
+    }
+    char out[256], kv[8][1200];
+    snprintf(out, sizeof out, "%s/run", f.tmp);
+    snprintf(kv[0], sizeof kv[0], "model=%s", f.student);
+    snprintf(kv[1], sizeof kv[1], "teacher_model=%s", f.teacher);
+    snprintf(kv[2], sizeof kv[2], "train_data=%s", datap);
+    snprintf(kv[3], sizeof kv[3], "eval_data=%s", evalp);
+    snprintf(kv[4], sizeof kv[4], "output_dir=%s", out);
+    const char *args[] = {kv[0], kv[1], kv[2], kv[3], kv[4], "loss=MSELoss", "max_steps=2", "max_eval_samples=20",
+                          "run_name=test-distill", "save_strategy=no", "num_threads=2"};
+    sbert_train_summary sum;
+    sbert_status st = sbert_train(NULL, args, sizeof args / sizeof args[0], f.tmp, &sum);
+    CHECK(st == SBERT_OK && sum.steps == 2, "a 2-step distillation run: %s", st == SBERT_OK ? "" : sbert_last_error());
+    char mj[600];
+    snprintf(mj, sizeof mj, "%s/final/modules.json", out);
+    char *m = test_read_file(mj, NULL);
+    CHECK(m && strstr(m, "Normalize"), "the saved student ends in the appended Normalize: %s", m ? m : "(none)");
+    free(m);
+    /* all-MiniLM-L6-v2 (384) teaching a 32-wide student */
+    snprintf(kv[1], sizeof kv[1], "teacher_model=%s", minilm);
+    snprintf(kv[4], sizeof kv[4], "output_dir=%s/run2", f.tmp);
+    st = sbert_train(NULL, args, sizeof args / sizeof args[0], f.tmp, &sum);
+    CHECK(st != SBERT_OK && strstr(sbert_last_error(), "gives 384-dimensional embeddings") &&
+              strstr(sbert_last_error(), "Dense(384 -> 32, bias=False)"),
+          "a 384-wide teacher for a 32-wide student is refused with the fix: %s", sbert_last_error());
+    fixture_free(&f);
+}
+
 int main(void) {
     recipe_keys();
+    train_runs();
     run_case("distill");
     run_case("multilingual");
     refusals();
