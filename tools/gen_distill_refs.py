@@ -43,6 +43,8 @@ STUDENT = os.path.join(ROOT, "tests", "data", "models", "tiny-bert")
 TEACHER = os.path.join(ROOT, "tests", "data", "models", "tiny-distilbert")
 BASE_FILES = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
 XQUAD = os.path.join(ROOT, "..", "shared", "data", "xquad")
+if not os.path.isdir(XQUAD):
+    XQUAD = "/work/shared/data/xquad"
 B, STEPS, WARMUP, LR = 8, 20, 2, 5e-4
 TENSORS = ["encoder.layer.0.attention.self.query.weight", "encoder.layer.1.output.dense.weight",
            "encoder.layer.1.output.LayerNorm.weight", "embeddings.LayerNorm.bias",

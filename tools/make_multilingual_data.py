@@ -16,6 +16,8 @@ import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "data")
+if not os.path.isdir(SHARED):
+    SHARED = "/work/shared/data"
 
 
 def write_jsonl(path, rows):
