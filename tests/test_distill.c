@@ -12,7 +12,11 @@
  *     (rel <= 1e-4) and five weight tensors after the last step;
  *   distill: (sentence) rows, teacher tiny-distilbert + Normalize;
  *   multilingual: (english, non_english) XQuAD en/de rows, both columns
- *     towards teacher(english) (ParallelSentencesDataset semantics).
+ *     towards teacher(english) (ParallelSentencesDataset semantics);
+ *   distill_pca: a 48-wide teacher (Dense 32 -> 48 + Normalize) for the
+ *     32-wide student with teacher_pca: the skill's PCA-initialised
+ *     Dense(48 -> 32, bias=False) appended to the teacher (sklearn PCA,
+ *     fitted in float64 on both sides), no Normalize appended.
  * Plus the refusals: a width mismatch (with the fix in the message), a
  * dataset that already has a label, an unknown teacher_column.
  */
@@ -128,6 +132,7 @@ static int fixture_make(fixture *f, const char *name, const char *datap) {
     a->max_grad_norm = 1.0;
     a->eval_batch_size = 32;
     a->teacher_model = f->teacher;
+    a->teacher_pca = strstr(name, "pca") != NULL; /* the teacher is 48 wide: PCA to the student's 32 */
     a->model = f->student;
     CHECK_OK(sbert_loss_spec_parse("MSELoss", name, 1u, NULL, &a->losses[0]));
     a->n_losses = 1;
@@ -291,14 +296,17 @@ static void recipe_keys(void) {
                                      "--activation_fn=Identity", "--teacher_model=models/all-MiniLM-L6-v2"};
     static const char *const a3[] = {"--model=x", "--train_data=t.jsonl", "--eval_data=e.jsonl", "--loss=MSELoss",
                                      "--teacher_model=models/all-MiniLM-L6-v2", "--teacher_column=english"};
+    static const char *const a4[] = {"--model=x", "--train_data=t.jsonl", "--eval_data=e.jsonl", "--loss=MSELoss",
+                                     "--teacher_pca=true"};
     const struct {
         const char *const *args;
         size_t n;
         const char *want;
-    } cases[] = {{a1, 5, "teacher_column needs teacher_model"},
+    } cases[] = {{a4, 5, "teacher_pca needs teacher_model"},
+                 {a1, 5, "teacher_column needs teacher_model"},
                  {a2, 7, "teacher_model (embedding labels from a teacher) is for SentenceTransformer training"},
                  {a3, 6, NULL}};
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         sbert_recipe *r = NULL;
         CHECK_OK(sbert_recipe_load(NULL, cases[i].args, cases[i].n, sbert_train_known_keys(), &r));
         if (!r) continue;
@@ -361,6 +369,7 @@ int main(void) {
     train_runs();
     run_case("distill");
     run_case("multilingual");
+    run_case("distill_pca");
     refusals();
     return test_summary();
 }

@@ -58,7 +58,7 @@ def write_json(path, obj):
         f.write("\n")
 
 
-def overlay(odir, base, normalize):
+def overlay(odir, base, normalize, dense=0):
     with open(os.path.join(base, "config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
     for k in ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout"):
@@ -67,9 +67,22 @@ def overlay(odir, base, normalize):
     write_json(os.path.join(odir, "config.json"), cfg)
     mods = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
             {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    if dense:
+        from safetensors.torch import save_file
+        width = cfg.get("hidden_size", cfg.get("dim"))
+        g = torch.Generator().manual_seed(7)
+        ddir = os.path.join(odir, "2_Dense")
+        os.makedirs(ddir, exist_ok=True)
+        write_json(os.path.join(ddir, "config.json"),
+                   {"in_features": width, "out_features": dense, "bias": True,
+                    "activation_function": "torch.nn.modules.activation.Tanh"})
+        save_file({"linear.weight": torch.randn(dense, width, generator=g) * 0.3,
+                   "linear.bias": torch.randn(dense, generator=g) * 0.1}, os.path.join(ddir, "model.safetensors"))
+        mods.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
     if normalize:
-        mods.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
-        os.makedirs(os.path.join(odir, "2_Normalize"), exist_ok=True)
+        k = len(mods)
+        mods.append({"idx": k, "name": str(k), "path": f"{k}_Normalize", "type": "sentence_transformers.models.Normalize"})
+        os.makedirs(os.path.join(odir, f"{k}_Normalize"), exist_ok=True)
     write_json(os.path.join(odir, "modules.json"), mods)
     width = cfg.get("hidden_size", cfg.get("dim"))
     write_json(os.path.join(odir, "1_Pooling", "config.json"),
@@ -128,6 +141,7 @@ def xquad_pairs(n, other="de"):
 CASES = [
     dict(name="distill", teacher_normalize=True),
     dict(name="multilingual", teacher_normalize=False),
+    dict(name="distill_pca", teacher_normalize=True, teacher_dense=48, pca=True),
 ]
 
 
@@ -141,8 +155,8 @@ def run_case(case):
     if os.path.isdir(odir):
         shutil.rmtree(odir)
     overlay(os.path.join(odir, "student"), STUDENT, False)
-    overlay(os.path.join(odir, "teacher"), TEACHER, case["teacher_normalize"])
-    if case["name"] == "distill":
+    overlay(os.path.join(odir, "teacher"), TEACHER, case["teacher_normalize"], case.get("teacher_dense", 0))
+    if case["name"] in ("distill", "distill_pca"):
         data = [{"sentence": s} for s in allnli_sentences(STEPS * B)]
     else:
         data = xquad_pairs(STEPS * B)
@@ -158,6 +172,20 @@ def run_case(case):
         assemble(os.path.join(odir, "teacher"), TEACHER, tdir)
         teacher = SentenceTransformer(tdir, device="cpu")
         student = SentenceTransformer(sdir, device="cpu")
+        if case.get("pca"):
+            # the skill's dimension fix: PCA on the teacher's embeddings of the (first 20k) training
+            # sentences, a Dense(teacher_dim -> student_dim, bias=False, Identity) with the components
+            # as weight appended to the teacher. The PCA is fitted in float64 (sbert fits it in double;
+            # a float32 fit differs by its own rounding).
+            from sklearn.decomposition import PCA
+            from sentence_transformers.sentence_transformer.modules import Dense
+            emb = teacher.encode([r[cols[0]] for r in data[:20000]], convert_to_numpy=True)
+            k = student.get_embedding_dimension()
+            pca = PCA(n_components=k).fit(emb.astype("float64"))
+            dense = Dense(in_features=emb.shape[1], out_features=k, bias=False,
+                          activation_function=torch.nn.Identity())
+            dense.linear.weight = torch.nn.Parameter(torch.tensor(pca.components_, dtype=torch.float32))
+            teacher.append(dense)
         # the templates' Normalize match
         if isinstance(teacher[-1], Normalize) and not isinstance(student[-1], Normalize):
             student.append(Normalize())

@@ -21,18 +21,31 @@
  *   - a teacher ending in Normalize gets a Normalize appended to a student
  *     that has none (the templates' check: MSE against unit-norm targets
  *     otherwise fights student norms of 5-10);
- *   - teacher and student widths must agree: a mismatch is refused with
- *     the fix (a Dense(teacher_dim -> student_dim) projection appended to
- *     the teacher, PCA-initialised as the skill describes, or a student of
- *     the teacher's width). sbert does not build that projection.
+ *   - teacher and student widths must agree. With teacher_pca: true a
+ *     wider teacher gets the skill's projection: a PCA fitted on the first
+ *     20,000 teacher labels of the training data (the template's
+ *     teacher.encode(train_sentences[:20000])) gives
+ *     Dense(teacher_dim -> student_dim, bias=False) whose weight is the
+ *     first student_dim principal components (sklearn's PCA: covariance
+ *     eigenvectors, largest variance first, each signed so that its
+ *     largest-magnitude entry is positive -- svd_flip), and every label
+ *     becomes W x (the Dense appended to the teacher: no centring). Without
+ *     it a mismatch is refused with the fix.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+#include <math.h>
+
 #include "base/error.h"
 #include "modules/normalize.h"
 #include "training/trainer_internal.h"
+
+/* LAPACK (OpenBLAS exports it): the symmetric eigensolver. */
+extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+                    double *work, const int *lwork, int *iwork, const int *liwork, int *info);
 
 static const char *origin(const sbert_trainer *t, const char *key) {
     return t->recipe ? sbert_recipe_origin(t->recipe, key) : key;
@@ -136,12 +149,124 @@ sbert_status sbert_train_teacher_label(sbert_trainer *t, sbert_dataset *ds, cons
     return SBERT_OK;
 }
 
+/* The first k principal components comp [k, d] of x [n, d] (double), as
+ * sklearn's PCA(n_components=k).fit(x).components_ with svd_flip's signs. */
+static sbert_status pca_components(const double *x, size_t n, size_t d, size_t k, double *comp) {
+    double *mean = calloc(d, sizeof *mean), *xc = malloc(n * d * sizeof *xc), *cov = malloc(d * d * sizeof *cov);
+    double *w = malloc(d * sizeof *w), *work = NULL;
+    int *iwork = NULL;
+    sbert_status st = SBERT_OK;
+    if (!mean || !xc || !cov || !w) {
+        st = sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory (%zu x %zu)", n, d);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < d; c++) mean[c] += x[i * d + c];
+    for (size_t c = 0; c < d; c++) mean[c] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < d; c++) xc[i * d + c] = x[i * d + c] - mean[c];
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)n, 1.0 / (double)(n - 1), xc, (int)d, xc,
+                (int)d, 0.0, cov, (int)d);
+    int nd = (int)d, lwork = -1, liwork = -1, info = 0, iwq = 0;
+    double wq = 0;
+    dsyevd_("V", "L", &nd, cov, &nd, w, &wq, &lwork, &iwq, &liwork, &info);
+    lwork = (int)wq;
+    liwork = iwq;
+    work = malloc((size_t)(lwork > 1 ? lwork : 1) * sizeof *work);
+    iwork = malloc((size_t)(liwork > 1 ? liwork : 1) * sizeof *iwork);
+    if (!work || !iwork) {
+        st = sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory (eigensolver workspace)");
+        goto done;
+    }
+    dsyevd_("V", "L", &nd, cov, &nd, w, work, &lwork, iwork, &liwork, &info);
+    if (info != 0) {
+        st = sbert_fail(SBERT_ERR_INTERNAL, "teacher_pca: the eigensolver (dsyevd) failed with info=%d", info);
+        goto done;
+    }
+    /* ascending eigenvalues, vector j at cov[j*d ..): component c = vector d-1-c */
+    for (size_t c = 0; c < k; c++) {
+        const double *v = cov + (d - 1 - c) * d;
+        size_t arg = 0;
+        for (size_t j = 1; j < d; j++)
+            if (fabs(v[j]) > fabs(v[arg])) arg = j;
+        double sg = v[arg] < 0 ? -1.0 : 1.0;
+        for (size_t j = 0; j < d; j++) comp[c * d + j] = sg * v[j];
+    }
+done:
+    free(mean);
+    free(xc);
+    free(cov);
+    free(w);
+    free(work);
+    free(iwork);
+    return st;
+}
+
+/* Replace the label column of ds (width d) by comp [k, d] @ label. */
+static sbert_status project_labels(sbert_dataset *ds, const double *comp, size_t d, size_t k) {
+    if (!ds) return SBERT_OK;
+    int lc = sbert_dataset_label_column(ds);
+    if (lc < 0) return SBERT_OK;
+    sbert_column *c = &ds->cols[lc];
+    const size_t n = ds->n_rows;
+    double *nums = malloc((n ? n : 1) * k * sizeof *nums);
+    if (!nums) return sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory");
+    if (n) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)d, 1.0, c->nums, (int)d, comp, (int)d,
+                       0.0, nums, (int)k);
+    free(c->nums);
+    c->nums = nums;
+    for (size_t i = 0; i <= n; i++) c->off[i] = i * k;
+    return SBERT_OK;
+}
+
+/* The skill's PCA projection of the teacher to the student's width k. */
+static sbert_status teacher_pca(sbert_trainer *t, size_t k) {
+    const size_t d = t->teacher_dim, cap = 20000;
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_sets && n < cap; i++) n += t->sets[i].ds->n_rows < cap - n ? t->sets[i].ds->n_rows : cap - n;
+    if (n < 2 || n < k)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: teacher_pca needs at least %zu training rows to fit %zu components (there are %zu)",
+                          origin(t, "teacher_pca"), k > 2 ? k : 2, k, n);
+    double *x = malloc(n * d * sizeof *x), *comp = malloc(k * d * sizeof *comp);
+    sbert_status st = x && comp ? SBERT_OK : sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory");
+    size_t r = 0;
+    for (size_t i = 0; st == SBERT_OK && i < t->n_sets && r < n; i++) {
+        const sbert_dataset *ds = t->sets[i].ds;
+        const sbert_column *c = &ds->cols[sbert_dataset_label_column(ds)];
+        size_t m = ds->n_rows < n - r ? ds->n_rows : n - r;
+        memcpy(x + r * d, c->nums, m * d * sizeof *x);
+        r += m;
+    }
+    if (st == SBERT_OK) st = pca_components(x, n, d, k, comp);
+    for (size_t i = 0; st == SBERT_OK && i < t->n_sets; i++) {
+        sbert_train_set *s = &t->sets[i];
+        st = project_labels(s->ds, comp, d, k);
+        if (st == SBERT_OK) st = project_labels(s->eval_ds, comp, d, k);
+        s->label_width = k;
+        if (s->eval_ds) s->eval_label_width = k;
+    }
+    free(x);
+    free(comp);
+    if (st == SBERT_OK)
+        sbert_log(t->log, "Teacher: PCA-initialised Dense(%zu -> %zu, bias=False) fitted on %zu teacher embeddings; the "
+                          "labels are its outputs\n",
+                  d, k, n);
+    return st;
+}
+
 sbert_status sbert_train_teacher_student(sbert_trainer *t) {
     const sbert_train_args *a = t->a;
     if (!a->teacher_model) return SBERT_OK;
     SBERT_TRY(load_teacher(t));
     sbert_model *m = t->model;
     const sbert_encode_options o = sbert_encode_options_default();
+    size_t sd = sbert_model_encode_dim(m, &o);
+    if (sd < t->teacher_dim && a->teacher_pca) {
+        SBERT_TRY(teacher_pca(t, sd));
+        t->teacher_dim = sd;
+        t->teacher_normalize = 0; /* the teacher now ends in the Dense projection */
+    }
     if (t->teacher_normalize && !sbert_model_find_module(m, "Normalize")) {
         sbert_module *norm = NULL;
         SBERT_TRY(sbert_normalize_module_new(sbert_model_full_dim(m), &norm));
@@ -151,13 +276,17 @@ sbert_status sbert_train_teacher_student(sbert_trainer *t) {
         SBERT_TRY(sbert_model_add_module(m, norm, name, path));
         sbert_log(t->log, "Student: appended Normalize (the teacher ends in Normalize; its labels are unit vectors)\n");
     }
-    size_t sd = sbert_model_encode_dim(m, &o);
+    if (sd != t->teacher_dim && a->teacher_pca)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: teacher_pca projects a wider teacher down; the teacher '%s' gives %zu dimensions, "
+                          "fewer than the student's %zu: pick a narrower student",
+                          origin(t, "teacher_pca"), a->teacher_model, t->teacher_dim, sd);
     if (sd != t->teacher_dim)
         return sbert_fail(SBERT_ERR_INVALID_ARG,
                           "%s: the teacher '%s' gives %zu-dimensional embeddings, the student '%s' %zu; MSELoss needs "
-                          "equal widths. Append a Dense(%zu -> %zu, bias=False) projection to the teacher (the skill "
-                          "fits it by PCA on ~20k teacher embeddings) and give that model as teacher_model, or pick a "
-                          "student of width %zu",
+                          "equal widths. Set teacher_pca: true (a PCA-initialised Dense(%zu -> %zu, bias=False) "
+                          "appended to the teacher, as the skill does), or give as teacher_model a teacher ending in "
+                          "such a projection, or pick a student of width %zu",
                           origin(t, "teacher_model"), a->teacher_model, t->teacher_dim, a->model,
                           sd, t->teacher_dim, sd, t->teacher_dim);
     return SBERT_OK;

@@ -89,6 +89,9 @@ static const arg_def ARGS[] = {
      "and eval_dataset row (MSELoss; make-multilingual: both columns learn the teacher's English embedding)"},
     {"teacher_column", K_STR, NULL, A(teacher_column), 0, 0,
      "the column the teacher encodes (default: the first input column)"},
+    {"teacher_pca", K_BOOL, "false", A(teacher_pca), 0, 0,
+     "a teacher wider than the student: project its labels with a PCA-initialised Dense(teacher_dim -> "
+     "student_dim, bias=False) fitted on the first 20,000 (the skill's fix)"},
     /* evaluation */
     {"evaluator", K_STR, "EmbeddingSimilarityEvaluator", A(evaluator), 0, 0,
      "the evaluator class, or a comma list (SequentialEvaluator); options as Name(truncate_dim=256, ...)"},
@@ -506,6 +509,9 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: hub_model_id is only used with push_to_hub: true",
                           sbert_recipe_origin(r, "hub_model_id"));
     SBERT_TRY(read_report_to(r, a));
+    if (sbert_recipe_get(r, "teacher_pca") && !a->teacher_model)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: teacher_pca needs teacher_model (the teacher it projects)",
+                          sbert_recipe_origin(r, "teacher_pca"));
     if (a->teacher_column && !a->teacher_model)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: teacher_column needs teacher_model (the teacher that encodes it)",
                           sbert_recipe_origin(r, "teacher_column"));

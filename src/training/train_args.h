@@ -49,6 +49,7 @@ typedef struct {
      * loss */
     const char *loss, *guide_model;
     const char *teacher_model, *teacher_column; /* distillation labels from a teacher (teacher.c) */
+    int teacher_pca;                            /* project a wider teacher's labels by PCA (teacher.c) */
     const sbert_loss_def *loss_def;
     sbert_loss_values loss_values;
     sbert_loss_spec losses[SBERT_TRAIN_MAX_SETS];
