@@ -354,7 +354,9 @@ typedef struct {
     size_t batch_size;           /* encode batch (0: 32) */
     size_t query_chunk;          /* queries per search block (0: 256) */
     size_t corpus_chunk;         /* documents per streamed search chunk (0: 4096) */
-    const char *cross_encoder;   /* a CrossEncoder directory to rescore with: not supported yet */
+    const char *cross_encoder;   /* a CrossEncoder directory (num_labels 1): when a filter is set,
+                                    its predict() scores replace the retriever's for the candidates
+                                    and the positives (filters, ranking, output scores); NULL: none */
     const char *cache_folder;    /* keep/reuse the embeddings as .npy files here (NULL: off) */
     sbert_log_fn log;            /* the report, line by line (NULL: silent) */
     void *log_user;

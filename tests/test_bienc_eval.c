@@ -325,9 +325,9 @@ static void test_real_model(sbert_model *m) {
     snprintf(data, sizeof data, "%s,%s,%s", sts, sts, sts);
     const char *ev = "EmbeddingSimilarityEvaluator, EmbeddingSimilarityEvaluator(truncate_dim=64), "
                      "EmbeddingSimilarityEvaluator(truncate_dim=32)";
-    static const char *const fns[] = {"first", "scores[-1]", "mean", "max", "min"};
+    static const char *const fns[] = {"first", "scores[-1]", "mean", "max", "min", "mean(scores[1::2])"};
     double vals[3] = {0};
-    for (int f = 0; f < 5; f++) {
+    for (int f = 0; f < 6; f++) {
         sbert_evaluator_set *set = NULL;
         CHECK_OK(sbert_evaluator_set_load(ev, data, "sts-384,sts-64,sts-32", 0, &set));
         if (!set) continue;
@@ -339,7 +339,9 @@ static void test_real_model(sbert_model *m) {
         vals[2] = sbert_eval_get(r, "sts-32_spearman_cosine");
         double seq = sbert_eval_get(r, "sequential_score");
         double want = f == 0 ? vals[0] : f == 1 ? vals[2] : f == 2 ? (vals[0] + vals[1] + vals[2]) / 3
-                      : f == 3 ? fmax(vals[0], fmax(vals[1], vals[2])) : fmin(vals[0], fmin(vals[1], vals[2]));
+                      : f == 3 ? fmax(vals[0], fmax(vals[1], vals[2]))
+                      : f == 4 ? fmin(vals[0], fmin(vals[1], vals[2]))
+                               : vals[1]; /* mean_odd: scores[1::2] of three is scores[1] */
         CHECK(fabs(seq - want) < 1e-12, "main_score_function %s: sequential_score %.6f, want %.6f", fns[f], seq, want);
         const char *pk = f == 0 ? "sts-384_spearman_cosine" : f == 1 ? "sts-32_spearman_cosine" : "sequential_score";
         CHECK(!strcmp(r->primary, pk), "main_score_function %s: primary %s", fns[f], r->primary);

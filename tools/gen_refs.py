@@ -40,6 +40,9 @@ ORDER = [
     "gen_transformer_grads.py",
     "make_sparse_data.py",
     "gen_sparse_refs.py",
+    "make_multilingual_data.py",
+    "gen_distill_refs.py",
+    "gen_mining_ce_refs.py",
 ]
 
 

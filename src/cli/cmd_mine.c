@@ -59,7 +59,11 @@ static const cli_option mine_options[] = {
     {"--corpus-prompt-name", "NAME",
      "Encode the corpus with the model's prompt NAME (default: its 'document' prompt)."},
     {"--corpus-prompt", "TEXT", "Encode the corpus with this literal prompt."},
-    {"--cross-encoder", "DIR", "Rescore the candidates with a CrossEncoder: not supported yet."},
+    {"--cross-encoder", "DIR",
+     "Rescore the candidates and the positives with a CrossEncoder (one label; its predict() scores, with "
+     "its activation) when a filter is set (--absolute-margin, --relative-margin, --max-score, --min-score): "
+     "its scores then replace the retriever's for the filters, the choice of negatives and --output-scores, "
+     "as mine_hard_negatives(cross_encoder=...) does. Without a filter it is not used (a note says so)."},
     {"--cache-folder", "DIR",
      "Keep the query and corpus embeddings there as .npy files and reuse them on the next run with the same "
      "model, prompts and texts."},
@@ -186,9 +190,6 @@ int cli_cmd_mine(int argc, char **argv) {
     for (int i = 0; i < 4; i++)
         if ((s = cli_get(spec, &args, fnames[i])) && (rc = parse_double(fnames[i], s, fvals[i])) != CLI_EXIT_OK)
             return rc;
-    if (o.cross_encoder)
-        return cli_failure("--cross-encoder: rescoring candidates with a CrossEncoder is not supported yet "
-                           "(CrossEncoder models are not implemented in sbert); mine without it");
     FILE *report = stdout;
     if (strcmp(output, "-") == 0)
         return cli_usage_error("option '--output': '-' is not supported; give a .jsonl, .csv or .tsv file name");

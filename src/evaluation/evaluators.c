@@ -140,7 +140,7 @@ typedef struct {
 struct sbert_evaluator_set {
     size_t n;
     set_entry e[SET_MAX];
-    int main_score; /* 0 last, 1 first, 2 mean, 3 max, 4 min */
+    int main_score; /* 0 last, 1 first, 2 mean, 3 max, 4 min, 5 mean of scores[1::2] */
 };
 
 /* ------------------------------------------------------ options */
@@ -228,19 +228,21 @@ static sbert_status parse_spec(char *item, char **name, sbert_eval_opts *o) {
 }
 
 sbert_status sbert_evaluator_set_main_score(sbert_evaluator_set *s, const char *fn) {
-    static const char *const names[] = {"last", "first", "mean", "max", "min"};
+    static const char *const names[] = {"last", "first", "mean", "max", "min", "mean_odd"};
     if (!fn) return SBERT_OK;
     const char *f = fn;
     if (!strcmp(f, "scores[0]")) f = "first";
     if (!strcmp(f, "scores[-1]")) f = "last";
-    for (int i = 0; i < 5; i++)
+    if (!strcmp(f, "mean(scores[1::2])")) f = "mean_odd";
+    for (int i = 0; i < 6; i++)
         if (!strcmp(f, names[i])) {
             s->main_score = i;
             return SBERT_OK;
         }
     return sbert_fail(SBERT_ERR_INVALID_ARG,
-                      "main_score_function must be first (scores[0]), last (scores[-1], the default), mean, max or "
-                      "min, got '%s'",
+                      "main_score_function must be first (scores[0]), last (scores[-1], the default), mean, max, "
+                      "min or mean_odd (mean(scores[1::2]): the make-multilingual template's mean of the "
+                      "TranslationEvaluators interleaved with MSEEvaluators), got '%s'",
                       fn);
 }
 
@@ -495,7 +497,11 @@ sbert_status sbert_evaluator_set_run(const sbert_evaluator_set *s, const sbert_e
     double v = scores[s->n - 1];
     size_t pick = s->n - 1;
     if (s->main_score == 1) v = scores[0], pick = 0;
-    for (size_t i = 0; s->main_score >= 2 && i < s->n; i++) {
+    if (s->main_score == 5) {
+        v = 0;
+        for (size_t i = 1; i < s->n; i += 2) v += scores[i] / (double)(s->n / 2);
+    }
+    for (size_t i = 0; s->main_score >= 2 && s->main_score <= 4 && i < s->n; i++) {
         if (i == 0) v = s->main_score == 2 ? 0 : scores[0];
         if (s->main_score == 2) v += scores[i] / (double)s->n;
         if (s->main_score == 3 && scores[i] > v) v = scores[i];

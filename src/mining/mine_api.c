@@ -447,6 +447,63 @@ sbert_status sbert_mine_write(const sbert_mine_table *t, const sbert_mine_data *
     return sbert_atomic_commit(af);
 }
 
+/* ------------------------------------------------------ CrossEncoder oracle */
+
+/* mine_hard_negatives' cross_encoder: scores = cross_encoder.predict([(query, doc) ...],
+ * batch_size=batch_size) -- the model's own activation (Sigmoid for one label by default). */
+typedef struct {
+    sbert_model *ce;
+    size_t batch_size;
+    const char **queries; /* [cap] the query repeated */
+    size_t cap;
+} ce_oracle;
+
+static sbert_status ce_rescore(void *user, const char *query, const char *const *docs, size_t n, float *scores) {
+    ce_oracle *o = user;
+    if (n > o->cap) {
+        const char **q = realloc(o->queries, n * sizeof *q);
+        if (!q)
+            return sbert_fail(SBERT_ERR_NOMEM, "mining: out of memory (CrossEncoder pairs)");
+        o->queries = q;
+        o->cap = n;
+    }
+    for (size_t i = 0; i < n; i++)
+        o->queries[i] = query;
+    sbert_predict_options po = sbert_predict_options_default();
+    po.batch_size = o->batch_size;
+    sbert_status st = sbert_cross_encoder_predict(o->ce, o->queries, docs, n, &po, scores);
+    if (st != SBERT_OK)
+        sbert_error_prefix("rescoring with the CrossEncoder: ");
+    return st;
+}
+
+static sbert_status ce_oracle_open(const sbert_mine_options *opt, ce_oracle *o) {
+    memset(o, 0, sizeof *o);
+    sbert_cross_encoder_options co = sbert_cross_encoder_options_default();
+    sbert_status st = sbert_cross_encoder_load(opt->cross_encoder, &co, &o->ce);
+    if (st != SBERT_OK) {
+        sbert_error_prefix("cross_encoder '%s': ", opt->cross_encoder);
+        return st;
+    }
+    if (sbert_cross_encoder_num_labels(o->ce) != 1) {
+        size_t nl = sbert_cross_encoder_num_labels(o->ce);
+        sbert_model_free(o->ce);
+        o->ce = NULL;
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "cross_encoder '%s' has %zu labels; rescoring needs one relevance score per pair "
+                          "(num_labels 1)",
+                          opt->cross_encoder, nl);
+    }
+    o->batch_size = opt->batch_size ? opt->batch_size : 32;
+    return SBERT_OK;
+}
+
+static void ce_oracle_close(ce_oracle *o) {
+    sbert_model_free(o->ce);
+    free(o->queries);
+    memset(o, 0, sizeof *o);
+}
+
 /* ------------------------------------------------------------------ API */
 
 static sbert_status text_column(const sbert_dataset *ds, const char *name, int fallback, const char *what, int *out) {
@@ -487,12 +544,8 @@ sbert_status sbert_mine_hard_negatives(sbert_model *model, const char *dataset_p
     if (!model || !dataset_path || !output_path)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_mine_hard_negatives: model, dataset_path and output_path "
                                                  "are required");
-    if (opt.cross_encoder)
-        return sbert_fail(SBERT_ERR_UNSUPPORTED,
-                          "cross_encoder '%s': rescoring candidates with a CrossEncoder is not supported yet "
-                          "(CrossEncoder models are not implemented in sbert); mine without it",
-                          opt.cross_encoder);
     sbert_status st;
+    ce_oracle oracle = {0};
     sbert_dataset *ds = NULL;
     corpus_texts corpus = {0};
     sbert_mine_data d = {0};
@@ -533,8 +586,18 @@ sbert_status sbert_mine_hard_negatives(sbert_model *model, const char *dataset_p
         snprintf(corpus_name, sizeof corpus_name, "%s (with the positives of %s)", opt.corpus_path, dataset_path);
     else
         snprintf(corpus_name, sizeof corpus_name, "%s (its positives are the corpus)", dataset_path);
-    if ((st = sbert_mine_plan_make(&d, &opt, 0, corpus_name, &plan)) != SBERT_OK)
+    if ((st = sbert_mine_plan_make(&d, &opt, opt.cross_encoder != NULL, corpus_name, &plan)) != SBERT_OK)
         goto done;
+    if (opt.cross_encoder) {
+        if ((st = ce_oracle_open(&opt, &oracle)) != SBERT_OK)
+            goto done;
+        int filters = !isnan(plan.absolute_margin) || !isnan(plan.relative_margin) || !isnan(plan.max_score) ||
+                      !isnan(plan.min_score);
+        if (!filters && opt.log)
+            opt.log("Note: the CrossEncoder is not used: mine_hard_negatives rescores the candidates only when a "
+                    "filter uses the scores (absolute_margin, relative_margin, max_score or min_score)",
+                    opt.log_user);
+    }
     sbert_encode_options eo = sbert_encode_options_default();
     size_t dim = sbert_model_encode_dim(model, &eo);
     qe = malloc(d.nq * dim * sizeof *qe);
@@ -553,6 +616,10 @@ sbert_status sbert_mine_hard_negatives(sbert_model *model, const char *dataset_p
     env.corpus_chunk = opt.corpus_chunk;
     env.log = opt.log;
     env.log_user = opt.log_user;
+    if (oracle.ce) {
+        env.rescore = ce_rescore;
+        env.rescore_user = &oracle;
+    }
     if ((st = sbert_mine_run(&d, &plan, qe, ce, dim, &env, &table, &sum)) != SBERT_OK)
         goto done;
     if ((st = sbert_mine_write(&table, &d, ds->cols[ac].name, ds->cols[pc].name, output_path)) != SBERT_OK)
@@ -560,6 +627,7 @@ sbert_status sbert_mine_hard_negatives(sbert_model *model, const char *dataset_p
     if (out)
         *out = sum;
 done:
+    ce_oracle_close(&oracle);
     free(qe);
     free(ce);
     free(anchors);

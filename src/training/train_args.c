@@ -84,12 +84,21 @@ static const arg_def ARGS[] = {
     {"loss", K_STR, "CoSENTLoss", A(loss), 0, 0,
      "the loss class (see the list below), Wrapper(Inner), Loss + GlobalOrthogonalRegularizationLoss, or {dataset: loss}"},
     {"guide_model", K_STR, NULL, A(guide_model), 0, 0, "the guide model directory of GISTEmbedLoss / CachedGISTEmbedLoss"},
+    {"teacher_model", K_STR, NULL, A(teacher_model), 0, 0,
+     "distillation: a SentenceTransformer whose embeddings of teacher_column become the label of every training "
+     "and eval_dataset row (MSELoss; make-multilingual: both columns learn the teacher's English embedding)"},
+    {"teacher_column", K_STR, NULL, A(teacher_column), 0, 0,
+     "the column the teacher encodes (default: the first input column)"},
+    {"teacher_pca", K_BOOL, "false", A(teacher_pca), 0, 0,
+     "a teacher wider than the student: project its labels with a PCA-initialised Dense(teacher_dim -> "
+     "student_dim, bias=False) fitted on the first 20,000 (the skill's fix)"},
     /* evaluation */
     {"evaluator", K_STR, "EmbeddingSimilarityEvaluator", A(evaluator), 0, 0,
      "the evaluator class, or a comma list (SequentialEvaluator); options as Name(truncate_dim=256, ...)"},
     {"evaluator_name", K_STR, "", A(evaluator_name), 0, 0, "metric key prefix (one per evaluator)"},
     {"main_score_function", K_STR, NULL, A(main_score_function), 0, 0,
-     "SequentialEvaluator's sequential_score: first (scores[0]), last (default), mean, max or min"},
+     "SequentialEvaluator's sequential_score: first (scores[0]), last (default), mean, max, min or mean_odd "
+     "(mean of scores[1::2], the make-multilingual template's)"},
     {"test_evaluator", K_STR, NULL, A(test_evaluator), 0, 0, "evaluator for test_data (default: evaluator)"},
     /* training arguments */
     {"num_train_epochs", K_NUM, "3", A(num_train_epochs), 0, 1e6, "epochs (fractional allowed)"},
@@ -500,6 +509,17 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: hub_model_id is only used with push_to_hub: true",
                           sbert_recipe_origin(r, "hub_model_id"));
     SBERT_TRY(read_report_to(r, a));
+    if (sbert_recipe_get(r, "teacher_pca") && !a->teacher_model)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: teacher_pca needs teacher_model (the teacher it projects)",
+                          sbert_recipe_origin(r, "teacher_pca"));
+    if (a->teacher_column && !a->teacher_model)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: teacher_column needs teacher_model (the teacher that encodes it)",
+                          sbert_recipe_origin(r, "teacher_column"));
+    if (a->teacher_model && kind != SBERT_KIND_SENTENCE_TRANSFORMER)
+        return sbert_fail(SBERT_ERR_UNSUPPORTED,
+                          "%s: teacher_model (embedding labels from a teacher) is for SentenceTransformer training; a "
+                          "%s distils from precomputed scores in the data (label column)",
+                          sbert_recipe_origin(r, "teacher_model"), a->model_type);
     return read_loss(r, a);
 }
 

@@ -48,6 +48,8 @@ typedef struct {
      * loss serves every dataset); loss_def / loss_values are losses[0]'s base
      * loss */
     const char *loss, *guide_model;
+    const char *teacher_model, *teacher_column; /* distillation labels from a teacher (teacher.c) */
+    int teacher_pca;                            /* project a wider teacher's labels by PCA (teacher.c) */
     const sbert_loss_def *loss_def;
     sbert_loss_values loss_values;
     sbert_loss_spec losses[SBERT_TRAIN_MAX_SETS];

@@ -252,6 +252,11 @@ static sbert_status load_set(sbert_trainer *t, sbert_train_set *s, const char *n
     if (a->smoke)
         sbert_dataset_truncate(s->ds, (size_t)(a->smoke_train_samples > 0 ? a->smoke_train_samples : a->batch_size * 2));
     if (a->max_train_samples > 0) sbert_dataset_truncate(s->ds, (size_t)a->max_train_samples);
+    {
+        char what[1200];
+        snprintf(what, sizeof what, "train_data %s%s%s", path, name[0] ? " of dataset " : "", name);
+        SBERT_TRY(sbert_train_teacher_label(t, s->ds, what));
+    }
     s->label_col = sbert_dataset_label_column(s->ds);
     s->n_inputs = sbert_dataset_n_inputs(s->ds);
     s->label_width = label_width(s->ds, s->label_col);
@@ -409,6 +414,11 @@ sbert_status sbert_train_sets_load(sbert_trainer *t) {
                 sbert_dataset_truncate(s->eval_ds, (size_t)(a->smoke_eval_samples > 0 ? a->smoke_eval_samples : 50));
             if (st == SBERT_OK && a->max_eval_samples > 0)
                 sbert_dataset_truncate(s->eval_ds, (size_t)a->max_eval_samples);
+            if (st == SBERT_OK) {
+                char what[1200];
+                snprintf(what, sizeof what, "eval_dataset %s", path);
+                st = sbert_train_teacher_label(t, s->eval_ds, what);
+            }
             if (st != SBERT_OK) break;
             s->eval_label_col = sbert_dataset_label_column(s->eval_ds);
             s->eval_label_width = label_width(s->eval_ds, s->eval_label_col);

@@ -248,6 +248,7 @@ static sbert_status load_model(sbert_trainer *t) {
                 return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s' needs lora_r > 0 (LoRA adapters)",
                                   sbert_recipe_origin(t->recipe, lora_keys[i]), lora_keys[i]);
     }
+    SBERT_TRY(sbert_train_teacher_student(t));
     SBERT_TRY(sbert_model_params(t->model, &t->params));
     SBERT_TRY(sbert_optimizer_init(&t->opt, t->params));
     sbert_rng_seed(&t->dropout_rng, (uint64_t)a->seed);
@@ -476,6 +477,7 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
               sbert_params_trainable_numel(t->params),
               100.0 * (double)sbert_params_trainable_numel(t->params) / (double)(sbert_params_numel(t->params) ? sbert_params_numel(t->params) : 1));
     SBERT_TRY(sbert_train_sets_prepare(t));
+    sbert_train_teacher_free(t); /* its labels are in the data now */
     if (a->kind == SBERT_KIND_CROSS_ENCODER) {
         /* Pairs are tokenized per batch (which pairs a row makes depends on the loss). */
         sbert_ce_train_config cc = {a->loss_def, &a->loss_values, (size_t)a->batch_size, a->allow_activation_mismatch,
@@ -584,6 +586,7 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
 
 static void trainer_free(sbert_trainer *t) {
     sbert_train_sets_free(t);
+    sbert_train_teacher_free(t);
     sbert_packed_free(&t->batch);
     sbert_ce_train_free(t->cross);
     sbert_optimizer_free(&t->opt);

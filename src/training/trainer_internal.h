@@ -118,6 +118,9 @@ typedef struct {
     sbert_train_loss *losses;
     size_t n_losses;
     sbert_model *guide;            /* GISTEmbedLoss's guide model, or NULL */
+    sbert_model *teacher;          /* teacher_model while labels are computed (teacher.c), or NULL */
+    size_t teacher_dim;            /* its embedding width */
+    int teacher_normalize;         /* it ends in Normalize */
     sbert_rng loss_rng;            /* random choices inside losses (n_dims_per_step) */
     int multi_round_robin;         /* multi_dataset_batch_sampler ROUND_ROBIN */
     sbert_eval_classifier classifier; /* SoftmaxLoss's, for LabelAccuracyEvaluator (state NULL: none) */
@@ -136,6 +139,15 @@ sbert_status sbert_trainer_adaptive_step(sbert_trainer *t, const size_t *rows, s
 /* train_step_cross.c: the same for a CrossEncoder (pairs in, scores out). */
 sbert_status sbert_trainer_cross_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
                                       double *loss_out);
+
+/* teacher.c: teacher_model -- the teacher's embeddings of the source column
+ * (teacher_column, default the first input) as the label column of ds
+ * (`what` names it in messages); nothing without teacher_model. */
+sbert_status sbert_train_teacher_label(sbert_trainer *t, sbert_dataset *ds, const char *what);
+/* After the student is loaded, before its parameter table: a Normalize
+ * appended when the teacher ends in one, and the width check. */
+sbert_status sbert_train_teacher_student(sbert_trainer *t);
+void sbert_train_teacher_free(sbert_trainer *t);
 
 /* train_sets.c: the named datasets, their losses, prompts and eval data. */
 sbert_status sbert_train_sets_load(sbert_trainer *t);

@@ -1,0 +1,293 @@
+/*
+ * training/teacher.c -- knowledge distillation and make-multilingual labels
+ * from a teacher model (recipe key teacher_model), as the skill's
+ * distillation and make_multilingual templates compute them:
+ *
+ *   train_dataset = train_dataset.map(lambda b: {"label": teacher.encode(b[source])})
+ *
+ * For every training dataset (and eval_dataset) without a label column, the
+ * teacher encodes the source column -- teacher_column, default the first
+ * input column ("sentence" in distillation, "english" in make-multilingual)
+ * -- once, before training, and the embeddings become a list-valued "label"
+ * column. Every input column is then trained towards them with MSELoss:
+ * (english, non_english) rows give both sides the teacher's English
+ * embedding (ParallelSentencesDataset semantics).
+ *
+ * The teacher encodes as SentenceTransformer.encode does by default (its
+ * default prompt, its truncate_dim, no normalize_embeddings: a Normalize
+ * module of the teacher's own applies).
+ *
+ * After the student is loaded (sbert_train_teacher_student):
+ *   - a teacher ending in Normalize gets a Normalize appended to a student
+ *     that has none (the templates' check: MSE against unit-norm targets
+ *     otherwise fights student norms of 5-10);
+ *   - teacher and student widths must agree. With teacher_pca: true a
+ *     wider teacher gets the skill's projection: a PCA fitted on the first
+ *     20,000 teacher labels of the training data (the template's
+ *     teacher.encode(train_sentences[:20000])) gives
+ *     Dense(teacher_dim -> student_dim, bias=False) whose weight is the
+ *     first student_dim principal components (sklearn's PCA: covariance
+ *     eigenvectors, largest variance first, each signed so that its
+ *     largest-magnitude entry is positive -- svd_flip), and every label
+ *     becomes W x (the Dense appended to the teacher: no centring). Without
+ *     it a mismatch is refused with the fix.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <math.h>
+
+#include "base/error.h"
+#include "modules/normalize.h"
+#include "training/trainer_internal.h"
+
+/* LAPACK (OpenBLAS exports it): the symmetric eigensolver. */
+extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+                    double *work, const int *lwork, int *iwork, const int *liwork, int *info);
+
+static const char *origin(const sbert_trainer *t, const char *key) {
+    return t->recipe ? sbert_recipe_origin(t->recipe, key) : key;
+}
+
+static sbert_status load_teacher(sbert_trainer *t) {
+    if (t->teacher) return SBERT_OK;
+    const char *dir = t->a->teacher_model;
+    sbert_status st = sbert_model_load(dir, NULL, &t->teacher);
+    if (st != SBERT_OK) {
+        sbert_error_prefix("%s: teacher_model: ", origin(t, "teacher_model"));
+        return st;
+    }
+    if (t->teacher->kind != SBERT_KIND_SENTENCE_TRANSFORMER) {
+        sbert_model_free(t->teacher);
+        t->teacher = NULL;
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: teacher_model '%s' is not a SentenceTransformer (embedding "
+                                                 "distillation needs dense teacher embeddings)",
+                          origin(t, "teacher_model"), dir);
+    }
+    sbert_encode_options o = sbert_encode_options_default();
+    t->teacher_dim = sbert_model_encode_dim(t->teacher, &o);
+    const sbert_model *m = t->teacher;
+    t->teacher_normalize = m->n_mods > 0 && !strcmp(m->mods[m->n_mods - 1]->ops->class_name, "Normalize");
+    if (t->log)
+        sbert_log(t->log, "Teacher: %s (width %zu%s)\n", dir, t->teacher_dim,
+                  t->teacher_normalize ? ", ends in Normalize" : "");
+    return SBERT_OK;
+}
+
+void sbert_train_teacher_free(sbert_trainer *t) {
+    sbert_model_free(t->teacher);
+    t->teacher = NULL;
+}
+
+sbert_status sbert_train_teacher_label(sbert_trainer *t, sbert_dataset *ds, const char *what) {
+    const sbert_train_args *a = t->a;
+    if (!a->teacher_model) return SBERT_OK;
+    const char *where = origin(t, "teacher_model");
+    int lc = sbert_dataset_label_column(ds);
+    if (lc >= 0)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: %s already has a label column '%s', and teacher_model computes the label from the "
+                          "teacher; remove one of them",
+                          where, what, ds->cols[lc].name);
+    int src = -1;
+    if (a->teacher_column) {
+        src = sbert_dataset_find_column(ds, a->teacher_column);
+        if (src < 0) {
+            char have[1024];
+            size_t n = 0;
+            have[0] = '\0';
+            for (size_t c = 0; c < ds->n_cols && n < sizeof have; c++)
+                n += (size_t)snprintf(have + n, sizeof have - n, "%s%s", c ? ", " : "", ds->cols[c].name);
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: teacher_column '%s' is not a column of %s (columns: %s)",
+                              origin(t, "teacher_column"), a->teacher_column, what, have);
+        }
+    } else if (sbert_dataset_n_inputs(ds) > 0) {
+        src = sbert_dataset_input_column(ds, 0);
+    }
+    if (src < 0 || ds->cols[src].kind != SBERT_COL_TEXT)
+        return sbert_fail(SBERT_ERR_FORMAT, "%s: the teacher encodes a text column, and %s has %s", where, what,
+                          src < 0 ? "none" : "a list or number column there");
+    SBERT_TRY(sbert_dataset_check_inputs(ds));
+    SBERT_TRY(load_teacher(t));
+    const size_t n = ds->n_rows, D = t->teacher_dim;
+    float *emb = malloc((n ? n : 1) * D * sizeof *emb);
+    size_t *off = malloc((n + 1) * sizeof *off);
+    double *nums = malloc((n ? n : 1) * D * sizeof *nums);
+    char *name = strdup("label");
+    sbert_column *cols = realloc(ds->cols, (ds->n_cols + 1) * sizeof *cols);
+    if (cols) ds->cols = cols;
+    if (!emb || !off || !nums || !name || !cols) {
+        free(emb);
+        free(off);
+        free(nums);
+        free(name);
+        return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    }
+    sbert_encode_options o = sbert_encode_options_default();
+    sbert_status st = n ? sbert_model_encode(t->teacher, (const char *const *)ds->cols[src].text, n, &o, emb) : SBERT_OK;
+    if (st != SBERT_OK) {
+        sbert_error_prefix("%s: teacher_model on %s, column '%s': ", where, what, ds->cols[src].name);
+        free(emb);
+        free(off);
+        free(nums);
+        free(name);
+        return st;
+    }
+    for (size_t i = 0; i <= n; i++) off[i] = i * D;
+    for (size_t i = 0; i < n * D; i++) nums[i] = emb[i];
+    free(emb);
+    sbert_column *c = &ds->cols[ds->n_cols++];
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->kind = SBERT_COL_NUMBER_LIST;
+    c->off = off;
+    c->nums = nums;
+    if (t->log)
+        sbert_log(t->log, "Teacher labels: %s, column '%s' -> label (%zu rows x %zu)\n", what, ds->cols[src].name, n, D);
+    return SBERT_OK;
+}
+
+/* The first k principal components comp [k, d] of x [n, d] (double), as
+ * sklearn's PCA(n_components=k).fit(x).components_ with svd_flip's signs. */
+static sbert_status pca_components(const double *x, size_t n, size_t d, size_t k, double *comp) {
+    double *mean = calloc(d, sizeof *mean), *xc = malloc(n * d * sizeof *xc), *cov = malloc(d * d * sizeof *cov);
+    double *w = malloc(d * sizeof *w), *work = NULL;
+    int *iwork = NULL;
+    sbert_status st = SBERT_OK;
+    if (!mean || !xc || !cov || !w) {
+        st = sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory (%zu x %zu)", n, d);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < d; c++) mean[c] += x[i * d + c];
+    for (size_t c = 0; c < d; c++) mean[c] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < d; c++) xc[i * d + c] = x[i * d + c] - mean[c];
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)n, 1.0 / (double)(n - 1), xc, (int)d, xc,
+                (int)d, 0.0, cov, (int)d);
+    int nd = (int)d, lwork = -1, liwork = -1, info = 0, iwq = 0;
+    double wq = 0;
+    dsyevd_("V", "L", &nd, cov, &nd, w, &wq, &lwork, &iwq, &liwork, &info);
+    lwork = (int)wq;
+    liwork = iwq;
+    work = malloc((size_t)(lwork > 1 ? lwork : 1) * sizeof *work);
+    iwork = malloc((size_t)(liwork > 1 ? liwork : 1) * sizeof *iwork);
+    if (!work || !iwork) {
+        st = sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory (eigensolver workspace)");
+        goto done;
+    }
+    dsyevd_("V", "L", &nd, cov, &nd, w, work, &lwork, iwork, &liwork, &info);
+    if (info != 0) {
+        st = sbert_fail(SBERT_ERR_INTERNAL, "teacher_pca: the eigensolver (dsyevd) failed with info=%d", info);
+        goto done;
+    }
+    /* ascending eigenvalues, vector j at cov[j*d ..): component c = vector d-1-c */
+    for (size_t c = 0; c < k; c++) {
+        const double *v = cov + (d - 1 - c) * d;
+        size_t arg = 0;
+        for (size_t j = 1; j < d; j++)
+            if (fabs(v[j]) > fabs(v[arg])) arg = j;
+        double sg = v[arg] < 0 ? -1.0 : 1.0;
+        for (size_t j = 0; j < d; j++) comp[c * d + j] = sg * v[j];
+    }
+done:
+    free(mean);
+    free(xc);
+    free(cov);
+    free(w);
+    free(work);
+    free(iwork);
+    return st;
+}
+
+/* Replace the label column of ds (width d) by comp [k, d] @ label. */
+static sbert_status project_labels(sbert_dataset *ds, const double *comp, size_t d, size_t k) {
+    if (!ds) return SBERT_OK;
+    int lc = sbert_dataset_label_column(ds);
+    if (lc < 0) return SBERT_OK;
+    sbert_column *c = &ds->cols[lc];
+    const size_t n = ds->n_rows;
+    double *nums = malloc((n ? n : 1) * k * sizeof *nums);
+    if (!nums) return sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory");
+    if (n) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)d, 1.0, c->nums, (int)d, comp, (int)d,
+                       0.0, nums, (int)k);
+    free(c->nums);
+    c->nums = nums;
+    for (size_t i = 0; i <= n; i++) c->off[i] = i * k;
+    return SBERT_OK;
+}
+
+/* The skill's PCA projection of the teacher to the student's width k. */
+static sbert_status teacher_pca(sbert_trainer *t, size_t k) {
+    const size_t d = t->teacher_dim, cap = 20000;
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_sets && n < cap; i++) n += t->sets[i].ds->n_rows < cap - n ? t->sets[i].ds->n_rows : cap - n;
+    if (n < 2 || n < k)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: teacher_pca needs at least %zu training rows to fit %zu components (there are %zu)",
+                          origin(t, "teacher_pca"), k > 2 ? k : 2, k, n);
+    double *x = malloc(n * d * sizeof *x), *comp = malloc(k * d * sizeof *comp);
+    sbert_status st = x && comp ? SBERT_OK : sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory");
+    size_t r = 0;
+    for (size_t i = 0; st == SBERT_OK && i < t->n_sets && r < n; i++) {
+        const sbert_dataset *ds = t->sets[i].ds;
+        const sbert_column *c = &ds->cols[sbert_dataset_label_column(ds)];
+        size_t m = ds->n_rows < n - r ? ds->n_rows : n - r;
+        memcpy(x + r * d, c->nums, m * d * sizeof *x);
+        r += m;
+    }
+    if (st == SBERT_OK) st = pca_components(x, n, d, k, comp);
+    for (size_t i = 0; st == SBERT_OK && i < t->n_sets; i++) {
+        sbert_train_set *s = &t->sets[i];
+        st = project_labels(s->ds, comp, d, k);
+        if (st == SBERT_OK) st = project_labels(s->eval_ds, comp, d, k);
+        s->label_width = k;
+        if (s->eval_ds) s->eval_label_width = k;
+    }
+    free(x);
+    free(comp);
+    if (st == SBERT_OK)
+        sbert_log(t->log, "Teacher: PCA-initialised Dense(%zu -> %zu, bias=False) fitted on %zu teacher embeddings; the "
+                          "labels are its outputs\n",
+                  d, k, n);
+    return st;
+}
+
+sbert_status sbert_train_teacher_student(sbert_trainer *t) {
+    const sbert_train_args *a = t->a;
+    if (!a->teacher_model) return SBERT_OK;
+    SBERT_TRY(load_teacher(t));
+    sbert_model *m = t->model;
+    const sbert_encode_options o = sbert_encode_options_default();
+    size_t sd = sbert_model_encode_dim(m, &o);
+    if (sd < t->teacher_dim && a->teacher_pca) {
+        SBERT_TRY(teacher_pca(t, sd));
+        t->teacher_dim = sd;
+        t->teacher_normalize = 0; /* the teacher now ends in the Dense projection */
+    }
+    if (t->teacher_normalize && !sbert_model_find_module(m, "Normalize")) {
+        sbert_module *norm = NULL;
+        SBERT_TRY(sbert_normalize_module_new(sbert_model_full_dim(m), &norm));
+        char name[32], path[48];
+        snprintf(name, sizeof name, "%zu", m->n_mods);
+        snprintf(path, sizeof path, "%zu_Normalize", m->n_mods);
+        SBERT_TRY(sbert_model_add_module(m, norm, name, path));
+        sbert_log(t->log, "Student: appended Normalize (the teacher ends in Normalize; its labels are unit vectors)\n");
+    }
+    if (sd != t->teacher_dim && a->teacher_pca)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: teacher_pca projects a wider teacher down; the teacher '%s' gives %zu dimensions, "
+                          "fewer than the student's %zu: pick a narrower student",
+                          origin(t, "teacher_pca"), a->teacher_model, t->teacher_dim, sd);
+    if (sd != t->teacher_dim)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: the teacher '%s' gives %zu-dimensional embeddings, the student '%s' %zu; MSELoss needs "
+                          "equal widths. Set teacher_pca: true (a PCA-initialised Dense(%zu -> %zu, bias=False) "
+                          "appended to the teacher, as the skill does), or give as teacher_model a teacher ending in "
+                          "such a projection, or pick a student of width %zu",
+                          origin(t, "teacher_model"), a->teacher_model, t->teacher_dim, a->model,
+                          sd, t->teacher_dim, sd, t->teacher_dim);
+    return SBERT_OK;
+}
