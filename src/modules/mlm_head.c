@@ -76,6 +76,8 @@ static const sbert_module_ops MLM_OPS;
 
 int sbert_module_is_mlm(const sbert_module *m) { return m && m->ops == &MLM_OPS; }
 
+sbert_transformer *sbert_mlm_encoder(sbert_module *m) { return sbert_module_is_mlm(m) ? ((mlm_module *)m)->t : NULL; }
+
 size_t sbert_mlm_vocab_size(const sbert_module *m) { return sbert_module_is_mlm(m) ? ((const mlm_module *)m)->V : 0; }
 
 sbert_status sbert_mlm_decoder_of(const sbert_module *mod, sbert_mlm_decoder *d) {

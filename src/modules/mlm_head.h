@@ -61,6 +61,10 @@ sbert_status sbert_mlm_decoder_of(const sbert_module *m, sbert_mlm_decoder *out)
 /* 1 when m is an MLM module. */
 int sbert_module_is_mlm(const sbert_module *m);
 
+/* The encoder inside an MLM module (NULL for another module). */
+struct sbert_transformer;
+struct sbert_transformer *sbert_mlm_encoder(sbert_module *m);
+
 /* The vocabulary size (config vocab_size) of an MLM module (0 for another). */
 size_t sbert_mlm_vocab_size(const sbert_module *m);
 
