@@ -127,6 +127,18 @@ const char *sbert_bf16_unavailable_reason(void);
 /* The CPU's bf16 instructions: "AMX-BF16", "AVX512-BF16" or "none". */
 const char *sbert_bf16_cpu(void);
 
+/* Save a loaded model (any kind) into `dir` in the layout Python reads,
+ * with its weights in `dtype`: "fp32" (NULL) or "bf16" -- every F32 tensor
+ * written as BF16 (round to nearest even) and config.json saying
+ * "torch_dtype": "bfloat16", as a model saved by torch in bf16; Python's
+ * sentence-transformers loads it (in bf16) and sbert loads it (into fp32).
+ * The directory appears complete or not at all. */
+sbert_status sbert_model_save_dtype(const sbert_model *model, const char *dir, const char *dtype);
+/* Rewrite an already saved model directory's weights in bf16, in place
+ * (each file atomically): what sbert_model_save_dtype(..., "bf16") does
+ * after saving. */
+sbert_status sbert_model_dir_to_bf16(const char *dir);
+
 /* Output dimension of encode() (after the model's truncate_dim, if any). */
 size_t sbert_model_dim(const sbert_model *model);
 /* Tokens per text after truncation; 0 means no limit (StaticEmbedding). */

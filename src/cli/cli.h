@@ -185,6 +185,7 @@ void cli_progress_finish(cli_progress *p);
 /* -------------------------------------------------------------- commands */
 
 extern const cli_command_spec cli_encode_spec;
+extern const cli_command_spec cli_convert_spec;
 extern const cli_command_spec cli_tokenize_spec;
 extern const cli_command_spec cli_similarity_spec;
 extern const cli_command_spec cli_evaluate_spec;
@@ -205,5 +206,6 @@ int cli_cmd_rerank(int argc, char **argv);
 int cli_cmd_plot(int argc, char **argv);
 int cli_cmd_search(int argc, char **argv);
 int cli_cmd_mine(int argc, char **argv);
+int cli_cmd_convert(int argc, char **argv);
 
 #endif
