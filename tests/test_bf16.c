@@ -11,7 +11,9 @@
  *   5. a model saved in bf16 is the very file Python's sentence-transformers
  *      loaded in torch.bfloat16 (FNV-1a of model.safetensors, from
  *      tools/gen_bf16_refs.py) and sbert's embeddings of it match Python's;
- *   6. refusals: an unknown precision, bf16 on a model without an encoder.
+ *   6. refusals: an unknown precision, bf16 on a model without an encoder;
+ *   7. bf16 training (autocast): MiniLM's parameter gradients with bf16
+ *      linear layers against fp32 ones (cosine per tensor), fp32 buffers.
  * Parts 2-3 need a CPU with AVX512-BF16 or AMX-BF16 and the oneDNN build;
  * elsewhere they are skipped (and part 3 checks the fp32 fallback instead).
  */
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "kernels/bf16_gemm.h"
+#include "modules/transformer.h"
 #include "sbert.h"
 #include "test_util.h"
 
@@ -309,6 +312,51 @@ static void test_fallback_cli(void) {
     CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* Gradients of sum(out * g) for a fixed g, fp32 vs bf16 linear layers. */
+static void test_backward(void) {
+    sbert_transformer *t = NULL;
+    CHECK_OK(sbert_transformer_load(g_minilm, &t));
+    if (!t) return;
+    const size_t n_seq = 6, L = 24, T = n_seq * L, H = sbert_transformer_hidden_size(t);
+    int32_t ids[6 * 24];
+    size_t offs[7];
+    for (size_t i = 0; i <= n_seq; i++) offs[i] = i * L;
+    for (size_t i = 0; i < T; i++) ids[i] = (i % L == 0) ? 101 : (i % L == L - 1) ? 102 : (int32_t)(1000 + (i * 7919) % 20000);
+    size_t nf = 0;
+    sbert_transformer_params(t, &nf);
+    float *out = malloc(T * H * sizeof(float)), *g = malloc(T * H * sizeof(float));
+    float *g32 = calloc(nf, sizeof(float)), *g16 = calloc(nf, sizeof(float));
+    for (size_t i = 0; i < T * H; i++) g[i] = (float)sin(0.01 * (double)i);
+    CHECK_OK(sbert_transformer_forward_train(t, ids, NULL, offs, n_seq, NULL, out));
+    CHECK_OK(sbert_transformer_backward(t, g, g32, NULL));
+    CHECK_OK(sbert_transformer_set_bf16(t, 1));
+    CHECK_OK(sbert_transformer_forward_train(t, ids, NULL, offs, n_seq, NULL, out));
+    CHECK_OK(sbert_transformer_backward(t, g, g16, NULL));
+    double worst = 2;
+    const char *worst_name = "";
+    for (size_t i = 0; i < sbert_transformer_num_params(t); i++) {
+        const sbert_transformer_param *p = sbert_transformer_param_at(t, i);
+        double nn = 0;
+        for (size_t k = 0; k < p->numel; k++) nn += (double)g32[p->offset + k] * g32[p->offset + k];
+        if (nn == 0) continue; /* rows no token touched (embeddings of unused ids, ...) */
+        /* the key bias adds a constant to each query's scores, which softmax
+         * cancels: its gradient is 0 up to rounding noise in both runs */
+        if (strstr(p->name, "attention.self.key.bias")) continue;
+        double c = cosine(g32 + p->offset, g16 + p->offset, p->numel);
+        if (c < worst || isnan(c)) {
+            worst = c;
+            worst_name = p->name;
+        }
+    }
+    printf("bf16 training: gradient cosine (bf16 vs fp32), worst tensor %s: %.6f\n", worst_name, worst);
+    CHECK(worst >= 0.999, "bf16 gradients vs fp32: worst cosine %.6f (%s)", worst, worst_name);
+    sbert_transformer_free(t);
+    free(out);
+    free(g);
+    free(g32);
+    free(g16);
+}
+
 static void test_static_refused(void) {
     /* a StaticEmbedding model has no encoder: bf16 refused, fp32 accepted */
     const char *dir = test_path("tests/data/static/model");
@@ -334,6 +382,7 @@ int main(void) {
         test_minilm(why == NULL);
         test_save(why == NULL);
         test_fallback_cli();
+        if (!why) test_backward();
     }
     test_static_refused();
     return test_summary();
