@@ -28,6 +28,7 @@ fi
 # The driver links the static library plus what it depends on.
 cc -std=c11 -O2 -D_GNU_SOURCE -I"$root/include" "$root/bench/encode/bench_encode.c" \
    "$build/libsbert.a" $(pkg-config --libs openblas libcjson libutf8proc libpcre2-8) \
+   $(sed -n 's/^Libs.private: //p' "$build/sbert.pc") \
    -lpthread -lm -o "$build/bench_encode"
 
 exec python3 "$root/bench/encode/bench.py" --driver "$build/bench_encode" \

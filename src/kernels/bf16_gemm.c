@@ -24,6 +24,7 @@
 #include <pthread.h>
 
 #include "base/threads.h"
+#include "kernels/act_math.h"
 #include "kernels/cpu_ops.h"
 #include "kernels/cpu_ops_backward.h"
 
@@ -454,6 +455,40 @@ void sbert_bf16_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, con
 }
 
 #endif /* SBERT_HAVE_ONEDNN */
+
+/* ---------------------------------------------------- linear + activation */
+
+typedef struct {
+    float *out;
+    const float *pre;
+    size_t N;
+} gelu_ctx;
+
+/* rows [r0, r1): out = GELU(pre), erf form, one vectorizable loop (as the
+ * fp32 path's bias+GELU pass in cpu_ops.c) */
+static void gelu_rows(void *vctx, size_t r0, size_t r1) {
+    const gelu_ctx *c = vctx;
+    const float *x = c->pre + r0 * c->N;
+    float *o = c->out + r0 * c->N;
+    const size_t n = (r1 - r0) * c->N;
+    for (size_t j = 0; j < n; j++) {
+        float v = x[j];
+        o[j] = 0.5f * v * (1.0f + sbert_erf_as(v * 0.70710678118654752440f));
+    }
+}
+
+void sbert_bf16_linear_act_forward(float *out, float *pre, const float *in, const uint16_t *Wb,
+                                   const float *b, size_t T, size_t K, size_t N, sbert_act act) {
+    if (!T || !N) return;
+    sbert_bf16_linear_forward(pre, in, Wb, b, T, K, N);
+    if (act == SBERT_ACT_GELU) {
+        gelu_ctx c = {out, pre, N};
+        size_t rows = (1u << 14) / N;
+        sbert_parallel_for_min(T, rows ? rows : 1, gelu_rows, &c);
+    } else {
+        sbert_act_forward(out, pre, T * N, act);
+    }
+}
 
 /* ------------------------------------------------------------ backward */
 

@@ -59,6 +59,11 @@ void sbert_bf16_to_f32(float *dst, const uint16_t *src, size_t n);
 void sbert_bf16_linear_forward(float *out, const float *in, const uint16_t *Wb, const float *b,
                                size_t T, size_t K, size_t N);
 
+/* pre[T,N] = bf16(in) . Wb^T + b;  out[T,N] = act(pre)  (pre may equal out),
+ * as sbert_linear_act_forward. */
+void sbert_bf16_linear_act_forward(float *out, float *pre, const float *in, const uint16_t *Wb,
+                                   const float *b, size_t T, size_t K, size_t N, sbert_act act);
+
 /* C[M,N] = op(A) . op(B) + beta C, row-major as cblas_sgemm (alpha 1), with
  * A and B fp32 rounded to bf16 before the product, fp32 accumulation.
  * op(A): A[M,K] (trans_a 0) or A[K,M]^T (trans_a 1); op(B): B[K,N] or B[N,K]^T.

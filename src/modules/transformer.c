@@ -1117,8 +1117,7 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
             if ((s = sbert_lora_forward(t->lora, l, SBERT_LIN_FF1, y, T, pre, I, train, rng)) != SBERT_OK) goto done;
             for (size_t i = 0; i < T * I; i++) hh[i] = sbert_act_apply(t->act, pre[i]);
         } else if (t->wbf16) {
-            sbert_bf16_linear_forward(pre, y, wb->ff1, w->ff1_b, T, H, I);
-            sbert_act_forward(hh, pre, T * I, t->act);
+            sbert_bf16_linear_act_forward(hh, pre, y, wb->ff1, w->ff1_b, T, H, I, t->act);
         } else {
             sbert_linear_act_forward(hh, pre, y, w->ff1_w, w->ff1_b, T, H, I, t->act);
         }
