@@ -338,6 +338,8 @@ static void mm_rows(void *vctx, size_t b0, size_t b1) {
     if (m0 >= m1) return;
     size_t m = m1 - m0, K = c->K;
     thread_state *s = state();
+    /* oneDNN runs on this thread only; the caller's OpenMP setting is restored below */
+    int omp_prev = omp_get_max_threads();
     omp_set_num_threads(1);
     if (m * K > s->abuf_cap) {
         free(s->abuf);
@@ -381,6 +383,7 @@ static void mm_rows(void *vctx, size_t b0, size_t b1) {
     dnnl_memory_destroy(bm);
     dnnl_memory_destroy(cm);
     if (biasm) dnnl_memory_destroy(biasm);
+    omp_set_num_threads(omp_prev);
 }
 
 static void mm_run(mm_ctx *c) {
