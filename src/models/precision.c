@@ -53,6 +53,7 @@ sbert_status sbert_model_set_precision(sbert_model *model, const char *precision
     for (size_t i = 0; i < model->n_mods; i++) {
         sbert_transformer *t = encoder_of(model->mods[i]);
         if (t) SBERT_TRY(sbert_transformer_set_bf16(t, on));
+        SBERT_TRY(sbert_mlm_set_bf16(model->mods[i], on)); /* SPLADE: the vocabulary decoder's forward */
     }
     if (used) *used = on ? "bf16" : "fp32";
     return SBERT_OK;

@@ -101,6 +101,7 @@ struct sbert_transformer {
      * (kernels/bf16_gemm.h) with these copies of their weights; NULL: fp32. */
     uint16_t *wbf16;
     layer_bf16 *lbf16;
+    int bf16_stale; /* a training forward ran: the optimizer may have moved the fp32 weights since */
 };
 
 /* ------------------------------------------------------------------ config */
@@ -681,6 +682,7 @@ sbert_status sbert_transformer_set_bf16(sbert_transformer *t, int on) {
         t->lbf16 = NULL;
         return SBERT_OK;
     }
+    t->bf16_stale = 0;
     if (t->wbf16) {
         bf16_refresh(t);
         return SBERT_OK;
@@ -1143,15 +1145,21 @@ done:
 
 sbert_status sbert_transformer_forward(sbert_transformer *t, const int32_t *input_ids, const int32_t *token_type_ids,
                                        const size_t *seq_offsets, size_t n_seq, float *out) {
+    if (t->wbf16 && t->bf16_stale) {
+        /* an evaluation between training steps: the bf16 copies follow the last optimizer step */
+        bf16_refresh(t);
+        t->bf16_stale = 0;
+    }
     return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 0, NULL, out);
 }
 
 sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t *input_ids,
                                              const int32_t *token_type_ids, const size_t *seq_offsets, size_t n_seq,
                                              sbert_rng *rng, float *out) {
-    /* bf16 training: the weights may have moved since the last step (autocast
-     * casts them at every forward too) */
-    if (t->wbf16) bf16_refresh(t);
+    /* bf16 training: the weights may have moved since the last training
+     * forward (autocast casts them at every forward too) */
+    if (t->wbf16 && t->bf16_stale) bf16_refresh(t);
+    if (t->wbf16) t->bf16_stale = 1;
     return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 1, rng, out);
 }
 
