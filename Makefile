@@ -13,7 +13,7 @@
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
-APT_PACKAGES := cmake pkg-config libopenblas-dev libcjson-dev libutf8proc-dev libpcre2-dev zlib1g-dev
+APT_PACKAGES := cmake pkg-config libopenblas-dev libdnnl-dev libcjson-dev libutf8proc-dev libpcre2-dev zlib1g-dev
 PKGCONFIG_MODULES := openblas libcjson libutf8proc libpcre2-8 zlib
 
 .PHONY: all build deps models test test-asan install demo demo-search bench fuzz refs clean
@@ -23,7 +23,7 @@ all: build
 # Debian packages, installed only when missing (needs root, as on CI).
 deps:
 	@if ! command -v cmake >/dev/null || ! command -v pkg-config >/dev/null || \
-	   ! pkg-config --exists $(PKGCONFIG_MODULES); then \
+	   ! pkg-config --exists $(PKGCONFIG_MODULES) || ! test -e /usr/include/oneapi/dnnl/dnnl.h; then \
 	  echo "installing: $(APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
 	fi

@@ -112,6 +112,33 @@ typedef struct {
 sbert_status sbert_model_load(const char *dir, const sbert_load_options *opt, sbert_model **out);
 void sbert_model_free(sbert_model *model);
 
+/* Compute precision of a loaded model (any kind): "fp32" (the default) or
+ * "bf16" ("bfloat16"): the transformer encoder's linear layers multiply in
+ * bf16 with fp32 accumulation, as torch's autocast runs nn.Linear; weights
+ * are rounded to bf16 once, here; everything else stays fp32 (README,
+ * "Precision"). bf16 needs the oneDNN build and a CPU with AVX512-BF16 or
+ * AMX-BF16: elsewhere the model stays fp32 and *used (may be NULL) is
+ * "fp32" -- sbert_bf16_unavailable_reason() says why. A model without a
+ * transformer encoder (StaticEmbedding) refuses bf16 (SBERT_ERR_UNSUPPORTED);
+ * another name is SBERT_ERR_INVALID_ARG. */
+sbert_status sbert_model_set_precision(sbert_model *model, const char *precision, const char **used);
+/* NULL when bf16 products run on this machine, else why not (one sentence). */
+const char *sbert_bf16_unavailable_reason(void);
+/* The CPU's bf16 instructions: "AMX-BF16", "AVX512-BF16" or "none". */
+const char *sbert_bf16_cpu(void);
+
+/* Save a loaded model (any kind) into `dir` in the layout Python reads,
+ * with its weights in `dtype`: "fp32" (NULL) or "bf16" -- every F32 tensor
+ * written as BF16 (round to nearest even) and config.json saying
+ * "torch_dtype": "bfloat16", as a model saved by torch in bf16; Python's
+ * sentence-transformers loads it (in bf16) and sbert loads it (into fp32).
+ * The directory appears complete or not at all. */
+sbert_status sbert_model_save_dtype(const sbert_model *model, const char *dir, const char *dtype);
+/* Rewrite an already saved model directory's weights in bf16, in place
+ * (each file atomically): what sbert_model_save_dtype(..., "bf16") does
+ * after saving. */
+sbert_status sbert_model_dir_to_bf16(const char *dir);
+
 /* Output dimension of encode() (after the model's truncate_dim, if any). */
 size_t sbert_model_dim(const sbert_model *model);
 /* Tokens per text after truncation; 0 means no limit (StaticEmbedding). */

@@ -65,7 +65,7 @@ static void test_pool_alone(const cJSON *ref) {
         float *dW = calloc(V * H, sizeof *dW), *db = calloc(V, sizeof *db), *du = calloc(T * H, sizeof *du);
         float *emb = calloc(n_seq * V, sizeof *emb), *zsel = calloc(n_seq * V, sizeof *zsel);
         int32_t *arg = calloc(n_seq * V, sizeof *arg);
-        sbert_mlm_decoder d = {W, b, V, H, dW, db};
+        sbert_mlm_decoder d = {W, b, V, H, dW, db, NULL};
         sbert_splade_forward(&cfg, &d, u, offs, n_seq, emb, arg, zsel);
         sbert_splade_backward(&cfg, &d, u, offs, n_seq, R, arg, zsel, du);
         char what[128];

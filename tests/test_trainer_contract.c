@@ -88,7 +88,7 @@ static void test_keys(void) {
     const char *a2[] = {"--matryoshka_dims", "16,8"};
     expect_fail("matryoshka_dims without MatryoshkaLoss", a2, 2, SBERT_ERR_INVALID_ARG, "write loss: MatryoshkaLoss(MultipleNegativesRankingLoss)");
     const char *a3[] = {"--bf16", "true"};
-    expect_fail("bf16 true", a3, 2, SBERT_ERR_UNSUPPORTED, "bf16 training is not supported yet");
+    expect_fail("bf16 true on a StaticEmbedding model", a3, 2, SBERT_ERR_UNSUPPORTED, "has no transformer encoder");
     const char *a4[] = {"--report_to", "wandb"};
     expect_fail("report_to wandb", a4, 2, SBERT_ERR_UNSUPPORTED, "sbert reports to: tensorboard");
     const char *a5[] = {"--test_data", "/does/not/exist.jsonl"};

@@ -33,6 +33,7 @@ fi
 # The driver links the static library plus what it depends on.
 cc -std=c11 -O2 -D_GNU_SOURCE -I"$root/include" "$root/bench/encode/bench_encode.c" \
    "$build/libsbert.a" $(pkg-config --libs openblas libcjson libutf8proc libpcre2-8 zlib) \
+   $(sed -n 's/^Libs.private: //p' "$build/sbert.pc") \
    -lpthread -lm -o "$build/bench_encode"
 cc -std=c11 -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" "$root/bench/encode/gemm_bench.c" \
    "$build/libsbert.a" $(pkg-config --libs openblas libcjson libutf8proc libpcre2-8 zlib) \

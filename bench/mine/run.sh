@@ -18,5 +18,6 @@ if [ ! -f "$build/libsbert.a" ]; then
 fi
 cc -std=c11 -O2 -D_GNU_SOURCE -I"$root/include" -I"$root/src" "$root/bench/mine/bench_mine.c" \
    "$build/libsbert.a" $(pkg-config --libs openblas libcjson libutf8proc libpcre2-8 zlib) \
+   $(sed -n 's/^Libs.private: //p' "$build/sbert.pc") \
    -lpthread -lm -o "$build/bench_mine"
 exec "$py" "$root/bench/mine/bench.py" --driver "$build/bench_mine" "$@"

@@ -16,7 +16,9 @@ token counts), the GFLOP/s each side achieves, one core's sgemm rate on the
 step's shapes (build/gemm_bench train, built by bench/encode/run.sh) and,
 with --profile, the share of sbert's time in matrix products (perf).
 
-Usage: python3 bench/train/transformer_vs_st.py [--threads 2] [--steps 30] [--batch 32] [--repeats 3] [--profile]
+Usage: python3 bench/train/transformer_vs_st.py [--threads 2] [--steps 30] [--batch 32] [--repeats 3] [--profile] [--bf16]
+--bf16: both sides with bf16 autocast (sentence-transformers bf16=True on CPU,
+sbert `bf16: true`).
 Needs: torch, sentence-transformers, datasets (not installed in CI; run by hand).
 """
 import argparse
@@ -38,7 +40,8 @@ ds = load_dataset("json", data_files=cfg["data"], split="train")
 args = SentenceTransformerTrainingArguments(output_dir=cfg["out"], max_steps=cfg["steps"],
     per_device_train_batch_size=cfg["batch"], learning_rate=2e-5, warmup_ratio=0.1, weight_decay=0.01,
     lr_scheduler_type="linear", max_grad_norm=1.0, batch_sampler="no_duplicates", save_strategy="no",
-    eval_strategy="no", logging_steps=1000, report_to=[], seed=12, dataloader_num_workers=0)
+    eval_strategy="no", logging_steps=1000, report_to=[], seed=12, dataloader_num_workers=0,
+    bf16=cfg.get("bf16", False), use_cpu=True)
 trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=ds,
                                      loss=MultipleNegativesRankingLoss(model, scale=20.0))
 out = trainer.train()
@@ -118,6 +121,7 @@ def main():
                     help="alternated runs of each side (median and spread reported)")
     ap.add_argument("--profile", action="store_true",
                     help="one more sbert run under perf: share of time in matrix products")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast on both sides")
     a = ap.parse_args()
     model = minilm_dir()
     data = os.path.join(ROOT, "data", "allnli-pairs.jsonl")
@@ -126,7 +130,7 @@ def main():
     st_runs, sb_runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         cfg = {"threads": a.threads, "model": model, "data": data, "out": tmp + "/st", "steps": a.steps,
-               "batch": a.batch, "max_seq_length": 128}
+               "batch": a.batch, "max_seq_length": 128, "bf16": a.bf16}
         cmd = [os.path.join(ROOT, "build", "sbert"), "train", os.path.join(ROOT, "recipes", "sentence_transformer.yaml"),
                "--model", model, "--train_data", data, "--loss", "MultipleNegativesRankingLoss", "--scale", "20",
                "--max_seq_length", "128", "--per_device_train_batch_size", str(a.batch),
@@ -134,7 +138,7 @@ def main():
                "--warmup_ratio", "0.1", "--weight_decay", "0.01", "--eval_strategy", "no",
                "--save_strategy", "no", "--load_best_model_at_end", "false", "--max_eval_samples", "64",
                "--logging_steps", "1000", "--num_threads", str(a.threads), "--output_dir", tmp + "/sb",
-               "--run_name", "bench-minilm-mnrl"]
+               "--run_name", "bench-minilm-mnrl", "--bf16", "true" if a.bf16 else "false"]
         for r in range(a.repeats):  # alternate which side goes first
             for side in (("st", "sbert") if r % 2 == 0 else ("sbert", "st")):
                 if side == "st":
@@ -149,7 +153,8 @@ def main():
     med = lambda v: statistics.median(v)  # noqa: E731
     st_sps, sb_sps = [x[0] for x in st_runs], [x[0] for x in sb_runs]
     print_table(f"all-MiniLM-L6-v2 MNRL fine-tuning, {a.steps} steps, batch {a.batch}, max_seq_length 128, "
-                f"{a.threads} threads, data/allnli-pairs.jsonl; median of {a.repeats} alternated runs",
+                f"{a.threads} threads, data/allnli-pairs.jsonl{', bf16 autocast' if a.bf16 else ''}; median of "
+                f"{a.repeats} alternated runs",
                 med(st_sps), med([x[1] for x in st_runs]), med(sb_sps), med([x[1] for x in sb_runs]))
     print(f"spread (min-max samples/s): sentence-transformers {min(st_sps):.1f}-{max(st_sps):.1f}, "
           f"sbert {min(sb_sps):.1f}-{max(sb_sps):.1f}")

@@ -62,6 +62,18 @@ int cli_write_failure(const char *path, int err);
 
 /* Levenshtein distance between two short strings (bytes). */
 size_t cli_edit_distance(const char *a, const char *b);
+/* --precision (cli/precision.c): the option's help, a check of its value
+ * before the model loads (CLI_EXIT_USAGE for an unknown one), and its
+ * application after (sbert_model_set_precision; a note on stderr, once, when
+ * bf16 falls back to fp32). Both return CLI_EXIT_OK for a NULL value. */
+#define CLI_PRECISION_OPTION                                                                       \
+    {"--precision", "P",                                                                         \
+     "Compute precision: fp32 (default) or bf16 -- the encoder's matrix products in bf16 with "  \
+     "fp32 accumulation, as torch autocast (needs AVX512-BF16 or AMX-BF16; elsewhere fp32, with " \
+     "a note)."}
+int cli_check_precision(const char *value);
+int cli_apply_precision(sbert_model *model, const char *value);
+
 /* The candidate closest to `typed`, or NULL when none is close enough to suggest. */
 const char *cli_closest(const char *typed, const char *const *candidates, size_t n);
 
@@ -173,6 +185,7 @@ void cli_progress_finish(cli_progress *p);
 /* -------------------------------------------------------------- commands */
 
 extern const cli_command_spec cli_encode_spec;
+extern const cli_command_spec cli_convert_spec;
 extern const cli_command_spec cli_tokenize_spec;
 extern const cli_command_spec cli_similarity_spec;
 extern const cli_command_spec cli_evaluate_spec;
@@ -193,5 +206,6 @@ int cli_cmd_rerank(int argc, char **argv);
 int cli_cmd_plot(int argc, char **argv);
 int cli_cmd_search(int argc, char **argv);
 int cli_cmd_mine(int argc, char **argv);
+int cli_cmd_convert(int argc, char **argv);
 
 #endif

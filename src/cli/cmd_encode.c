@@ -51,6 +51,7 @@ static const cli_option encode_options[] = {
      "Keep only the first N dimensions of every embedding (Matryoshka models), applied "
      "before --normalize. Default: the model's own truncate_dim, if any."},
     {"--threads", "N", "Worker threads for the model (default: all cores)."},
+    CLI_PRECISION_OPTION,
     {"--revision", "REV",
      "With a Hugging Face model id as --model: the branch, tag or commit in the local cache (default: main)."},
     {"--sparse", NULL,
@@ -109,6 +110,7 @@ int cli_cmd_encode(int argc, char **argv) {
         return CLI_EXIT_OK; /* --help */
     if (rc != CLI_EXIT_OK)
         return rc;
+    if ((rc = cli_check_precision(cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) return rc;
 
     const char *model_dir = cli_get(spec, &args, "--model");
     const char *input = cli_get(spec, &args, "--input");
@@ -192,6 +194,7 @@ int cli_cmd_encode(int argc, char **argv) {
         rc = cli_library_failure("cannot load the model", st);
         goto done;
     }
+    if ((rc = cli_apply_precision(model, cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) goto done;
     int sparse = !strcmp(sbert_model_type(model), "SparseEncoder");
     if (!sparse && (tokens || decode_k || format == OUT_NPZ || eo.max_active_dims)) {
         rc = cli_failure("--tokens, --decode, --max-active-dims and .npz output need a SparseEncoder; '%s' is a %s "

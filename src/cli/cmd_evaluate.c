@@ -36,6 +36,7 @@ static const cli_option evaluate_options[] = {
      "one distinct name each, comma-separated."},
     {"--batch-size", "N", "Texts per forward pass (default 32)."},
     {"--threads", "N", "Worker threads for the model (default: all cores)."},
+    CLI_PRECISION_OPTION,
     {"--revision", "REV",
      "With a Hugging Face model id as --model: the branch, tag or commit in the local cache (default: main)."},
 };
@@ -79,6 +80,7 @@ int cli_cmd_evaluate(int argc, char **argv) {
         return CLI_EXIT_OK;
     if (rc != CLI_EXIT_OK)
         return rc;
+    if ((rc = cli_check_precision(cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) return rc;
     const char *model_dir = cli_get(spec, &args, "--model");
     const char *data = cli_get(spec, &args, "--data");
     const char *evaluator = cli_get(spec, &args, "--evaluator");
@@ -116,6 +118,10 @@ int cli_cmd_evaluate(int argc, char **argv) {
     }
     if (st != SBERT_OK)
         return cli_library_failure("cannot load the model", st);
+    if ((rc = cli_apply_precision(model, cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) {
+        sbert_model_free(model);
+        return rc;
+    }
     sbert_eval_summary sum;
     memset(&sum, 0, sizeof sum);
     st = sbert_evaluate(model, evaluator ? evaluator : "EmbeddingSimilarityEvaluator", data,

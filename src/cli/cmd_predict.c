@@ -35,6 +35,7 @@ static const cli_option predict_options[] = {
     {"--max-length", "N", "Truncate each pair to N tokens (longest_first); default: the model's max length."},
     {"--batch-size", "N", "Pairs per forward pass (default 32)."},
     {"--threads", "N", "Worker threads (default: all cores)."},
+    CLI_PRECISION_OPTION,
 };
 
 const cli_command_spec cli_predict_spec = {
@@ -61,6 +62,7 @@ static const cli_option rerank_options[] = {
     {"--max-length", "N", "Truncate each (query, document) pair to N tokens; default: the model's."},
     {"--batch-size", "N", "Pairs per forward pass (default 32)."},
     {"--threads", "N", "Worker threads (default: all cores)."},
+    CLI_PRECISION_OPTION,
 };
 
 const cli_command_spec cli_rerank_spec = {
@@ -109,6 +111,7 @@ int cli_cmd_predict(int argc, char **argv) {
     int rc = cli_parse(spec, argc, argv, &args);
     if (rc < 0) return CLI_EXIT_OK;
     if (rc != CLI_EXIT_OK) return rc;
+    if ((rc = cli_check_precision(cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) return rc;
     const char *model_dir = cli_get(spec, &args, "--model"), *input = cli_get(spec, &args, "--input");
     const char *output = cli_get(spec, &args, "--output");
     if (!output) output = "-";
@@ -135,6 +138,7 @@ int cli_cmd_predict(int argc, char **argv) {
         rc = cli_library_failure("cannot load the CrossEncoder", st);
         goto done;
     }
+    if ((rc = cli_apply_precision(model, cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) goto done;
     size_t L = sbert_cross_encoder_num_labels(model);
     scores = malloc((pairs.n ? pairs.n : 1) * L * sizeof *scores);
     if (!scores) {
@@ -188,6 +192,7 @@ int cli_cmd_rerank(int argc, char **argv) {
     int rc = cli_parse(spec, argc, argv, &args);
     if (rc < 0) return CLI_EXIT_OK;
     if (rc != CLI_EXIT_OK) return rc;
+    if ((rc = cli_check_precision(cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) return rc;
     const char *model_dir = cli_get(spec, &args, "--model"), *query = cli_get(spec, &args, "--query");
     const char *docs_path = cli_get(spec, &args, "--documents"), *output = cli_get(spec, &args, "--output");
     if (!output) output = "-";
@@ -224,6 +229,7 @@ int cli_cmd_rerank(int argc, char **argv) {
         rc = cli_library_failure("cannot load the CrossEncoder", st);
         goto done;
     }
+    if ((rc = cli_apply_precision(model, cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) goto done;
     st = sbert_cross_encoder_rank(model, query, (const char *const *)docs.line, docs.n, &po, hits);
     if (st != SBERT_OK) {
         rc = cli_library_failure("rerank", st);

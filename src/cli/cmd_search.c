@@ -30,6 +30,7 @@ static const cli_option search_options[] = {
     {"--max-active-dims", "N", "SparseEncoder: keep the N largest values of every vector."},
     {"--batch-size", "N", "Texts per forward pass (default 32)."},
     {"--threads", "N", "Worker threads for the model (default: all cores)."},
+    CLI_PRECISION_OPTION,
 };
 
 const cli_command_spec cli_search_spec = {
@@ -76,6 +77,7 @@ int cli_cmd_search(int argc, char **argv) {
     int rc = cli_parse(spec, argc, argv, &args);
     if (rc < 0) return CLI_EXIT_OK;
     if (rc != CLI_EXIT_OK) return rc;
+    if ((rc = cli_check_precision(cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) return rc;
     const char *model_dir = cli_get(spec, &args, "--model"), *qpath = cli_get(spec, &args, "--queries"),
                *cpath = cli_get(spec, &args, "--corpus"), *output = cli_get(spec, &args, "--output");
     if (!model_dir || !qpath || !cpath)
@@ -126,6 +128,7 @@ int cli_cmd_search(int argc, char **argv) {
         rc = cli_library_failure("cannot load the model", st);
         goto done;
     }
+    if ((rc = cli_apply_precision(model, cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) goto done;
     int sparse = !strcmp(sbert_model_type(model), "SparseEncoder");
     if (mad && !sparse) {
         rc = cli_failure("--max-active-dims needs a SparseEncoder; '%s' is a %s", model_dir, sbert_model_type(model));

@@ -33,6 +33,7 @@ static const cli_option similarity_options[] = {
     {"--prompt-name", "NAME", "Prompt (from the model's prompts) for the texts of A."},
     {"--prompt-name2", "NAME", "Prompt (from the model's prompts) for the texts of B."},
     {"--threads", "N", "Worker threads for the model (default: all cores)."},
+    CLI_PRECISION_OPTION,
     {"--revision", "REV",
      "With a Hugging Face model id as --model: the branch, tag or commit in the local cache (default: main)."},
     {"--output", "OUT",
@@ -86,6 +87,7 @@ int cli_cmd_similarity(int argc, char **argv) {
         return CLI_EXIT_OK;
     if (rc != CLI_EXIT_OK)
         return rc;
+    if ((rc = cli_check_precision(cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) return rc;
     const char *model_dir = cli_get(spec, &args, "--model");
     const char *in_a = cli_get(spec, &args, "--input");
     const char *in_b = cli_get(spec, &args, "--input2");
@@ -159,6 +161,7 @@ int cli_cmd_similarity(int argc, char **argv) {
         rc = cli_library_failure("cannot load the model", st);
         goto done;
     }
+    if ((rc = cli_apply_precision(model, cli_get(spec, &args, "--precision"))) != CLI_EXIT_OK) goto done;
     const char *const prompts[2] = {prompt_a, prompt_b};
     for (int i = 0; i < 2; i++) {
         if (prompts[i] && !sbert_model_prompt(model, prompts[i])) {

@@ -31,6 +31,7 @@ static const command commands[] = {
     {&cli_plot_spec, cli_cmd_plot},
     {&cli_search_spec, cli_cmd_search},
     {&cli_mine_spec, cli_cmd_mine},
+    {&cli_convert_spec, cli_cmd_convert},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -19,6 +19,7 @@
 #include "io/dirs.h"
 #include "io/file.h"
 #include "io/safetensors.h"
+#include "kernels/bf16_gemm.h"
 #include "kernels/cpu_ops.h"
 #include "kernels/cpu_ops_backward.h"
 #include "modules/transformer.h"
@@ -62,6 +63,8 @@ typedef struct {
     char *src_dir;
     cJSON *sbc;            /* sentence_bert_config.json as loaded, or NULL */
     int do_lower_case;
+    uint16_t *dec_bf16;    /* precision bf16: the decoder weight in bf16, or NULL */
+    int dec_stale;         /* a training forward ran since dec_bf16 was made */
 } mlm_module;
 
 /* What a training forward keeps. */
@@ -76,6 +79,25 @@ static const sbert_module_ops MLM_OPS;
 
 int sbert_module_is_mlm(const sbert_module *m) { return m && m->ops == &MLM_OPS; }
 
+static const float *dec_weight(const mlm_module *m) { return m->tied ? m->word_emb : m->head + m->off[P_DEC]; }
+
+sbert_status sbert_mlm_set_bf16(sbert_module *mod, int on) {
+    if (!sbert_module_is_mlm(mod)) return SBERT_OK;
+    mlm_module *m = (mlm_module *)mod;
+    if (!on) {
+        free(m->dec_bf16);
+        m->dec_bf16 = NULL;
+        return SBERT_OK;
+    }
+    if (!m->dec_bf16 && !(m->dec_bf16 = malloc(m->V * m->H * sizeof(uint16_t) + 2)))
+        return nomem("bf16 decoder weight");
+    sbert_f32_to_bf16(m->dec_bf16, dec_weight(m), m->V * m->H);
+    m->dec_stale = 0;
+    return SBERT_OK;
+}
+
+sbert_transformer *sbert_mlm_encoder(sbert_module *m) { return sbert_module_is_mlm(m) ? ((mlm_module *)m)->t : NULL; }
+
 size_t sbert_mlm_vocab_size(const sbert_module *m) { return sbert_module_is_mlm(m) ? ((const mlm_module *)m)->V : 0; }
 
 sbert_status sbert_mlm_decoder_of(const sbert_module *mod, sbert_mlm_decoder *d) {
@@ -87,7 +109,8 @@ sbert_status sbert_mlm_decoder_of(const sbert_module *mod, sbert_mlm_decoder *d)
     d->V = m->V;
     d->H = m->H;
     d->b = m->head + m->off[P_BIAS];
-    d->W = m->tied ? m->word_emb : m->head + m->off[P_DEC];
+    d->W = dec_weight(m);
+    d->Wb = m->dec_bf16;
     if (mod->pt) {
         sbert_param_table *pt = mod->pt;
         d->db = sbert_params_at(pt, m->head_first + P_BIAS)->grad;
@@ -153,6 +176,8 @@ static void mm_set_max_seq_length(sbert_module *mod, size_t n) {
 
 static sbert_status mm_forward(sbert_module *mod, sbert_features *f, sbert_run *run, void **rec) {
     mlm_module *m = (mlm_module *)mod;
+    if (m->dec_bf16 && m->dec_stale) sbert_f32_to_bf16(m->dec_bf16, dec_weight(m), m->V * m->H);
+    m->dec_stale = m->dec_bf16 && run->train; /* the optimizer may move the weight before the next forward */
     void *inner_rec = NULL;
     sbert_status st = m->inner->ops->forward(m->inner, f, run, &inner_rec);
     if (st != SBERT_OK) {
@@ -287,6 +312,7 @@ static void mm_free(sbert_module *mod) {
     sbert_module_fini(mod);
     sbert_module_free(m->inner);
     free(m->head);
+    free(m->dec_bf16);
     free(m->src_dir);
     cJSON_Delete(m->sbc);
     free(m);

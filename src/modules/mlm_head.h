@@ -39,6 +39,7 @@
 #define SBERT_MODULES_MLM_HEAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "modules/module.h"
 
@@ -48,6 +49,7 @@ typedef struct {
     const float *b; /* [V] */
     size_t V, H;
     float *dW, *db; /* their gradient buffers (+=); NULL before the parameters are registered */
+    const uint16_t *Wb; /* W in bf16 (precision bf16: the forward's logits in bf16 products), or NULL */
 } sbert_mlm_decoder;
 
 /* Loader for an MLMTransformer (legacy type) or a fill-mask Transformer
@@ -60,6 +62,15 @@ sbert_status sbert_mlm_decoder_of(const sbert_module *m, sbert_mlm_decoder *out)
 
 /* 1 when m is an MLM module. */
 int sbert_module_is_mlm(const sbert_module *m);
+
+/* precision bf16 (models/precision.c): keep a bf16 copy of the decoder
+ * weight for SpladePooling's forward products (its backward stays fp32);
+ * on = 0 drops it. No-op for another module. */
+sbert_status sbert_mlm_set_bf16(sbert_module *m, int on);
+
+/* The encoder inside an MLM module (NULL for another module). */
+struct sbert_transformer;
+struct sbert_transformer *sbert_mlm_encoder(sbert_module *m);
 
 /* The vocabulary size (config vocab_size) of an MLM module (0 for another). */
 size_t sbert_mlm_vocab_size(const sbert_module *m);

@@ -16,6 +16,7 @@
 #include "base/threads.h"
 #include "io/dirs.h"
 #include "io/file.h"
+#include "kernels/bf16_gemm.h"
 #include "kernels/cpu_ops.h"
 
 /* Tokens per block: the logits buffer is [BLOCK, V] (64 x 30522 floats = 7.8 MB). */
@@ -108,7 +109,8 @@ void sbert_splade_forward(const sbert_splade_config *c, const sbert_mlm_decoder 
     size_t s_cur = 0;
     for (size_t t0 = 0; t0 < T; t0 += BLOCK) {
         size_t rows = T - t0 < BLOCK ? T - t0 : BLOCK;
-        sbert_sgemm(0, 1, rows, V, H, 1.0f, u + t0 * H, H, d->W, H, 0.0f, L, V);
+        if (d->Wb) sbert_bf16_gemm_bb(0, 1, rows, V, H, u + t0 * H, H, d->Wb, H, 0.0f, L, V); /* precision bf16 */
+        else sbert_sgemm(0, 1, rows, V, H, 1.0f, u + t0 * H, H, d->W, H, 0.0f, L, V);
         seq_of_block(offs, n_seq, t0, t0 + rows, &s_cur, seq);
         pool_ctx p = {c, L, d->b, seq, rows, V, zbuf, arg, acc, t0};
         sbert_parallel_for_min(V, 512, pool_cols, &p);
@@ -217,7 +219,8 @@ void sbert_splade_backward(const sbert_splade_config *c, const sbert_mlm_decoder
     size_t s_cur = 0;
     for (size_t t0 = 0; t0 < T; t0 += BLOCK) {
         size_t rows = T - t0 < BLOCK ? T - t0 : BLOCK;
-        sbert_sgemm(0, 1, rows, V, H, 1.0f, u + t0 * H, H, d->W, H, 0.0f, L, V);
+        if (d->Wb) sbert_bf16_gemm_bb(0, 1, rows, V, H, u + t0 * H, H, d->Wb, H, 0.0f, L, V); /* precision bf16 */
+        else sbert_sgemm(0, 1, rows, V, H, 1.0f, u + t0 * H, H, d->W, H, 0.0f, L, V);
         seq_of_block(offs, n_seq, t0, t0 + rows, &s_cur, seq);
         sumb_ctx p = {c, L, d->b, dout, seq, rows, V, d->db};
         sbert_parallel_for_min(V, 512, sumb_cols, &p);

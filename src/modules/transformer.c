@@ -43,6 +43,7 @@
 #include "io/safetensors.h"
 #include "kernels/attention.h"
 #include "kernels/attention_backward.h"
+#include "kernels/bf16_gemm.h"
 #include "kernels/cpu_ops.h"
 #include "kernels/cpu_ops_backward.h"
 #include "modules/lora.h"
@@ -61,6 +62,11 @@ typedef struct {
     float *ff2_w, *ff2_b; /* [H, I], [H] */
     float *ln2_w, *ln2_b; /* [H] */
 } layer_weights;
+
+/* bf16 copies of a layer's four weight matrices (precision bf16). */
+typedef struct {
+    uint16_t *qkv, *o, *ff1, *ff2;
+} layer_bf16;
 
 struct sbert_transformer {
     char model_type[32];
@@ -98,6 +104,11 @@ struct sbert_transformer {
     float *emb_ln_w, *emb_ln_b;
     float *rel_bias; /* [n_rel_bucket, n_heads] or NULL */
     layer_weights *layers;
+    /* --precision bf16 / bf16 training: the linear layers multiply in bf16
+     * (kernels/bf16_gemm.h) with these copies of their weights; NULL: fp32. */
+    uint16_t *wbf16;
+    layer_bf16 *lbf16;
+    int bf16_stale; /* a training forward ran: the optimizer may have moved the fp32 weights since */
 };
 
 /* ------------------------------------------------------------------ config */
@@ -651,7 +662,64 @@ void sbert_transformer_free(sbert_transformer *t) {
     free(t->params);
     free(t->table);
     free(t->layers);
+    free(t->wbf16);
+    free(t->lbf16);
     free(t);
+}
+
+/* ------------------------------------------------------------- bf16 */
+
+/* Round the linear weights to bf16 again (after load, after an optimizer step). */
+static void bf16_refresh(sbert_transformer *t) {
+    const size_t H = t->H, I = t->I;
+    for (size_t l = 0; l < t->n_layers; l++) {
+        const layer_weights *w = &t->layers[l];
+        const layer_bf16 *b = &t->lbf16[l];
+        sbert_f32_to_bf16(b->qkv, w->qkv_w, 3 * H * H);
+        sbert_f32_to_bf16(b->o, w->o_w, H * H);
+        sbert_f32_to_bf16(b->ff1, w->ff1_w, I * H);
+        sbert_f32_to_bf16(b->ff2, w->ff2_w, H * I);
+    }
+}
+
+sbert_status sbert_transformer_set_bf16(sbert_transformer *t, int on) {
+    if (!on) {
+        free(t->wbf16);
+        free(t->lbf16);
+        t->wbf16 = NULL;
+        t->lbf16 = NULL;
+        return SBERT_OK;
+    }
+    t->bf16_stale = 0;
+    if (t->wbf16) {
+        bf16_refresh(t);
+        return SBERT_OK;
+    }
+    const size_t H = t->H, I = t->I, per = 4 * H * H + 2 * I * H;
+    t->wbf16 = malloc((t->n_layers * per + 1) * sizeof(uint16_t));
+    t->lbf16 = calloc(t->n_layers + 1, sizeof(layer_bf16));
+    if (!t->wbf16 || !t->lbf16) {
+        free(t->wbf16);
+        free(t->lbf16);
+        t->wbf16 = NULL;
+        t->lbf16 = NULL;
+        return sbert_fail(SBERT_ERR_NOMEM, "transformer: out of memory for the bf16 weights");
+    }
+    for (size_t l = 0; l < t->n_layers; l++) {
+        uint16_t *p = t->wbf16 + l * per;
+        t->lbf16[l] = (layer_bf16){p, p + 3 * H * H, p + 4 * H * H, p + 4 * H * H + I * H};
+    }
+    bf16_refresh(t);
+    return SBERT_OK;
+}
+
+int sbert_transformer_bf16(const sbert_transformer *t) { return t->wbf16 != NULL; }
+
+/* out[T,N] = in[T,K] . W^T + b in the handle's precision (Wb: W's bf16 copy). */
+static void lin_fwd(const sbert_transformer *t, float *out, const float *in, const float *W,
+                    const uint16_t *Wb, const float *b, size_t T, size_t K, size_t N) {
+    if (t->wbf16) sbert_bf16_linear_forward(out, in, Wb, b, T, K, N);
+    else sbert_linear_forward(out, in, W, b, T, K, N);
 }
 
 /* ------------------------------------------------------------ accessors */
@@ -1039,7 +1107,8 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
         float *x_in = a ? a->x_in : out, *qkv = a ? a->qkv : w_qkv, *att = a ? a->att : w_att;
         float *y = a ? a->y : out, *pre = a ? a->pre : w_ff, *hh = a ? a->h : w_ff;
         float *dst = a && l + 1 < t->n_layers ? st->layers[l + 1].x_in : out;
-        sbert_linear_forward(qkv, x_in, w->qkv_w, w->qkv_b, T, H, 3 * H);
+        const layer_bf16 *wb = t->lbf16 ? &t->lbf16[l] : &(layer_bf16){0};
+        lin_fwd(t, qkv, x_in, w->qkv_w, wb->qkv, w->qkv_b, T, H, 3 * H);
         for (int k = SBERT_LIN_Q; k <= SBERT_LIN_V && t->lora; k++)
             if ((s = sbert_lora_forward(t->lora, l, (sbert_lin_kind)k, x_in, T, qkv, 3 * H, train, rng)) != SBERT_OK)
                 goto done;
@@ -1052,7 +1121,7 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
                                                     NH, d)) != SBERT_OK)
                 goto done;
         }
-        sbert_linear_forward(tmp, att, w->o_w, w->o_b, T, H, H);
+        lin_fwd(t, tmp, att, w->o_w, wb->o, w->o_b, T, H, H);
         if (t->lora && (s = sbert_lora_forward(t->lora, l, SBERT_LIN_O, att, T, tmp, H, train, rng)) != SBERT_OK)
             goto done;
         if (a && a->keep1) {
@@ -1063,13 +1132,15 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
                                     w->ln1_w, w->ln1_b, T, H, t->eps);
         if (sbert_lora_has(t->lora, l, SBERT_LIN_FF1)) {
             /* the adapter adds to the pre-activation: linear, adapter, then the activation */
-            sbert_linear_forward(pre, y, w->ff1_w, w->ff1_b, T, H, I);
+            lin_fwd(t, pre, y, w->ff1_w, wb->ff1, w->ff1_b, T, H, I);
             if ((s = sbert_lora_forward(t->lora, l, SBERT_LIN_FF1, y, T, pre, I, train, rng)) != SBERT_OK) goto done;
             for (size_t i = 0; i < T * I; i++) hh[i] = sbert_act_apply(t->act, pre[i]);
+        } else if (t->wbf16) {
+            sbert_bf16_linear_act_forward(hh, pre, y, wb->ff1, w->ff1_b, T, H, I, t->act);
         } else {
             sbert_linear_act_forward(hh, pre, y, w->ff1_w, w->ff1_b, T, H, I, t->act);
         }
-        sbert_linear_forward(tmp, hh, w->ff2_w, w->ff2_b, T, I, H);
+        lin_fwd(t, tmp, hh, w->ff2_w, wb->ff2, w->ff2_b, T, I, H);
         if (t->lora && (s = sbert_lora_forward(t->lora, l, SBERT_LIN_FF2, hh, T, tmp, H, train, rng)) != SBERT_OK)
             goto done;
         if (a && a->keep2) {
@@ -1091,12 +1162,21 @@ done:
 
 sbert_status sbert_transformer_forward(sbert_transformer *t, const int32_t *input_ids, const int32_t *token_type_ids,
                                        const size_t *seq_offsets, size_t n_seq, float *out) {
+    if (t->wbf16 && t->bf16_stale) {
+        /* an evaluation between training steps: the bf16 copies follow the last optimizer step */
+        bf16_refresh(t);
+        t->bf16_stale = 0;
+    }
     return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 0, NULL, out);
 }
 
 sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t *input_ids,
                                              const int32_t *token_type_ids, const size_t *seq_offsets, size_t n_seq,
                                              sbert_rng *rng, float *out) {
+    /* bf16 training: the weights may have moved since the last training
+     * forward (autocast casts them at every forward too) */
+    if (t->wbf16 && t->bf16_stale) bf16_refresh(t);
+    if (t->wbf16) t->bf16_stale = 1;
     return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 1, rng, out);
 }
 
@@ -1165,12 +1245,18 @@ sbert_status sbert_transformer_backward_layers(sbert_transformer *t, const float
                                      w->ln2_w, a->mean2, a->rstd2, T, H);
         if (a->keep2) apply_keep(dtmp, a->keep2, st->ks_hidden, T * H);
         memset(dh, 0, T * I * sizeof(float));
-        sbert_linear_backward(dh, GRAD(w->ff2_w), GRAD(w->ff2_b), dtmp, a->h, w->ff2_w, T, I, H);
+        const layer_bf16 *wb = t->lbf16 ? &t->lbf16[l] : NULL;
+        if (wb) sbert_bf16_linear_backward(dh, GRAD(w->ff2_w), GRAD(w->ff2_b), dtmp, a->h, wb->ff2, T, I, H);
+        else sbert_linear_backward(dh, GRAD(w->ff2_w), GRAD(w->ff2_b), dtmp, a->h, w->ff2_w, T, I, H);
         if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_FF2, a->h, dtmp, T, H, dh)) != SBERT_OK)
             goto done;
         /* h = act(y W1^T + b1) */
-        sbert_linear_act_backward(dy, GRAD(w->ff1_w), GRAD(w->ff1_b), dpre, dh, a->pre, a->y,
-                                  w->ff1_w, T, H, I, t->act);
+        if (wb)
+            sbert_bf16_linear_act_backward(dy, GRAD(w->ff1_w), GRAD(w->ff1_b), dpre, dh, a->pre, a->y,
+                                           wb->ff1, T, H, I, t->act);
+        else
+            sbert_linear_act_backward(dy, GRAD(w->ff1_w), GRAD(w->ff1_b), dpre, dh, a->pre, a->y,
+                                      w->ff1_w, T, H, I, t->act);
         if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_FF1, a->y, dpre, T, I, dy)) != SBERT_OK)
             goto done;
         /* y = LN1(drop(att Wo^T + bo) + x_in) */
@@ -1180,7 +1266,8 @@ sbert_status sbert_transformer_backward_layers(sbert_transformer *t, const float
                                      w->ln1_w, a->mean1, a->rstd1, T, H);
         if (a->keep1) apply_keep(dtmp, a->keep1, st->ks_hidden, T * H);
         memset(datt, 0, T * H * sizeof(float));
-        sbert_linear_backward(datt, GRAD(w->o_w), GRAD(w->o_b), dtmp, a->att, w->o_w, T, H, H);
+        if (wb) sbert_bf16_linear_backward(datt, GRAD(w->o_w), GRAD(w->o_b), dtmp, a->att, wb->o, T, H, H);
+        else sbert_linear_backward(datt, GRAD(w->o_w), GRAD(w->o_b), dtmp, a->att, w->o_w, T, H, H);
         if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_O, a->att, dtmp, T, H, datt)) != SBERT_OK)
             goto done;
         /* att = attention(qkv), qkv = x_in Wqkv^T + bqkv */
@@ -1189,8 +1276,10 @@ sbert_status sbert_transformer_backward_layers(sbert_transformer *t, const float
                                                   a->probs, a->att_keep, st->ks_attn, st->offs,
                                                   st->n_seq, NH, d, scale, st->maxL)) != SBERT_OK)
             goto done;
-        sbert_linear_backward(dx, GRAD(w->qkv_w), GRAD(w->qkv_b), dqkv, a->x_in, w->qkv_w, T, H,
-                              3 * H);
+        if (wb)
+            sbert_bf16_linear_backward(dx, GRAD(w->qkv_w), GRAD(w->qkv_b), dqkv, a->x_in, wb->qkv, T, H, 3 * H);
+        else
+            sbert_linear_backward(dx, GRAD(w->qkv_w), GRAD(w->qkv_b), dqkv, a->x_in, w->qkv_w, T, H, 3 * H);
         for (int k = SBERT_LIN_Q; k <= SBERT_LIN_V && t->lora; k++)
             if ((s = sbert_lora_backward(t->lora, l, (sbert_lin_kind)k, a->x_in, dqkv, T, 3 * H, dx)) != SBERT_OK)
                 goto done;

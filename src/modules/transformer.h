@@ -41,6 +41,15 @@ sbert_status sbert_transformer_forward(sbert_transformer *t, const int32_t *inpu
                                        const int32_t *token_type_ids, const size_t *seq_offsets,
                                        size_t n_seq, float *out);
 
+/* Precision of the linear layers' products. on = 1: bf16 inputs, fp32
+ * accumulation (kernels/bf16_gemm.h), from bf16 copies of the weights made
+ * now (and again at each training forward, as the optimizer moves the fp32
+ * master weights); embeddings, LayerNorm, softmax, attention, activations
+ * and the residual stream stay fp32. The caller checks
+ * sbert_bf16_unavailable() first. on = 0: back to fp32. */
+sbert_status sbert_transformer_set_bf16(sbert_transformer *t, int on);
+int sbert_transformer_bf16(const sbert_transformer *t);
+
 /* ---- additions (helper "fwd"): sizes, the flat parameter buffer, MPNet buckets ---- */
 
 size_t sbert_transformer_num_layers(const sbert_transformer *t);

@@ -140,6 +140,11 @@ static const arg_def ARGS[] = {
     {"early_stopping_threshold", K_NUM, "0", A(early_stopping_threshold), 0, 1e9, "improvement that counts"},
     {"resume_from_checkpoint", K_STR, NULL, A(resume), 0, 0, "a checkpoint folder, or true/latest"},
     {"num_threads", K_INT, "0", A(num_threads), 0, 4096, "worker threads (0: all cores)"},
+    {"bf16", K_BOOL, "false", A(bf16), 0, 0,
+     "as HF autocast: the encoder's linear layers multiply in bf16 (fp32 accumulation); fp32 master weights, "
+     "optimizer state, LayerNorm, softmax and loss (needs AVX512-BF16/AMX-BF16, else fp32 with a note)"},
+    {"save_in_bf16", K_BOOL, "false", A(save_in_bf16), 0, 0,
+     "save the final model's weights as BF16 (half the size; checkpoints stay fp32 for resuming)"},
     {"push_to_hub", K_BOOL, "false", A(push_to_hub), 0, 0, "push the model to the Hub at the end (non-fatal)"},
     {"hub_model_id", K_STR, NULL, A(hub_model_id), 0, 0, "the Hub repository for push_to_hub"},
     {"hub_private_repo", K_BOOL, "false", A(hub_private_repo), 0, 0, "make the Hub repository private"},
@@ -157,7 +162,6 @@ static const struct {
     const char *ok;
     const char *why;
 } REFUSED[] = {
-    {"bf16", "false", "bf16 training is not supported yet: sbert trains in fp32"},
     {"fp16", "false", "fp16 training is not supported: sbert trains in fp32"},
     {"tf32", "false", "tf32 is a GPU setting: sbert trains in fp32 on the CPU"},
     {"gradient_checkpointing", "false",

@@ -4,7 +4,7 @@
  * and help, read into one struct. Every key in the table is read by the
  * trainer; Hugging Face arguments that mean nothing here are either a
  * documented no-op (dataloader_num_workers) or accepted only with the value
- * that matches what sbert does (bf16: false) and refused otherwise with a
+ * that matches what sbert does (fp16: false) and refused otherwise with a
  * message saying why; the parameters of the losses come from the loss table
  * (scale, similarity_fct, ...) and a key that belongs to another loss than
  * the one chosen is refused. `sbert train --help` prints this table.
@@ -68,6 +68,7 @@ typedef struct {
     const char *lr_scheduler_type, *batch_sampler, *multi_dataset_batch_sampler, *eval_strategy, *save_strategy, *metric_for_best_model, *resume,
         *hub_model_id;
     int load_best, greater_is_better, greater_set, drop_last, push_to_hub, hub_private_repo, logging_first_step;
+    int bf16, save_in_bf16; /* bf16 autocast of the linear layers; final model saved as BF16 */
     const char *report_to; /* as given; report_tensorboard is what it asks for */
     int report_tensorboard;
     /* options of the run, not recipe keys */

@@ -249,6 +249,26 @@ static sbert_status load_model(sbert_trainer *t) {
                                   sbert_recipe_origin(t->recipe, lora_keys[i]), lora_keys[i]);
     }
     SBERT_TRY(sbert_train_teacher_student(t));
+    if (a->bf16) {
+        /* HF autocast: bf16 products in the linear layers, fp32 everything else */
+        if (a->lora_r > 0)
+            return sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: bf16: true with LoRA is not implemented (the adapters "
+                              "would stay fp32): train LoRA with bf16: false", sbert_recipe_origin(t->recipe, "bf16"));
+        const char *used = NULL;
+        sbert_status st = sbert_model_set_precision(t->model, "bf16", &used);
+        if (st != SBERT_OK) {
+            sbert_error_prefix("%s: ", sbert_recipe_origin(t->recipe, "bf16"));
+            return st;
+        }
+        size_t len = strlen(t->model_desc);
+        if (!strcmp(used, "bf16")) {
+            snprintf(t->model_desc + len, sizeof t->model_desc - len, ", bf16 linear layers (%s)", sbert_bf16_cpu());
+        } else {
+            const char *why = sbert_bf16_unavailable_reason();
+            snprintf(t->model_desc + len, sizeof t->model_desc - len, ", fp32");
+            sbert_log(t->log, "Note: bf16: true runs in fp32 here: %s\n", why ? why : "bf16 is unavailable");
+        }
+    }
     SBERT_TRY(sbert_model_params(t->model, &t->params));
     SBERT_TRY(sbert_optimizer_init(&t->opt, t->params));
     sbert_rng_seed(&t->dropout_rng, (uint64_t)a->seed);
@@ -537,7 +557,8 @@ static sbert_status run(sbert_trainer *t, const char *log_dir, sbert_train_resul
         return sbert_fail(SBERT_ERR_INVALID_ARG, "output_dir is too long");
     SBERT_TRY(sbert_checkpoint_publish_model(t, final_dir, 1));
     SBERT_TRY(sbert_checkpoint_write_state(t, final_dir));
-    sbert_log(t->log, "Saved the model to %s\n", final_dir);
+    if (a->save_in_bf16) SBERT_TRY(sbert_model_dir_to_bf16(final_dir));
+    sbert_log(t->log, "Saved the model to %s%s\n", final_dir, a->save_in_bf16 ? " (weights in bf16)" : "");
     if (a->lora_merge && a->lora_r > 0) {
         /* the adapter folded into the weights: a plain model for servers without PEFT */
         char merged[4200];
