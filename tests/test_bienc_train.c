@@ -19,57 +19,9 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "test_fs.h"
 #include "test_util.h"
 #include "training/trainer_internal.h"
-
-static int copy_file(const char *src, const char *dst) {
-    FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
-    if (!in || !out) {
-        if (in) fclose(in);
-        return 0;
-    }
-    char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
-    fclose(in);
-    fclose(out);
-    return 1;
-}
-
-/* dst gets src's files, recursively (the overlay), minus ref.json and data.jsonl. */
-static void copy_tree(const char *src, const char *dst) {
-    DIR *d = opendir(src);
-    if (!d) return;
-    mkdir(dst, 0755);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "ref.json") || !strcmp(e->d_name, "data.jsonl")) continue;
-        char s[1024], t[1024];
-        snprintf(s, sizeof s, "%s/%s", src, e->d_name);
-        snprintf(t, sizeof t, "%s/%s", dst, e->d_name);
-        struct stat st;
-        if (stat(s, &st) == 0 && S_ISDIR(st.st_mode)) copy_tree(s, t);
-        else copy_file(s, t);
-    }
-    closedir(d);
-}
-
-static void rm_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            rm_tree(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 typedef struct {
     const cJSON *params;
@@ -99,11 +51,11 @@ static void run_case(const char *name) {
         char s[1024], t[1024];
         snprintf(s, sizeof s, "%s/%s", test_path("tests/data/models/tiny-bert"), base_files[i]);
         snprintf(t, sizeof t, "%s/%s", tmp, base_files[i]);
-        CHECK(copy_file(s, t), "%s: copy %s", name, s);
+        CHECK(test_copy_file(s, t), "%s: copy %s", name, s);
     }
     char overlay[600];
     snprintf(overlay, sizeof overlay, "%s/%s", dir, name);
-    copy_tree(overlay, tmp);
+    test_copy_tree(overlay, tmp);
 
     sbert_train_args *a = calloc(1, sizeof *a);
     sbert_trainer *t = calloc(1, sizeof *t);
@@ -215,7 +167,7 @@ out:
     free(t);
     free(a);
     cJSON_Delete(ref);
-    rm_tree(tmp);
+    test_rm_tree(tmp);
 }
 
 int main(void) {

@@ -24,58 +24,9 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "test_fs.h"
 #include "test_util.h"
 #include "training/trainer_internal.h"
-
-static int copy_file(const char *src, const char *dst) {
-    FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
-    if (!in || !out) {
-        if (in) fclose(in);
-        return 0;
-    }
-    char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
-    fclose(in);
-    fclose(out);
-    return 1;
-}
-
-/* dst gets src's files, recursively (the overlay), minus ref.json and data.jsonl. */
-static void copy_tree(const char *src, const char *dst) {
-    DIR *d = opendir(src);
-    if (!d) return;
-    mkdir(dst, 0755);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "ref.json") || !strcmp(e->d_name, "data.jsonl")) continue;
-        char s[1024], t[1024];
-        snprintf(s, sizeof s, "%s/%s", src, e->d_name);
-        snprintf(t, sizeof t, "%s/%s", dst, e->d_name);
-        struct stat st;
-        if (stat(s, &st) == 0 && S_ISDIR(st.st_mode)) copy_tree(s, t);
-        else copy_file(s, t);
-    }
-    closedir(d);
-}
-
-static void rm_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            rm_tree(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 
 static const char *const BASE_FILES[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"};
 
@@ -86,9 +37,9 @@ static void assemble(const char *base, const char *overlay, const char *dst) {
         char s[1024], t[1024];
         snprintf(s, sizeof s, "%s/%s", base, BASE_FILES[i]);
         snprintf(t, sizeof t, "%s/%s", dst, BASE_FILES[i]);
-        CHECK(copy_file(s, t), "copy %s", s);
+        CHECK(test_copy_file(s, t), "copy %s", s);
     }
-    copy_tree(overlay, dst);
+    test_copy_tree(overlay, dst);
 }
 
 typedef struct {
@@ -107,7 +58,7 @@ static void fixture_free(fixture *f) {
         free(f->t);
     }
     free(f->a);
-    rm_tree(f->tmp);
+    test_rm_tree(f->tmp);
 }
 
 /* The student and teacher of `name` assembled in a temporary folder, a

@@ -17,14 +17,13 @@
 #include <pcre2.h>
 
 #include "base/error.h"
+#include "kernels/pca.h"
 #include "io/file.h"
 #include "io/dirs.h"
 #include "io/safetensors.h"
 #include "modules/static_embedding.h"
 
 /* LAPACK (OpenBLAS exports it): the symmetric eigensolver numpy.linalg.eigh uses. */
-extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
-                    double *work, const int *lwork, int *iwork, const int *liwork, int *info);
 
 static void say(const sbert_distill_options *o, const char *fmt, ...) SBERT_PRINTF(2, 3);
 static void say(const sbert_distill_options *o, const char *fmt, ...) {
@@ -205,49 +204,14 @@ sbert_status sbert_distill_pca(float *x, size_t n, size_t d, size_t pca_dims, fl
     /* In double precision: numpy runs model2vec's PCA in float32, whose own
      * error (against exact arithmetic) is what separates two float32
      * implementations; the exact decomposition sits within that error of it. */
-    double *mean = calloc(d, sizeof *mean), *xc = malloc(n * d * sizeof *xc);
-    double *cov = malloc(d * d * sizeof *cov), *w = malloc(d * sizeof *w), *comp = NULL, *sc = NULL;
-    double *work = NULL;
-    int *iwork = NULL;
+    double *xc = malloc(n * d * sizeof *xc), *comp = malloc(k * d * sizeof *comp), *sc = malloc(n * k * sizeof *sc);
     sbert_status st = SBERT_OK;
-    if (!mean || !xc || !cov || !w) {
+    if (!xc || !comp || !sc) {
         st = sbert_fail(SBERT_ERR_NOMEM, "PCA: out of memory (%zu x %zu)", n, d);
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < d; c++)
-            mean[c] += x[i * d + c];
-    for (size_t c = 0; c < d; c++)
-        mean[c] /= (double)n;
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < d; c++)
-            xc[i * d + c] = (double)x[i * d + c] - mean[c];
-    /* cov = Xc^T Xc / (n - 1) */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)n, 1.0 / (double)(n - 1), xc, (int)d, xc,
-                (int)d, 0.0, cov, (int)d);
-    /* eigh: row-major cov is its own transpose; LAPACK sees the same symmetric matrix */
-    int nd = (int)d, lwork = -1, liwork = -1, info = 0, iwq = 0;
-    double wq = 0;
-    dsyevd_("V", "L", &nd, cov, &nd, w, &wq, &lwork, &iwq, &liwork, &info);
-    lwork = (int)wq;
-    liwork = iwq;
-    work = malloc((size_t)(lwork > 1 ? lwork : 1) * sizeof *work);
-    iwork = malloc((size_t)(liwork > 1 ? liwork : 1) * sizeof *iwork);
-    comp = malloc(k * d * sizeof *comp);
-    sc = malloc(n * k * sizeof *sc);
-    if (!work || !iwork || !comp || !sc) {
-        st = sbert_fail(SBERT_ERR_NOMEM, "PCA: out of memory (eigensolver workspace)");
-        goto done;
-    }
-    dsyevd_("V", "L", &nd, cov, &nd, w, work, &lwork, iwork, &liwork, &info);
-    if (info != 0) {
-        st = sbert_fail(SBERT_ERR_INTERNAL, "PCA: the eigensolver (dsyevd) failed with info=%d", info);
-        goto done;
-    }
-    /* LAPACK's column-major eigenvectors: vector j is cov[j*d .. j*d + d) in
-     * our row-major buffer, ascending eigenvalues: component c = vector d-1-c */
-    for (size_t c = 0; c < k; c++)
-        memcpy(comp + c * d, cov + (d - 1 - c) * d, d * sizeof *comp);
+    for (size_t i = 0; i < n * d; i++) xc[i] = (double)x[i];
+    if ((st = sbert_pca_components(xc, n, d, k, comp)) != SBERT_OK) goto done;
     /* scores = Xc @ components^T */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)d, 1.0, xc, (int)d, comp, (int)d, 0.0, sc,
                 (int)k);
@@ -269,14 +233,9 @@ sbert_status sbert_distill_pca(float *x, size_t n, size_t d, size_t pca_dims, fl
     }
     *k_out = k;
 done:
-    free(mean);
     free(xc);
-    free(cov);
-    free(w);
     free(comp);
     free(sc);
-    free(work);
-    free(iwork);
     return st;
 }
 

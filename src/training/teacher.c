@@ -40,12 +40,11 @@
 #include <math.h>
 
 #include "base/error.h"
+#include "kernels/pca.h"
 #include "modules/normalize.h"
 #include "training/trainer_internal.h"
 
 /* LAPACK (OpenBLAS exports it): the symmetric eigensolver. */
-extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
-                    double *work, const int *lwork, int *iwork, const int *liwork, int *info);
 
 static const char *origin(const sbert_trainer *t, const char *key) {
     return t->recipe ? sbert_recipe_origin(t->recipe, key) : key;
@@ -149,57 +148,24 @@ sbert_status sbert_train_teacher_label(sbert_trainer *t, sbert_dataset *ds, cons
     return SBERT_OK;
 }
 
-/* The first k principal components comp [k, d] of x [n, d] (double), as
- * sklearn's PCA(n_components=k).fit(x).components_ with svd_flip's signs. */
-static sbert_status pca_components(const double *x, size_t n, size_t d, size_t k, double *comp) {
-    double *mean = calloc(d, sizeof *mean), *xc = malloc(n * d * sizeof *xc), *cov = malloc(d * d * sizeof *cov);
-    double *w = malloc(d * sizeof *w), *work = NULL;
-    int *iwork = NULL;
-    sbert_status st = SBERT_OK;
-    if (!mean || !xc || !cov || !w) {
-        st = sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory (%zu x %zu)", n, d);
-        goto done;
+/* The first k principal components comp [k, d] of x [n, d] (double, centered
+ * in place), as sklearn's PCA(n_components=k).fit(x).components_ with
+ * svd_flip's signs: each component's largest |entry| positive. */
+static sbert_status pca_components(double *x, size_t n, size_t d, size_t k, double *comp) {
+    sbert_status st = sbert_pca_components(x, n, d, k, comp);
+    if (st != SBERT_OK) {
+        sbert_error_prefix("teacher_pca: ");
+        return st;
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < d; c++) mean[c] += x[i * d + c];
-    for (size_t c = 0; c < d; c++) mean[c] /= (double)n;
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < d; c++) xc[i * d + c] = x[i * d + c] - mean[c];
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)n, 1.0 / (double)(n - 1), xc, (int)d, xc,
-                (int)d, 0.0, cov, (int)d);
-    int nd = (int)d, lwork = -1, liwork = -1, info = 0, iwq = 0;
-    double wq = 0;
-    dsyevd_("V", "L", &nd, cov, &nd, w, &wq, &lwork, &iwq, &liwork, &info);
-    lwork = (int)wq;
-    liwork = iwq;
-    work = malloc((size_t)(lwork > 1 ? lwork : 1) * sizeof *work);
-    iwork = malloc((size_t)(liwork > 1 ? liwork : 1) * sizeof *iwork);
-    if (!work || !iwork) {
-        st = sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory (eigensolver workspace)");
-        goto done;
-    }
-    dsyevd_("V", "L", &nd, cov, &nd, w, work, &lwork, iwork, &liwork, &info);
-    if (info != 0) {
-        st = sbert_fail(SBERT_ERR_INTERNAL, "teacher_pca: the eigensolver (dsyevd) failed with info=%d", info);
-        goto done;
-    }
-    /* ascending eigenvalues, vector j at cov[j*d ..): component c = vector d-1-c */
     for (size_t c = 0; c < k; c++) {
-        const double *v = cov + (d - 1 - c) * d;
+        double *v = comp + c * d;
         size_t arg = 0;
         for (size_t j = 1; j < d; j++)
             if (fabs(v[j]) > fabs(v[arg])) arg = j;
-        double sg = v[arg] < 0 ? -1.0 : 1.0;
-        for (size_t j = 0; j < d; j++) comp[c * d + j] = sg * v[j];
+        if (v[arg] < 0)
+            for (size_t j = 0; j < d; j++) v[j] = -v[j];
     }
-done:
-    free(mean);
-    free(xc);
-    free(cov);
-    free(w);
-    free(work);
-    free(iwork);
-    return st;
+    return SBERT_OK;
 }
 
 /* Replace the label column of ds (width d) by comp [k, d] @ label. */
