@@ -715,10 +715,22 @@ sbert_status sbert_transformer_set_bf16(sbert_transformer *t, int on) {
 
 int sbert_transformer_bf16(const sbert_transformer *t) { return t->wbf16 != NULL; }
 
-/* out[T,N] = in[T,K] . W^T + b in the handle's precision (Wb: W's bf16 copy). */
-static void lin_fwd(const sbert_transformer *t, float *out, const float *in, const float *W,
-                    const uint16_t *Wb, const float *b, size_t T, size_t K, size_t N) {
-    if (t->wbf16) sbert_bf16_linear_forward(out, in, Wb, b, T, K, N);
+/* An inference forward of at most this many tokens multiplies in fp32 even at
+ * precision bf16: there the fp32 small-row kernel (kernels/gemm_small.c) beats
+ * oneDNN's bf16 products (bench/bf16, batch 1 = ~13 tokens: fp32 308 vs bf16
+ * 265 sentences/s at one thread, 546 vs 237 at two; from batch 4 = ~50 tokens
+ * bf16 leads). Training forwards always multiply in bf16 (autocast). */
+#define BF16_MIN_ROWS 32
+
+/* Whether this forward multiplies in bf16: a bf16 handle, and training or more than BF16_MIN_ROWS tokens. */
+static int bf16_forward(const sbert_transformer *t, size_t T, int train) {
+    return t->wbf16 != NULL && (train || T > BF16_MIN_ROWS);
+}
+
+/* out[T,N] = in[T,K] . W^T + b, in bf16 when b16 (Wb: W's bf16 copy), else fp32. */
+static void lin_fwd(int b16, float *out, const float *in, const float *W, const uint16_t *Wb, const float *b,
+                    size_t T, size_t K, size_t N) {
+    if (b16) sbert_bf16_linear_forward(out, in, Wb, b, T, K, N);
     else sbert_linear_forward(out, in, W, b, T, K, N);
 }
 
@@ -1100,6 +1112,7 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
     }
 
     const float scale = (float)(1.0 / sqrt((double)d));
+    const int b16 = bf16_forward(t, T, train);
     for (size_t l = 0; l < t->n_layers; l++) {
         const layer_weights *w = &t->layers[l];
         layer_acts *a = train ? &st->layers[l] : NULL;
@@ -1108,7 +1121,7 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
         float *y = a ? a->y : out, *pre = a ? a->pre : w_ff, *hh = a ? a->h : w_ff;
         float *dst = a && l + 1 < t->n_layers ? st->layers[l + 1].x_in : out;
         const layer_bf16 *wb = t->lbf16 ? &t->lbf16[l] : &(layer_bf16){0};
-        lin_fwd(t, qkv, x_in, w->qkv_w, wb->qkv, w->qkv_b, T, H, 3 * H);
+        lin_fwd(b16, qkv, x_in, w->qkv_w, wb->qkv, w->qkv_b, T, H, 3 * H);
         for (int k = SBERT_LIN_Q; k <= SBERT_LIN_V && t->lora; k++)
             if ((s = sbert_lora_forward(t->lora, l, (sbert_lin_kind)k, x_in, T, qkv, 3 * H, train, rng)) != SBERT_OK)
                 goto done;
@@ -1121,7 +1134,7 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
                                                     NH, d)) != SBERT_OK)
                 goto done;
         }
-        lin_fwd(t, tmp, att, w->o_w, wb->o, w->o_b, T, H, H);
+        lin_fwd(b16, tmp, att, w->o_w, wb->o, w->o_b, T, H, H);
         if (t->lora && (s = sbert_lora_forward(t->lora, l, SBERT_LIN_O, att, T, tmp, H, train, rng)) != SBERT_OK)
             goto done;
         if (a && a->keep1) {
@@ -1132,15 +1145,15 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
                                     w->ln1_w, w->ln1_b, T, H, t->eps);
         if (sbert_lora_has(t->lora, l, SBERT_LIN_FF1)) {
             /* the adapter adds to the pre-activation: linear, adapter, then the activation */
-            lin_fwd(t, pre, y, w->ff1_w, wb->ff1, w->ff1_b, T, H, I);
+            lin_fwd(b16, pre, y, w->ff1_w, wb->ff1, w->ff1_b, T, H, I);
             if ((s = sbert_lora_forward(t->lora, l, SBERT_LIN_FF1, y, T, pre, I, train, rng)) != SBERT_OK) goto done;
             for (size_t i = 0; i < T * I; i++) hh[i] = sbert_act_apply(t->act, pre[i]);
-        } else if (t->wbf16) {
+        } else if (b16) {
             sbert_bf16_linear_act_forward(hh, pre, y, wb->ff1, w->ff1_b, T, H, I, t->act);
         } else {
             sbert_linear_act_forward(hh, pre, y, w->ff1_w, w->ff1_b, T, H, I, t->act);
         }
-        lin_fwd(t, tmp, hh, w->ff2_w, wb->ff2, w->ff2_b, T, I, H);
+        lin_fwd(b16, tmp, hh, w->ff2_w, wb->ff2, w->ff2_b, T, I, H);
         if (t->lora && (s = sbert_lora_forward(t->lora, l, SBERT_LIN_FF2, hh, T, tmp, H, train, rng)) != SBERT_OK)
             goto done;
         if (a && a->keep2) {
