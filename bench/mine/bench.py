@@ -8,7 +8,9 @@ transformers with its encode replaced by lookups into the vectors (a stub
 model with util.cos_sim / pairwise_cos_sim, so no transformer runs), sbert
 through bench_mine (the same algorithm in src/mining/ on the same vectors).
 Each measurement is its own child process; peak RSS comes from os.wait4. The
-rows of both sides are compared (random vectors: no ties).
+rows of both sides are compared; where they differ, the score gap behind each
+difference is printed (near-ties below float32 rounding order differently in
+two float32 products).
 
   bench/mine/run.sh [--sizes 10000,100000] [--threads 2] [--extrapolate 300000]
 
@@ -69,6 +71,32 @@ def rows(path):
         return [tuple(json.loads(l).values()) for l in f]
 
 
+def compare(sbert_path, st_path, q, c):
+    """(equal, n_differing_rows, largest score gap behind a difference): where
+    the rows differ, the cosine of each side's chosen negative to its anchor is
+    recomputed in float64; a difference whose two scores agree to float32
+    rounding is a near-tie that the two sides' float32 products order
+    differently, not a mining difference."""
+    a, b = rows(sbert_path), rows(st_path)
+    if a == b:
+        return True, 0, 0.0
+    if len(a) != len(b):
+        return False, abs(len(a) - len(b)), float("inf")
+    idx = lambda t: int(t[1:])  # noqa: E731  "q12" / "d12" -> 12
+    n_diff, gap = 0, 0.0
+    for ra, rb in zip(a, b):
+        if ra == rb:
+            continue
+        n_diff += 1
+        qa = q[idx(ra[0])].astype(np.float64)
+        for x, y in zip(ra[2:], rb[2:]):
+            if x != y:
+                sx = float(qa @ c[idx(x)].astype(np.float64))
+                sy = float(qa @ c[idx(y)].astype(np.float64))
+                gap = max(gap, abs(sx - sy))
+    return False, n_diff, gap
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--driver", required=True)
@@ -94,7 +122,6 @@ def main():
             qp, cp = os.path.join(tmp, "q.npy"), os.path.join(tmp, "c.npy")
             np.save(qp, q.astype(np.float32))
             np.save(cp, c.astype(np.float32))
-            del q, c
             so = os.path.join(tmp, "sbert.jsonl")
             s = run_child([a.driver, qp, cp, so, str(a.threads)])
             measured.append((n, s["peak_rss_mib"]))
@@ -102,11 +129,11 @@ def main():
             if not a.no_st and n not in extra:
                 po = os.path.join(tmp, "st.jsonl")
                 st = run_child([sys.executable, "-c", ST_CHILD, qp, cp, po, str(a.threads)])
-                same = rows(so) == rows(po)
+                same, n_diff, gap = compare(so, po, q, c)
             print(f"{n:>20,} {'sbert':>8} {s['seconds']:>9.2f} {s['peak_rss_mib']:>13.0f} {s['rows']:>9,}", flush=True)
             if st:
                 print(f"{n:>20,} {'ST':>8} {st['seconds']:>9.2f} {st['peak_rss_mib']:>13.0f} {st['rows']:>9,}  "
-                      f"{same}   time ST/sbert {st['seconds'] / s['seconds']:.2f}x, "
+                      f"{same}{'' if same else f' ({n_diff} rows differ, largest score gap {gap:.2e})'}   time ST/sbert {st['seconds'] / s['seconds']:.2f}x, "
                       f"memory ST/sbert {st['peak_rss_mib'] / s['peak_rss_mib']:.2f}x", flush=True)
     if len(measured) >= 2:
         ns = np.array([m[0] for m in measured], dtype=np.float64)
