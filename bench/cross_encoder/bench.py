@@ -61,13 +61,25 @@ if cfg.get("init"):
 model = CrossEncoder(cfg["model"], device="cpu")
 pairs = [json.loads(l) for l in open(cfg["pairs"], encoding="utf-8")]
 model.predict(pairs[:8], batch_size=32)
-best = 1e30
+k = cfg.get("request", 0)
+best, lat = 1e30, []
 for _ in range(cfg["repeats"]):
     t = time.perf_counter()
-    s = model.predict(pairs, batch_size=32, convert_to_numpy=True)
+    if k:  # one predict call per request of k pairs, as a reranker serves one query
+        s = []
+        for b in range(0, len(pairs), k):
+            t1 = time.perf_counter()
+            s.append(model.predict(pairs[b:b + k], batch_size=k, convert_to_numpy=True))
+            lat.append(time.perf_counter() - t1)
+        s = np.concatenate(s)
+    else:
+        s = model.predict(pairs, batch_size=32, convert_to_numpy=True)
     best = min(best, time.perf_counter() - t)
 np.save(cfg["out"], s)
-print("RESULT", json.dumps({"n": len(pairs), "seconds": best}))
+r = {"n": len(pairs), "seconds": best}
+if k:
+    r["p50_ms"], r["p99_ms"] = 1e3 * float(np.percentile(lat, 50)), 1e3 * float(np.percentile(lat, 99))
+print("RESULT", json.dumps(r))
 """
 
 
@@ -75,6 +87,8 @@ def build_driver(tmp):
     exe = os.path.join(tmp, "bench_predict")
     libs = subprocess.run(["pkg-config", "--libs", "libcjson", "libutf8proc", "libpcre2-8", "openblas", "zlib"],
                           capture_output=True, text=True, check=True).stdout.split()
+    with open(os.path.join(ROOT, "build", "sbert.pc"), encoding="utf-8") as f:  # oneDNN, Arrow when built in
+        libs += [w for l in f if l.startswith("Libs.private:") for w in l.split()[1:]]
     subprocess.run(["cc", "-O2", os.path.join(ROOT, "bench/cross_encoder/bench_predict.c"), "-I" + ROOT + "/include",
                     os.path.join(ROOT, "build/libsbert.a")] + libs + ["-lpthread", "-lm", "-o", exe], check=True)
     return exe
@@ -87,6 +101,8 @@ def main():
     ap.add_argument("--pairs", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--requests", default="1,10",
+                    help="request sizes k: one predict call per k pairs, p50/p99 latency (empty: none)")
     a = ap.parse_args()
     print("load average:", open("/proc/loadavg").read().split()[:3], "cores:", os.cpu_count())
     env = thread_env(a.threads)
@@ -129,6 +145,27 @@ def main():
         d = float(np.abs(np.load(tmp + "/sb.npy").reshape(-1) - np.load(tmp + "/st.npy").reshape(-1)).max())
         print_table(f"CrossEncoder predict, {n} TrecQA test pairs, batch 32, {a.threads} threads (pairs/s; "
                     f"max |score delta| {d:.2e})", n / st["seconds"], st_rss, n / sb["seconds"], sb_rss)
+        for k in [int(x) for x in a.requests.split(",") if x]:
+            sts, sbs = [], []
+            for r in range(a.repeats):  # alternate which side goes first
+                for side in (("st", "sbert") if r % 2 == 0 else ("sbert", "st")):
+                    if side == "st":
+                        c = dict(cfg, request=k, repeats=1)
+                        out, _ = run_child([sys.executable, "-c", ST_PREDICT, json.dumps(c)], env)
+                        sts.append(json.loads(out.split("RESULT", 1)[1].splitlines()[0]))
+                    else:
+                        out, _ = run_child([exe, init, pairs, str(k), str(a.threads), "1", str(k)], env)
+                        sbs.append(json.loads(out.strip().splitlines()[0]))
+            med = lambda v, key: float(np.median([x[key] for x in v]))  # noqa: E731
+            rng = lambda v: f"{min(n / x['seconds'] for x in v):.0f}-{max(n / x['seconds'] for x in v):.0f}"  # noqa: E731
+            print(f"\nCrossEncoder predict in requests of {k} pair(s) (one call each), {n} pairs, {a.threads} threads, "
+                  f"median of {a.repeats} alternated runs [min-max pairs/s]")
+            print(f"  sentence-transformers  {n / med(sts, 'seconds'):8.1f} pairs/s [{rng(sts)}]  "
+                  f"p50 {med(sts, 'p50_ms'):.2f} ms  p99 {med(sts, 'p99_ms'):.2f} ms")
+            print(f"  sbert                  {n / med(sbs, 'seconds'):8.1f} pairs/s [{rng(sbs)}]  "
+                  f"p50 {med(sbs, 'p50_ms'):.2f} ms  p99 {med(sbs, 'p99_ms'):.2f} ms")
+            print(f"  ratio sbert/ST pairs/s {med(sts, 'seconds') / med(sbs, 'seconds'):.2f}x")
+        print("load average after:", open("/proc/loadavg").read().split()[:3])
 
 
 if __name__ == "__main__":
