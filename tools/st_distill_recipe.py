@@ -36,7 +36,7 @@ def jl(name):
 def run(seed, teacher, train, evaluator):
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer import losses as L
-    from sentence_transformers.sentence_transformer.models import Normalize, StaticEmbedding
+    from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
     from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
     from tokenizers import Tokenizer
 
