@@ -246,11 +246,13 @@ static sbert_status cross_teacher_label(sbert_trainer *t, sbert_dataset *ds, con
         free(nums);
         return st;
     }
-    SBERT_TRY(add_label_column(ds, nums, k));
-    if (t->log)
+    SBERT_TRY(add_label_column(ds, nums, k)); /* moves ds->cols: qc is stale from here */
+    if (t->log) {
+        const char *qn = ds->cols[sbert_dataset_input_column(ds, 0)].name;
         sbert_log(t->log, "Teacher labels: %s, CrossEncoder margins score(%s, %s) - score(%s, negative) -> label (%zu "
                           "rows x %zu)\n",
-                  what, qc->name, ds->cols[sbert_dataset_input_column(ds, 1)].name, qc->name, n, k);
+                  what, qn, ds->cols[sbert_dataset_input_column(ds, 1)].name, qn, n, k);
+    }
     return SBERT_OK;
 }
 
