@@ -410,6 +410,21 @@ static void margin_refusals(void) {
           "a SentenceTransformer teacher with MarginMSELoss is refused: %s", sbert_last_error());
     sbert_train_teacher_free(&t);
     sbert_dataset_free(ds);
+    /* sbert_train end to end with the CrossEncoder teacher (the run logs the labels) */
+    char out[256], kv[5][1200];
+    snprintf(out, sizeof out, "%s/run", f.tmp);
+    snprintf(kv[0], sizeof kv[0], "model=%s", f.student);
+    snprintf(kv[1], sizeof kv[1], "teacher_model=%s", f.teacher);
+    snprintf(kv[2], sizeof kv[2], "train_data=%s", datap);
+    snprintf(kv[3], sizeof kv[3], "eval_data=%s", test_path("data/stsb-dev.jsonl"));
+    snprintf(kv[4], sizeof kv[4], "output_dir=%s", out);
+    const char *args[] = {kv[0], kv[1], kv[2], kv[3], kv[4], "loss=MarginMSELoss", "max_steps=2",
+                          "max_train_samples=16", "max_eval_samples=20", "run_name=test-distill-margin",
+                          "save_strategy=no", "num_threads=2"};
+    sbert_train_summary sum;
+    st = sbert_train(NULL, args, sizeof args / sizeof args[0], f.tmp, &sum);
+    CHECK(st == SBERT_OK && sum.steps == 2, "a 2-step MarginMSE run from the CrossEncoder teacher: %s",
+          st == SBERT_OK ? "" : sbert_last_error());
     fixture_free(&f);
 }
 
