@@ -139,6 +139,21 @@ sbert_status sbert_model_save_dtype(const sbert_model *model, const char *dir, c
  * after saving. */
 sbert_status sbert_model_dir_to_bf16(const char *dir);
 
+/* Layer pruning of a SentenceTransformer's transformer encoder (the skill's
+ * "copy the teacher, keep layers 0, 3, 6 and 9, then distil";
+ * sentence-transformers' model_distillation_layer_reduction.py): keep only
+ * the encoder layers layers[0..n) -- strictly increasing indices below
+ * sbert_model_num_layers -- renumbered 0..n-1. A save then writes
+ * config.json with num_hidden_layers = n (DistilBERT: n_layers) and only the
+ * kept layers' tensors, a folder sentence-transformers loads as its own
+ * pruned copy. An empty, unsorted, repeating or out-of-range list is
+ * SBERT_ERR_INVALID_ARG naming the index; a model without a Transformer
+ * first module, a CrossEncoder, a SparseEncoder or an encoder with a LoRA
+ * adapter SBERT_ERR_UNSUPPORTED. Call it before training starts. */
+sbert_status sbert_model_keep_layers(sbert_model *model, const size_t *layers, size_t n);
+/* Layers of the model's transformer encoder; 0 when it has none. */
+size_t sbert_model_num_layers(const sbert_model *model);
+
 /* Output dimension of encode() (after the model's truncate_dim, if any). */
 size_t sbert_model_dim(const sbert_model *model);
 /* Tokens per text after truncation; 0 means no limit (StaticEmbedding). */

@@ -20,6 +20,15 @@ Cases (B = 8 rows a batch, 20 steps):
                 (../shared/data/xquad); the label is teacher(english) for both columns
                 (ParallelSentencesDataset semantics)
 
+  margin_mse    the skill's pattern 2, MarginMSE from a CrossEncoder teacher: teacher = the tiny
+                CrossEncoder of tests/test_mine_ce.c (tests/data/cross_encoder/tiny-bert-l1, built as
+                tools/gen_mining_ce_refs.py builds it), student = tiny-bert + mean Pooling; rows
+                (question, answer, negative_1, negative_2) = the TrecQA n-tuples of
+                tests/data/mining/ce/ce_ntuple_relmargin.jsonl (scores dropped), B = 7;
+                label = [ce.predict((q, pos)) - ce.predict((q, neg_j)) for j in 1, 2] (float32);
+                MarginMSELoss(student) (dot product); no teacher/ overlay (the C test builds the
+                CrossEncoder the same way)
+
 tests/data/distill/<case>/: student/ (overlay on tiny-bert: config.json with dropout 0, modules.json,
 1_Pooling/, sentence_bert_config.json, config_sentence_transformers.json), teacher/ (overlay on
 tiny-distilbert), data.jsonl (the rows in order, no label) and ref.json:
@@ -142,25 +151,36 @@ CASES = [
     dict(name="distill", teacher_normalize=True),
     dict(name="multilingual", teacher_normalize=False),
     dict(name="distill_pca", teacher_normalize=True, teacher_dense=48, pca=True),
+    dict(name="margin_mse", cross_encoder=True, batch=7),
 ]
+
+
+def ntuple_rows(n):
+    path = os.path.join(ROOT, "tests", "data", "mining", "ce", "ce_ntuple_relmargin.jsonl")
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(l) for l in f if l.strip()]
+    return [{k: r[k] for k in ("question", "answer", "negative_1", "negative_2")} for r in rows[:n]]
 
 
 def run_case(case):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import losses as L
     from sentence_transformers.sentence_transformer.modules import Normalize
-    from transformers import Trainer, get_linear_schedule_with_warmup
 
     odir = os.path.join(OUT, case["name"])
+    b = case.get("batch", B)
     if os.path.isdir(odir):
         shutil.rmtree(odir)
     overlay(os.path.join(odir, "student"), STUDENT, False)
-    overlay(os.path.join(odir, "teacher"), TEACHER, case["teacher_normalize"], case.get("teacher_dense", 0))
+    if not case.get("cross_encoder"):
+        overlay(os.path.join(odir, "teacher"), TEACHER, case["teacher_normalize"], case.get("teacher_dense", 0))
     if case["name"] in ("distill", "distill_pca"):
-        data = [{"sentence": s} for s in allnli_sentences(STEPS * B)]
+        data = [{"sentence": s} for s in allnli_sentences(STEPS * b)]
+    elif case.get("cross_encoder"):
+        data = ntuple_rows(STEPS * b)
     else:
-        data = xquad_pairs(STEPS * B)
-    assert len(data) == STEPS * B
+        data = xquad_pairs(STEPS * b)
+    assert len(data) == STEPS * b
     with open(os.path.join(odir, "data.jsonl"), "w", encoding="utf-8") as f:
         for d in data:
             f.write(json.dumps(d, ensure_ascii=False) + "\n")
@@ -169,9 +189,11 @@ def run_case(case):
     with tempfile.TemporaryDirectory() as tmp:
         sdir, tdir = os.path.join(tmp, "student"), os.path.join(tmp, "teacher")
         assemble(os.path.join(odir, "student"), STUDENT, sdir)
+        student = SentenceTransformer(sdir, device="cpu")
+        if case.get("cross_encoder"):
+            return run_margin_case(case, odir, tdir, student, data, cols, b)
         assemble(os.path.join(odir, "teacher"), TEACHER, tdir)
         teacher = SentenceTransformer(tdir, device="cpu")
-        student = SentenceTransformer(sdir, device="cpu")
         if case.get("pca"):
             # the skill's dimension fix: PCA on the teacher's embeddings of the (first 20k) training
             # sentences, a Dense(teacher_dim -> student_dim, bias=False, Identity) with the components
@@ -192,36 +214,56 @@ def run_case(case):
         # the templates' dataset map: label = teacher.encode(source column)
         labels = teacher.encode([r[cols[0]] for r in data], batch_size=256, convert_to_numpy=True)
         labels = torch.tensor(labels)
-        loss_fn = L.MSELoss(student)
-        student.train()
-        decay = set(Trainer.get_decay_parameter_names(None, student))
-        named = [(n, p) for n, p in student.named_parameters() if p.requires_grad]
-        groups = [{"params": [p for n, p in named if n in decay], "weight_decay": 0.01},
-                  {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0}]
-        opt = torch.optim.AdamW(groups, lr=LR, betas=(0.9, 0.999), eps=1e-8)
-        sched = get_linear_schedule_with_warmup(opt, WARMUP, STEPS)
-        losses, norms = [], []
-        for s in range(STEPS):
-            batch = data[s * B:(s + 1) * B]
-            feats = [student.preprocess([r[c] for r in batch]) for c in cols]
-            loss = loss_fn(feats, labels[s * B:(s + 1) * B])
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            losses.append(float(loss.item()))
-            norms.append(float(norm))
-        sd = student[0].auto_model.state_dict()
-        tensors = {n: {"shape": list(sd[n].shape), "values": [float(x) for x in sd[n].detach().reshape(-1)]}
-                   for n in TENSORS}
-        write_json(os.path.join(odir, "ref.json"),
-                   {"case": case["name"], "batch": B, "steps": STEPS, "warmup": WARMUP, "lr": LR,
-                    "weight_decay": 0.01, "max_grad_norm": 1.0,
-                    "student_modules": [type(m).__name__ for m in student],
-                    "labels": [[float(x) for x in row] for row in labels],
-                    "losses": losses, "grad_norms": norms, "tensors": tensors})
-        print(f"{case['name']}: losses {losses[0]:.6f} .. {losses[-1]:.6f}")
+        train_and_write(case, odir, student, L.MSELoss(student), data, cols, labels, B)
+
+
+def run_margin_case(case, odir, tdir, student, data, cols, b):
+    """MarginMSE from a CrossEncoder teacher: label = score(q, pos) - score(q, neg_j)."""
+    import numpy as np
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.sentence_transformer import losses as L
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from gen_mining_ce_refs import build_ce
+    build_ce(tdir)
+    ce = CrossEncoder(tdir, device="cpu")
+    q = [r[cols[0]] for r in data]
+    scores = [np.asarray(ce.predict(list(zip(q, [r[c] for r in data])), batch_size=32, convert_to_numpy=True),
+                         dtype=np.float32) for c in cols[1:]]
+    labels = torch.tensor(np.stack([scores[0] - s for s in scores[1:]], axis=1))
+    train_and_write(case, odir, student, L.MarginMSELoss(student), data, cols, labels, b)
+
+
+def train_and_write(case, odir, student, loss_fn, data, cols, labels, b):
+    from transformers import Trainer, get_linear_schedule_with_warmup
+    student.train()
+    decay = set(Trainer.get_decay_parameter_names(None, student))
+    named = [(n, p) for n, p in student.named_parameters() if p.requires_grad]
+    groups = [{"params": [p for n, p in named if n in decay], "weight_decay": 0.01},
+              {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=LR, betas=(0.9, 0.999), eps=1e-8)
+    sched = get_linear_schedule_with_warmup(opt, WARMUP, STEPS)
+    losses, norms = [], []
+    for s in range(STEPS):
+        batch = data[s * b:(s + 1) * b]
+        feats = [student.preprocess([r[c] for r in batch]) for c in cols]
+        loss = loss_fn(feats, labels[s * b:(s + 1) * b])
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        losses.append(float(loss.item()))
+        norms.append(float(norm))
+    sd = student[0].auto_model.state_dict()
+    tensors = {n: {"shape": list(sd[n].shape), "values": [float(x) for x in sd[n].detach().reshape(-1)]}
+               for n in TENSORS}
+    write_json(os.path.join(odir, "ref.json"),
+               {"case": case["name"], "batch": b, "steps": STEPS, "warmup": WARMUP, "lr": LR,
+                "weight_decay": 0.01, "max_grad_norm": 1.0,
+                "student_modules": [type(m).__name__ for m in student],
+                "labels": [[float(x) for x in row] for row in labels],
+                "losses": losses, "grad_norms": norms, "tensors": tensors})
+    print(f"{case['name']}: losses {losses[0]:.6f} .. {losses[-1]:.6f}")
 
 
 def main():

@@ -195,6 +195,7 @@ extern const cli_command_spec cli_rerank_spec;
 extern const cli_command_spec cli_plot_spec;
 extern const cli_command_spec cli_search_spec;
 extern const cli_command_spec cli_mine_spec;
+extern const cli_command_spec cli_prune_spec;
 
 int cli_cmd_encode(int argc, char **argv);
 int cli_cmd_tokenize(int argc, char **argv);
@@ -207,5 +208,6 @@ int cli_cmd_plot(int argc, char **argv);
 int cli_cmd_search(int argc, char **argv);
 int cli_cmd_mine(int argc, char **argv);
 int cli_cmd_convert(int argc, char **argv);
+int cli_cmd_prune(int argc, char **argv);
 
 #endif

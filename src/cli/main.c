@@ -32,6 +32,7 @@ static const command commands[] = {
     {&cli_search_spec, cli_cmd_search},
     {&cli_mine_spec, cli_cmd_mine},
     {&cli_convert_spec, cli_cmd_convert},
+    {&cli_prune_spec, cli_cmd_prune},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

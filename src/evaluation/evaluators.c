@@ -436,6 +436,18 @@ sbert_status sbert_evaluator_set_load_kind(int kind, const char *evaluators, con
     return SBERT_OK;
 }
 
+int sbert_evaluator_set_project_teacher(sbert_evaluator_set *s, const char *teacher_model, const double *comp,
+                                        size_t d, size_t k) {
+    int n = 0;
+    for (size_t i = 0; s && i < s->n; i++) {
+        if (strcmp(s->e[i].def->name, "MSEEvaluator")) continue;
+        int r = sbert_mse_eval_project(s->e[i].data, teacher_model, comp, d, k);
+        if (r < 0) return -1;
+        n += r;
+    }
+    return n;
+}
+
 sbert_status sbert_evaluator_set_run(const sbert_evaluator_set *s, const sbert_eval_encoder *enc,
                                      sbert_eval_result *out) {
     memset(out, 0, sizeof *out);

@@ -252,6 +252,11 @@ sbert_status sbert_evaluator_set_load(const char *evaluators, const char *data, 
 sbert_status sbert_evaluator_set_load_kind(int kind, const char *evaluators, const char *data, const char *names,
                                            size_t max_samples, sbert_evaluator_set **out);
 void sbert_evaluator_set_free(sbert_evaluator_set *s);
+/* teacher_pca: the MSEEvaluators of s whose teacher_model is teacher_model
+ * (d wide) score against its embeddings projected by comp [k, d], as the
+ * training labels are. Returns how many were projected, -1 when out of memory. */
+int sbert_evaluator_set_project_teacher(sbert_evaluator_set *s, const char *teacher_model, const double *comp,
+                                        size_t d, size_t k);
 /* SequentialEvaluator's main_score_function: "last" (the default), "first"
  * (the skill's scores[0]), "mean", "max" or "min" over the evaluators'
  * primary scores. A metric "sequential_score" is added when several

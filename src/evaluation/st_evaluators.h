@@ -90,6 +90,12 @@ SBERT_EVAL_DECL(sbert_rrf_eval)
  * max_active_dims largest values (0: none; SparseMSEEvaluator). */
 sbert_status sbert_mse_eval_load_k(const char *path, size_t max_samples, sbert_eval_opts *opts,
                                    size_t max_active_dims, void **data);
+/* teacher_pca (training/teacher.c): an MSEEvaluator whose teacher_model is
+ * `teacher_model` (the same directory) and dfull wide gets its teacher
+ * embeddings projected as the labels are, x -> comp [k, dfull] . x (the PCA
+ * Dense appended to the teacher); truncate_dim then cuts the projection.
+ * 1: projected, 0: another evaluator's teacher (left alone), -1: out of memory. */
+int sbert_mse_eval_project(void *data, const char *teacher_model, const double *comp, size_t dfull, size_t k);
 
 /* SparseInformationRetrievalEvaluator on one collection, the vectors cut
  * to max_active_dims (0: none); qcount / ccount [dim] (or NULL): += the

@@ -82,6 +82,19 @@ sbert_status sbert_model_set_max_seq_length(sbert_model *m, size_t n) {
     return SBERT_OK;
 }
 
+sbert_status sbert_model_keep_layers(sbert_model *m, const size_t *layers, size_t n) {
+    if (!m || (!layers && n)) return sbert_fail(SBERT_ERR_INVALID_ARG, "sbert_model_keep_layers: NULL argument");
+    if (m->kind != SBERT_KIND_SENTENCE_TRANSFORMER)
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "keeping layers is implemented for SentenceTransformer models, not a %s",
+                          sbert_model_kind_name(m->kind));
+    sbert_module *in = sbert_model_input(m);
+    if (!sbert_transformer_module_encoder(in))
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "keeping layers needs a transformer encoder; this model's first module "
+                                                 "is a %s",
+                          in ? in->ops->class_name : "(none)");
+    return sbert_transformer_module_keep_layers(in, layers, n);
+}
+
 const char *sbert_model_similarity_fn_name(const sbert_model *m) { return m ? m->sim_name : "cosine"; }
 
 const sbert_tokenizer *sbert_model_tokenizer(const sbert_model *m) {

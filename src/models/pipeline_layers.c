@@ -26,7 +26,7 @@ void sbert_layer_runs_release(sbert_model *m, sbert_layer_runs *lr) {
 }
 
 size_t sbert_model_num_layers(const sbert_model *m) {
-    sbert_transformer *t = m->n_mods ? sbert_transformer_module_encoder(m->mods[0]) : NULL;
+    sbert_transformer *t = m && m->n_mods ? sbert_transformer_module_encoder(m->mods[0]) : NULL;
     return t ? sbert_transformer_num_layers(t) : 0;
 }
 

@@ -667,6 +667,75 @@ void sbert_transformer_free(sbert_transformer *t) {
     free(t);
 }
 
+/* ------------------------------------------------------------ pruning */
+
+sbert_status sbert_transformer_check_layers(size_t n_layers, const size_t *keep, size_t n) {
+    if (n == 0)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "the list of layers to keep is empty (the encoder has %zu layers: "
+                                                 "give at least one index in 0..%zu)",
+                          n_layers, n_layers ? n_layers - 1 : 0);
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i] >= n_layers)
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "layer %zu is out of range: the encoder has %zu layers (0..%zu)",
+                              keep[i], n_layers, n_layers ? n_layers - 1 : 0);
+        if (i && keep[i] == keep[i - 1])
+            return sbert_fail(SBERT_ERR_INVALID_ARG, "layer %zu is listed twice", keep[i]);
+        if (i && keep[i] < keep[i - 1])
+            return sbert_fail(SBERT_ERR_INVALID_ARG,
+                              "layers must be listed in increasing order (%zu after %zu): the kept layers run in "
+                              "their original order",
+                              keep[i], keep[i - 1]);
+    }
+    return SBERT_OK;
+}
+
+sbert_status sbert_transformer_keep_layers(sbert_transformer *t, const size_t *keep, size_t n) {
+    SBERT_TRY(sbert_transformer_check_layers(t->n_layers, keep, n));
+    if (t->lora)
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "layers cannot be removed from an encoder with LoRA adapters");
+    /* The table is the embeddings (+ MPNet's relative bias), then one block of
+     * equal size per layer: the new buffer is that prefix and the kept blocks. */
+    size_t per_tab = 0, prefix_tab = 0;
+    while (prefix_tab < t->n_table && strncmp(t->table[prefix_tab].name, "encoder.layer.", 14) &&
+           strncmp(t->table[prefix_tab].name, "transformer.layer.", 18))
+        prefix_tab++;
+    per_tab = t->n_layers ? (t->n_table - prefix_tab) / t->n_layers : 0;
+    const size_t prefix = prefix_tab < t->n_table ? t->table[prefix_tab].offset : t->n_floats;
+    const size_t per = t->n_layers ? (t->n_floats - prefix) / t->n_layers : 0;
+    float *np = malloc((prefix + n * per) * sizeof *np);
+    layer_weights *nl = calloc(n, sizeof *nl);
+    sbert_transformer_param *ntab = malloc((prefix_tab + n * per_tab) * sizeof *ntab);
+    if (!np || !nl || !ntab) {
+        free(np);
+        free(nl);
+        free(ntab);
+        return sbert_fail(SBERT_ERR_NOMEM, "transformer: out of memory removing layers");
+    }
+    memcpy(np, t->params, prefix * sizeof *np);
+    for (size_t i = 0; i < n; i++) memcpy(np + prefix + i * per, t->params + prefix + keep[i] * per, per * sizeof *np);
+    const int bf16 = t->wbf16 != NULL;
+    sbert_transformer_set_bf16(t, 0);
+    sbert_transformer_release_activations(t);
+    free(t->params);
+    free(t->layers);
+    free(t->table);
+    t->params = np;
+    t->layers = nl;
+    t->table = ntab;
+    t->cap_table = prefix_tab + n * per_tab;
+    t->n_table = 0;
+    t->n_floats = 0;
+    t->n_layers = n;
+    /* the same sizes as before, so this cannot fail (nor overflow) */
+    sbert_status st = build_table_unchecked(t);
+    if (st == SBERT_OK && t->n_floats != prefix + n * per)
+        st = sbert_fail(SBERT_ERR_INTERNAL, "transformer: the pruned table has %zu floats, expected %zu", t->n_floats,
+                        prefix + n * per);
+    if (st != SBERT_OK) return st;
+    bind_views(t);
+    return bf16 ? sbert_transformer_set_bf16(t, 1) : SBERT_OK;
+}
+
 /* ------------------------------------------------------------- bf16 */
 
 /* Round the linear weights to bf16 again (after load, after an optimizer step). */

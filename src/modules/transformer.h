@@ -137,6 +137,19 @@ size_t sbert_transformer_activation_bytes(const sbert_transformer *t);
 /* 1 when the position table is DistilBERT's frozen sinusoidal one. */
 int sbert_transformer_frozen_positions(const sbert_transformer *t);
 
+/* ---- layer pruning (the skill's "copy the teacher, keep layers 0, 3, 6 and 9") ----
+ *
+ * keep [n]: layer indices, strictly increasing, each < the number of layers,
+ * n >= 1. sbert_transformer_check_layers says what is wrong with a list
+ * (empty, out of range, listed twice, out of order) without naming where it
+ * came from; the caller prefixes that. sbert_transformer_keep_layers rebuilds
+ * the flat parameter buffer and its table with only those layers, renumbered
+ * 0..n-1 in the kept order (as sentence-transformers' layer-reduction example
+ * replaces auto_model.encoder.layer and sets config.num_hidden_layers); bf16
+ * copies are remade, kept training activations dropped. Refused with LoRA. */
+sbert_status sbert_transformer_check_layers(size_t n_layers, const size_t *keep, size_t n);
+sbert_status sbert_transformer_keep_layers(sbert_transformer *t, const size_t *keep, size_t n);
+
 /* ---- LoRA (modules/lora.h): the encoder's linear sublayers and the adapter hook ---- */
 
 /* One linear sublayer of a layer: kind 0..5 = query, key, value, attention

@@ -48,6 +48,7 @@ typedef struct {
     size_t max_seq_length;  /* as configured */
     size_t max_tokens;      /* what the position embeddings allow */
     int do_lower_case;
+    int pruned;             /* layers were removed: config.json is rewritten with the new count */
     const float *const *layer_grads; /* for the next backward: gradients of earlier hidden states, or NULL */
 } tf_module;
 
@@ -290,6 +291,8 @@ static sbert_status save_weights(const tf_module *m, const char *dir) {
         int known = 0;
         for (size_t k = 0; k < np && !known; k++) known = strcmp(sbert_transformer_param_at(tf, k)->name, name) == 0;
         if (known) continue;
+        if (m->pruned && (!strncmp(name, "encoder.layer.", 14) || !strncmp(name, "transformer.layer.", 18)))
+            continue; /* a layer that was removed */
         if (strncmp(name, "embeddings.", 11) && strncmp(name, "encoder.", 8) && strncmp(name, "pooler.", 7) &&
             strncmp(name, "transformer.", 12))
             continue; /* heads (lm_head, cls, classifier) are not part of AutoModel */
@@ -332,12 +335,31 @@ done:
     return st;
 }
 
+/* config.json of a pruned encoder: the source's, with num_hidden_layers
+ * (DistilBERT: n_layers) set to the layers kept. */
+static sbert_status save_pruned_config(const tf_module *m, const char *dir) {
+    char path[PATH_CAP];
+    SBERT_TRY(sbert_path_join(path, sizeof path, m->src_dir, "config.json"));
+    cJSON *cfg = NULL;
+    SBERT_TRY(sbert_json_load(path, &cfg));
+    const char *key = strcmp(sbert_transformer_model_type(m->t), "distilbert") ? "num_hidden_layers" : "n_layers";
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, key);
+    cJSON_AddNumberToObject(cfg, key, (double)sbert_transformer_num_layers(m->t));
+    char *text = cJSON_Print(cfg);
+    cJSON_Delete(cfg);
+    if (!text) return nomem("config.json");
+    sbert_status st = sbert_write_text_file(dir, "config.json", text);
+    cJSON_free(text);
+    return st;
+}
+
 static sbert_status tm_save(const sbert_module *mod, const char *dir) {
     const tf_module *m = (const tf_module *)mod;
     /* With an adapter, no config.json: transformers takes a folder with one for a
      * complete model and would look for its weights there (the base model has them). */
-    for (size_t i = m->lora ? 1 : 0; i < sizeof TF_FILES / sizeof *TF_FILES; i++)
+    for (size_t i = m->lora || m->pruned ? 1 : 0; i < sizeof TF_FILES / sizeof *TF_FILES; i++)
         SBERT_TRY(sbert_copy_file_atomic(m->src_dir, dir, TF_FILES[i]));
+    if (m->pruned) SBERT_TRY(save_pruned_config(m, dir));
     /* sentence_bert_config.json: the loaded keys, with the current settings. */
     cJSON *sbc = m->sbc ? cJSON_Duplicate(m->sbc, 1) : cJSON_CreateObject();
     if (!sbc) return nomem("sentence_bert_config.json");
@@ -586,4 +608,20 @@ sbert_status sbert_transformer_module_load_adapter(sbert_module *mod, const char
     tf_module *m = (tf_module *)mod;
     if (m->lora) return sbert_fail(SBERT_ERR_INVALID_ARG, "LoRA: the Transformer already has an adapter");
     return sbert_lora_load(m->t, dir, &m->lora);
+}
+
+/* ------------------------------------------------------------------ pruning */
+
+sbert_status sbert_transformer_module_keep_layers(sbert_module *mod, const size_t *keep, size_t n) {
+    sbert_transformer *enc = sbert_transformer_module_encoder(mod);
+    if (!enc)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "keeping layers: the model's first module is a %s, not a Transformer",
+                          mod ? mod->ops->class_name : "(none)");
+    tf_module *m = (tf_module *)mod;
+    if (m->lora)
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "keeping layers: the Transformer has a LoRA adapter; prune the base "
+                                                 "model first");
+    SBERT_TRY(sbert_transformer_keep_layers(enc, keep, n));
+    m->pruned = 1;
+    return SBERT_OK;
 }

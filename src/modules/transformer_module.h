@@ -26,6 +26,11 @@ void sbert_transformer_module_set_layer_grads(sbert_module *m, const float *cons
 /* do_lower_case from sentence_bert_config.json (0 for another module). */
 int sbert_transformer_module_do_lower_case(const sbert_module *m);
 
+/* Keep only layers keep[0..n) of the encoder (sbert_transformer_keep_layers);
+ * the module then saves config.json with the new num_hidden_layers (n_layers
+ * for DistilBERT) and no tensors of the removed layers. Refused with LoRA. */
+sbert_status sbert_transformer_module_keep_layers(sbert_module *m, const size_t *keep, size_t n);
+
 /* ---- LoRA (modules/lora.h) */
 #include "modules/lora.h"
 /* Attach new adapters to a Transformer module's encoder: the encoder freezes,

@@ -31,15 +31,28 @@
  *     largest-magnitude entry is positive -- svd_flip), and every label
  *     becomes W x (the Dense appended to the teacher: no centring). Without
  *     it a mismatch is refused with the fix.
+ *
+ * A CrossEncoder teacher (the skill's distillation pattern 2, MarginMSE from
+ * a CE teacher): teacher_model names a CrossEncoder folder (model_type
+ * CrossEncoder in config_sentence_transformers.json, or a Hugging Face
+ * *ForSequenceClassification checkpoint) with one label, and the loss is
+ * MarginMSELoss. The rows are (query, positive, negative_1..k); the teacher
+ * scores every (query, positive) and (query, negative_j) pair once, as
+ * CrossEncoder.predict does (the model's own activation: Sigmoid by default,
+ * Identity for a model saved with it), and the label is the list
+ * [score(q, pos) - score(q, neg_j) for j = 1..k] in float32 -- what
+ * MarginMSELoss takes. teacher_column and teacher_pca do not apply.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 
 #include "base/error.h"
+#include "io/file.h"
 #include "kernels/pca.h"
 #include "modules/normalize.h"
 #include "training/trainer_internal.h"
@@ -50,9 +63,96 @@ static const char *origin(const sbert_trainer *t, const char *key) {
     return t->recipe ? sbert_recipe_origin(t->recipe, key) : key;
 }
 
+/* A CrossEncoder folder: config_sentence_transformers.json model_type
+ * CrossEncoder, or a Hugging Face *ForSequenceClassification config.json. */
+static int is_cross_encoder_dir(const char *dir) {
+    static const struct {
+        const char *file, *key, *suffix;
+    } probes[] = {{"config_sentence_transformers.json", "model_type", "CrossEncoder"},
+                  {"config.json", "architectures", "ForSequenceClassification"}};
+    int yes = 0;
+    for (size_t i = 0; i < 2 && !yes; i++) {
+        char path[4200];
+        cJSON *cfg = NULL;
+        if (sbert_path_join(path, sizeof path, dir, probes[i].file) != SBERT_OK || !sbert_file_exists(path)) continue;
+        if (sbert_json_load(path, &cfg) != SBERT_OK) {
+            sbert_error_clear();
+            continue;
+        }
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, probes[i].key);
+        if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
+        if (cJSON_IsString(v)) {
+            size_t a = strlen(v->valuestring), b = strlen(probes[i].suffix);
+            yes = a >= b && !strcmp(v->valuestring + a - b, probes[i].suffix);
+        }
+        cJSON_Delete(cfg);
+    }
+    return yes;
+}
+
+/* The losses a teacher's labels go to: MarginMSELoss for a CrossEncoder
+ * teacher (score margins), anything but it for an embedding teacher. */
+static sbert_status check_teacher_loss(const sbert_trainer *t, int ce) {
+    const sbert_train_args *a = t->a;
+    for (size_t i = 0; i < a->n_losses; i++) {
+        const char *name = a->losses[i].def ? a->losses[i].def->name : "";
+        int margin = !strcmp(name, "MarginMSELoss");
+        if (ce && !margin)
+            return sbert_fail(SBERT_ERR_INVALID_ARG,
+                              "%s: teacher_model '%s' is a CrossEncoder: its scores make MarginMSELoss labels "
+                              "(score(query, positive) - score(query, negative)), and the loss is %s; set loss: "
+                              "MarginMSELoss, or give a SentenceTransformer teacher for embedding distillation",
+                              origin(t, "teacher_model"), a->teacher_model, name);
+        if (!ce && margin)
+            return sbert_fail(SBERT_ERR_INVALID_ARG,
+                              "%s: MarginMSELoss with teacher_model takes score margins from a CrossEncoder teacher; "
+                              "'%s' is not one (no model_type CrossEncoder, no *ForSequenceClassification "
+                              "architecture). Give a CrossEncoder, or margins in a label column without "
+                              "teacher_model",
+                              origin(t, "teacher_model"), a->teacher_model);
+    }
+    if (ce && a->teacher_column)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: teacher_column does not apply to a CrossEncoder teacher: it scores the (query, "
+                          "positive, negative...) input columns; remove it",
+                          origin(t, "teacher_column"));
+    if (ce && a->teacher_pca)
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: teacher_pca projects teacher embeddings; a CrossEncoder teacher gives scores; remove it",
+                          origin(t, "teacher_pca"));
+    return SBERT_OK;
+}
+
+static sbert_status load_cross_teacher(sbert_trainer *t) {
+    const char *dir = t->a->teacher_model;
+    SBERT_TRY(check_teacher_loss(t, 1));
+    sbert_cross_encoder_options co = sbert_cross_encoder_options_default();
+    sbert_status st = sbert_cross_encoder_load(dir, &co, &t->teacher);
+    if (st != SBERT_OK) {
+        sbert_error_prefix("%s: teacher_model: ", origin(t, "teacher_model"));
+        return st;
+    }
+    size_t nl = sbert_cross_encoder_num_labels(t->teacher);
+    if (nl != 1) {
+        sbert_model_free(t->teacher);
+        t->teacher = NULL;
+        return sbert_fail(SBERT_ERR_INVALID_ARG,
+                          "%s: teacher_model '%s' is a CrossEncoder with %zu labels; MarginMSELoss margins need one "
+                          "relevance score per pair (num_labels 1)",
+                          origin(t, "teacher_model"), dir, nl);
+    }
+    t->teacher_ce = 1;
+    if (t->log)
+        sbert_log(t->log, "Teacher: %s (CrossEncoder, activation %s): MarginMSELoss labels are its score margins\n",
+                  dir, sbert_cross_encoder_activation_fn(t->teacher));
+    return SBERT_OK;
+}
+
 static sbert_status load_teacher(sbert_trainer *t) {
     if (t->teacher) return SBERT_OK;
     const char *dir = t->a->teacher_model;
+    if (is_cross_encoder_dir(dir)) return load_cross_teacher(t);
+    SBERT_TRY(check_teacher_loss(t, 0));
     sbert_status st = sbert_model_load(dir, NULL, &t->teacher);
     if (st != SBERT_OK) {
         sbert_error_prefix("%s: teacher_model: ", origin(t, "teacher_model"));
@@ -80,6 +180,82 @@ void sbert_train_teacher_free(sbert_trainer *t) {
     t->teacher = NULL;
 }
 
+/* Append a list-valued column "label" to ds: nums [n_rows * width] (taken). */
+static sbert_status add_label_column(sbert_dataset *ds, double *nums, size_t width) {
+    const size_t n = ds->n_rows;
+    size_t *off = malloc((n + 1) * sizeof *off);
+    char *name = strdup("label");
+    sbert_column *cols = realloc(ds->cols, (ds->n_cols + 1) * sizeof *cols);
+    if (cols) ds->cols = cols;
+    if (!off || !name || !cols) {
+        free(off);
+        free(name);
+        free(nums);
+        return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i <= n; i++) off[i] = i * width;
+    sbert_column *c = &ds->cols[ds->n_cols++];
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->kind = SBERT_COL_NUMBER_LIST;
+    c->off = off;
+    c->nums = nums;
+    return SBERT_OK;
+}
+
+/* A CrossEncoder teacher: label = [score(q, pos) - score(q, neg_j)] per row. */
+static sbert_status cross_teacher_label(sbert_trainer *t, sbert_dataset *ds, const char *what) {
+    const char *where = origin(t, "teacher_model");
+    const size_t ni = sbert_dataset_n_inputs(ds), n = ds->n_rows;
+    if (ni < 3)
+        return sbert_fail(SBERT_ERR_FORMAT,
+                          "%s: the CrossEncoder teacher scores (query, positive, negative...) rows for MarginMSELoss; "
+                          "%s has %zu input column%s",
+                          where, what, ni, ni == 1 ? "" : "s");
+    SBERT_TRY(sbert_dataset_check_inputs(ds));
+    for (size_t c = 0; c < ni; c++) {
+        const sbert_column *col = &ds->cols[sbert_dataset_input_column(ds, c)];
+        if (col->kind != SBERT_COL_TEXT)
+            return sbert_fail(SBERT_ERR_FORMAT, "%s: the CrossEncoder teacher scores text, and column '%s' of %s is not",
+                              where, col->name, what);
+    }
+    const size_t k = ni - 2, m = n * (k + 1);
+    const char **q = malloc((m ? m : 1) * sizeof *q), **d = malloc((m ? m : 1) * sizeof *d);
+    float *sc = malloc((m ? m : 1) * sizeof *sc);
+    double *nums = malloc((n * k > 0 ? n * k : 1) * sizeof *nums);
+    sbert_status st = q && d && sc && nums ? SBERT_OK : sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    const sbert_column *qc = &ds->cols[sbert_dataset_input_column(ds, 0)];
+    for (size_t c = 1; st == SBERT_OK && c < ni; c++) {
+        const sbert_column *dc = &ds->cols[sbert_dataset_input_column(ds, c)];
+        for (size_t i = 0; i < n; i++) {
+            q[(c - 1) * n + i] = qc->text[i];
+            d[(c - 1) * n + i] = dc->text[i];
+        }
+    }
+    sbert_predict_options po = sbert_predict_options_default();
+    if (st == SBERT_OK && m) {
+        st = sbert_cross_encoder_predict(t->teacher, q, d, m, &po, sc);
+        if (st != SBERT_OK) sbert_error_prefix("%s: teacher_model on %s: ", where, what);
+    }
+    for (size_t i = 0; st == SBERT_OK && i < n; i++)
+        for (size_t j = 0; j < k; j++) nums[i * k + j] = (double)(sc[i] - sc[(j + 1) * n + i]); /* float32, as torch */
+    free(q);
+    free(d);
+    free(sc);
+    if (st != SBERT_OK) {
+        free(nums);
+        return st;
+    }
+    SBERT_TRY(add_label_column(ds, nums, k)); /* moves ds->cols: qc is stale from here */
+    if (t->log) {
+        const char *qn = ds->cols[sbert_dataset_input_column(ds, 0)].name;
+        sbert_log(t->log, "Teacher labels: %s, CrossEncoder margins score(%s, %s) - score(%s, negative) -> label (%zu "
+                          "rows x %zu)\n",
+                  what, qn, ds->cols[sbert_dataset_input_column(ds, 1)].name, qn, n, k);
+    }
+    return SBERT_OK;
+}
+
 sbert_status sbert_train_teacher_label(sbert_trainer *t, sbert_dataset *ds, const char *what) {
     const sbert_train_args *a = t->a;
     if (!a->teacher_model) return SBERT_OK;
@@ -90,6 +266,10 @@ sbert_status sbert_train_teacher_label(sbert_trainer *t, sbert_dataset *ds, cons
                           "%s: %s already has a label column '%s', and teacher_model computes the label from the "
                           "teacher; remove one of them",
                           where, what, ds->cols[lc].name);
+    if (t->teacher_ce || (!t->teacher && is_cross_encoder_dir(a->teacher_model))) {
+        SBERT_TRY(load_teacher(t));
+        return cross_teacher_label(t, ds, what);
+    }
     int src = -1;
     if (a->teacher_column) {
         src = sbert_dataset_find_column(ds, a->teacher_column);
@@ -112,16 +292,10 @@ sbert_status sbert_train_teacher_label(sbert_trainer *t, sbert_dataset *ds, cons
     SBERT_TRY(load_teacher(t));
     const size_t n = ds->n_rows, D = t->teacher_dim;
     float *emb = malloc((n ? n : 1) * D * sizeof *emb);
-    size_t *off = malloc((n + 1) * sizeof *off);
     double *nums = malloc((n ? n : 1) * D * sizeof *nums);
-    char *name = strdup("label");
-    sbert_column *cols = realloc(ds->cols, (ds->n_cols + 1) * sizeof *cols);
-    if (cols) ds->cols = cols;
-    if (!emb || !off || !nums || !name || !cols) {
+    if (!emb || !nums) {
         free(emb);
-        free(off);
         free(nums);
-        free(name);
         return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
     }
     sbert_encode_options o = sbert_encode_options_default();
@@ -129,20 +303,12 @@ sbert_status sbert_train_teacher_label(sbert_trainer *t, sbert_dataset *ds, cons
     if (st != SBERT_OK) {
         sbert_error_prefix("%s: teacher_model on %s, column '%s': ", where, what, ds->cols[src].name);
         free(emb);
-        free(off);
         free(nums);
-        free(name);
         return st;
     }
-    for (size_t i = 0; i <= n; i++) off[i] = i * D;
     for (size_t i = 0; i < n * D; i++) nums[i] = emb[i];
     free(emb);
-    sbert_column *c = &ds->cols[ds->n_cols++];
-    memset(c, 0, sizeof *c);
-    c->name = name;
-    c->kind = SBERT_COL_NUMBER_LIST;
-    c->off = off;
-    c->nums = nums;
+    SBERT_TRY(add_label_column(ds, nums, D));
     if (t->log)
         sbert_log(t->log, "Teacher labels: %s, column '%s' -> label (%zu rows x %zu)\n", what, ds->cols[src].name, n, D);
     return SBERT_OK;
@@ -212,6 +378,16 @@ static sbert_status teacher_pca(sbert_trainer *t, size_t k) {
         s->label_width = k;
         if (s->eval_ds) s->eval_label_width = k;
     }
+    /* MSEEvaluator(teacher_model=<the same teacher>) compares with the projected teacher too */
+    int ne = 0;
+    for (int j = 0; st == SBERT_OK && j < 2; j++) {
+        int got = sbert_evaluator_set_project_teacher(j ? t->tests : t->evals, t->a->teacher_model, comp, d, k);
+        if (got < 0) st = sbert_fail(SBERT_ERR_NOMEM, "teacher_pca: out of memory");
+        else ne += got;
+    }
+    if (st == SBERT_OK && ne)
+        sbert_log(t->log, "Teacher: %d MSEEvaluator%s of this teacher score against the projected embeddings\n", ne,
+                  ne == 1 ? "" : "s");
     free(x);
     free(comp);
     if (st == SBERT_OK)
@@ -225,6 +401,7 @@ sbert_status sbert_train_teacher_student(sbert_trainer *t) {
     const sbert_train_args *a = t->a;
     if (!a->teacher_model) return SBERT_OK;
     SBERT_TRY(load_teacher(t));
+    if (t->teacher_ce) return SBERT_OK; /* score margins: no width to match */
     sbert_model *m = t->model;
     const sbert_encode_options o = sbert_encode_options_default();
     size_t sd = sbert_model_encode_dim(m, &o);

@@ -63,6 +63,12 @@ static const arg_def ARGS[] = {
     {"lora_use_rslora", K_BOOL, "false", A(lora_use_rslora), 0, 0, "scaling = alpha / sqrt(r)"},
     {"lora_merge", K_BOOL, "false", A(lora_merge), 0, 0,
      "also save the adapter merged into the weights as a plain model ({output_dir}/final-merged)"},
+    {"layers_to_keep", K_STR, NULL, A(layers_to_keep), 0, 0,
+     "layer pruning: the student keeps only these encoder layers of model, e.g. [0, 3, 6, 9] (model = a copy of "
+     "the teacher; increasing indices; config.json's num_hidden_layers becomes their count)"},
+    {"model_kwargs", K_STR, NULL, A(model_kwargs), 0, 0,
+     "{torch_dtype: float32 | bfloat16 | auto}: bfloat16 needs bf16: true (sbert trains fp32 master weights with "
+     "bf16 products; evaluation then runs in bf16 too); other keys are refused"},
     {"max_seq_length", K_INT, "0", A(max_seq_length), 0, 1e7, "tokens per text after truncation (0: the model's)"},
     /* data */
     {"train_data", K_STR, NULL, A(train_data), 0, 0,
@@ -443,6 +449,52 @@ static sbert_status read_loss(const sbert_recipe *r, sbert_train_args *a) {
     return read_loss_kind(r, a);
 }
 
+/* model_kwargs: a mapping of SentenceTransformer(model_kwargs=...) keys; only
+ * torch_dtype (transformers 5: dtype) means something here. What each value
+ * does for training is decided once the model is known (student.c). */
+static sbert_status read_model_kwargs(const sbert_recipe *r, sbert_train_args *a) {
+    a->model_dtype = SBERT_DTYPE_UNSET;
+    if (!a->model_kwargs) return SBERT_OK;
+    const char *origin = sbert_recipe_origin(r, "model_kwargs");
+    if (!sbert_flow_is_map(a->model_kwargs))
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: model_kwargs must be a mapping such as {torch_dtype: bfloat16}, "
+                                                 "got '%s'",
+                          origin, a->model_kwargs);
+    char where[4200];
+    snprintf(where, sizeof where, "%s (model_kwargs)", origin);
+    sbert_flow_map *m = NULL;
+    SBERT_TRY(sbert_flow_parse(a->model_kwargs, where, &m));
+    sbert_status st = SBERT_OK;
+    for (size_t i = 0; st == SBERT_OK && i < m->n; i++) {
+        const char *k = m->keys[i], *v = m->values[i];
+        if (strcmp(k, "torch_dtype") && strcmp(k, "dtype")) {
+            st = sbert_fail(SBERT_ERR_UNSUPPORTED,
+                            "%s: model_kwargs '%s' is not supported: sbert reads only torch_dtype (or dtype) there; "
+                            "remove it",
+                            origin, k);
+            break;
+        }
+        if (a->model_dtype != SBERT_DTYPE_UNSET) {
+            st = sbert_fail(SBERT_ERR_INVALID_ARG, "%s: model_kwargs gives torch_dtype twice (torch_dtype and dtype)",
+                            origin);
+            break;
+        }
+        if (v && !strncmp(v, "torch.", 6)) v += 6;
+        if (v && (!strcmp(v, "float32") || !strcmp(v, "float"))) a->model_dtype = SBERT_DTYPE_FLOAT32;
+        else if (v && (!strcmp(v, "bfloat16") || !strcmp(v, "bf16"))) a->model_dtype = SBERT_DTYPE_BFLOAT16;
+        else if (v && !strcmp(v, "auto")) a->model_dtype = SBERT_DTYPE_AUTO;
+        else if (v && (!strcmp(v, "float16") || !strcmp(v, "half") || !strcmp(v, "fp16")))
+            st = sbert_fail(SBERT_ERR_UNSUPPORTED, "%s: model_kwargs %s '%s': fp16 is not implemented (float32, or "
+                                                   "bfloat16 with bf16: true)",
+                            origin, k, m->values[i]);
+        else
+            st = sbert_fail(SBERT_ERR_INVALID_ARG, "%s: model_kwargs %s must be float32, bfloat16 or auto, got '%s'",
+                            origin, k, v ? m->values[i] : "a mapping");
+    }
+    sbert_flow_free(m);
+    return st;
+}
+
 sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
     int smoke = a->smoke;
     int64_t kill = a->kill_at_step;
@@ -513,6 +565,7 @@ sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a) {
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: hub_model_id is only used with push_to_hub: true",
                           sbert_recipe_origin(r, "hub_model_id"));
     SBERT_TRY(read_report_to(r, a));
+    SBERT_TRY(read_model_kwargs(r, a));
     if (sbert_recipe_get(r, "teacher_pca") && !a->teacher_model)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: teacher_pca needs teacher_model (the teacher it projects)",
                           sbert_recipe_origin(r, "teacher_pca"));

@@ -50,6 +50,9 @@ typedef struct {
     const char *loss, *guide_model;
     const char *teacher_model, *teacher_column; /* distillation labels from a teacher (teacher.c) */
     int teacher_pca;                            /* project a wider teacher's labels by PCA (teacher.c) */
+    const char *layers_to_keep;                 /* the student keeps only these encoder layers (student.c) */
+    const char *model_kwargs;                   /* {torch_dtype: ...} as given (student.c) */
+    int model_dtype;                            /* its torch_dtype: SBERT_DTYPE_* */
     const sbert_loss_def *loss_def;
     sbert_loss_values loss_values;
     sbert_loss_spec losses[SBERT_TRAIN_MAX_SETS];
@@ -75,6 +78,9 @@ typedef struct {
     int smoke;            /* SMOKE_TEST: one step on a tiny slice */
     int64_t kill_at_step; /* tests: SIGKILL after this step (0: never) */
 } sbert_train_args;
+
+/* model_kwargs torch_dtype (dtype): unset, float32, bfloat16, auto (the checkpoint's). */
+enum { SBERT_DTYPE_UNSET, SBERT_DTYPE_FLOAT32, SBERT_DTYPE_BFLOAT16, SBERT_DTYPE_AUTO };
 
 /* Read and check every key of r. */
 sbert_status sbert_train_args_read(const sbert_recipe *r, sbert_train_args *a);

@@ -214,6 +214,8 @@ static sbert_status load_model(sbert_trainer *t) {
             snprintf(t->model_desc, sizeof t->model_desc, "%s", a->model);
         }
     }
+    SBERT_TRY(sbert_train_student_layers(t)); /* layers_to_keep */
+    SBERT_TRY(sbert_train_model_dtype(t));    /* model_kwargs torch_dtype */
     /* SparseCoSENTLoss & co. set the model's similarity to cosine when built. */
     if (a->inner_loss_def && a->inner_loss_def->model_similarity)
         snprintf(t->model->sim_name, sizeof t->model->sim_name, "%s", a->inner_loss_def->model_similarity);

@@ -121,6 +121,7 @@ typedef struct {
     sbert_model *teacher;          /* teacher_model while labels are computed (teacher.c), or NULL */
     size_t teacher_dim;            /* its embedding width */
     int teacher_normalize;         /* it ends in Normalize */
+    int teacher_ce;                /* it is a CrossEncoder: MarginMSELoss margins (teacher.c) */
     sbert_rng loss_rng;            /* random choices inside losses (n_dims_per_step) */
     int multi_round_robin;         /* multi_dataset_batch_sampler ROUND_ROBIN */
     sbert_eval_classifier classifier; /* SoftmaxLoss's, for LabelAccuracyEvaluator (state NULL: none) */
@@ -148,6 +149,11 @@ sbert_status sbert_train_teacher_label(sbert_trainer *t, sbert_dataset *ds, cons
  * appended when the teacher ends in one, and the width check. */
 sbert_status sbert_train_teacher_student(sbert_trainer *t);
 void sbert_train_teacher_free(sbert_trainer *t);
+/* student.c: layers_to_keep (the loaded model keeps only those encoder
+ * layers) and model_kwargs torch_dtype (accepted, or refused with the reason,
+ * once the model is known). */
+sbert_status sbert_train_student_layers(sbert_trainer *t);
+sbert_status sbert_train_model_dtype(sbert_trainer *t);
 
 /* train_sets.c: the named datasets, their losses, prompts and eval data. */
 sbert_status sbert_train_sets_load(sbert_trainer *t);
