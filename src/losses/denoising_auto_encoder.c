@@ -336,19 +336,6 @@ static void ce_rows(void *vctx, size_t i0, size_t i1) {
     }
 }
 
-/* db[V] += column sums of d[nb, V] (columns split over the pool, rows in order). */
-typedef struct {
-    float *db;
-    const float *d;
-    size_t nb, V;
-} colsum_ctx;
-
-static void colsum_cols(void *vctx, size_t k0, size_t k1) {
-    const colsum_ctx *c = vctx;
-    for (size_t i = 0; i < c->nb; i++)
-        for (size_t k = k0; k < k1; k++) c->db[k] += c->d[i * c->V + k];
-}
-
 sbert_status sbert_dae_loss(sbert_dae *d, const float *reps, size_t B, const sbert_packed *target, float *enc_grads,
                             float *d_reps, double grad_scale, double *loss) {
     const size_t H = d->H, L = d->L, V = d->V;
@@ -413,11 +400,8 @@ sbert_status sbert_dae_loss(sbert_dae *d, const float *reps, size_t B, const sbe
         sbert_parallel_for(nb, ce_rows, &cc);
         for (size_t i = 0; i < nb; i++) sum += row_loss[i];
         if (!grad) continue;
-        /* dh = dlogits E; dE += dlogits^T h; dbias += column sums */
-        sbert_sgemm(0, 0, nb, H, V, 1.0f, logits, V, d->word, H, 0.0f, dh + r0 * H, H);
-        sbert_sgemm(1, 0, V, H, nb, 1.0f, logits, V, hh + r0 * H, H, 1.0f, dword, H);
-        colsum_ctx cs = {d->g_bias, logits, nb, V};
-        sbert_parallel_for(V, colsum_cols, &cs);
+        /* the vocabulary projection's backward: dh += dlogits E; dE += dlogits^T h; dbias += column sums */
+        sbert_linear_backward(dh + r0 * H, dword, d->g_bias, logits, hh + r0 * H, d->word, nb, H, V);
     }
     *loss = count ? sum * inv : NAN;
     if (!grad) goto done;

@@ -581,8 +581,10 @@ sbert_status sbert_train_sets_prepare(sbert_trainer *t) {
             /* DenoisingAutoEncoderLoss: the decoder (its new weights are the loss's state) */
             sbert_rng init;
             sbert_rng_seed(&init, (uint64_t)a->seed + 17 * (k + 1));
-            SBERT_TRY(sbert_dae_create(t->model, d, &L->spec->values, origin_of(t, "loss"), &init, &L->state,
-                                       &L->dae));
+            const char *key = sbert_recipe_get(t->recipe, "decoder_name_or_path")  ? "decoder_name_or_path"
+                              : sbert_recipe_get(t->recipe, "tie_encoder_decoder") ? "tie_encoder_decoder"
+                                                                                   : "loss";
+            SBERT_TRY(sbert_dae_create(t->model, d, &L->spec->values, origin_of(t, key), &init, &L->state, &L->dae));
             SBERT_TRY(sbert_optimizer_init(&L->state_opt, L->state->params));
             sbert_log(t->log,
                       "%s%s%s: a decoder tied to the encoder (causal self-attention, cross-attention to the "
