@@ -28,6 +28,7 @@
 #include "io/safetensors.h"
 #include "losses/denoising_auto_encoder.h"
 #include "test_fs.h"
+#include "test_train_setup.h"
 #include "test_util.h"
 #include "training/trainer_internal.h"
 
@@ -93,20 +94,10 @@ static void parity(void) {
     sbert_train_args *a = calloc(1, sizeof *a);
     sbert_trainer *t = calloc(1, sizeof *t);
     sbert_safetensors *g0 = NULL;
-    a->max_grad_norm = cJSON_GetObjectItem(ref, "max_grad_norm")->valuedouble;
-    a->eval_batch_size = 32;
     sbert_loss_keys keys = {get_key, origin_key, NULL};
     CHECK_OK(sbert_loss_spec_parse("DenoisingAutoEncoderLoss", "test", 1u, &keys, &a->losses[0]));
     a->n_losses = 1;
-    t->a = a;
-    CHECK_OK(sbert_model_load(dir, NULL, &t->model));
-    if (!t->model) goto out;
-    CHECK_OK(sbert_model_params(t->model, &t->params));
-    CHECK_OK(sbert_optimizer_init(&t->opt, t->params));
-    t->adam = sbert_adamw_config_default();
-    t->adam.weight_decay = cJSON_GetObjectItem(ref, "weight_decay")->valuedouble;
-    sbert_rng_seed(&t->dropout_rng, 1);
-    sbert_rng_seed(&t->loss_rng, 2);
+    if (!test_train_setup(t, a, ref, dir)) goto out;
     t->losses = calloc(1, sizeof *t->losses);
     t->n_losses = 1;
     sbert_train_loss *L = &t->losses[0];
@@ -138,7 +129,7 @@ static void parity(void) {
     const size_t B = (size_t)cJSON_GetObjectItem(ref, "batch")->valueint;
     const int64_t steps = cJSON_GetObjectItem(ref, "steps")->valueint, warmup = cJSON_GetObjectItem(ref, "warmup")->valueint;
     const double lr = cJSON_GetObjectItem(ref, "lr")->valuedouble;
-    const cJSON *losses = cJSON_GetObjectItem(ref, "losses"), *norms = cJSON_GetObjectItem(ref, "grad_norms");
+    const cJSON *losses = cJSON_GetObjectItem(ref, "losses");
     const size_t H = 32;
     double worst_loss = 0, worst_norm = 0, worst_g = 0;
     for (int64_t step = 0; step < steps; step++) {
@@ -204,25 +195,9 @@ static void parity(void) {
                    loss, wl, el, n_checked, worst_g);
         }
         double norm = sbert_train_optimizer_step(t, lr * sbert_lr_lambda(SBERT_SCHED_LINEAR, step, warmup, steps));
-        double wn = cJSON_GetArrayItem(norms, (int)step)->valuedouble;
-        double en = fabs(norm - wn) / fmax(fabs(wn), 1e-6);
-        CHECK(el <= 1e-4, "step %lld: loss %.9g, sentence-transformers %.9g (rel %.2e)", (long long)step, loss, wl, el);
-        CHECK(en <= 1e-3, "step %lld: grad norm %.9g, sentence-transformers %.9g (rel %.2e)", (long long)step, norm,
-              wn, en);
-        worst_loss = test_max_err(worst_loss, el);
-        worst_norm = test_max_err(worst_norm, en);
+        test_check_step("tsdae", step, loss, norm, ref, &worst_loss, &worst_norm);
     }
-    double worst_w = 0, worst_s = 0;
-    const cJSON *ten;
-    cJSON_ArrayForEach(ten, cJSON_GetObjectItem(ref, "tensors")) {
-        char pname[256];
-        snprintf(pname, sizeof pname, "0.%s", ten->string);
-        sbert_param *p = sbert_params_find(t->params, pname);
-        CHECK(p != NULL, "parameter %s", pname);
-        const cJSON *vals = cJSON_GetObjectItem(ten, "values");
-        for (size_t i = 0; p && i < p->numel && i < (size_t)cJSON_GetArraySize(vals); i++)
-            worst_w = test_max_err(worst_w, fabs(p->data[i] - cJSON_GetArrayItem(vals, (int)i)->valuedouble));
-    }
+    double worst_w = test_ref_tensors_err("tsdae", cJSON_GetObjectItem(ref, "tensors"), t->params, "0.");
     {
         const cJSON *ids = cJSON_GetObjectItem(ref, "word_rows"), *wv = cJSON_GetObjectItem(ref, "word_values");
         sbert_param *p = sbert_params_find(t->params, "0.embeddings.word_embeddings.weight");
@@ -233,13 +208,7 @@ static void parity(void) {
                 worst_w = test_max_err(worst_w, fabs(p->data[id * H + j] - cJSON_GetArrayItem(row, (int)j)->valuedouble));
         }
     }
-    cJSON_ArrayForEach(ten, cJSON_GetObjectItem(ref, "state_tensors")) {
-        sbert_param *p = sbert_params_find(L->state->params, ten->string);
-        CHECK(p != NULL, "decoder parameter %s", ten->string);
-        const cJSON *vals = cJSON_GetObjectItem(ten, "values");
-        for (size_t i = 0; p && i < p->numel && i < (size_t)cJSON_GetArraySize(vals); i++)
-            worst_s = test_max_err(worst_s, fabs(p->data[i] - cJSON_GetArrayItem(vals, (int)i)->valuedouble));
-    }
+    double worst_s = test_ref_tensors_err("tsdae decoder", cJSON_GetObjectItem(ref, "state_tensors"), L->state->params, "");
     CHECK(worst_w <= 1e-4, "encoder weights after %lld steps differ by %.2e", (long long)steps, worst_w);
     CHECK(worst_s <= 1e-4, "decoder-only weights after %lld steps differ by %.2e", (long long)steps, worst_s);
     printf("%lld steps: loss rel err <= %.2e, grad norm rel err <= %.2e, encoder weights abs err <= %.2e, "
@@ -396,6 +365,12 @@ static void recipe(void) {
     CHECK(st != SBERT_OK && strstr(sbert_last_error(), "DenoisingAutoEncoderLoss expects 2 text columns") &&
               strstr(sbert_last_error(), "snli-sentences.jsonl"),
           "one-column data without denoising_auto_encoder_dataset: %s", sbert_last_error());
+    /* another decoder, named with the key's origin */
+    snprintf(out, sizeof out, "%s/run3", g_tmp);
+    const char *dec[] = {"--output_dir", out, "--decoder_name_or_path", "bert-base-uncased"};
+    st = sbert_train(test_path("recipes/tsdae.yaml"), dec, 4, logs, &sum);
+    CHECK(st != SBERT_OK && strstr(sbert_last_error(), "command line: decoder_name_or_path 'bert-base-uncased'"),
+          "decoder_name_or_path in a run: %s", sbert_last_error());
     unsetenv("SMOKE_TEST");
 }
 

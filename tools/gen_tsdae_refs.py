@@ -43,10 +43,11 @@ import tempfile
 import torch
 from safetensors.torch import save_file
 
+from gen_bienc_train_refs import assemble, hf_step, write_json, write_jsonl  # tools/ (the script's folder) is on sys.path
+from gen_bienc_train_refs import overlay as bienc_overlay
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "data", "tsdae")
-BASE = os.path.join(ROOT, "tests", "data", "models", "tiny-bert")
-BASE_FILES = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
 B, STEPS, WARMUP, LR, WD = 8, 20, 2, 5e-4, 0.01
 TENSORS = ["encoder.layer.0.attention.self.query.weight", "encoder.layer.1.output.dense.weight",
            "encoder.layer.1.output.LayerNorm.weight", "embeddings.LayerNorm.bias",
@@ -57,43 +58,16 @@ STATE = ["bert.encoder.layer.1.crossattention.output.dense.weight",
          "cls.predictions.transform.dense.weight", "cls.predictions.transform.LayerNorm.bias"]
 
 
-def write_json(path, obj):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-        f.write("\n")
-
-
 def overlay(odir):
-    with open(os.path.join(BASE, "config.json"), encoding="utf-8") as f:
-        cfg = json.load(f)
-    cfg["hidden_dropout_prob"] = 0.0
-    cfg["attention_probs_dropout_prob"] = 0.0
-    write_json(os.path.join(odir, "config.json"), cfg)
-    write_json(os.path.join(odir, "modules.json"),
-               [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}])
-    write_json(os.path.join(odir, "1_Pooling", "config.json"),
-               {"word_embedding_dimension": cfg["hidden_size"], "pooling_mode_cls_token": True,
-                "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False,
-                "pooling_mode_mean_sqrt_len_tokens": False, "pooling_mode_weightedmean_tokens": False,
-                "pooling_mode_lasttoken": False, "include_prompt": True})
-    write_json(os.path.join(odir, "sentence_bert_config.json"), {"max_seq_length": 64, "do_lower_case": False})
-    write_json(os.path.join(odir, "config_sentence_transformers.json"),
-               {"model_type": "SentenceTransformer", "prompts": {"query": "", "document": ""},
-                "default_prompt_name": None, "similarity_fn_name": "cosine"})
-    return cfg
-
-
-def assemble(odir, dst):
-    for f in BASE_FILES:
-        shutil.copy(os.path.join(BASE, f), os.path.join(dst, f))
-    for dirpath, _, files in os.walk(odir):
-        rel = os.path.relpath(dirpath, odir)
-        os.makedirs(os.path.join(dst, rel), exist_ok=True)
-        for f in files:
-            if f.endswith(".json") and f != "ref.json":
-                shutil.copy(os.path.join(dirpath, f), os.path.join(dst, rel, f))
+    """gen_bienc_train_refs' overlay (dropout 0, max_seq_length 64) with CLS pooling, TSDAE's usual one."""
+    bienc_overlay(odir)
+    path = os.path.join(odir, "1_Pooling", "config.json")
+    with open(path, encoding="utf-8") as f:
+        pooling = json.load(f)
+    pooling["pooling_mode_cls_token"], pooling["pooling_mode_mean_tokens"] = True, False
+    write_json(path, pooling)
+    with open(os.path.join(odir, "config.json"), encoding="utf-8") as f:
+        return json.load(f)
 
 
 def delete_words(text, rng, del_ratio=0.6):
@@ -123,9 +97,7 @@ def main():
             data.append({"noisy": delete_words(t, rng), "text": t})
             if len(data) == STEPS * B:
                 break
-    with open(os.path.join(OUT, "data.jsonl"), "w", encoding="utf-8") as f:
-        for d in data:
-            f.write(json.dumps(d) + "\n")
+    write_jsonl(os.path.join(OUT, "data.jsonl"), data)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         assemble(OUT, tmp)
@@ -181,12 +153,8 @@ def main():
                     g["dec." + n] = dparams[n].grad.clone().contiguous()
                 g["word_rows"] = torch.tensor(word_rows, dtype=torch.float32)
                 save_file(g, os.path.join(OUT, "grads0.safetensors"))
-            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
+            norms.append(hf_step(model, opt, sched))
             losses.append(float(loss.item()))
-            norms.append(float(norm))
         sd = dict(enc.named_parameters())
         tensors = {n: {"shape": list(sd[n].shape), "values": [float(x) for x in sd[n].detach().reshape(-1)]}
                    for n in TENSORS}
