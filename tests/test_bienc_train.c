@@ -46,14 +46,7 @@ static void run_case(const char *name) {
     if (!ref) return;
     char tmp[] = "/tmp/sbert_bienc_train_XXXXXX";
     CHECK(mkdtemp(tmp) != NULL, "mkdtemp");
-    static const char *const base_files[] = {"config.json", "model.safetensors", "tokenizer.json",
-                                             "tokenizer_config.json"};
-    for (size_t i = 0; i < 4; i++) {
-        char s[1024], t[1024];
-        snprintf(s, sizeof s, "%s/%s", test_path("tests/data/models/tiny-bert"), base_files[i]);
-        snprintf(t, sizeof t, "%s/%s", tmp, base_files[i]);
-        CHECK(test_copy_file(s, t), "%s: copy %s", name, s);
-    }
+    test_copy_tiny_bert(tmp);
     char overlay[600];
     snprintf(overlay, sizeof overlay, "%s/%s", dir, name);
     test_copy_tree(overlay, tmp);
@@ -73,17 +66,8 @@ static void run_case(const char *name) {
     t->losses = calloc(1, sizeof *t->losses);
     t->losses[0].spec = &a->losses[0];
     t->n_losses = 1;
-    t->sets = calloc(1, sizeof *t->sets);
-    t->n_sets = 1;
-    sbert_train_set *s = &t->sets[0];
-    CHECK_OK(sbert_dataset_load(datap, &s->ds));
-    if (!s->ds) goto out;
-    s->n_inputs = sbert_dataset_n_inputs(s->ds);
-    s->label_col = sbert_dataset_label_column(s->ds);
-    s->label_width = s->label_col >= 0 ? 1 : 0;
-    s->cols = calloc(s->n_inputs, sizeof *s->cols);
-    s->prompts = calloc(s->n_inputs, sizeof *s->prompts);
-    s->prompt_len = calloc(s->n_inputs, sizeof *s->prompt_len);
+    sbert_train_set *s = test_train_one_set(t, datap);
+    if (!s) goto out;
     const cJSON *prompts = cJSON_GetObjectItem(ref, "prompts");
     for (size_t c = 0; c < s->n_inputs; c++) {
         const sbert_column *col = &s->ds->cols[sbert_dataset_input_column(s->ds, c)];

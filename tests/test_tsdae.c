@@ -63,14 +63,7 @@ static char g_tmp[64];
 static int make_model_dir(char *dir, size_t cap) {
     snprintf(dir, cap, "%s/model", g_tmp);
     mkdir(dir, 0755);
-    static const char *const base_files[] = {"config.json", "model.safetensors", "tokenizer.json",
-                                             "tokenizer_config.json"};
-    for (size_t i = 0; i < 4; i++) {
-        char s[1024], t[1024];
-        snprintf(s, sizeof s, "%s/%s", test_path("tests/data/models/tiny-bert"), base_files[i]);
-        snprintf(t, sizeof t, "%s/%s", dir, base_files[i]);
-        if (!test_copy_file(s, t)) return 0;
-    }
+    if (!test_copy_tiny_bert(dir)) return 0;
     test_copy_tree(test_path("tests/data/tsdae"), dir);
     return 1;
 }
@@ -109,16 +102,8 @@ static void parity(void) {
     CHECK(sbert_dae_n_loaded(L->dae) == 0, "tiny-bert (a BertModel) has no decoder weights to start from");
     CHECK_OK(sbert_dae_state_load(L->state, initp));
     CHECK_OK(sbert_optimizer_init(&L->state_opt, L->state->params));
-    t->sets = calloc(1, sizeof *t->sets);
-    t->n_sets = 1;
-    sbert_train_set *s = &t->sets[0];
-    CHECK_OK(sbert_dataset_load(datap, &s->ds));
-    if (!s->ds) goto out;
-    s->n_inputs = sbert_dataset_n_inputs(s->ds);
-    s->label_col = -1;
-    s->cols = calloc(s->n_inputs, sizeof *s->cols);
-    s->prompts = calloc(s->n_inputs, sizeof *s->prompts);
-    s->prompt_len = calloc(s->n_inputs, sizeof *s->prompt_len);
+    sbert_train_set *s = test_train_one_set(t, datap);
+    if (!s) goto out;
     for (size_t c = 0; c < s->n_inputs; c++) {
         const sbert_column *col = &s->ds->cols[sbert_dataset_input_column(s->ds, c)];
         CHECK_OK(sbert_model_tokenize_column(t->model, NULL, (const char *const *)col->text, s->ds->n_rows,
