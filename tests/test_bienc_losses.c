@@ -204,7 +204,8 @@ static void test_spec_errors(void) {
     expect_error("CoSENTLoss(MultipleNegativesRankingLoss)", dims, 1u, "does not wrap");
     expect_error("BinaryCrossEntropyLoss", none, 1u, "CrossEncoder");
     expect_error("MultipleNegativesRankingLoss + SoftmaxLoss", none, 1u, "can only be added");
-    expect_error("DenoisingAutoEncoderLoss", none, 1u, "not implemented");
+    expect_error("CSRLoss", none, 4u, "not implemented");
+    expect_error("MatryoshkaLoss(DenoisingAutoEncoderLoss)", dims, 1u, "takes no wrapper");
     /* a good one reads its keys */
     sbert_loss_keys keys = {get_none, origin_key, (void *)dims};
     sbert_loss_spec s;

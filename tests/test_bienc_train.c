@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "test_fs.h"
+#include "test_train_setup.h"
 #include "test_util.h"
 #include "training/trainer_internal.h"
 
@@ -45,35 +46,18 @@ static void run_case(const char *name) {
     if (!ref) return;
     char tmp[] = "/tmp/sbert_bienc_train_XXXXXX";
     CHECK(mkdtemp(tmp) != NULL, "mkdtemp");
-    static const char *const base_files[] = {"config.json", "model.safetensors", "tokenizer.json",
-                                             "tokenizer_config.json"};
-    for (size_t i = 0; i < 4; i++) {
-        char s[1024], t[1024];
-        snprintf(s, sizeof s, "%s/%s", test_path("tests/data/models/tiny-bert"), base_files[i]);
-        snprintf(t, sizeof t, "%s/%s", tmp, base_files[i]);
-        CHECK(test_copy_file(s, t), "%s: copy %s", name, s);
-    }
+    test_copy_tiny_bert(tmp);
     char overlay[600];
     snprintf(overlay, sizeof overlay, "%s/%s", dir, name);
     test_copy_tree(overlay, tmp);
 
     sbert_train_args *a = calloc(1, sizeof *a);
     sbert_trainer *t = calloc(1, sizeof *t);
-    a->max_grad_norm = cJSON_GetObjectItem(ref, "max_grad_norm")->valuedouble;
-    a->eval_batch_size = 32;
     keys_ctx kc = {cJSON_GetObjectItem(ref, "params")};
     sbert_loss_keys keys = {get_key, origin_key, &kc};
     CHECK_OK(sbert_loss_spec_parse(cJSON_GetObjectItem(ref, "loss")->valuestring, name, 1u, &keys, &a->losses[0]));
     a->n_losses = 1;
-    t->a = a;
-    CHECK_OK(sbert_model_load(tmp, NULL, &t->model));
-    if (!t->model) goto out;
-    CHECK_OK(sbert_model_params(t->model, &t->params));
-    CHECK_OK(sbert_optimizer_init(&t->opt, t->params));
-    t->adam = sbert_adamw_config_default();
-    t->adam.weight_decay = cJSON_GetObjectItem(ref, "weight_decay")->valuedouble;
-    sbert_rng_seed(&t->dropout_rng, 1);
-    sbert_rng_seed(&t->loss_rng, 2);
+    if (!test_train_setup(t, a, ref, tmp)) goto out;
     if (a->losses[0].def->needs & SBERT_LOSS_NEEDS_GUIDE) {
         const char *g = test_path("models/all-MiniLM-L6-v2");
         if (!TEST_REQUIRE_FILE(g, TEST_FETCH_MODELS)) goto out;
@@ -82,17 +66,8 @@ static void run_case(const char *name) {
     t->losses = calloc(1, sizeof *t->losses);
     t->losses[0].spec = &a->losses[0];
     t->n_losses = 1;
-    t->sets = calloc(1, sizeof *t->sets);
-    t->n_sets = 1;
-    sbert_train_set *s = &t->sets[0];
-    CHECK_OK(sbert_dataset_load(datap, &s->ds));
-    if (!s->ds) goto out;
-    s->n_inputs = sbert_dataset_n_inputs(s->ds);
-    s->label_col = sbert_dataset_label_column(s->ds);
-    s->label_width = s->label_col >= 0 ? 1 : 0;
-    s->cols = calloc(s->n_inputs, sizeof *s->cols);
-    s->prompts = calloc(s->n_inputs, sizeof *s->prompts);
-    s->prompt_len = calloc(s->n_inputs, sizeof *s->prompt_len);
+    sbert_train_set *s = test_train_one_set(t, datap);
+    if (!s) goto out;
     const cJSON *prompts = cJSON_GetObjectItem(ref, "prompts");
     for (size_t c = 0; c < s->n_inputs; c++) {
         const sbert_column *col = &s->ds->cols[sbert_dataset_input_column(s->ds, c)];
@@ -111,7 +86,6 @@ static void run_case(const char *name) {
     const size_t B = (size_t)cJSON_GetObjectItem(ref, "batch")->valueint;
     const int64_t steps = cJSON_GetObjectItem(ref, "steps")->valueint, warmup = cJSON_GetObjectItem(ref, "warmup")->valueint;
     const double lr = cJSON_GetObjectItem(ref, "lr")->valuedouble;
-    const cJSON *losses = cJSON_GetObjectItem(ref, "losses"), *norms = cJSON_GetObjectItem(ref, "grad_norms");
     double worst_loss = 0, worst_norm = 0;
     for (int64_t step = 0; step < steps; step++) {
         size_t rows[64];
@@ -121,28 +95,9 @@ static void run_case(const char *name) {
         CHECK(st == SBERT_OK, "%s step %lld: %s", name, (long long)step, sbert_last_error());
         if (st != SBERT_OK) break;
         double norm = sbert_train_optimizer_step(t, lr * sbert_lr_lambda(SBERT_SCHED_LINEAR, step, warmup, steps));
-        double wl = cJSON_GetArrayItem(losses, (int)step)->valuedouble, wn = cJSON_GetArrayItem(norms, (int)step)->valuedouble;
-        double el = fabs(loss - wl) / fmax(fabs(wl), 1e-6), en = fabs(norm - wn) / fmax(fabs(wn), 1e-6);
-        CHECK(el <= 1e-4, "%s step %lld: loss %.9g, sentence-transformers %.9g (rel %.2e)", name, (long long)step, loss,
-              wl, el);
-        CHECK(en <= 1e-3, "%s step %lld: grad norm %.9g, sentence-transformers %.9g (rel %.2e)", name,
-              (long long)step, norm, wn, en);
-        worst_loss = test_max_err(worst_loss, el);
-        worst_norm = test_max_err(worst_norm, en);
+        test_check_step(name, step, loss, norm, ref, &worst_loss, &worst_norm);
     }
-    double worst_w = 0, moved = 0;
-    const cJSON *ten;
-    cJSON_ArrayForEach(ten, cJSON_GetObjectItem(ref, "tensors")) {
-        char pname[256];
-        snprintf(pname, sizeof pname, "0.%s", ten->string);
-        sbert_param *p = sbert_params_find(t->params, pname);
-        CHECK(p != NULL, "%s: parameter %s", name, pname);
-        if (!p) continue;
-        const cJSON *vals = cJSON_GetObjectItem(ten, "values");
-        CHECK((size_t)cJSON_GetArraySize(vals) == p->numel, "%s: %s size", name, pname);
-        for (size_t i = 0; i < p->numel && i < (size_t)cJSON_GetArraySize(vals); i++)
-            worst_w = test_max_err(worst_w, fabs(p->data[i] - cJSON_GetArrayItem(vals, (int)i)->valuedouble));
-    }
+    double worst_w = test_ref_tensors_err(name, cJSON_GetObjectItem(ref, "tensors"), t->params, "0."), moved = 0;
     CHECK(worst_w <= 1e-4, "%s: weights after %lld steps differ by %.2e", name, (long long)steps, worst_w);
     /* the steps moved the weights (a loss with zero gradient would pass the rest) */
     {

@@ -36,6 +36,7 @@
 
 #include "test_ce_util.h"
 #include "test_fs.h"
+#include "test_train_setup.h"
 #include "test_util.h"
 #include "training/trainer_internal.h"
 
@@ -181,12 +182,7 @@ static void run_case(const char *name) {
     CHECK(worst_label <= label_tol, "%s: teacher labels differ from sentence-transformers' by %.2e", name,
           worst_label);
 
-    CHECK_OK(sbert_model_params(t->model, &t->params));
-    CHECK_OK(sbert_optimizer_init(&t->opt, t->params));
-    t->adam = sbert_adamw_config_default();
-    t->adam.weight_decay = cJSON_GetObjectItem(ref, "weight_decay")->valuedouble;
-    sbert_rng_seed(&t->dropout_rng, 1);
-    sbert_rng_seed(&t->loss_rng, 2);
+    test_train_optimizer_setup(t, ref);
     s->cols = calloc(s->n_inputs, sizeof *s->cols);
     s->prompts = calloc(s->n_inputs, sizeof *s->prompts);
     s->prompt_len = calloc(s->n_inputs, sizeof *s->prompt_len);

@@ -71,6 +71,22 @@ def write_json(path, obj):
         f.write("\n")
 
 
+def write_jsonl(path, rows):
+    with open(path, "w", encoding="utf-8") as f:
+        for d in rows:
+            f.write(json.dumps(d) + "\n")
+
+
+def hf_step(model, opt, sched):
+    """What the Hugging Face Trainer does after the backward: clip model.parameters() (only the model's), step,
+    schedule, zero; returns the norm before clipping."""
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    opt.zero_grad()
+    return float(norm)
+
+
 def overlay(odir, include_prompt=True):
     with open(os.path.join(BASE, "config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
@@ -157,9 +173,7 @@ def run_case(case):
     else:
         keys = ["anchor", "positive", "negative"][:case["cols"]]
         data = [{k: d[k] for k in keys} for d in triplets(STEPS * B)]
-    with open(os.path.join(odir, "data.jsonl"), "w", encoding="utf-8") as f:
-        for d in data:
-            f.write(json.dumps(d) + "\n")
+    write_jsonl(os.path.join(odir, "data.jsonl"), data)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         assemble(odir, tmp)
@@ -182,12 +196,8 @@ def run_case(case):
             labels = torch.tensor([r["label"] for r in batch]) if "label" in data[0] else None
             loss = loss_fn(feats, labels)
             loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
+            norms.append(hf_step(model, opt, sched))
             losses.append(float(loss.item()))
-            norms.append(float(norm))
         sd = model[0].auto_model.state_dict()
         tensors = {n: {"shape": list(sd[n].shape), "values": [float(x) for x in sd[n].detach().reshape(-1)]}
                    for n in TENSORS}

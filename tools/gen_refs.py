@@ -43,6 +43,7 @@ ORDER = [
     "make_multilingual_data.py",
     "gen_distill_refs.py",
     "gen_mining_ce_refs.py",
+    "gen_tsdae_refs.py",
 ]
 
 

@@ -752,6 +752,32 @@ sbert_status sbert_dataset_load(const char *path, sbert_dataset **out) {
     return SBERT_OK;
 }
 
+sbert_status sbert_dataset_insert_text_column(sbert_dataset *ds, size_t at, const char *name,
+                                              const char *const *texts) {
+    dataset_impl *d = (dataset_impl *)ds;
+    if (at > ds->n_cols) at = ds->n_cols;
+    if (sbert_dataset_find_column(ds, name) >= 0)
+        return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: a column named '%s' exists already", ds->path, name);
+    sbert_column c;
+    memset(&c, 0, sizeof c);
+    c.kind = SBERT_COL_TEXT;
+    c.name = strdup(name);
+    c.text = malloc((ds->n_rows ? ds->n_rows : 1) * sizeof *c.text);
+    sbert_column *cols = realloc(ds->cols, (ds->n_cols + 1) * sizeof *cols);
+    if (cols) ds->cols = cols;
+    int ok = c.name && c.text && cols;
+    for (size_t r = 0; ok && r < ds->n_rows; r++) ok = (c.text[r] = arena_strndup(d, texts[r], strlen(texts[r]))) != NULL;
+    if (!ok) {
+        free(c.name);
+        free(c.text);
+        return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
+    }
+    memmove(ds->cols + at + 1, ds->cols + at, (ds->n_cols - at) * sizeof *ds->cols);
+    ds->cols[at] = c;
+    ds->n_cols++;
+    return SBERT_OK;
+}
+
 sbert_status sbert_dataset_select_columns(sbert_dataset *ds, const char *const *names, size_t n) {
     if (n == 0) return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: select_columns needs at least one column", ds->path);
     int *idx = malloc(n * sizeof *idx);

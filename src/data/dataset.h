@@ -89,6 +89,11 @@ int sbert_column_is_list(const sbert_column *c);
  * column is empty; 0 for text columns. */
 size_t sbert_column_width(const sbert_column *c, size_t n_rows);
 
+/* Insert a text column named `name` at position `at` (0..n_cols) whose
+ * row r is texts[r] (copied; n_rows texts). */
+sbert_status sbert_dataset_insert_text_column(sbert_dataset *ds, size_t at, const char *name,
+                                              const char *const *texts);
+
 /* Keep rows [0, n) only (SMOKE_TEST slices, max_samples). */
 void sbert_dataset_truncate(sbert_dataset *ds, size_t n);
 

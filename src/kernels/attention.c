@@ -9,6 +9,9 @@
  *     S[i, :]   = sum_c q_i[c] * Kt[c, :]   then * scale (+ relative bias)
  *     P[i, :]   = softmax(S[i, :])
  *     out_i     = sum_j P[i, j] * v_j       (axpy over d, unit-stride)
+ * Causal attention (a decoder's self-attention: sbert_attention_forward_causal)
+ * computes row i over keys j <= i only and writes P[i, j > i] = 0, so the
+ * backward (attention_backward.c), which works from P, needs no change.
  * Sequences of ATT_BLAS_MIN_LEN tokens or more instead use two sgemm calls
  * (Q K^T, then P V) on OpenBLAS, which runs single-threaded inside the
  * pool's chunks (base/threads.c sets it to one thread).
@@ -44,6 +47,7 @@ typedef struct {
     float scale;
     const float *rel_bias;
     size_t rel_max_len;
+    int causal; /* 1: token i attends to tokens j <= i of its sequence only */
     atomic_int failed;
 } att_ctx;
 
@@ -68,25 +72,27 @@ static void scores_to_probs(const att_ctx *c, size_t h, float *P, size_t L, floa
     if (c->rel_bias) bias_row = c->rel_bias + h * (2 * c->rel_max_len - 1);
     for (size_t i = 0; i < L; i++) {
         float *row = P + i * L;
+        const size_t jn = c->causal ? i + 1 : L; /* the keys token i sees */
         float mx = -INFINITY;
         if (bias_row) {
             const float *br = bias_row + (c->rel_max_len - 1) - i;
-            for (size_t j = 0; j < L; j++) {
+            for (size_t j = 0; j < jn; j++) {
                 row[j] = row[j] * scale + br[j];
                 mx = row[j] > mx ? row[j] : mx;
             }
         } else {
-            for (size_t j = 0; j < L; j++) {
+            for (size_t j = 0; j < jn; j++) {
                 row[j] *= scale;
                 mx = row[j] > mx ? row[j] : mx;
             }
         }
         float sum = 0.0f;
-        for (size_t j = 0; j < L; j++) {
+        for (size_t j = 0; j < jn; j++) {
             row[j] = expf(row[j] - mx);
             sum += row[j];
         }
-        for (size_t j = 0; j < L; j++) row[j] /= sum;
+        for (size_t j = 0; j < jn; j++) row[j] /= sum;
+        for (size_t j = jn; j < L; j++) row[j] = 0.0f; /* masked: probability exactly 0 */
     }
 }
 
@@ -122,36 +128,38 @@ static inline __attribute__((always_inline)) void att_item_body(const att_ctx *c
     for (size_t i = 0; i < L; i++) {
         const float *q = base + i * W3;
         float *row = P + i * L;
-        for (size_t j = 0; j < L; j++) row[j] = q[0] * Kt[j];
+        const size_t jn = c->causal ? i + 1 : L; /* the keys token i sees */
+        for (size_t j = 0; j < jn; j++) row[j] = q[0] * Kt[j];
         for (size_t cc = 1; cc < d; cc++) {
             const float a = q[cc];
             const float *kr = Kt + cc * L;
-            for (size_t j = 0; j < L; j++) row[j] += a * kr[j];
+            for (size_t j = 0; j < jn; j++) row[j] += a * kr[j];
         }
         float mx = -INFINITY;
         if (bias_row) {
             /* bias index for (i, j): j - i + rel_max_len - 1 */
             const float *br = bias_row + (c->rel_max_len - 1) - i;
-            for (size_t j = 0; j < L; j++) {
+            for (size_t j = 0; j < jn; j++) {
                 row[j] = row[j] * c->scale + br[j];
                 mx = row[j] > mx ? row[j] : mx;
             }
         } else {
-            for (size_t j = 0; j < L; j++) {
+            for (size_t j = 0; j < jn; j++) {
                 row[j] *= c->scale;
                 mx = row[j] > mx ? row[j] : mx;
             }
         }
         float sum = 0.0f;
-        for (size_t j = 0; j < L; j++) {
+        for (size_t j = 0; j < jn; j++) {
             row[j] = expf(row[j] - mx);
             sum += row[j];
         }
-        for (size_t j = 0; j < L; j++) row[j] /= sum;
+        for (size_t j = 0; j < jn; j++) row[j] /= sum;
+        for (size_t j = jn; j < L; j++) row[j] = 0.0f; /* masked: probability exactly 0 */
         /* out_i = sum_j P[i,j] v_j */
         float *o = c->out + (t0 + i) * H + h * d;
         for (size_t cc = 0; cc < d; cc++) o[cc] = 0.0f;
-        for (size_t j = 0; j < L; j++) {
+        for (size_t j = 0; j < jn; j++) {
             const float p = row[j];
             const float *v = base + j * W3 + 2 * H;
             for (size_t cc = 0; cc < d; cc++) o[cc] += p * v[cc];
@@ -244,6 +252,14 @@ sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
                                      const size_t *seq_offsets, size_t n_seq, size_t n_heads,
                                      size_t head_dim, float scale, const float *rel_bias,
                                      size_t rel_max_len) {
+    return sbert_attention_forward_causal(out, probs, qkv, seq_offsets, n_seq, n_heads, head_dim, scale,
+                                          rel_bias, rel_max_len, 0);
+}
+
+sbert_status sbert_attention_forward_causal(float *out, float *probs, const float *qkv,
+                                            const size_t *seq_offsets, size_t n_seq, size_t n_heads,
+                                            size_t head_dim, float scale, const float *rel_bias,
+                                            size_t rel_max_len, int causal) {
     if (n_seq == 0 || n_heads == 0) return SBERT_OK;
     if (rel_bias) {
         for (size_t s = 0; s < n_seq; s++) {
@@ -260,7 +276,7 @@ sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
         if (!pbase) return sbert_fail(SBERT_ERR_NOMEM, "attention: out of memory");
     }
     att_ctx c = {out, probs, qkv, seq_offsets, pbase, n_heads, head_dim, scale, rel_bias,
-                 rel_max_len, 0};
+                 rel_max_len, causal != 0, 0};
     /* Threads get equal shares of the L^2 work (one cost unit ~ 2 head_dim
      * multiply-adds plus a share of the softmax); with the pool polling, a
      * split costs a microsecond or two, so it pays from ~2^14 multiply-adds

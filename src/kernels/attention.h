@@ -48,4 +48,12 @@ sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
                                      size_t head_dim, float scale, const float *rel_bias,
                                      size_t rel_max_len);
 
+/* The same; causal != 0 masks the future as a decoder (BertLMHeadModel with
+ * is_decoder) does: token i of a sequence attends to tokens 0..i of it only
+ * (P[i, j > i] = 0 exactly, so sbert_attention_backward applies unchanged). */
+sbert_status sbert_attention_forward_causal(float *out, float *probs, const float *qkv,
+                                            const size_t *seq_offsets, size_t n_seq, size_t n_heads,
+                                            size_t head_dim, float scale, const float *rel_bias,
+                                            size_t rel_max_len, int causal);
+
 #endif

@@ -43,8 +43,9 @@ typedef enum {
 /* NUMBER: a float (a default "None" means unset: NAN); INT: an integer;
  * CHOICE: one of a comma list (num = its index; "Prefix.NAME" is read as
  * NAME, as Python writes enum members); BOOL: true/false (num 1/0); LIST: a
- * list of numbers ("768,512" or "[768, 512]", kept as text in str). */
-typedef enum { SBERT_LP_NUMBER, SBERT_LP_INT, SBERT_LP_CHOICE, SBERT_LP_BOOL, SBERT_LP_LIST } sbert_loss_param_kind;
+ * list of numbers ("768,512" or "[768, 512]", kept as text in str); TEXT: any
+ * text, kept in str (num 1; a default "None" given as None: NAN). */
+typedef enum { SBERT_LP_NUMBER, SBERT_LP_INT, SBERT_LP_CHOICE, SBERT_LP_BOOL, SBERT_LP_LIST, SBERT_LP_TEXT } sbert_loss_param_kind;
 
 typedef struct {
     const char *key;             /* recipe key, e.g. "scale" */
@@ -109,6 +110,8 @@ typedef struct {
 #define SBERT_LOSS_ID_LABELS 8u   /* no label column: label = 1 where the two columns' token ids are equal */
 #define SBERT_LOSS_WRAPPER 16u    /* wraps another loss: MatryoshkaLoss(...), see losses/loss_spec.h */
 #define SBERT_LOSS_LAYERS 32u     /* needs the embeddings of earlier layers (AdaptiveLayerLoss) */
+#define SBERT_LOSS_DECODER 64u    /* DenoisingAutoEncoderLoss: a decoder rebuilds column 1's tokens from column 0's
+                                     embedding (losses/denoising_auto_encoder.h; the trainer's own step) */
 
 typedef struct sbert_loss_def {
     const char *name;

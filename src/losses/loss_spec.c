@@ -181,11 +181,17 @@ sbert_status sbert_loss_spec_parse(const char *text, const char *where, unsigned
     }
     if (out->def->needs & SBERT_LOSS_WRAPPER)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: '%s': a wrapper cannot be the inner loss", where, text);
+    if ((out->def->needs & SBERT_LOSS_DECODER) && (out->wrapper || *add))
+        return sbert_fail(SBERT_ERR_UNSUPPORTED,
+                          "%s: '%s': %s takes no wrapper and nothing added with '+' (its loss is the decoder's "
+                          "cross-entropy, not a function of the embeddings)",
+                          where, text, out->def->name);
     SBERT_TRY(read_values(out->def, keys, &out->values));
     if (out->wrapper) SBERT_TRY(read_wrapper(out, keys, where));
     if (*add) {
         SBERT_TRY(find_def(add, where, kinds, &out->added));
-        if (out->added->needs & (SBERT_LOSS_WRAPPER | SBERT_LOSS_NEEDS_GUIDE | SBERT_LOSS_NEEDS_COPY) ||
+        if (out->added->needs &
+                (SBERT_LOSS_WRAPPER | SBERT_LOSS_NEEDS_GUIDE | SBERT_LOSS_NEEDS_COPY | SBERT_LOSS_DECODER) ||
             out->added->state_size || out->added->label != SBERT_LABEL_NONE)
             return sbert_fail(SBERT_ERR_INVALID_ARG,
                               "%s: '%s' can only be added with '+' when it needs nothing but the embeddings (e.g. "

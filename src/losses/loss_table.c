@@ -329,6 +329,22 @@ static sbert_status ce_adrmse(const sbert_loss_batch *b, double *loss) {
     return sbert_ce_loss_adrmse(b->cols[0], b->labels, b->B, b->dim, b->v->num[0], g0(b), loss);
 }
 
+/* DenoisingAutoEncoderLoss needs the original text's tokens and a decoder
+ * pass: the trainer runs it itself (training/train_step.c,
+ * losses/denoising_auto_encoder.c); embeddings alone cannot give it. */
+static const sbert_loss_param P_DAE[] = {
+    {"decoder_name_or_path", SBERT_LP_TEXT, "None", NULL, 0, 0,
+     "the decoder's model (only the default None: built from the model itself, tied)"},
+    {"tie_encoder_decoder", SBERT_LP_BOOL, "true", NULL, 0, 0,
+     "the decoder shares every weight it has in common with the encoder (only true)"},
+};
+static sbert_status dae_stub(const sbert_loss_batch *b, double *loss) {
+    (void)b;
+    (void)loss;
+    return sbert_fail(SBERT_ERR_INVALID_ARG, "DenoisingAutoEncoderLoss runs through its decoder in the trainer's "
+                                             "step; it cannot be computed from embeddings alone");
+}
+
 /* ------------------------------------------------------------ the table */
 
 #define APN "(anchor, positive[, negative...])"
@@ -390,7 +406,11 @@ static const sbert_loss_def LOSSES[] = {
      0, sbert_loss_contrastive_tension_inbatch,
      "two model copies: symmetric in-batch cross-entropy of sim(r1, r2) * exp(logit_scale)", NULL,
      SBERT_LOSS_NEEDS_COPY | SBERT_LOSS_COPY_BOTH, sbert_loss_ct_inbatch_state_size, sbert_loss_ct_inbatch_state_init},
-    {"DenoisingAutoEncoderLoss", ST, 1, 1, SBERT_LABEL_NONE, NULL, NULL, 0, 0, NULL, NULL},
+    {"DenoisingAutoEncoderLoss", ST, 2, 2, SBERT_LABEL_NONE,
+     "(damaged, original) (or one text column with denoising_auto_encoder_dataset: true)", P_DAE, NP(P_DAE), 0,
+     dae_stub,
+     "TSDAE: a BERT decoder tied to the encoder rebuilds the original text from the damaged text's embedding "
+     "(cross-entropy of the next tokens)", NULL, SBERT_LOSS_DECODER},
     {"BatchAllTripletLoss", ST, 1, 1, SBERT_LABEL_CLASS, "(text) with a class label", P_BATCH_TRIPLET,
      NP(P_BATCH_TRIPLET), 0, sbert_loss_batch_all_triplet,
      "every valid (anchor, positive, negative) triplet of the batch (use batch_sampler GROUP_BY_LABEL)"},
@@ -555,6 +575,10 @@ sbert_status sbert_loss_param_parse(const sbert_loss_def *def, size_t i, const c
         else
             return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: %s of %s must be true or false, got '%s'", origin, p->key,
                               def->name, text);
+        return SBERT_OK;
+    }
+    if (p->kind == SBERT_LP_TEXT) {
+        v->num[i] = 1;
         return SBERT_OK;
     }
     if (p->kind == SBERT_LP_LIST) {

@@ -76,6 +76,7 @@ struct sbert_transformer {
     sbert_act act;
     int pad_idx;      /* RoBERTa/XLM-R/MPNet: position ids start at pad_idx + 1 */
     int n_rel_bucket; /* MPNet: rows of relative_attention_bias */
+    float init_range;  /* initializer_range (new weights of a decoder) */
     float p_hidden, p_attn; /* dropout probabilities (training forward only) */
     int sinus_pos;          /* DistilBERT sinusoidal position table: frozen */
     struct sbert_train_state *train; /* activations of the last training forward */
@@ -96,6 +97,7 @@ struct sbert_transformer {
     int fwd_ws_busy;
 
     float *params; /* flat fp32 buffer */
+    int shared;    /* params belong to another handle (sbert_transformer_share) */
     size_t n_floats;
     sbert_transformer_param *table;
     size_t n_table, cap_table;
@@ -240,7 +242,8 @@ static sbert_status parse_config(sbert_transformer *t, const char *path) {
         if (!act_name) act_name = "gelu";
         if ((st = opt_num(cfg, path, "hidden_dropout_prob", 0.1, 0.0, 1.0, &t->p_hidden)) ||
             (st = opt_num(cfg, path, "attention_probs_dropout_prob", 0.1, 0.0, 1.0, &t->p_attn)) ||
-            (st = opt_num(cfg, path, "layer_norm_eps", 1e-12, 0.0, 1.0, &t->eps)))
+            (st = opt_num(cfg, path, "layer_norm_eps", 1e-12, 0.0, 1.0, &t->eps)) ||
+            (st = opt_num(cfg, path, "initializer_range", 0.02, 0.0, 10.0, &t->init_range)))
             goto done;
         if (t->fam == FAM_MPNET) {
             t->n_types = 0;
@@ -659,7 +662,7 @@ void sbert_transformer_free(sbert_transformer *t) {
     free(t->arena_b);
     free(t->arena_ws);
     free(t->fwd_ws);
-    free(t->params);
+    if (!t->shared) free(t->params);
     free(t->table);
     free(t->layers);
     free(t->wbf16);
@@ -812,6 +815,11 @@ size_t sbert_transformer_num_layers(const sbert_transformer *t) { return t->n_la
 size_t sbert_transformer_num_heads(const sbert_transformer *t) { return t->n_heads; }
 size_t sbert_transformer_vocab_size(const sbert_transformer *t) { return t->V; }
 int sbert_transformer_frozen_positions(const sbert_transformer *t) { return t->sinus_pos; }
+float sbert_transformer_initializer_range(const sbert_transformer *t) { return t->init_range; }
+float sbert_transformer_layer_norm_eps(const sbert_transformer *t) { return t->eps; }
+int sbert_transformer_hidden_act(const sbert_transformer *t) { return (int)t->act; }
+size_t sbert_transformer_intermediate_size(const sbert_transformer *t) { return t->I; }
+int sbert_transformer_pad_id(const sbert_transformer *t) { return t->pad_idx; }
 
 size_t sbert_transformer_max_tokens(const sbert_transformer *t) {
     size_t off = (t->fam == FAM_ROBERTA || t->fam == FAM_XLMR || t->fam == FAM_MPNET)
@@ -932,6 +940,8 @@ typedef struct {
     float *pre, *h;             /* [T, I] FFN pre-activation and activation */
     uint8_t *keep2;             /* [T, H] or NULL: dropout on the FFN output */
     float *sum2, *mean2, *rstd2;
+    /* decoder with cross-attention: c = LN_c(z[seq] + y), the FFN's input */
+    float *csum, *cmean, *crstd, *cy; /* [T, H], [T], [T], [T, H]; NULL without */
 } layer_acts;
 
 struct sbert_train_state {
@@ -942,6 +952,7 @@ struct sbert_train_state {
     uint8_t *emb_keep;            /* [T, H] or NULL */
     float *rel;                   /* [NH, rel_w] or NULL */
     float ks_hidden, ks_attn;     /* 1 / (1 - p) of the masks in use */
+    const sbert_transformer_cross *cross; /* decoder: the caller's cross blocks [n_layers], or NULL */
     layer_acts *layers;
     float *fbuf;                  /* all floats (the transformer's arena_f) */
     uint8_t *bbuf;                /* all keep flags (arena_b) */
@@ -1007,7 +1018,7 @@ static void *arena_get(void **p, size_t *cap, size_t bytes) {
 
 /* Allocate the state for T tokens (offsets already validated). */
 static sbert_status train_state_alloc(sbert_transformer *t, const size_t *offs, size_t n_seq,
-                                      size_t maxL, int drop_h, int drop_a,
+                                      size_t maxL, int drop_h, int drop_a, int cross,
                                       struct sbert_train_state **out) {
     const size_t T = offs[n_seq], H = t->H, I = t->I, NH = t->n_heads, L = t->n_layers;
     struct sbert_train_state *s = calloc(1, sizeof *s);
@@ -1018,7 +1029,7 @@ static sbert_status train_state_alloc(sbert_transformer *t, const size_t *offs, 
     s->np = sbert_attention_probs_size(offs, n_seq, NH);
     s->rel_w = t->rel_bias ? 2 * maxL - 1 : 0;
     size_t per_layer = T * H /* x_in */ + T * 3 * H + s->np + T * H /* att */ + T * H + 2 * T +
-                       T * H /* y */ + 2 * T * I + T * H + 2 * T;
+                       T * H /* y */ + 2 * T * I + T * H + 2 * T + (cross ? 2 * T * H + 2 * T : 0);
     size_t nf = 2 * T * H + 2 * T + NH * s->rel_w + L * per_layer;
     int emb_drop = drop_h;
     int out_drop1 = drop_h && t->fam != FAM_DISTILBERT;
@@ -1064,6 +1075,12 @@ static sbert_status train_state_alloc(sbert_transformer *t, const size_t *offs, 
         a->sum2 = TAKE(T * H);
         a->mean2 = TAKE(T);
         a->rstd2 = TAKE(T);
+        if (cross) {
+            a->csum = TAKE(T * H);
+            a->cy = TAKE(T * H);
+            a->cmean = TAKE(T);
+            a->crstd = TAKE(T);
+        }
         a->att_keep = drop_a ? TAKEB(s->np) : NULL;
         a->keep1 = out_drop1 ? TAKEB(T * H) : NULL;
         a->keep2 = drop_h ? TAKEB(T * H) : NULL;
@@ -1082,10 +1099,12 @@ static sbert_status train_state_alloc(sbert_transformer *t, const size_t *offs, 
  * given. Both modes run the same kernels in the same order, so a training
  * forward without dropout gives bit-identical outputs. */
 static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids, const int32_t *token_type_ids,
-                                 const size_t *seq_offsets, size_t n_seq, int train, sbert_rng *rng, float *out) {
+                                 const size_t *seq_offsets, size_t n_seq, int train, sbert_rng *rng, int causal,
+                                 const sbert_transformer_cross *cross, float *out) {
     const char *fn = train ? "sbert_transformer_forward_train" : "sbert_transformer_forward";
     if (!t || !seq_offsets || (n_seq && (!input_ids || !out)))
         return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (cross && !train) return sbert_fail(SBERT_ERR_INVALID_ARG, "%s: cross-attention needs a training forward", fn);
     if (train) sbert_transformer_release_activations(t);
     if (seq_offsets[0] != 0)
         return sbert_fail(SBERT_ERR_INVALID_ARG, "transformer forward: seq_offsets[0] must be 0");
@@ -1103,7 +1122,8 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
     }
     struct sbert_train_state *st = NULL;
     const int drop_h = train && rng && t->p_hidden > 0.0f, drop_a = train && rng && t->p_attn > 0.0f;
-    if (train) SBERT_TRY(train_state_alloc(t, seq_offsets, n_seq, maxL, drop_h, drop_a, &st));
+    if (train) SBERT_TRY(train_state_alloc(t, seq_offsets, n_seq, maxL, drop_h, drop_a, cross != NULL, &st));
+    if (st) st->cross = cross;
 
     /* Workspace: positions and tmp [T, H] always; in inference mode also qkv
      * [T, 3H], att [T, H], ff [T, I] and the expanded relative bias. */
@@ -1194,8 +1214,8 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
         for (int k = SBERT_LIN_Q; k <= SBERT_LIN_V && t->lora; k++)
             if ((s = sbert_lora_forward(t->lora, l, (sbert_lin_kind)k, x_in, T, qkv, 3 * H, train, rng)) != SBERT_OK)
                 goto done;
-        if ((s = sbert_attention_forward(att, a ? a->probs : NULL, qkv, seq_offsets, n_seq, NH, d, scale, rel,
-                                         maxL)) != SBERT_OK)
+        if ((s = sbert_attention_forward_causal(att, a ? a->probs : NULL, qkv, seq_offsets, n_seq, NH, d, scale, rel,
+                                                maxL, causal)) != SBERT_OK)
             goto done;
         if (a && a->att_keep) {
             draw_keep(a->att_keep, st->np, t->p_attn, rng);
@@ -1212,15 +1232,27 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
         }
         sbert_add_layernorm_forward(y, a ? a->sum1 : NULL, a ? a->mean1 : NULL, a ? a->rstd1 : NULL, tmp, x_in,
                                     w->ln1_w, w->ln1_b, T, H, t->eps);
+        /* decoder: the cross-attention block, c = LN_c(z[sequence] + y) (see transformer.h); c is
+         * the feed-forward block's input and residual */
+        float *ffin = y;
+        if (cross) {
+            const sbert_transformer_cross *x = &cross[l];
+            for (size_t q = 0; q < n_seq; q++)
+                for (size_t i = seq_offsets[q]; i < seq_offsets[q + 1]; i++)
+                    memcpy(tmp + i * H, x->z + q * H, H * sizeof(float));
+            sbert_add_layernorm_forward(a->cy, a->csum, a->cmean, a->crstd, tmp, y, x->ln_w, x->ln_b, T, H, t->eps);
+            ffin = a->cy;
+        }
         if (sbert_lora_has(t->lora, l, SBERT_LIN_FF1)) {
             /* the adapter adds to the pre-activation: linear, adapter, then the activation */
-            lin_fwd(b16, pre, y, w->ff1_w, wb->ff1, w->ff1_b, T, H, I);
-            if ((s = sbert_lora_forward(t->lora, l, SBERT_LIN_FF1, y, T, pre, I, train, rng)) != SBERT_OK) goto done;
+            lin_fwd(b16, pre, ffin, w->ff1_w, wb->ff1, w->ff1_b, T, H, I);
+            if ((s = sbert_lora_forward(t->lora, l, SBERT_LIN_FF1, ffin, T, pre, I, train, rng)) != SBERT_OK)
+                goto done;
             for (size_t i = 0; i < T * I; i++) hh[i] = sbert_act_apply(t->act, pre[i]);
         } else if (b16) {
-            sbert_bf16_linear_act_forward(hh, pre, y, wb->ff1, w->ff1_b, T, H, I, t->act);
+            sbert_bf16_linear_act_forward(hh, pre, ffin, wb->ff1, w->ff1_b, T, H, I, t->act);
         } else {
-            sbert_linear_act_forward(hh, pre, y, w->ff1_w, w->ff1_b, T, H, I, t->act);
+            sbert_linear_act_forward(hh, pre, ffin, w->ff1_w, w->ff1_b, T, H, I, t->act);
         }
         lin_fwd(b16, tmp, hh, w->ff2_w, wb->ff2, w->ff2_b, T, I, H);
         if (t->lora && (s = sbert_lora_forward(t->lora, l, SBERT_LIN_FF2, hh, T, tmp, H, train, rng)) != SBERT_OK)
@@ -1229,7 +1261,7 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
             draw_keep(a->keep2, T * H, t->p_hidden, rng);
             apply_keep(tmp, a->keep2, st->ks_hidden, T * H);
         }
-        sbert_add_layernorm_forward(dst, a ? a->sum2 : NULL, a ? a->mean2 : NULL, a ? a->rstd2 : NULL, tmp, y,
+        sbert_add_layernorm_forward(dst, a ? a->sum2 : NULL, a ? a->mean2 : NULL, a ? a->rstd2 : NULL, tmp, ffin,
                                     w->ln2_w, w->ln2_b, T, H, t->eps);
     }
 done:
@@ -1249,7 +1281,7 @@ sbert_status sbert_transformer_forward(sbert_transformer *t, const int32_t *inpu
         bf16_refresh(t);
         t->bf16_stale = 0;
     }
-    return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 0, NULL, out);
+    return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 0, NULL, 0, NULL, out);
 }
 
 sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t *input_ids,
@@ -1259,7 +1291,46 @@ sbert_status sbert_transformer_forward_train(sbert_transformer *t, const int32_t
      * forward (autocast casts them at every forward too) */
     if (t->wbf16 && t->bf16_stale) bf16_refresh(t);
     if (t->wbf16) t->bf16_stale = 1;
-    return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 1, rng, out);
+    return forward_impl(t, input_ids, token_type_ids, seq_offsets, n_seq, 1, rng, 0, NULL, out);
+}
+
+sbert_status sbert_transformer_forward_decoder(sbert_transformer *t, const int32_t *input_ids,
+                                               const size_t *seq_offsets, size_t n_seq,
+                                               const sbert_transformer_cross *cross, float *out) {
+    if (t->wbf16) return sbert_fail(SBERT_ERR_UNSUPPORTED, "transformer decoder pass: bf16 weights are not supported");
+    return forward_impl(t, input_ids, NULL, seq_offsets, n_seq, 1, NULL, 1, cross, out);
+}
+
+sbert_status sbert_transformer_share(sbert_transformer *src, sbert_transformer **out) {
+    *out = NULL;
+    if (src->lora)
+        return sbert_fail(SBERT_ERR_UNSUPPORTED, "transformer: a handle sharing the weights of an encoder with LoRA "
+                                                 "adapters is not supported");
+    sbert_transformer *t = malloc(sizeof *t);
+    if (!t) return sbert_fail(SBERT_ERR_NOMEM, "transformer: out of memory");
+    *t = *src;
+    t->shared = 1;
+    t->train = NULL;
+    t->train_empty = 0;
+    t->arena_f = t->arena_b = t->arena_ws = t->fwd_ws = NULL;
+    t->arena_f_cap = t->arena_b_cap = t->arena_ws_cap = t->fwd_ws_cap = 0;
+    t->fwd_ws_busy = 0;
+    t->wbf16 = NULL;
+    t->lbf16 = NULL;
+    t->bf16_stale = 0;
+    t->table = malloc((src->n_table ? src->n_table : 1) * sizeof *t->table);
+    t->layers = calloc(src->n_layers ? src->n_layers : 1, sizeof *t->layers);
+    t->cap_table = src->n_table;
+    if (!t->table || !t->layers) {
+        free(t->table);
+        free(t->layers);
+        free(t);
+        return sbert_fail(SBERT_ERR_NOMEM, "transformer: out of memory");
+    }
+    memcpy(t->table, src->table, src->n_table * sizeof *t->table);
+    bind_views(t);
+    *out = t;
+    return SBERT_OK;
 }
 
 /* grads[k] is the gradient of t->params[k]; none while the encoder is frozen (LoRA). */
@@ -1333,14 +1404,27 @@ sbert_status sbert_transformer_backward_layers(sbert_transformer *t, const float
         if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_FF2, a->h, dtmp, T, H, dh)) != SBERT_OK)
             goto done;
         /* h = act(y W1^T + b1) */
+        const float *ffin = a->cy ? a->cy : a->y; /* the FFN's input (decoder: the cross block's output) */
         if (wb)
-            sbert_bf16_linear_act_backward(dy, GRAD(w->ff1_w), GRAD(w->ff1_b), dpre, dh, a->pre, a->y,
+            sbert_bf16_linear_act_backward(dy, GRAD(w->ff1_w), GRAD(w->ff1_b), dpre, dh, a->pre, ffin,
                                            wb->ff1, T, H, I, t->act);
         else
-            sbert_linear_act_backward(dy, GRAD(w->ff1_w), GRAD(w->ff1_b), dpre, dh, a->pre, a->y,
+            sbert_linear_act_backward(dy, GRAD(w->ff1_w), GRAD(w->ff1_b), dpre, dh, a->pre, ffin,
                                       w->ff1_w, T, H, I, t->act);
-        if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_FF1, a->y, dpre, T, I, dy)) != SBERT_OK)
+        if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_FF1, ffin, dpre, T, I, dy)) != SBERT_OK)
             goto done;
+        if (a->cy) {
+            /* c = LN_c(z[sequence] + y): dy holds dc; d z[q] is the sum over q's tokens */
+            const sbert_transformer_cross *x = &st->cross[l];
+            memset(dtmp, 0, T * H * sizeof(float));
+            memset(datt, 0, T * H * sizeof(float));
+            sbert_add_layernorm_backward(dtmp, datt, x->d_ln_w, x->d_ln_b, dy, a->csum, x->ln_w, a->cmean,
+                                         a->crstd, T, H);
+            for (size_t q = 0; q < st->n_seq && x->d_z; q++)
+                for (size_t i = st->offs[q]; i < st->offs[q + 1]; i++)
+                    for (size_t j = 0; j < H; j++) x->d_z[q * H + j] += dtmp[i * H + j];
+            memcpy(dy, datt, T * H * sizeof(float));
+        }
         /* y = LN1(drop(att Wo^T + bo) + x_in) */
         memset(dtmp, 0, T * H * sizeof(float));
         memset(dx, 0, T * H * sizeof(float));

@@ -150,6 +150,54 @@ int sbert_transformer_frozen_positions(const sbert_transformer *t);
 sbert_status sbert_transformer_check_layers(size_t n_layers, const size_t *keep, size_t n);
 sbert_status sbert_transformer_keep_layers(sbert_transformer *t, const size_t *keep, size_t n);
 
+/* ---- decoder pass (DenoisingAutoEncoderLoss: BertLMHeadModel with is_decoder
+ * and add_cross_attention over the same weights) ----
+ *
+ * A decoder layer is the encoder layer with causal self-attention (token i
+ * of a sequence sees tokens 0..i; no padding mask) and a cross-attention
+ * block between the self-attention block and the feed-forward block. Its
+ * keys and values are ONE encoder vector per sequence (encoder_hidden_states
+ * = reps[:, None]): the softmax over a single key is 1, so the block's
+ * output before its residual is the same vector for every token of a
+ * sequence,
+ *     z[s] = (reps[s] Wv^T + bv) Wo^T + bo        (the caller computes it)
+ *     c_t  = LayerNorm(z[s(t)] + y_t)              (here; y: the self-attention block's output)
+ * and c is the feed-forward block's input and residual. Its query and key
+ * projections do not change the output (and get exactly zero gradients in
+ * PyTorch), so they take no part. */
+typedef struct {
+    const float *z;           /* [n_seq, H] */
+    const float *ln_w, *ln_b; /* [H]: the block's LayerNorm (eps: layer_norm_eps) */
+    float *d_z;               /* [n_seq, H] (+=) by the backward; may be NULL */
+    float *d_ln_w, *d_ln_b;   /* [H] (+=) by the backward; may be NULL */
+} sbert_transformer_cross;
+
+/* A handle over the SAME weights as src (no copy; src must outlive it) with
+ * its own activations and workspaces, for a second pass whose activations
+ * must not replace src's (the decoder of DenoisingAutoEncoderLoss with
+ * tie_encoder_decoder). Its backward writes gradients at the same offsets,
+ * so passing src's gradient buffer adds both passes' gradients. Refused
+ * while src has LoRA adapters. Free with sbert_transformer_free. */
+sbert_status sbert_transformer_share(sbert_transformer *src, sbert_transformer **out);
+
+/* Decoder training forward, without dropout (sentence-transformers leaves
+ * the decoder in eval mode: from_pretrained's default) and with token type 0:
+ * causal self-attention, and when cross is not NULL the cross-attention
+ * block of each layer (cross: [num_layers], which must live until the
+ * backward). out [T, H]. sbert_transformer_backward then also fills the
+ * cross blocks' d_z, d_ln_w and d_ln_b. Refused on bf16 weights. */
+sbert_status sbert_transformer_forward_decoder(sbert_transformer *t, const int32_t *input_ids,
+                                               const size_t *seq_offsets, size_t n_seq,
+                                               const sbert_transformer_cross *cross, float *out);
+/* config.json's initializer_range (0.02 when absent), for new weights. */
+float sbert_transformer_initializer_range(const sbert_transformer *t);
+/* config.json's layer_norm_eps and hidden_act. */
+float sbert_transformer_layer_norm_eps(const sbert_transformer *t);
+int sbert_transformer_hidden_act(const sbert_transformer *t); /* an sbert_act (kernels/cpu_ops.h) */
+size_t sbert_transformer_intermediate_size(const sbert_transformer *t);
+/* config.json's pad_token_id (BERT: 0 when absent). */
+int sbert_transformer_pad_id(const sbert_transformer *t);
+
 /* ---- LoRA (modules/lora.h): the encoder's linear sublayers and the adapter hook ---- */
 
 /* One linear sublayer of a layer: kind 0..5 = query, key, value, attention

@@ -963,7 +963,8 @@ static void training_dataset(sbert_sb *b, const sbert_trainer *t) {
             for (size_t i = 0; i < ld->n_params; i++) {
                 const sbert_loss_param *prm = &ld->params[i];
                 P("      \"%s\": ", prm->key);
-                if (prm->kind == SBERT_LP_CHOICE || prm->kind == SBERT_LP_LIST || isnan(sp->values.num[i]))
+                if (prm->kind == SBERT_LP_CHOICE || prm->kind == SBERT_LP_LIST || prm->kind == SBERT_LP_TEXT ||
+                    isnan(sp->values.num[i]))
                     P("\"%s\"", sp->values.str[i] ? sp->values.str[i] : "");
                 else if (prm->kind == SBERT_LP_INT) P("%.0f", sp->values.num[i]);
                 else if (prm->kind == SBERT_LP_BOOL) P("%s", sp->values.num[i] != 0 ? "true" : "false");

@@ -81,6 +81,10 @@ static const arg_def ARGS[] = {
      "data whose loss is logged at each evaluation (eval_loss; {name: file} gives eval_{name}_loss)"},
     {"prompts", K_STR, NULL, A(prompts), 0, 0,
      "prompt prepended to the inputs: a string, {column: prompt}, {dataset: prompt} or {dataset: {column: prompt}}"},
+    {"denoising_auto_encoder_dataset", K_BOOL, "false", A(dae_dataset), 0, 0,
+     "DenoisingAutoEncoderLoss: data with one text column becomes (noisy, text), the noisy text that text with "
+     "words deleted (DenoisingAutoEncoderDataset; whitespace words, not nltk's), drawn once from seed"},
+    {"del_ratio", K_NUM, "0.6", A(del_ratio), 0, 1, "denoising_auto_encoder_dataset: the chance of deleting a word"},
     {"max_train_samples", K_INT, "0", A(max_train_samples), 0, BIG, "keep the first N training rows (0: all)"},
     {"max_eval_samples", K_INT, "0", A(max_eval_samples), 0, BIG, "keep the first N evaluation rows/queries"},
     {"smoke_train_samples", K_INT, "0", A(smoke_train_samples), 0, BIG,

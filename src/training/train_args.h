@@ -42,6 +42,8 @@ typedef struct {
     /* data */
     const char *train_data, *eval_data, *test_data, *columns, *rename_columns, *eval_dataset, *prompts;
     int64_t max_train_samples, max_eval_samples;
+    int dae_dataset;  /* denoising_auto_encoder_dataset: (text) -> (noisy, text) */
+    double del_ratio; /* its deletion chance */
     int64_t smoke_train_samples, smoke_eval_samples; /* SMOKE_TEST slice sizes (the skill's per-template sizes) */
     /* loss (its parameters are in loss_values, by the loss table's order);
      * losses[i] is the loss of the dataset named loss_names[i] ("" when one

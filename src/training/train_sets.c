@@ -34,6 +34,7 @@
 #include "io/dirs.h"
 #include "io/file.h"
 #include "io/safetensors.h"
+#include "losses/denoising_auto_encoder.h"
 #include "training/flow_map.h"
 #include "training/trainer_internal.h"
 
@@ -242,6 +243,36 @@ static sbert_status check_prompt_keys(const sbert_trainer *t, const sbert_flow_m
 
 /* ------------------------------------------------------------ loading */
 
+/* denoising_auto_encoder_dataset: one text column `text` becomes (noisy, text), noisy = text with words
+ * deleted (DenoisingAutoEncoderDataset.delete), drawn from the seed and salt. */
+static sbert_status add_noise_column(const sbert_trainer *t, sbert_dataset *ds, uint64_t salt) {
+    const sbert_train_args *a = t->a;
+    if (!a->dae_dataset) return SBERT_OK;
+    if (sbert_dataset_n_inputs(ds) != 1 || sbert_dataset_label_column(ds) >= 0) {
+        char have[1024];
+        column_names(ds, have, sizeof have);
+        return sbert_fail(SBERT_ERR_FORMAT,
+                          "%s: denoising_auto_encoder_dataset needs data with one text column and no label (it adds "
+                          "the noisy copy as the first column), this file has: %s",
+                          ds->path, have);
+    }
+    const sbert_column *col = &ds->cols[sbert_dataset_input_column(ds, 0)];
+    if (col->kind != SBERT_COL_TEXT)
+        return sbert_fail(SBERT_ERR_FORMAT, "%s: denoising_auto_encoder_dataset: column '%s' must hold texts",
+                          ds->path, col->name);
+    char **noisy = calloc(ds->n_rows ? ds->n_rows : 1, sizeof *noisy);
+    if (!noisy) return nomem();
+    sbert_rng rng;
+    sbert_rng_seed(&rng, ((uint64_t)a->seed ^ 0x64616544ULL) + salt);
+    sbert_status st = SBERT_OK;
+    for (size_t r = 0; r < ds->n_rows && st == SBERT_OK; r++)
+        st = sbert_dae_delete_noise(col->text[r] ? col->text[r] : "", a->del_ratio, &rng, &noisy[r]);
+    if (st == SBERT_OK) st = sbert_dataset_insert_text_column(ds, 0, "noisy", (const char *const *)noisy);
+    for (size_t r = 0; r < ds->n_rows; r++) free(noisy[r]);
+    free(noisy);
+    return st;
+}
+
 static sbert_status load_set(sbert_trainer *t, sbert_train_set *s, const char *name, const char *path,
                              const sbert_flow_map *cm, const sbert_flow_map *rm) {
     const sbert_train_args *a = t->a;
@@ -252,6 +283,7 @@ static sbert_status load_set(sbert_trainer *t, sbert_train_set *s, const char *n
     if (a->smoke)
         sbert_dataset_truncate(s->ds, (size_t)(a->smoke_train_samples > 0 ? a->smoke_train_samples : a->batch_size * 2));
     if (a->max_train_samples > 0) sbert_dataset_truncate(s->ds, (size_t)a->max_train_samples);
+    SBERT_TRY(add_noise_column(t, s->ds, 7919u * (uint64_t)(s - t->sets)));
     {
         char what[1200];
         snprintf(what, sizeof what, "train_data %s%s%s", path, name[0] ? " of dataset " : "", name);
@@ -414,6 +446,7 @@ sbert_status sbert_train_sets_load(sbert_trainer *t) {
                 sbert_dataset_truncate(s->eval_ds, (size_t)(a->smoke_eval_samples > 0 ? a->smoke_eval_samples : 50));
             if (st == SBERT_OK && a->max_eval_samples > 0)
                 sbert_dataset_truncate(s->eval_ds, (size_t)a->max_eval_samples);
+            if (st == SBERT_OK) st = add_noise_column(t, s->eval_ds, 104729u + 7919u * i);
             if (st == SBERT_OK) {
                 char what[1200];
                 snprintf(what, sizeof what, "eval_dataset %s", path);
@@ -544,6 +577,23 @@ sbert_status sbert_train_sets_prepare(sbert_trainer *t) {
             }
             sbert_log(t->log, ")\n");
         }
+        if (d->needs & SBERT_LOSS_DECODER) {
+            /* DenoisingAutoEncoderLoss: the decoder (its new weights are the loss's state) */
+            sbert_rng init;
+            sbert_rng_seed(&init, (uint64_t)a->seed + 17 * (k + 1));
+            const char *key = sbert_recipe_get(t->recipe, "decoder_name_or_path")  ? "decoder_name_or_path"
+                              : sbert_recipe_get(t->recipe, "tie_encoder_decoder") ? "tie_encoder_decoder"
+                                                                                   : "loss";
+            SBERT_TRY(sbert_dae_create(t->model, d, &L->spec->values, origin_of(t, key), &init, &L->state, &L->dae));
+            SBERT_TRY(sbert_optimizer_init(&L->state_opt, L->state->params));
+            sbert_log(t->log,
+                      "%s%s%s: a decoder tied to the encoder (causal self-attention, cross-attention to the "
+                      "embedding, LM head on the word embeddings); its own parameters: %zu in %zu tensors "
+                      "(cross-attention value/output + LayerNorm per layer, LM head transform + bias; %zu of them "
+                      "from the checkpoint, the others new)\n",
+                      d->name, L->name[0] ? " of " : "", L->name, L->state->n, sbert_params_count(L->state->params),
+                      sbert_dae_n_loaded(L->dae));
+        }
         if (d->needs & SBERT_LOSS_NEEDS_COPY) {
             if (!sbert_dir_exists(a->model))
                 return sbert_fail(SBERT_ERR_UNSUPPORTED,
@@ -630,6 +680,7 @@ void sbert_train_sets_free(sbert_trainer *t) {
         sbert_loss_state_free(L->state);
         if (L->copy) sbert_optimizer_free(&L->copy_opt);
         sbert_model_free(L->copy);
+        sbert_dae_free(L->dae);
     }
     free(t->losses);
     t->losses = NULL;
@@ -738,10 +789,15 @@ double sbert_train_optimizer_step(sbert_trainer *t, double lr) {
     size_t n = 0;
     os[n++] = &t->opt;
     for (size_t k = 0; k < t->n_losses; k++) {
-        if (t->losses[k].state) os[n++] = &t->losses[k].state_opt;
+        if (t->losses[k].state && !t->losses[k].dae) os[n++] = &t->losses[k].state_opt;
         if (t->losses[k].copy) os[n++] = &t->losses[k].copy_opt;
     }
-    return sbert_optimizer_step_group(os, n, &t->adam, lr, t->a->max_grad_norm);
+    double norm = sbert_optimizer_step_group(os, n, &t->adam, lr, t->a->max_grad_norm);
+    /* DenoisingAutoEncoderLoss's decoder-only weights: the Hugging Face Trainer measures and clips
+     * model.parameters() only (the tied weights are the model's), then steps every parameter */
+    for (size_t k = 0; k < t->n_losses; k++)
+        if (t->losses[k].dae) sbert_optimizer_step(&t->losses[k].state_opt, &t->adam, lr, 0);
+    return norm;
 }
 
 /* ------------------------------------------------------------ guide */

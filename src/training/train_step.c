@@ -27,12 +27,19 @@
  *     each get their own.
  * The copy model runs without dropout (Python's deepcopy keeps the loaded
  * transformer in eval mode), the guide model (GISTEmbedLoss) in inference.
+ *
+ * DenoisingAutoEncoderLoss has a step of its own (sbert_trainer_dae_step):
+ * the model embeds column 0 (the damaged text), the loss's decoder rebuilds
+ * column 1 (the original) from that embedding and sends its gradients into
+ * the shared weights, the loss's state and the embedding, which then goes
+ * back through the model.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
+#include "losses/denoising_auto_encoder.h"
 #include "training/trainer_internal.h"
 
 typedef struct {
@@ -119,6 +126,35 @@ typedef struct {
     sbert_packed batch;
 } model_run;
 
+sbert_status sbert_trainer_dae_step(sbert_trainer *t, const sbert_train_set *s, sbert_train_loss *L,
+                                    const sbert_packed *cols, const size_t *rows, size_t B, double w, int train,
+                                    double *loss_out) {
+    const size_t D = t->model->full_dim;
+    float *emb = malloc(B * D * sizeof *emb), *g = calloc(B * D, sizeof *g);
+    sbert_packed batch, target;
+    memset(&batch, 0, sizeof batch);
+    memset(&target, 0, sizeof target);
+    const sbert_packed *src0[1] = {&cols[0]}, *src1[1] = {&cols[1]};
+    float *enc_grads = train ? sbert_dae_encoder_grads(t->model) : NULL;
+    sbert_status st = emb && g ? SBERT_OK : sbert_fail(SBERT_ERR_NOMEM, "out of memory in a training step");
+    if (st == SBERT_OK && train && !enc_grads)
+        st = sbert_fail(SBERT_ERR_INTERNAL, "DenoisingAutoEncoderLoss: the model has no gradient buffer");
+    if (st == SBERT_OK) st = sbert_packed_gather(&batch, src0, 1, rows, B);
+    if (st == SBERT_OK) st = sbert_packed_gather(&target, src1, 1, rows, B);
+    if (st == SBERT_OK)
+        st = sbert_model_forward_train_prompt(t->model, &batch, s->prompt_len[0], train ? &t->dropout_rng : NULL, emb);
+    if (st == SBERT_OK) {
+        st = sbert_dae_loss(L->dae, emb, B, &target, enc_grads, train ? g : NULL, w, loss_out);
+        if (st == SBERT_OK && train) st = sbert_model_backward(t->model, g);
+        else sbert_model_release(t->model);
+    }
+    sbert_packed_free(&batch);
+    sbert_packed_free(&target);
+    free(emb);
+    free(g);
+    return st;
+}
+
 /* The loss of rows[B] of set s with gradient back into the models (grads
  * scaled by w); *loss_out the loss value. */
 static sbert_status set_step(sbert_trainer *t, const size_t *rows, size_t B, double w, double *loss_out) {
@@ -127,6 +163,7 @@ static sbert_status set_step(sbert_trainer *t, const size_t *rows, size_t B, dou
     const sbert_loss_spec *spec = L->spec;
     const size_t D = t->model->full_dim;
     if (spec->adaptive) return sbert_trainer_adaptive_step(t, rows, B, w, loss_out);
+    if (L->dae) return sbert_trainer_dae_step(t, s, L, s->cols, rows, B, w, 1, loss_out);
     emb_col v[64];
     if (s->n_inputs > 64) return sbert_fail(SBERT_ERR_INVALID_ARG, "at most 64 input columns");
     const size_t nv = plan_cols(t, s, L, v);
@@ -299,6 +336,12 @@ static sbert_status eval_loss(sbert_trainer *t, sbert_train_set *s, double *out)
     for (size_t r0 = 0; r0 < n && st == SBERT_OK; r0 += EB) {
         size_t B = n - r0 < EB ? n - r0 : EB;
         for (size_t i = 0; i < B; i++) rows[i] = r0 + i;
+        if (L->dae) { /* DenoisingAutoEncoderLoss: the decoder's loss, no gradients */
+            double l = 0;
+            st = sbert_trainer_dae_step(t, &es, L, s->eval_cols, rows, B, 1.0, 0, &l);
+            total += l * (double)B;
+            continue;
+        }
         for (size_t j = 0; j < nv && st == SBERT_OK; j++) {
             const sbert_packed *src[1] = {&s->eval_cols[v[j].col]};
             st = sbert_packed_gather(&batch, src, 1, rows, B);

@@ -41,6 +41,7 @@ typedef struct {
     sbert_loss_state *state;       /* the loss's own parameters (SoftmaxLoss...), or NULL */
     sbert_optimizer state_opt;
     sbert_model *copy;             /* ContrastiveTension's model1 (a trained copy), or NULL */
+    struct sbert_dae *dae;         /* DenoisingAutoEncoderLoss's decoder (its weights: state), or NULL */
     sbert_param_table *copy_params;
     sbert_optimizer copy_opt;
 } sbert_train_loss;
@@ -136,6 +137,14 @@ sbert_status sbert_trainer_micro_step(sbert_trainer *t, const size_t *rows, size
  * loss on earlier layers too). */
 sbert_status sbert_trainer_adaptive_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
                                          double *loss_out);
+
+/* train_step.c: DenoisingAutoEncoderLoss on rows[B] of the packed columns
+ * cols (0 damaged, 1 original) of set s: the model embeds column 0 (with
+ * dropout when train), the decoder rebuilds column 1; train: gradients
+ * (scaled by loss_weight) into the model and the loss's state. */
+sbert_status sbert_trainer_dae_step(sbert_trainer *t, const sbert_train_set *s, sbert_train_loss *L,
+                                    const sbert_packed *cols, const size_t *rows, size_t B, double loss_weight,
+                                    int train, double *loss_out);
 
 /* train_step_cross.c: the same for a CrossEncoder (pairs in, scores out). */
 sbert_status sbert_trainer_cross_step(sbert_trainer *t, const size_t *rows, size_t B, double loss_weight,
