@@ -1295,16 +1295,19 @@ sbert_status sbert_transformer_backward_layers(sbert_transformer *t, const float
         /* g is the gradient of this layer's output = hidden state l + 1 */
         if (d_hidden && l + 1 < t->n_layers && d_hidden[l + 1])
             for (size_t i = 0; i < T * H; i++) g[i] += d_hidden[l + 1][i];
-        /* x_out = LN2(drop(h W2^T + b2) + y) */
-        memset(dtmp, 0, T * H * sizeof(float));
-        memset(dy, 0, T * H * sizeof(float));
-        sbert_add_layernorm_backward(dtmp, dy, GRAD(w->ln2_w), GRAD(w->ln2_b), g, a->sum2,
-                                     w->ln2_w, a->mean2, a->rstd2, T, H);
-        if (a->keep2) apply_keep(dtmp, a->keep2, st->ks_hidden, T * H);
-        memset(dh, 0, T * I * sizeof(float));
+        /* x_out = LN2(drop(h W2^T + b2) + y). The input gradients dtmp, dy,
+         * dh, datt and dqkv are written (=) by the first kernel that produces
+         * them, the dropout mask folded into the LayerNorm backward, so no
+         * buffer is zeroed first (bf16 products accumulate: dh, datt zeroed). */
+        sbert_add_layernorm_backward_set(dtmp, a->keep2, st->ks_hidden, dy, GRAD(w->ln2_w), GRAD(w->ln2_b), g,
+                                         a->sum2, w->ln2_w, a->mean2, a->rstd2, T, H);
         const layer_bf16 *wb = t->lbf16 ? &t->lbf16[l] : NULL;
-        if (wb) sbert_bf16_linear_backward(dh, GRAD(w->ff2_w), GRAD(w->ff2_b), dtmp, a->h, wb->ff2, T, I, H);
-        else sbert_linear_backward(dh, GRAD(w->ff2_w), GRAD(w->ff2_b), dtmp, a->h, w->ff2_w, T, I, H);
+        if (wb) {
+            memset(dh, 0, T * I * sizeof(float));
+            sbert_bf16_linear_backward(dh, GRAD(w->ff2_w), GRAD(w->ff2_b), dtmp, a->h, wb->ff2, T, I, H);
+        } else {
+            sbert_linear_backward_set(dh, GRAD(w->ff2_w), GRAD(w->ff2_b), dtmp, a->h, w->ff2_w, T, I, H);
+        }
         if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_FF2, a->h, dtmp, T, H, dh)) != SBERT_OK)
             goto done;
         /* h = act(y W1^T + b1) */
@@ -1317,21 +1320,20 @@ sbert_status sbert_transformer_backward_layers(sbert_transformer *t, const float
         if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_FF1, a->y, dpre, T, I, dy)) != SBERT_OK)
             goto done;
         /* y = LN1(drop(att Wo^T + bo) + x_in) */
-        memset(dtmp, 0, T * H * sizeof(float));
-        memset(dx, 0, T * H * sizeof(float));
-        sbert_add_layernorm_backward(dtmp, dx, GRAD(w->ln1_w), GRAD(w->ln1_b), dy, a->sum1,
-                                     w->ln1_w, a->mean1, a->rstd1, T, H);
-        if (a->keep1) apply_keep(dtmp, a->keep1, st->ks_hidden, T * H);
-        memset(datt, 0, T * H * sizeof(float));
-        if (wb) sbert_bf16_linear_backward(datt, GRAD(w->o_w), GRAD(w->o_b), dtmp, a->att, wb->o, T, H, H);
-        else sbert_linear_backward(datt, GRAD(w->o_w), GRAD(w->o_b), dtmp, a->att, w->o_w, T, H, H);
+        sbert_add_layernorm_backward_set(dtmp, a->keep1, st->ks_hidden, dx, GRAD(w->ln1_w), GRAD(w->ln1_b), dy,
+                                         a->sum1, w->ln1_w, a->mean1, a->rstd1, T, H);
+        if (wb) {
+            memset(datt, 0, T * H * sizeof(float));
+            sbert_bf16_linear_backward(datt, GRAD(w->o_w), GRAD(w->o_b), dtmp, a->att, wb->o, T, H, H);
+        } else {
+            sbert_linear_backward_set(datt, GRAD(w->o_w), GRAD(w->o_b), dtmp, a->att, w->o_w, T, H, H);
+        }
         if (t->lora && (s = sbert_lora_backward(t->lora, l, SBERT_LIN_O, a->att, dtmp, T, H, datt)) != SBERT_OK)
             goto done;
         /* att = attention(qkv), qkv = x_in Wqkv^T + bqkv */
-        memset(dqkv, 0, T * 3 * H * sizeof(float));
-        if ((s = sbert_attention_backward_dropout(dqkv, st->rel ? drel : NULL, datt, a->qkv,
-                                                  a->probs, a->att_keep, st->ks_attn, st->offs,
-                                                  st->n_seq, NH, d, scale, st->maxL)) != SBERT_OK)
+        if ((s = sbert_attention_backward_dropout_set(dqkv, st->rel ? drel : NULL, datt, a->qkv,
+                                                      a->probs, a->att_keep, st->ks_attn, st->offs,
+                                                      st->n_seq, NH, d, scale, st->maxL)) != SBERT_OK)
             goto done;
         if (wb)
             sbert_bf16_linear_backward(dx, GRAD(w->qkv_w), GRAD(w->qkv_b), dqkv, a->x_in, wb->qkv, T, H, 3 * H);
