@@ -17,8 +17,8 @@
 /* Squares summed per block in sbert_grad_sumsq (the blocks are then added in
  * order, so the result does not depend on the thread count). */
 #define SUMSQ_BLOCK 4096
-/* Elements per call of the AdamW loop (the weight decay is its own short pass
- * over them, while they are in cache). */
+/* Elements per call of the AdamW loop (the weight decay and the zeroing of the
+ * gradients are short passes of their own over them, while they are in cache). */
 #define ADAMW_CHUNK 2048
 
 sbert_adamw_config sbert_adamw_config_default(void) {
@@ -62,24 +62,14 @@ SBERT_BODY void adamw_run_body(const adamw_ctx *c, float *restrict p, float *res
     const float bc2 = c->bc2_sqrt, eps = c->eps, step = c->step_size;
     if (wd)
         for (size_t i = 0; i < n; i++) p[i] *= decay;
-    if (c->zero_grads) {
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] * scale;
-            m[i] += b1c * (gi - m[i]);
-            v[i] = b2 * v[i] + b2c * gi * gi;
-            float denom = sqrtf(v[i]) / bc2 + eps;
-            p[i] -= step * (m[i] / denom);
-            g[i] = 0.0f;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] * scale;
-            m[i] += b1c * (gi - m[i]);
-            v[i] = b2 * v[i] + b2c * gi * gi;
-            float denom = sqrtf(v[i]) / bc2 + eps;
-            p[i] -= step * (m[i] / denom);
-        }
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * scale;
+        m[i] += b1c * (gi - m[i]);
+        v[i] = b2 * v[i] + b2c * gi * gi;
+        float denom = sqrtf(v[i]) / bc2 + eps;
+        p[i] -= step * (m[i] / denom);
     }
+    if (c->zero_grads) memset(g, 0, n * sizeof *g); /* the chunk is still in cache */
 }
 SBERT_AVX512_COPIES(static void, adamw_run,
                     (const adamw_ctx *c, float *restrict p, float *restrict m, float *restrict v,
