@@ -971,11 +971,21 @@ static void apply_keep(float *x, const uint8_t *keep, float ks, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = keep[i] ? x[i] * ks : 0.0f;
 }
 
+/* `bytes` (rounded up to 64) at a 64-byte boundary. malloc puts large blocks
+ * 16 bytes past a page boundary, so every row of a [T, N] product output
+ * started mid cache line: the forward's column split between two threads
+ * then made the two threads write the same cache line at every row's block
+ * boundary. Freed with free(). */
+static void *alloc64(size_t bytes) {
+    size_t b = (bytes + 63) / 64 * 64;
+    return aligned_alloc(64, b ? b : 64);
+}
+
 /* A buffer of at least `bytes` from a transformer arena (contents undefined). */
 static void *arena_get(void **p, size_t *cap, size_t bytes) {
     if (*cap < bytes || !*p) {
         free(*p);
-        *p = malloc(bytes ? bytes : 1);
+        *p = alloc64(bytes);
         *cap = *p ? bytes : 0;
     }
     return *p;
@@ -995,7 +1005,8 @@ static sbert_status train_state_alloc(sbert_transformer *t, const size_t *offs, 
     s->rel_w = t->rel_bias ? 2 * maxL - 1 : 0;
     size_t per_layer = T * H /* x_in */ + T * 3 * H + s->np + T * H /* att */ + T * H + 2 * T +
                        T * H /* y */ + 2 * T * I + T * H + 2 * T;
-    size_t nf = 2 * T * H + 2 * T + NH * s->rel_w + L * per_layer;
+    /* every buffer below starts on a 64-byte boundary (TAKE rounds to 16 floats) */
+    size_t nf = 2 * T * H + 2 * T + NH * s->rel_w + L * per_layer + 16 * (5 + 13 * L);
     int emb_drop = drop_h;
     int out_drop1 = drop_h && t->fam != FAM_DISTILBERT;
     size_t nb = (emb_drop ? T * H : 0) +
@@ -1017,7 +1028,7 @@ static sbert_status train_state_alloc(sbert_transformer *t, const size_t *offs, 
     s->bytes = nf * sizeof(float) + nb;
     float *f = s->fbuf;
     uint8_t *b = s->bbuf;
-#define TAKE(n) (f += (n), f - (n))
+#define TAKE(n) (f += ((n) + 15) / 16 * 16, f - ((n) + 15) / 16 * 16)
 #define TAKEB(n) (b += (n), b - (n))
     s->emb_sum = TAKE(T * H);
     s->emb_out = TAKE(T * H);
@@ -1093,7 +1104,7 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
         ws = arena_get(&t->fwd_ws, &t->fwd_ws_cap, ws_bytes);
         own_ws = 1;
     } else {
-        ws = malloc(ws_bytes);
+        ws = alloc64(ws_bytes);
     }
     int32_t *pos = train ? st->pos : ws ? (int32_t *)(ws + n_f) : NULL;
     sbert_status s = SBERT_OK;
