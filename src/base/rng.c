@@ -12,29 +12,16 @@ static uint64_t splitmix64(uint64_t *x) {
     return z ^ (z >> 31);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
 void sbert_rng_seed(sbert_rng *r, uint64_t seed) {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
 }
 
-uint64_t sbert_rng_next(sbert_rng *r) {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+uint64_t sbert_rng_next(sbert_rng *r) { return sbert_rng_next_inline(r); }
 
 double sbert_rng_uniform(sbert_rng *r) { return (double)(sbert_rng_next(r) >> 11) * 0x1.0p-53; }
 
-float sbert_rng_uniform_f(sbert_rng *r) { return (float)(sbert_rng_next(r) >> 40) * 0x1.0p-24f; }
+float sbert_rng_uniform_f(sbert_rng *r) { return sbert_rng_uniform_f_inline(r); }
 
 uint64_t sbert_rng_below(sbert_rng *r, uint64_t n) {
     /* Rejection sampling on the top of the range keeps it unbiased. */

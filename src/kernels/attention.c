@@ -49,6 +49,7 @@ typedef struct {
     size_t rel_max_len;
     int causal; /* 1: token i attends to tokens j <= i of its sequence only */
     atomic_int failed;
+    int probs_only; /* 1: only the probabilities (the output comes from the dropout pass) */
 } att_ctx;
 
 /* The loops of att_item are unit-stride axpys over j or over the head
@@ -104,6 +105,7 @@ static void att_item_blas(const att_ctx *c, size_t s, size_t h, float *P) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)L, (int)L, (int)d, 1.0f, q, (int)W3, k,
                 (int)W3, 0.0f, P, (int)L);
     scores_to_probs(c, h, P, L, c->scale);
+    if (c->probs_only) return;
     /* out_h[L, d] = P[L, L] . V_h[L, d] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)L, (int)d, (int)L, 1.0f, P, (int)L, v,
                 (int)W3, 0.0f, c->out + t0 * H + h * d, (int)H);
@@ -156,6 +158,7 @@ static inline __attribute__((always_inline)) void att_item_body(const att_ctx *c
         }
         for (size_t j = 0; j < jn; j++) row[j] /= sum;
         for (size_t j = jn; j < L; j++) row[j] = 0.0f; /* masked: probability exactly 0 */
+        if (c->probs_only) continue;
         /* out_i = sum_j P[i,j] v_j */
         float *o = c->out + (t0 + i) * H + h * d;
         for (size_t cc = 0; cc < d; cc++) o[cc] = 0.0f;
@@ -248,18 +251,9 @@ size_t *sbert_attention_item_costs(const size_t *seq_offsets, size_t n_seq, size
     return cum;
 }
 
-sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
-                                     const size_t *seq_offsets, size_t n_seq, size_t n_heads,
-                                     size_t head_dim, float scale, const float *rel_bias,
-                                     size_t rel_max_len) {
-    return sbert_attention_forward_causal(out, probs, qkv, seq_offsets, n_seq, n_heads, head_dim, scale,
-                                          rel_bias, rel_max_len, 0);
-}
-
-sbert_status sbert_attention_forward_causal(float *out, float *probs, const float *qkv,
-                                            const size_t *seq_offsets, size_t n_seq, size_t n_heads,
-                                            size_t head_dim, float scale, const float *rel_bias,
-                                            size_t rel_max_len, int causal) {
+static sbert_status att_run(float *out, float *probs, int probs_only, const float *qkv, const size_t *seq_offsets,
+                            size_t n_seq, size_t n_heads, size_t head_dim, float scale, const float *rel_bias,
+                            size_t rel_max_len, int causal) {
     if (n_seq == 0 || n_heads == 0) return SBERT_OK;
     if (rel_bias) {
         for (size_t s = 0; s < n_seq; s++) {
@@ -276,7 +270,7 @@ sbert_status sbert_attention_forward_causal(float *out, float *probs, const floa
         if (!pbase) return sbert_fail(SBERT_ERR_NOMEM, "attention: out of memory");
     }
     att_ctx c = {out, probs, qkv, seq_offsets, pbase, n_heads, head_dim, scale, rel_bias,
-                 rel_max_len, causal != 0, 0};
+                 rel_max_len, causal != 0, 0, probs_only};
     /* Threads get equal shares of the L^2 work (one cost unit ~ 2 head_dim
      * multiply-adds plus a share of the softmax); with the pool polling, a
      * split costs a microsecond or two, so it pays from ~2^14 multiply-adds
@@ -293,4 +287,26 @@ sbert_status sbert_attention_forward_causal(float *out, float *probs, const floa
     if (atomic_load(&c.failed))
         return sbert_fail(SBERT_ERR_NOMEM, "attention: out of memory for the score scratch");
     return SBERT_OK;
+}
+
+sbert_status sbert_attention_forward(float *out, float *probs, const float *qkv,
+                                     const size_t *seq_offsets, size_t n_seq, size_t n_heads,
+                                     size_t head_dim, float scale, const float *rel_bias,
+                                     size_t rel_max_len) {
+    return att_run(out, probs, 0, qkv, seq_offsets, n_seq, n_heads, head_dim, scale, rel_bias, rel_max_len, 0);
+}
+
+sbert_status sbert_attention_forward_causal(float *out, float *probs, const float *qkv,
+                                            const size_t *seq_offsets, size_t n_seq, size_t n_heads,
+                                            size_t head_dim, float scale, const float *rel_bias,
+                                            size_t rel_max_len, int causal) {
+    return att_run(out, probs, 0, qkv, seq_offsets, n_seq, n_heads, head_dim, scale, rel_bias, rel_max_len,
+                   causal);
+}
+
+sbert_status sbert_attention_probs(float *probs, const float *qkv, const size_t *seq_offsets, size_t n_seq,
+                                   size_t n_heads, size_t head_dim, float scale, const float *rel_bias,
+                                   size_t rel_max_len) {
+    if (!probs) return sbert_fail(SBERT_ERR_INVALID_ARG, "attention: probs is NULL");
+    return att_run(NULL, probs, 1, qkv, seq_offsets, n_seq, n_heads, head_dim, scale, rel_bias, rel_max_len, 0);
 }

@@ -56,4 +56,11 @@ sbert_status sbert_attention_forward_causal(float *out, float *probs, const floa
                                             size_t head_dim, float scale, const float *rel_bias,
                                             size_t rel_max_len, int causal);
 
+/* Only the probabilities of sbert_attention_forward (probs required, no
+ * output): for training with attention dropout, where the output is
+ * sbert_attention_dropout_output's. Same probabilities, bit for bit. */
+sbert_status sbert_attention_probs(float *probs, const float *qkv, const size_t *seq_offsets, size_t n_seq,
+                                   size_t n_heads, size_t head_dim, float scale, const float *rel_bias,
+                                   size_t rel_max_len);
+
 #endif

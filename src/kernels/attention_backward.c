@@ -39,6 +39,7 @@ typedef struct {
     const size_t *probs_base; /* [n_seq]: start of sequence s in probs */
     size_t n_heads, head_dim, bias_w, rel_max_len;
     float scale;
+    int set; /* 1: dqkv is overwritten (every element belongs to exactly one item) */
     atomic_int failed;
 } attb_ctx;
 
@@ -100,17 +101,25 @@ SBERT_BODY void attb_item_body(const attb_ctx *c, size_t s, size_t h, float *dP,
             }
         }
         float *dqo = dbase + i * W3;
-        for (size_t cc = 0; cc < d; cc++) dqo[cc] += dq[cc];
+        if (c->set)
+            for (size_t cc = 0; cc < d; cc++) dqo[cc] = dq[cc];
+        else
+            for (size_t cc = 0; cc < d; cc++) dqo[cc] += dq[cc];
     }
     for (size_t j = 0; j < L; j++) {
         float *dko = dbase + j * W3 + H, *dvo = dbase + j * W3 + 2 * H;
+        if (c->set) {
+            memcpy(dko, dK + j * d, d * sizeof(float));
+            memcpy(dvo, dV + j * d, d * sizeof(float));
+            continue;
+        }
         for (size_t cc = 0; cc < d; cc++) {
             dko[cc] += dK[j * d + cc];
             dvo[cc] += dV[j * d + cc];
         }
     }
 }
-SBERT_AVX2_COPIES(static void, attb_item,
+SBERT_AVX512_COPIES(static void, attb_item,
                   (const attb_ctx *c, size_t s, size_t h, float *dP, float *dq, float *dK, float *dV),
                   (c, s, h, dP, dq, dK, dV))
 
@@ -146,12 +155,10 @@ sbert_status sbert_attention_backward(float *dqkv, float *drel_bias, const float
                                             rel_max_len);
 }
 
-sbert_status sbert_attention_backward_dropout(float *dqkv, float *drel_bias, const float *dout,
-                                              const float *qkv, const float *probs,
-                                              const uint8_t *keep, float keep_scale,
-                                              const size_t *seq_offsets, size_t n_seq,
-                                              size_t n_heads, size_t head_dim, float scale,
-                                              size_t rel_max_len) {
+static sbert_status attb_run(float *dqkv, int set, float *drel_bias, const float *dout, const float *qkv,
+                             const float *probs, const uint8_t *keep, float keep_scale,
+                             const size_t *seq_offsets, size_t n_seq, size_t n_heads, size_t head_dim,
+                             float scale, size_t rel_max_len) {
     if (n_seq == 0 || n_heads == 0) return SBERT_OK;
     size_t bias_w = 0;
     if (drel_bias) {
@@ -175,7 +182,7 @@ sbert_status sbert_attention_backward_dropout(float *dqkv, float *drel_bias, con
         return sbert_fail(SBERT_ERR_NOMEM, "attention backward: out of memory");
     }
     attb_ctx c = {dqkv, part, dout, qkv, probs, keep, keep_scale, seq_offsets, pbase, n_heads,
-                  head_dim, bias_w, rel_max_len, scale, 0};
+                  head_dim, bias_w, rel_max_len, scale, set, 0};
     size_t *cum = sbert_attention_item_costs(seq_offsets, n_seq, n_heads);
     if (cum)
         sbert_parallel_for_cost(n_seq * n_heads, cum, 0, attb_chunk, &c);
@@ -197,6 +204,26 @@ sbert_status sbert_attention_backward_dropout(float *dqkv, float *drel_bias, con
     if (atomic_load(&c.failed))
         return sbert_fail(SBERT_ERR_NOMEM, "attention backward: out of memory for the scratch");
     return SBERT_OK;
+}
+
+sbert_status sbert_attention_backward_dropout(float *dqkv, float *drel_bias, const float *dout,
+                                              const float *qkv, const float *probs,
+                                              const uint8_t *keep, float keep_scale,
+                                              const size_t *seq_offsets, size_t n_seq,
+                                              size_t n_heads, size_t head_dim, float scale,
+                                              size_t rel_max_len) {
+    return attb_run(dqkv, 0, drel_bias, dout, qkv, probs, keep, keep_scale, seq_offsets, n_seq, n_heads,
+                    head_dim, scale, rel_max_len);
+}
+
+sbert_status sbert_attention_backward_dropout_set(float *dqkv, float *drel_bias, const float *dout,
+                                                  const float *qkv, const float *probs,
+                                                  const uint8_t *keep, float keep_scale,
+                                                  const size_t *seq_offsets, size_t n_seq,
+                                                  size_t n_heads, size_t head_dim, float scale,
+                                                  size_t rel_max_len) {
+    return attb_run(dqkv, 1, drel_bias, dout, qkv, probs, keep, keep_scale, seq_offsets, n_seq, n_heads,
+                    head_dim, scale, rel_max_len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -231,7 +258,7 @@ SBERT_BODY void attd_chunk_body(void *vctx, size_t i0, size_t i1) {
         }
     }
 }
-SBERT_AVX2_COPIES(static void, attd_chunk, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
+SBERT_AVX512_COPIES(static void, attd_chunk, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
 
 sbert_status sbert_attention_dropout_output(float *out, const float *probs, const uint8_t *keep,
                                             float keep_scale, const float *qkv,

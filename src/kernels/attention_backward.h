@@ -57,6 +57,17 @@ sbert_status sbert_attention_backward_dropout(float *dqkv, float *drel_bias, con
                                               size_t n_heads, size_t head_dim, float scale,
                                               size_t rel_max_len);
 
+/* sbert_attention_backward_dropout with dqkv OVERWRITTEN (=) instead of
+ * accumulated: rows seq_offsets[0] .. seq_offsets[n_seq] - 1 of dqkv get
+ * exactly the gradient (each element belongs to one (sequence, head) item),
+ * so no zeroed buffer is needed. drel_bias still accumulates. */
+sbert_status sbert_attention_backward_dropout_set(float *dqkv, float *drel_bias, const float *dout,
+                                                  const float *qkv, const float *probs,
+                                                  const uint8_t *keep, float keep_scale,
+                                                  const size_t *seq_offsets, size_t n_seq,
+                                                  size_t n_heads, size_t head_dim, float scale,
+                                                  size_t rel_max_len);
+
 /* The forward side of attention dropout: recompute the attention output from
  * the saved probabilities with the dropout mask applied,
  *     out[t, head h] = sum_j P[i,j] * (keep[i,j] ? keep_scale : 0) * v_j

@@ -136,7 +136,7 @@ SBERT_BODY void bias_act_rows_body(void *vctx, size_t r0, size_t r1) {
         }
     }
 }
-SBERT_AVX2_COPIES(static void, bias_act_rows, (void *vctx, size_t r0, size_t r1), (vctx, r0, r1))
+SBERT_AVX512_COPIES(static void, bias_act_rows, (void *vctx, size_t r0, size_t r1), (vctx, r0, r1))
 
 void sbert_act_forward(float *out, const float *in, size_t n, sbert_act act) {
     bias_act_ctx c = {out, NULL, in, NULL, 1, act};
@@ -146,12 +146,25 @@ void sbert_act_forward(float *out, const float *in, size_t n, sbert_act act) {
 /* ------------------------------------------------------------------------ */
 /* embeddings, linear, residual */
 
-void sbert_embedding_add(float *out, const int32_t *ids, const float *table, size_t T, size_t C) {
-    for (size_t t = 0; t < T; t++) {
-        const float *row = table + (size_t)ids[t] * C;
-        float *o = out + t * C;
-        for (size_t j = 0; j < C; j++) o[j] += row[j];
+typedef struct {
+    float *out;
+    const int32_t *ids;
+    const float *table;
+    size_t C;
+} emb_add_ctx;
+
+static void emb_add_rows(void *vctx, size_t t0, size_t t1) {
+    const emb_add_ctx *c = vctx;
+    for (size_t t = t0; t < t1; t++) {
+        const float *row = c->table + (size_t)c->ids[t] * c->C;
+        float *o = c->out + t * c->C;
+        for (size_t j = 0; j < c->C; j++) o[j] += row[j];
     }
+}
+
+void sbert_embedding_add(float *out, const int32_t *ids, const float *table, size_t T, size_t C) {
+    emb_add_ctx c = {out, ids, table, C};
+    sbert_parallel_for_min(T, rows_per_chunk(C), emb_add_rows, &c);
 }
 
 /* Matrix products of the forward: out[T, N] = in[T, K] W[N, K]^T + b. The
@@ -194,7 +207,7 @@ SBERT_BODY void act_cols_body(float *out, const float *pre, size_t T, size_t N, 
         }
     }
 }
-SBERT_AVX2_COPIES(static void, act_cols,
+SBERT_AVX512_COPIES(static void, act_cols,
                   (float *out, const float *pre, size_t T, size_t N, size_t n0, size_t n1, sbert_act act),
                   (out, pre, T, N, n0, n1, act))
 
@@ -328,23 +341,34 @@ SBERT_BODY void ln_rows_body(void *vctx, size_t t0, size_t t1) {
             for (size_t j = 0; j < C; j++) s[j] = x[j] + rr[j];
             x = s;
         }
-        double m = 0.0;
-        for (size_t j = 0; j < C; j++) m += x[j];
+        /* both sums in 8 fixed partial sums (element j in sum j % 8, added in
+         * a fixed tree): one per vector lane, no chain of dependent adds */
+        double pm[8] = {0}, pv[8] = {0};
+        size_t j = 0;
+        for (; j + 8 <= C; j += 8)
+            for (int l = 0; l < 8; l++) pm[l] += x[j + (size_t)l];
+        for (int l = 0; j < C; j++, l++) pm[l] += x[j];
+        double m = ((pm[0] + pm[1]) + (pm[2] + pm[3])) + ((pm[4] + pm[5]) + (pm[6] + pm[7]));
         m /= (double)C;
-        double v = 0.0;
-        for (size_t j = 0; j < C; j++) {
+        for (j = 0; j + 8 <= C; j += 8)
+            for (int l = 0; l < 8; l++) {
+                double d = (double)x[j + (size_t)l] - m;
+                pv[l] += d * d;
+            }
+        for (int l = 0; j < C; j++, l++) {
             double d = (double)x[j] - m;
-            v += d * d;
+            pv[l] += d * d;
         }
+        double v = ((pv[0] + pv[1]) + (pv[2] + pv[3])) + ((pv[4] + pv[5]) + (pv[6] + pv[7]));
         v /= (double)C;
         float mf = (float)m;
         float rs = (float)(1.0 / sqrt(v + (double)c->eps));
         if (c->mean) c->mean[t] = mf;
         if (c->rstd) c->rstd[t] = rs;
-        for (size_t j = 0; j < C; j++) o[j] = (x[j] - mf) * rs * c->w[j] + c->b[j];
+        for (j = 0; j < C; j++) o[j] = (x[j] - mf) * rs * c->w[j] + c->b[j];
     }
 }
-SBERT_AVX2_COPIES(static void, ln_rows, (void *vctx, size_t t0, size_t t1), (vctx, t0, t1))
+SBERT_AVX512_COPIES(static void, ln_rows, (void *vctx, size_t t0, size_t t1), (vctx, t0, t1))
 
 void sbert_layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *w,
                              const float *b, size_t T, size_t C, float eps) {

@@ -107,7 +107,7 @@ SBERT_BODY void act_bwd_range_body(void *vctx, size_t i0, size_t i1) {
         for (size_t i = i0; i < i1; i++) c->dpre[i] += c->dout[i] * act_grad_one(c->act, c->pre[i]);
     }
 }
-SBERT_AVX2_COPIES(static void, act_bwd_range, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
+SBERT_AVX512_COPIES(static void, act_bwd_range, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
 
 void sbert_act_backward(float *dpre, const float *dout, const float *pre, size_t n, sbert_act act) {
     act_bwd_ctx c = {dpre, dout, pre, act, 0};
@@ -136,7 +136,7 @@ SBERT_BODY void colsum_range_body(void *vctx, size_t j0, size_t j1) {
         for (size_t j = jb; j < je; j++) c->dst[j] += (float)acc[j - jb];
     }
 }
-SBERT_AVX2_COPIES(static void, colsum_range, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
+SBERT_AVX512_COPIES(static void, colsum_range, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
 
 /* db[N] += sum over T rows of x[T, N]. */
 static void colsum_add(float *db, const float *x, size_t T, size_t N) {
@@ -162,7 +162,7 @@ SBERT_BODY void emb_bwd_cols_body(void *vctx, size_t j0, size_t j1) {
         for (size_t j = j0; j < j1; j++) row[j] += g[j];
     }
 }
-SBERT_AVX2_COPIES(static void, emb_bwd_cols, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
+SBERT_AVX512_COPIES(static void, emb_bwd_cols, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
 
 void sbert_embedding_backward(float *dtable, const int32_t *ids, const float *dout, size_t T,
                               size_t C) {
@@ -171,16 +171,26 @@ void sbert_embedding_backward(float *dtable, const int32_t *ids, const float *do
     sbert_parallel_for_min(C, cols_per_chunk(T), emb_bwd_cols, &c);
 }
 
-void sbert_linear_backward(float *din, float *dW, float *db, const float *dout, const float *in,
-                           const float *W, size_t T, size_t K, size_t N) {
+static void linear_backward(float *din, float din_beta, float *dW, float *db, const float *dout,
+                            const float *in, const float *W, size_t T, size_t K, size_t N) {
     if (T == 0 || N == 0) return;
     if (din && K)
-        /* din[T,K] += dout[T,N] . W[N,K] */
-        sbert_sgemm(0, 0, T, K, N, 1.0f, dout, N, W, K, 1.0f, din, K);
+        /* din[T,K] (+)= dout[T,N] . W[N,K] */
+        sbert_sgemm(0, 0, T, K, N, 1.0f, dout, N, W, K, din_beta, din, K);
     if (dW && K)
         /* dW[N,K] += dout[T,N]^T . in[T,K] */
         sbert_sgemm(1, 0, N, K, T, 1.0f, dout, N, in, K, 1.0f, dW, K);
     if (db) colsum_add(db, dout, T, N);
+}
+
+void sbert_linear_backward(float *din, float *dW, float *db, const float *dout, const float *in,
+                           const float *W, size_t T, size_t K, size_t N) {
+    linear_backward(din, 1.0f, dW, db, dout, in, W, T, K, N);
+}
+
+void sbert_linear_backward_set(float *din, float *dW, float *db, const float *dout, const float *in,
+                               const float *W, size_t T, size_t K, size_t N) {
+    linear_backward(din, 0.0f, dW, db, dout, in, W, T, K, N);
 }
 
 void sbert_linear_act_backward(float *din, float *dW, float *db, float *dpre_scratch,
@@ -204,7 +214,7 @@ SBERT_BODY void add_bwd_range_body(void *vctx, size_t i0, size_t i1) {
     if (c->db)
         for (size_t i = i0; i < i1; i++) c->db[i] += c->dout[i];
 }
-SBERT_AVX2_COPIES(static void, add_bwd_range, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
+SBERT_AVX512_COPIES(static void, add_bwd_range, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
 
 void sbert_add_backward(float *da, float *db, const float *dout, size_t n) {
     if (!da && !db) return;
@@ -219,6 +229,9 @@ typedef struct {
     float *d1, *d2; /* input gradient(s) to accumulate into (d2 may be NULL) */
     const float *dout, *x, *w, *mean, *rstd;
     size_t C;
+    int set;             /* 1: d1, d2 are overwritten instead of accumulated */
+    const uint8_t *keep; /* set mode: d1 = keep ? v * ks : 0 (dropout before the sum) */
+    float ks;
 } ln_bwd_ctx;
 
 SBERT_BODY void ln_bwd_rows_body(void *vctx, size_t t0, size_t t1) {
@@ -227,15 +240,37 @@ SBERT_BODY void ln_bwd_rows_body(void *vctx, size_t t0, size_t t1) {
     for (size_t t = t0; t < t1; t++) {
         const float *g = c->dout + t * C, *x = c->x + t * C;
         const float m = c->mean[t], rs = c->rstd[t];
-        double sg = 0.0, sgx = 0.0;
-        for (size_t j = 0; j < C; j++) {
+        /* both sums in 8 fixed partial sums (element j in sum j % 8, added in
+         * a fixed tree), as the forward's statistics */
+        double pg[8] = {0}, pgx[8] = {0};
+        size_t j = 0;
+        for (; j + 8 <= C; j += 8)
+            for (int l = 0; l < 8; l++) {
+                double gw = (double)g[j + (size_t)l] * c->w[j + (size_t)l];
+                pg[l] += gw;
+                pgx[l] += gw * (double)((x[j + (size_t)l] - m) * rs);
+            }
+        for (int l = 0; j < C; j++, l++) {
             double gw = (double)g[j] * c->w[j];
-            sg += gw;
-            sgx += gw * (double)((x[j] - m) * rs);
+            pg[l] += gw;
+            pgx[l] += gw * (double)((x[j] - m) * rs);
         }
+        const double sg = ((pg[0] + pg[1]) + (pg[2] + pg[3])) + ((pg[4] + pg[5]) + (pg[6] + pg[7]));
+        const double sgx = ((pgx[0] + pgx[1]) + (pgx[2] + pgx[3])) + ((pgx[4] + pgx[5]) + (pgx[6] + pgx[7]));
         const float mg = (float)(sg / (double)C), mgx = (float)(sgx / (double)C);
         float *o1 = c->d1 ? c->d1 + t * C : NULL, *o2 = c->d2 ? c->d2 + t * C : NULL;
-        for (size_t j = 0; j < C; j++) {
+        if (c->set) {
+            /* the same v as below, stored (the dropout mask as apply_keep applies it) */
+            const uint8_t *kp = c->keep ? c->keep + t * C : NULL;
+            for (j = 0; j < C; j++) {
+                float xhat = (x[j] - m) * rs;
+                float v = rs * (g[j] * c->w[j] - mg - xhat * mgx);
+                if (o1) o1[j] = kp ? (kp[j] ? v * c->ks : 0.0f) : v;
+                if (o2) o2[j] = v;
+            }
+            continue;
+        }
+        for (j = 0; j < C; j++) {
             float xhat = (x[j] - m) * rs;
             float v = rs * (g[j] * c->w[j] - mg - xhat * mgx);
             if (o1) o1[j] += v;
@@ -243,7 +278,7 @@ SBERT_BODY void ln_bwd_rows_body(void *vctx, size_t t0, size_t t1) {
         }
     }
 }
-SBERT_AVX2_COPIES(static void, ln_bwd_rows, (void *vctx, size_t t0, size_t t1), (vctx, t0, t1))
+SBERT_AVX512_COPIES(static void, ln_bwd_rows, (void *vctx, size_t t0, size_t t1), (vctx, t0, t1))
 
 typedef struct {
     float *dw, *db;
@@ -271,14 +306,14 @@ SBERT_BODY void ln_param_cols_body(void *vctx, size_t j0, size_t j1) {
         }
     }
 }
-SBERT_AVX2_COPIES(static void, ln_param_cols, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
+SBERT_AVX512_COPIES(static void, ln_param_cols, (void *vctx, size_t j0, size_t j1), (vctx, j0, j1))
 
 static void ln_backward(float *d1, float *d2, float *dw, float *db, const float *dout,
                         const float *x, const float *w, const float *mean, const float *rstd,
-                        size_t T, size_t C) {
+                        size_t T, size_t C, int set, const uint8_t *keep, float ks) {
     if (T == 0 || C == 0) return;
     if (d1 || d2) {
-        ln_bwd_ctx c = {d1, d2, dout, x, w, mean, rstd, C};
+        ln_bwd_ctx c = {d1, d2, dout, x, w, mean, rstd, C, set, keep, ks};
         sbert_parallel_for_min(T, rows_per_chunk(C), ln_bwd_rows, &c);
     }
     if (dw || db) {
@@ -290,13 +325,20 @@ static void ln_backward(float *d1, float *d2, float *dw, float *db, const float 
 void sbert_layernorm_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                               const float *w, const float *mean, const float *rstd, size_t T,
                               size_t C) {
-    ln_backward(din, NULL, dw, db, dout, in, w, mean, rstd, T, C);
+    ln_backward(din, NULL, dw, db, dout, in, w, mean, rstd, T, C, 0, NULL, 1.0f);
 }
 
 void sbert_add_layernorm_backward(float *da, float *dr, float *dw, float *db, const float *dout,
                                   const float *sum, const float *w, const float *mean,
                                   const float *rstd, size_t T, size_t C) {
-    ln_backward(da, dr, dw, db, dout, sum, w, mean, rstd, T, C);
+    ln_backward(da, dr, dw, db, dout, sum, w, mean, rstd, T, C, 0, NULL, 1.0f);
+}
+
+void sbert_add_layernorm_backward_set(float *da, const uint8_t *keep_a, float keep_scale, float *dr,
+                                      float *dw, float *db, const float *dout, const float *sum,
+                                      const float *w, const float *mean, const float *rstd, size_t T,
+                                      size_t C) {
+    ln_backward(da, dr, dw, db, dout, sum, w, mean, rstd, T, C, 1, keep_a, keep_scale);
 }
 
 /* ------------------------------------------------------------------------ */

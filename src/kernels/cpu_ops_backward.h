@@ -43,6 +43,11 @@ void sbert_embedding_backward(float *dtable, const int32_t *ids, const float *do
 void sbert_linear_backward(float *din, float *dW, float *db, const float *dout, const float *in,
                            const float *W, size_t T, size_t K, size_t N);
 
+/* sbert_linear_backward with din OVERWRITTEN: din[T,K] = dout[T,N] . W[N,K]
+ * (dW, db still accumulate): no zeroed buffer needed. */
+void sbert_linear_backward_set(float *din, float *dW, float *db, const float *dout, const float *in,
+                               const float *W, size_t T, size_t K, size_t N);
+
 /* Backward of out = act(pre):  dpre[n] += dout[n] * act'(pre[n]).
  * dpre must not alias dout (accumulation needs a separate, zeroed buffer). */
 void sbert_act_backward(float *dpre, const float *dout, const float *pre, size_t n, sbert_act act);
@@ -77,6 +82,15 @@ void sbert_layernorm_backward(float *din, float *dw, float *db, const float *dou
 void sbert_add_layernorm_backward(float *da, float *dr, float *dw, float *db, const float *dout,
                                   const float *sum, const float *w, const float *mean,
                                   const float *rstd, size_t T, size_t C);
+
+/* sbert_add_layernorm_backward with da and dr OVERWRITTEN (=) instead of
+ * accumulated, and da then multiplied by a dropout mask when keep_a is given
+ * (da = keep_a ? v * keep_scale : 0, the same values as the accumulating call on
+ * zeroed buffers followed by the mask). dw, db still accumulate. keep_a: [T,C]. */
+void sbert_add_layernorm_backward_set(float *da, const uint8_t *keep_a, float keep_scale, float *dr,
+                                      float *dw, float *db, const float *dout, const float *sum,
+                                      const float *w, const float *mean, const float *rstd, size_t T,
+                                      size_t C);
 
 /* Backward of out = softmax(in) along rows:
  *   din[r,:] += out[r,:] * (dout[r,:] - sum_j dout[r,j] * out[r,j])

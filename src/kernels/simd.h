@@ -33,6 +33,28 @@ int sbert_cpu_avx2(void);
     ret name params { name##_body args; }
 #endif
 
+/* 1 when the CPU (and OS) support AVX-512F. */
+int sbert_cpu_avx512(void);
+
+/* As SBERT_AVX2_COPIES with a third copy for AVX-512F (16 float lanes), for
+ * memory-bound passes where the wider registers halve the instructions per
+ * byte. The same rules hold: no reductions vectorized across lanes, no FMA
+ * contraction, so all three copies compute the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SBERT_AVX512_COPIES(ret, name, params, args)                                               \
+    __attribute__((target("avx512f,avx2"))) ret name##_avx512 params { name##_body args; }        \
+    __attribute__((target("avx2"))) ret name##_avx2 params { name##_body args; }                  \
+    ret name##_plain params { name##_body args; }                                                  \
+    ret name params {                                                                              \
+        if (sbert_cpu_avx512()) name##_avx512 args;                                                \
+        else if (sbert_cpu_avx2()) name##_avx2 args;                                               \
+        else name##_plain args;                                                                    \
+    }
+#else
+#define SBERT_AVX512_COPIES(ret, name, params, args)                                               \
+    ret name params { name##_body args; }
+#endif
+
 #define SBERT_BODY static inline __attribute__((always_inline))
 
 #endif

@@ -10,12 +10,16 @@
 
 #include "base/error.h"
 #include "base/threads.h"
+#include "kernels/simd.h"
 
 /* Elements below which a pass stays on the calling thread. */
 #define OPTIM_MIN_CHUNK 32768
 /* Squares summed per block in sbert_grad_sumsq (the blocks are then added in
  * order, so the result does not depend on the thread count). */
 #define SUMSQ_BLOCK 4096
+/* Elements per call of the AdamW loop (the weight decay and the zeroing of the
+ * gradients are short passes of their own over them, while they are in cache). */
+#define ADAMW_CHUNK 2048
 
 sbert_adamw_config sbert_adamw_config_default(void) {
     sbert_adamw_config c = {0.9, 0.999, 1e-8, 0.0};
@@ -49,6 +53,29 @@ typedef struct {
     int has_wd, zero_grads;
 } adamw_ctx;
 
+/* One run of elements: torch's AdamW step, term by term (no reordering, no
+ * FMA contraction: every copy of simd.h computes the same bits). restrict
+ * lets the compiler vectorize without run-time overlap checks. */
+SBERT_BODY void adamw_run_body(const adamw_ctx *c, float *restrict p, float *restrict m,
+                               float *restrict v, float *restrict g, size_t n, int wd) {
+    const float scale = c->grad_scale, decay = c->decay, b1c = c->b1c, b2 = c->b2, b2c = c->b2c;
+    const float bc2 = c->bc2_sqrt, eps = c->eps, step = c->step_size;
+    if (wd)
+        for (size_t i = 0; i < n; i++) p[i] *= decay;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * scale;
+        m[i] += b1c * (gi - m[i]);
+        v[i] = b2 * v[i] + b2c * gi * gi;
+        float denom = sqrtf(v[i]) / bc2 + eps;
+        p[i] -= step * (m[i] / denom);
+    }
+    if (c->zero_grads) memset(g, 0, n * sizeof *g); /* the chunk is still in cache */
+}
+SBERT_AVX512_COPIES(static void, adamw_run,
+                    (const adamw_ctx *c, float *restrict p, float *restrict m, float *restrict v,
+                     float *restrict g, size_t n, int wd),
+                    (c, p, m, v, g, n, wd))
+
 /* Elements [i0, i1) of the concatenation of the segments. Each element's
  * update depends only on its own values, so any split gives the same bits. */
 static void adamw_range(void *vctx, size_t i0, size_t i1) {
@@ -62,14 +89,10 @@ static void adamw_range(void *vctx, size_t i0, size_t i1) {
         size_t off = c->segs[k].offset;
         float *p = c->params + off, *m = c->s->m + off, *v = c->s->v + off, *g = c->grads + off;
         int wd = c->segs[k].decay && c->has_wd;
-        for (size_t i = a; i < e; i++) {
-            float gi = g[i] * c->grad_scale;
-            if (wd) p[i] *= c->decay;
-            m[i] += c->b1c * (gi - m[i]);
-            v[i] = c->b2 * v[i] + c->b2c * gi * gi;
-            float denom = sqrtf(v[i]) / c->bc2_sqrt + c->eps;
-            p[i] -= c->step_size * (m[i] / denom);
-            if (c->zero_grads) g[i] = 0.0f;
+        /* in chunks that stay in L1/L2 between the decay pass and the update */
+        for (size_t i = a; i < e; i += ADAMW_CHUNK) {
+            size_t n = e - i < ADAMW_CHUNK ? e - i : ADAMW_CHUNK;
+            adamw_run(c, p + i, m + i, v + i, g + i, n, wd);
         }
     }
 }
@@ -101,13 +124,26 @@ typedef struct {
     double *partial;
 } sumsq_ctx;
 
+/* Sum of squares of one block in 16 fixed partial sums (element i goes to sum
+ * i % 16), added in a fixed tree: the vector copies keep one sum per lane, so
+ * every copy gives the same bits, and no long chain of dependent adds. */
+SBERT_BODY void sumsq_block_body(const float *g, size_t n, double *out) {
+    double part[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) part[l] += (double)g[i + (size_t)l] * (double)g[i + (size_t)l];
+    for (int l = 0; i < n; i++, l++) part[l] += (double)g[i] * (double)g[i];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) part[l] += part[l + w];
+    *out = part[0];
+}
+SBERT_AVX512_COPIES(static void, sumsq_block, (const float *g, size_t n, double *out), (g, n, out))
+
 static void sumsq_blocks(void *vctx, size_t b0, size_t b1) {
     const sumsq_ctx *c = vctx;
     for (size_t b = b0; b < b1; b++) {
         size_t i0 = b * SUMSQ_BLOCK, i1 = i0 + SUMSQ_BLOCK < c->n ? i0 + SUMSQ_BLOCK : c->n;
-        double ss = 0;
-        for (size_t i = i0; i < i1; i++) ss += (double)c->g[i] * c->g[i];
-        c->partial[b] = ss;
+        sumsq_block(c->g + i0, i1 - i0, &c->partial[b]);
     }
 }
 
