@@ -119,10 +119,7 @@ sbert_status sbert_binary_classification_metrics(const float *e1, const float *e
 /* ------------------------------------------------------------ the evaluator */
 
 typedef struct {
-    sbert_dataset *ds;
-    const char **s1, **s2;
-    double *labels;
-    size_t n;
+    sbert_labeled_pairs p;
     char fns[4][64];
     size_t n_fns;
 } binary_data;
@@ -130,10 +127,7 @@ typedef struct {
 void sbert_binary_eval_free(void *p) {
     binary_data *d = p;
     if (!d) return;
-    sbert_dataset_free(d->ds);
-    free(d->s1);
-    free(d->s2);
-    free(d->labels);
+    sbert_labeled_pairs_free(&d->p);
     free(d);
 }
 
@@ -146,28 +140,12 @@ sbert_status sbert_binary_eval_load(const char *path, size_t max_samples, sbert_
         if (sbert_sim_fn_index(d->fns[i]) < 0)
             st = sbert_fail(SBERT_ERR_INVALID_ARG, "similarity_fn_names: '%s' is not cosine, dot, euclidean or manhattan",
                             d->fns[i]);
-    if (st == SBERT_OK) st = sbert_dataset_load(path, &d->ds);
-    if (st == SBERT_OK && max_samples) sbert_dataset_truncate(d->ds, max_samples);
-    int lc = d->ds ? sbert_dataset_label_column(d->ds) : -1;
-    if (st == SBERT_OK && (sbert_dataset_n_inputs(d->ds) != 2 || lc < 0 || d->ds->cols[lc].kind != SBERT_COL_NUMBER))
-        st = sbert_fail(SBERT_ERR_FORMAT, "%s: BinaryClassificationEvaluator needs (sentence1, sentence2, label) rows",
-                        path);
-    if (st == SBERT_OK) st = sbert_dataset_check_inputs(d->ds);
-    if (st == SBERT_OK) {
-        d->n = d->ds->n_rows;
-        d->s1 = malloc(d->n * sizeof *d->s1);
-        d->s2 = malloc(d->n * sizeof *d->s2);
-        d->labels = malloc(d->n * sizeof *d->labels);
-        if (!d->s1 || !d->s2 || !d->labels) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; st == SBERT_OK && i < d->n; i++) {
-        d->s1[i] = d->ds->cols[sbert_dataset_input_column(d->ds, 0)].text[i];
-        d->s2[i] = d->ds->cols[sbert_dataset_input_column(d->ds, 1)].text[i];
-        d->labels[i] = d->ds->cols[lc].num[i];
-        if (d->labels[i] != 0 && d->labels[i] != 1)
+    if (st == SBERT_OK)
+        st = sbert_labeled_pairs_load(path, max_samples, "BinaryClassificationEvaluator", "label", &d->p);
+    for (size_t i = 0; st == SBERT_OK && i < d->p.n; i++)
+        if (d->p.labels[i] != 0 && d->p.labels[i] != 1)
             st = sbert_fail(SBERT_ERR_FORMAT, "%s:%zu: BinaryClassificationEvaluator labels are 0 or 1, got %g", path,
-                            d->ds->line[i], d->labels[i]);
-    }
+                            d->p.ds->line[i], d->p.labels[i]);
     if (st != SBERT_OK) {
         sbert_binary_eval_free(d);
         return st;
@@ -179,11 +157,11 @@ sbert_status sbert_binary_eval_load(const char *path, size_t max_samples, sbert_
 sbert_status sbert_binary_eval_run(const void *p, const sbert_eval_encoder *enc, const char *name,
                                    sbert_eval_result *out) {
     const binary_data *d = p;
-    const size_t n = d->n, D = enc->dim;
+    const size_t n = d->p.n, D = enc->dim;
     float *e1 = malloc(n * D * sizeof *e1), *e2 = malloc(n * D * sizeof *e2);
     sbert_status st = e1 && e2 ? SBERT_OK : sbert_fail(SBERT_ERR_NOMEM, "out of memory");
-    if (st == SBERT_OK) st = enc->fn(enc->ctx, d->s1, n, e1);
-    if (st == SBERT_OK) st = enc->fn(enc->ctx, d->s2, n, e2);
+    if (st == SBERT_OK) st = enc->fn(enc->ctx, d->p.s1, n, e1);
+    if (st == SBERT_OK) st = enc->fn(enc->ctx, d->p.s2, n, e2);
     static const char *const keys[8] = {"accuracy", "accuracy_threshold", "f1", "f1_threshold",
                                         "precision", "recall", "ap", "mcc"};
     char fns[4][64];
@@ -201,7 +179,7 @@ sbert_status sbert_binary_eval_run(const void *p, const sbert_eval_encoder *enc,
             break;
         }
         if (fi == 1) snprintf(fns[f], sizeof fns[f], "dot");
-        st = sbert_binary_classification_metrics(e1, e2, d->labels, n, D, fi, all[f]);
+        st = sbert_binary_classification_metrics(e1, e2, d->p.labels, n, D, fi, all[f]);
         for (int k = 0; st == SBERT_OK && k < 8; k++) {
             char key[96];
             snprintf(key, sizeof key, "%s_%s", fns[f], keys[k]);
@@ -229,5 +207,5 @@ sbert_status sbert_binary_eval_run(const void *p, const sbert_eval_encoder *enc,
 }
 
 size_t sbert_binary_eval_summary(const void *p, char *buf, size_t cap) {
-    return (size_t)snprintf(buf, cap, "%zu labelled pairs", ((const binary_data *)p)->n);
+    return (size_t)snprintf(buf, cap, "%zu labelled pairs", ((const binary_data *)p)->p.n);
 }

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "data/dataset.h"
 #include "evaluation/evaluators.h"
+#include "evaluation/st_evaluators.h"
 
 sbert_status sbert_eval_embedding_similarity(sbert_encode_fn enc, void *ctx, size_t dim,
                                              const char *const *s1, const char *const *s2,
@@ -46,41 +47,19 @@ done:
 
 /* ------------------------------------------------------------ table row */
 
-typedef struct {
-    sbert_dataset *ds;
-    const char **s1, **s2;
-    const double *gold;
-    size_t n;
-} sim_data;
-
 void sbert_similarity_eval_free(void *p) {
-    sim_data *d = p;
-    if (!d) return;
-    sbert_dataset_free(d->ds);
-    free(d);
+    if (!p) return;
+    sbert_labeled_pairs_free(p);
+    free(p);
 }
 
 sbert_status sbert_similarity_eval_load(const char *path, size_t max_samples, void **out) {
     *out = NULL;
-    sim_data *d = calloc(1, sizeof *d);
+    sbert_labeled_pairs *d = calloc(1, sizeof *d);
     if (!d) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
-    sbert_status st = sbert_dataset_load(path, &d->ds);
-    if (st == SBERT_OK) {
-        if (max_samples > 0) sbert_dataset_truncate(d->ds, max_samples);
-        int label = sbert_dataset_label_column(d->ds);
-        if (sbert_dataset_n_inputs(d->ds) != 2 || label < 0)
-            st = sbert_fail(SBERT_ERR_FORMAT,
-                            "%s: EmbeddingSimilarityEvaluator expects (sentence1, sentence2, score) columns", path);
-        if (st == SBERT_OK) st = sbert_dataset_check_inputs(d->ds);
-        if (st == SBERT_OK) {
-            d->s1 = (const char **)d->ds->cols[sbert_dataset_input_column(d->ds, 0)].text;
-            d->s2 = (const char **)d->ds->cols[sbert_dataset_input_column(d->ds, 1)].text;
-            d->gold = d->ds->cols[label].num;
-            d->n = d->ds->n_rows;
-        }
-    }
+    sbert_status st = sbert_labeled_pairs_load(path, max_samples, "EmbeddingSimilarityEvaluator", "score", d);
     if (st != SBERT_OK) {
-        sbert_similarity_eval_free(d);
+        free(d);
         return st;
     }
     *out = d;
@@ -89,10 +68,10 @@ sbert_status sbert_similarity_eval_load(const char *path, size_t max_samples, vo
 
 sbert_status sbert_similarity_eval_run(const void *p, const sbert_eval_encoder *enc, const char *name,
                                        sbert_eval_result *out) {
-    const sim_data *d = p;
-    return sbert_eval_embedding_similarity(enc->fn, enc->ctx, enc->dim, d->s1, d->s2, d->gold, d->n, name, out);
+    const sbert_labeled_pairs *d = p;
+    return sbert_eval_embedding_similarity(enc->fn, enc->ctx, enc->dim, d->s1, d->s2, d->labels, d->n, name, out);
 }
 
 size_t sbert_similarity_eval_summary(const void *p, char *buf, size_t cap) {
-    return (size_t)snprintf(buf, cap, "%zu pairs", ((const sim_data *)p)->n);
+    return (size_t)snprintf(buf, cap, "%zu pairs", ((const sbert_labeled_pairs *)p)->n);
 }

@@ -16,47 +16,20 @@
 #include "evaluation/st_evaluators.h"
 #include "losses/st_losses.h"
 
-typedef struct {
-    sbert_dataset *ds;
-    const char **s1, **s2;
-    double *labels;
-    size_t n;
-} la_data;
-
 void sbert_label_accuracy_eval_free(void *p) {
-    la_data *d = p;
-    if (!d) return;
-    sbert_dataset_free(d->ds);
-    free(d->s1);
-    free(d->s2);
-    free(d->labels);
-    free(d);
+    if (!p) return;
+    sbert_labeled_pairs_free(p);
+    free(p);
 }
 
 sbert_status sbert_label_accuracy_eval_load(const char *path, size_t max_samples, sbert_eval_opts *opts, void **out) {
+    (void)opts;
     *out = NULL;
-    la_data *d = calloc(1, sizeof *d);
+    sbert_labeled_pairs *d = calloc(1, sizeof *d);
     if (!d) return sbert_fail(SBERT_ERR_NOMEM, "out of memory");
-    sbert_status st = sbert_dataset_load(path, &d->ds);
-    if (st == SBERT_OK && max_samples) sbert_dataset_truncate(d->ds, max_samples);
-    int lc = d->ds ? sbert_dataset_label_column(d->ds) : -1;
-    if (st == SBERT_OK && (sbert_dataset_n_inputs(d->ds) != 2 || lc < 0 || d->ds->cols[lc].kind != SBERT_COL_NUMBER))
-        st = sbert_fail(SBERT_ERR_FORMAT, "%s: LabelAccuracyEvaluator needs (sentence1, sentence2, label) rows", path);
-    if (st == SBERT_OK) st = sbert_dataset_check_inputs(d->ds);
-    if (st == SBERT_OK) {
-        d->n = d->ds->n_rows;
-        d->s1 = malloc(d->n * sizeof *d->s1);
-        d->s2 = malloc(d->n * sizeof *d->s2);
-        d->labels = malloc(d->n * sizeof *d->labels);
-        if (!d->s1 || !d->s2 || !d->labels) st = sbert_fail(SBERT_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; st == SBERT_OK && i < d->n; i++) {
-            d->s1[i] = d->ds->cols[sbert_dataset_input_column(d->ds, 0)].text[i];
-            d->s2[i] = d->ds->cols[sbert_dataset_input_column(d->ds, 1)].text[i];
-            d->labels[i] = d->ds->cols[lc].num[i];
-        }
-    }
+    sbert_status st = sbert_labeled_pairs_load(path, max_samples, "LabelAccuracyEvaluator", "label", d);
     if (st != SBERT_OK) {
-        sbert_label_accuracy_eval_free(d);
+        free(d);
         return st;
     }
     *out = d;
@@ -65,7 +38,7 @@ sbert_status sbert_label_accuracy_eval_load(const char *path, size_t max_samples
 
 sbert_status sbert_label_accuracy_eval_run(const void *p, const sbert_eval_encoder *enc, const char *name,
                                            sbert_eval_result *out) {
-    const la_data *d = p;
+    const sbert_labeled_pairs *d = p;
     const sbert_eval_classifier *c = enc->classifier;
     if (!c)
         return sbert_fail(SBERT_ERR_UNSUPPORTED,
@@ -97,5 +70,5 @@ sbert_status sbert_label_accuracy_eval_run(const void *p, const sbert_eval_encod
 }
 
 size_t sbert_label_accuracy_eval_summary(const void *p, char *buf, size_t cap) {
-    return (size_t)snprintf(buf, cap, "%zu labelled pairs", ((const la_data *)p)->n);
+    return (size_t)snprintf(buf, cap, "%zu labelled pairs", ((const sbert_labeled_pairs *)p)->n);
 }

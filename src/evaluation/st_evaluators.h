@@ -20,7 +20,26 @@
 
 #include <stddef.h>
 
+#include "data/dataset.h"
 #include "evaluation/evaluators.h"
+
+/* (sentence1, sentence2, number) rows of one evaluation file, shared by
+ * EmbeddingSimilarityEvaluator, BinaryClassificationEvaluator and
+ * LabelAccuracyEvaluator (labeled_pairs.c). s1, s2 and labels point into ds's
+ * columns (no copies). */
+typedef struct {
+    sbert_dataset *ds;
+    const char **s1, **s2;
+    const double *labels;
+    size_t n;
+} sbert_labeled_pairs;
+
+/* Load path (first max_samples rows when > 0) as two text columns and a
+ * number label; otherwise an error "<path>: <evaluator> expects (sentence1,
+ * sentence2, <label_name>) columns". */
+sbert_status sbert_labeled_pairs_load(const char *path, size_t max_samples, const char *evaluator,
+                                      const char *label_name, sbert_labeled_pairs *out);
+void sbert_labeled_pairs_free(sbert_labeled_pairs *p);
 
 /* Similarity functions by name: 0 cosine, 1 dot, 2 euclidean, 3 manhattan, -1 unknown. */
 int sbert_sim_fn_index(const char *name);
