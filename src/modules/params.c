@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/big_alloc.h"
 #include "base/error.h"
 
 struct sbert_param_table {
@@ -104,7 +105,7 @@ sbert_status sbert_params_prefix(sbert_param_table *t, size_t first, const char 
 
 sbert_status sbert_params_seal(sbert_param_table *t) {
     if (t->sealed) return SBERT_OK;
-    t->grads = calloc(t->numel ? t->numel : 1, sizeof *t->grads);
+    t->grads = sbert_big_calloc(t->numel ? t->numel : 1, sizeof *t->grads);
     if (!t->grads)
         return sbert_fail(SBERT_ERR_NOMEM, "out of memory for the gradients of %zu parameters", t->numel);
     for (size_t i = 0; i < t->n; i++) t->p[i].grad = t->grads + t->p[i].offset;

@@ -38,6 +38,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/big_alloc.h"
 #include "base/error.h"
 #include "base/threads.h"
 #include "io/file.h"
@@ -84,9 +85,12 @@ struct sbert_transformer {
     struct sbert_lora *lora;         /* LoRA adapters on the linear layers, or NULL */
     int frozen;                      /* the encoder's own tensors get no gradients (LoRA) */
     int train_empty;                 /* the last training forward had no tokens */
-    /* Buffers kept between training steps (grown, never shrunk), so a step
-     * does not map and fault in fresh pages: the activations' floats and keep
-     * flags, and the backward's workspace. */
+    /* Buffers kept between training steps (grown with headroom, never
+     * shrunk; base/big_alloc.h), so a step does not map and fault in fresh
+     * pages: the activations' floats and keep flags, and the backward's
+     * workspace. They start on 64-byte boundaries: malloc puts large blocks
+     * 16 bytes past a page boundary, and the forward's column split then made
+     * both threads write one cache line at every row's block boundary. */
     void *arena_f, *arena_b, *arena_ws;
     size_t arena_f_cap, arena_b_cap, arena_ws_cap;
     /* The forward's workspace (positions, qkv, attention output, FFN), kept
@@ -633,7 +637,7 @@ sbert_status sbert_transformer_load(const char *dir, sbert_transformer **out) {
     }
     if ((s = sbert_st_open(path, &st)) != SBERT_OK) goto fail;
     if ((s = check_weights(t, st, cfg_path, sinus)) != SBERT_OK) goto fail;
-    t->params = malloc((t->n_floats ? t->n_floats : 1) * sizeof(float));
+    t->params = sbert_big_alloc((t->n_floats ? t->n_floats : 1) * sizeof(float));
     t->layers = calloc(t->n_layers ? t->n_layers : 1, sizeof *t->layers);
     if (!t->params || !t->layers) {
         s = sbert_fail(SBERT_ERR_NOMEM,
@@ -1051,26 +1055,6 @@ static void apply_keep(float *x, const uint8_t *keep, float ks, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = keep[i] ? x[i] * ks : 0.0f;
 }
 
-/* `bytes` (rounded up to 64) at a 64-byte boundary. malloc puts large blocks
- * 16 bytes past a page boundary, so every row of a [T, N] product output
- * started mid cache line: the forward's column split between two threads
- * then made the two threads write the same cache line at every row's block
- * boundary. Freed with free(). */
-static void *alloc64(size_t bytes) {
-    size_t b = (bytes + 63) / 64 * 64;
-    return aligned_alloc(64, b ? b : 64);
-}
-
-/* A buffer of at least `bytes` from a transformer arena (contents undefined). */
-static void *arena_get(void **p, size_t *cap, size_t bytes) {
-    if (*cap < bytes || !*p) {
-        free(*p);
-        *p = alloc64(bytes);
-        *cap = *p ? bytes : 0;
-    }
-    return *p;
-}
-
 /* Allocate the state for T tokens (offsets already validated). */
 static sbert_status train_state_alloc(sbert_transformer *t, const size_t *offs, size_t n_seq,
                                       size_t maxL, int drop_h, int drop_a, int cross,
@@ -1096,8 +1080,8 @@ static sbert_status train_state_alloc(sbert_transformer *t, const size_t *offs, 
     s->types = malloc(T * sizeof(int32_t));
     s->pos = malloc(T * sizeof(int32_t));
     s->layers = calloc(L ? L : 1, sizeof(layer_acts));
-    s->fbuf = arena_get(&t->arena_f, &t->arena_f_cap, nf * sizeof(float));
-    s->bbuf = nb ? arena_get(&t->arena_b, &t->arena_b_cap, nb) : NULL;
+    s->fbuf = sbert_big_reserve(&t->arena_f, &t->arena_f_cap, nf * sizeof(float));
+    s->bbuf = nb ? sbert_big_reserve(&t->arena_b, &t->arena_b_cap, nb) : NULL;
     if (!s->offs || !s->ids || !s->types || !s->pos || !s->layers || !s->fbuf || (nb && !s->bbuf)) {
         train_state_free(s);
         return sbert_fail(SBERT_ERR_NOMEM,
@@ -1190,10 +1174,10 @@ static sbert_status forward_impl(sbert_transformer *t, const int32_t *input_ids,
     float *ws = NULL;
     int own_ws = 0; /* 1: ws is t->fwd_ws, released at the end */
     if (!__atomic_exchange_n(&t->fwd_ws_busy, 1, __ATOMIC_ACQUIRE)) {
-        ws = arena_get(&t->fwd_ws, &t->fwd_ws_cap, ws_bytes);
+        ws = sbert_big_reserve(&t->fwd_ws, &t->fwd_ws_cap, ws_bytes);
         own_ws = 1;
     } else {
-        ws = alloc64(ws_bytes);
+        ws = sbert_big_alloc(ws_bytes);
     }
     int32_t *pos = train ? st->pos : ws ? (int32_t *)(ws + n_f) : NULL;
     sbert_status s = SBERT_OK;
@@ -1431,7 +1415,7 @@ sbert_status sbert_transformer_backward_layers(sbert_transformer *t, const float
     const float scale = (float)(1.0 / sqrt((double)d));
     /* work: g, dx, dtmp [T,H]; dy [T,H]; dh, dpre [T,I]; datt [T,H]; dqkv [T,3H]; drel */
     size_t nw = 5 * T * H + 2 * T * I + 3 * T * H + NH * st->rel_w;
-    float *ws = arena_get(&t->arena_ws, &t->arena_ws_cap, nw * sizeof(float));
+    float *ws = sbert_big_reserve(&t->arena_ws, &t->arena_ws_cap, nw * sizeof(float));
     int32_t *zeros = NULL;
     if (!ws) return sbert_fail(SBERT_ERR_NOMEM, "transformer backward: out of memory");
     float *g = ws, *dx = g + T * H, *dtmp = dx + T * H, *dy = dtmp + T * H, *datt = dy + T * H;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/big_alloc.h"
 #include "base/error.h"
 #include "base/threads.h"
 #include "kernels/simd.h"
@@ -28,8 +29,8 @@ sbert_adamw_config sbert_adamw_config_default(void) {
 
 sbert_status sbert_adamw_init(sbert_adamw_state *s, size_t n) {
     memset(s, 0, sizeof *s);
-    s->m = calloc(n ? n : 1, sizeof *s->m);
-    s->v = calloc(n ? n : 1, sizeof *s->v);
+    s->m = sbert_big_calloc(n ? n : 1, sizeof *s->m);
+    s->v = sbert_big_calloc(n ? n : 1, sizeof *s->v);
     if (!s->m || !s->v) {
         sbert_adamw_free(s);
         return sbert_fail(SBERT_ERR_NOMEM, "AdamW: cannot allocate state for %zu parameters", n);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/big_alloc.h"
 #include "base/error.h"
 #include "io/file.h"
 #include "io/safetensors.h"
@@ -16,8 +17,8 @@ sbert_status sbert_optimizer_init(sbert_optimizer *o, sbert_param_table *t) {
     memset(o, 0, sizeof *o);
     o->t = t;
     o->n = sbert_params_numel(t);
-    o->m = calloc(o->n ? o->n : 1, sizeof *o->m);
-    o->v = calloc(o->n ? o->n : 1, sizeof *o->v);
+    o->m = sbert_big_calloc(o->n ? o->n : 1, sizeof *o->m);
+    o->v = sbert_big_calloc(o->n ? o->n : 1, sizeof *o->v);
     size_t rows = sbert_params_count(t);
     o->segs = malloc((rows ? rows : 1) * sizeof *o->segs);
     if (!o->m || !o->v || !o->segs) {
