@@ -37,8 +37,40 @@ void *sbert_big_reserve(void **p, size_t *cap, size_t bytes) {
     if (*p && *cap >= bytes) return *p;
     size_t want = *cap + *cap / 4;
     if (want < bytes || want < *cap) want = bytes;
+    if (want > SIZE_MAX - HUGE_PAGE) want = SIZE_MAX - HUGE_PAGE; /* the mapping fails below */
+    want = (want + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+    void *q = *p ? mremap(*p, *cap, want, MREMAP_MAYMOVE)
+                 : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q == MAP_FAILED) {
+        sbert_big_release(p, cap);
+        return NULL;
+    }
+#if defined(MADV_HUGEPAGE)
+    (void)madvise(q, want, MADV_HUGEPAGE); /* advice only: may be refused */
+#endif
+#else
     free(*p);
-    *p = sbert_big_alloc(want);
-    *cap = *p ? want : 0;
-    return *p;
+    void *q = sbert_big_alloc(want);
+    if (!q) {
+        *p = NULL;
+        *cap = 0;
+        return NULL;
+    }
+#endif
+    *p = q;
+    *cap = want;
+    return q;
+}
+
+void sbert_big_release(void **p, size_t *cap) {
+    if (*p) {
+#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+        munmap(*p, *cap);
+#else
+        free(*p);
+#endif
+    }
+    *p = NULL;
+    *cap = 0;
 }

@@ -25,11 +25,16 @@ void *sbert_big_alloc(size_t bytes);
  * zeros are WRITTEN, so the pages are faulted in here, once, by writes. */
 void *sbert_big_calloc(size_t count, size_t size);
 
-/* Grow-only buffer: returns *p when *cap >= bytes, else frees it and
- * allocates max(bytes, 5/4 of the old capacity), so a slowly rising
- * demand (the longest batch of a run so far) reallocates a few times in a
- * run instead of at every new maximum. Contents undefined; NULL when out of
- * memory (then *p is NULL and *cap 0). */
+/* Grow-only arena: returns *p when *cap >= bytes, else grows it to
+ * max(bytes, 5/4 of the old capacity) -- so a slowly rising demand (the
+ * longest batch of a run so far) regrows a few times in a run, not at every
+ * new maximum. On Linux the arena is its own mapping and grows with mremap:
+ * the pages already touched move with it, and only the new tail is faulted
+ * in (a fresh page costs ~20x its share of memory bandwidth on this
+ * project's virtual machines). Contents are undefined after a growth.
+ * Returns NULL when out of memory (then *p is NULL and *cap 0). Release
+ * with sbert_big_release, never free(). */
 void *sbert_big_reserve(void **p, size_t *cap, size_t bytes);
+void sbert_big_release(void **p, size_t *cap);
 
 #endif

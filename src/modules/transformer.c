@@ -663,10 +663,10 @@ static void train_state_free(struct sbert_train_state *s);
 void sbert_transformer_free(sbert_transformer *t) {
     if (!t) return;
     train_state_free(t->train);
-    free(t->arena_f);
-    free(t->arena_b);
-    free(t->arena_ws);
-    free(t->fwd_ws);
+    sbert_big_release(&t->arena_f, &t->arena_f_cap);
+    sbert_big_release(&t->arena_b, &t->arena_b_cap);
+    sbert_big_release(&t->arena_ws, &t->arena_ws_cap);
+    sbert_big_release(&t->fwd_ws, &t->fwd_ws_cap);
     if (!t->shared) free(t->params);
     free(t->table);
     free(t->layers);
