@@ -33,7 +33,9 @@ int sbert_cpu_avx2(void);
     ret name params { name##_body args; }
 #endif
 
-/* 1 when the CPU (and OS) support AVX-512F. */
+/* 1 when the CPU (and OS) support AVX-512 F, DQ, BW and VL (every AVX-512
+ * CPU since Skylake-SP and Zen 4: the 64-bit multiplies of DQ vectorize the
+ * dropout masks' generator). */
 int sbert_cpu_avx512(void);
 
 /* As SBERT_AVX2_COPIES with a third copy for AVX-512F (16 float lanes), for
@@ -42,7 +44,7 @@ int sbert_cpu_avx512(void);
  * contraction, so all three copies compute the same bits. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SBERT_AVX512_COPIES(ret, name, params, args)                                               \
-    __attribute__((target("avx512f,avx2"))) ret name##_avx512 params { name##_body args; }        \
+    __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2"))) ret name##_avx512 params { name##_body args; }        \
     __attribute__((target("avx2"))) ret name##_avx2 params { name##_body args; }                  \
     ret name##_plain params { name##_body args; }                                                  \
     ret name params {                                                                              \

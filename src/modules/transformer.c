@@ -48,6 +48,7 @@
 #include "kernels/bf16_gemm.h"
 #include "kernels/cpu_ops.h"
 #include "kernels/cpu_ops_backward.h"
+#include "kernels/dropout.h"
 #include "modules/lora.h"
 
 typedef enum { FAM_BERT, FAM_ROBERTA, FAM_XLMR, FAM_DISTILBERT, FAM_MPNET } family;
@@ -1001,58 +1002,14 @@ sbert_status sbert_transformer_set_dropout(sbert_transformer *t, float hidden, f
     return SBERT_OK;
 }
 
-/* Dropout masks. A mask of n elements takes ONE number from the caller's
- * generator, its seed; element i is then drawn by a generator of its own
- * chunk (DROP_CHUNK elements: chunk c's generator is seeded with seed + c
- * through splitmix64, one uniform per element in order). The chunks do not
- * depend on the thread count, so the masks are the same for any number of
- * threads, and the pool draws them in parallel (drawn serially, one
- * uniform after another, they took ~1.5% of a MiniLM fine-tuning step's CPU
- * samples at 2 threads while the other thread waited). */
-#define DROP_CHUNK 16384
-
-typedef struct {
-    uint8_t *keep;
-    float *x; /* NULL: only the mask; else x = keep ? x * ks : 0 */
-    size_t n;
-    float p, ks;
-    uint64_t seed;
-} drop_ctx;
-
-static void drop_chunks(void *vctx, size_t c0, size_t c1) {
-    const drop_ctx *c = vctx;
-    for (size_t ch = c0; ch < c1; ch++) {
-        size_t i0 = ch * DROP_CHUNK, i1 = i0 + DROP_CHUNK < c->n ? i0 + DROP_CHUNK : c->n;
-        sbert_rng r;
-        sbert_rng_seed(&r, c->seed + (uint64_t)ch);
-        uint8_t *keep = c->keep;
-        const float p = c->p;
-        if (c->x) {
-            float *x = c->x;
-            for (size_t i = i0; i < i1; i++) {
-                uint8_t k = sbert_rng_uniform_f_inline(&r) >= p;
-                keep[i] = k;
-                x[i] = k ? x[i] * c->ks : 0.0f;
-            }
-        } else {
-            for (size_t i = i0; i < i1; i++) keep[i] = sbert_rng_uniform_f_inline(&r) >= p;
-        }
-    }
-}
-
-/* keep[n] = u >= p (u uniform in [0, 1)) and, when x is given, x[n] = keep ? x * ks : 0. */
+/* keep[n] = u >= p (kernels/dropout.h; the seed is one number from rng)
+ * and, when x is given, x[n] = keep ? x * ks : 0. */
 static void draw_apply_keep(uint8_t *keep, float *x, size_t n, float p, float ks, sbert_rng *rng) {
-    drop_ctx c = {keep, x, n, p, ks, sbert_rng_next(rng)};
-    sbert_parallel_for((n + DROP_CHUNK - 1) / DROP_CHUNK, drop_chunks, &c);
+    sbert_dropout_draw(keep, x, n, p, ks, sbert_rng_next(rng));
 }
 
 static void draw_keep(uint8_t *keep, size_t n, float p, sbert_rng *rng) {
     draw_apply_keep(keep, NULL, n, p, 1.0f, rng);
-}
-
-/* x[n] = keep ? x * ks : 0 (in place). */
-static void apply_keep(float *x, const uint8_t *keep, float ks, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = keep[i] ? x[i] * ks : 0.0f;
 }
 
 /* Allocate the state for T tokens (offsets already validated). */
@@ -1499,7 +1456,7 @@ sbert_status sbert_transformer_backward_layers(sbert_transformer *t, const float
     /* embeddings: x0 = drop(LN(word + pos (+ type))) = hidden state 0 */
     if (d_hidden && t->n_layers && d_hidden[0])
         for (size_t i = 0; i < T * H; i++) g[i] += d_hidden[0][i];
-    if (st->emb_keep) apply_keep(g, st->emb_keep, st->ks_hidden, T * H);
+    if (st->emb_keep) sbert_dropout_apply(g, st->emb_keep, st->ks_hidden, T * H);
     float *de = dx, *scratch = dtmp;
     memset(de, 0, T * H * sizeof(float));
     sbert_layernorm_backward(de, GRAD(t->emb_ln_w), GRAD(t->emb_ln_b), g, st->emb_sum, t->emb_ln_w,
