@@ -234,24 +234,34 @@ typedef struct {
     float ks;
 } ln_bwd_ctx;
 
+/* Eight floats, and eight doubles (GCC vector extensions: element-wise
+ * arithmetic, the same bits in every copy, lowered to whatever the target
+ * has). */
+typedef float ln_v8f __attribute__((vector_size(32), aligned(4)));
+typedef double ln_v8d __attribute__((vector_size(64)));
+
 SBERT_BODY void ln_bwd_rows_body(void *vctx, size_t t0, size_t t1) {
     const ln_bwd_ctx *c = vctx;
     const size_t C = c->C;
+    const float *w = c->w;
     for (size_t t = t0; t < t1; t++) {
         const float *g = c->dout + t * C, *x = c->x + t * C;
         const float m = c->mean[t], rs = c->rstd[t];
         /* both sums in 8 fixed partial sums (element j in sum j % 8, added in
          * a fixed tree), as the forward's statistics */
-        double pg[8] = {0}, pgx[8] = {0};
+        ln_v8d pg = {0}, pgx = {0};
         size_t j = 0;
-        for (; j + 8 <= C; j += 8)
-            for (int l = 0; l < 8; l++) {
-                double gw = (double)g[j + (size_t)l] * c->w[j + (size_t)l];
-                pg[l] += gw;
-                pgx[l] += gw * (double)((x[j + (size_t)l] - m) * rs);
-            }
+        for (; j + 8 <= C; j += 8) {
+            ln_v8f gv, wv, xv;
+            memcpy(&gv, g + j, sizeof gv);
+            memcpy(&wv, w + j, sizeof wv);
+            memcpy(&xv, x + j, sizeof xv);
+            ln_v8d gw = __builtin_convertvector(gv, ln_v8d) * __builtin_convertvector(wv, ln_v8d);
+            pg += gw;
+            pgx += gw * __builtin_convertvector((xv - m) * rs, ln_v8d);
+        }
         for (int l = 0; j < C; j++, l++) {
-            double gw = (double)g[j] * c->w[j];
+            double gw = (double)g[j] * w[j];
             pg[l] += gw;
             pgx[l] += gw * (double)((x[j] - m) * rs);
         }
@@ -259,23 +269,29 @@ SBERT_BODY void ln_bwd_rows_body(void *vctx, size_t t0, size_t t1) {
         const double sgx = ((pgx[0] + pgx[1]) + (pgx[2] + pgx[3])) + ((pgx[4] + pgx[5]) + (pgx[6] + pgx[7]));
         const float mg = (float)(sg / (double)C), mgx = (float)(sgx / (double)C);
         float *o1 = c->d1 ? c->d1 + t * C : NULL, *o2 = c->d2 ? c->d2 + t * C : NULL;
+        /* v[j] = rs * (g w - mg - xhat mgx); one loop per case, so that each
+         * vectorizes (no per-element branches) */
+#define LN_V(j) (rs * (g[j] * w[j] - mg - ((x[j] - m) * rs) * mgx))
         if (c->set) {
-            /* the same v as below, stored (the dropout mask as apply_keep applies it) */
+            /* the same v as below, stored (the dropout mask as sbert_dropout_apply applies it) */
             const uint8_t *kp = c->keep ? c->keep + t * C : NULL;
-            for (j = 0; j < C; j++) {
-                float xhat = (x[j] - m) * rs;
-                float v = rs * (g[j] * c->w[j] - mg - xhat * mgx);
-                if (o1) o1[j] = kp ? (kp[j] ? v * c->ks : 0.0f) : v;
-                if (o2) o2[j] = v;
-            }
+            const float ks = c->ks;
+            if (o1 && kp)
+                for (j = 0; j < C; j++) {
+                    float v = LN_V(j), r = v * ks;
+                    o1[j] = kp[j] ? r : 0.0f;
+                }
+            else if (o1)
+                for (j = 0; j < C; j++) o1[j] = LN_V(j);
+            if (o2)
+                for (j = 0; j < C; j++) o2[j] = LN_V(j);
             continue;
         }
-        for (j = 0; j < C; j++) {
-            float xhat = (x[j] - m) * rs;
-            float v = rs * (g[j] * c->w[j] - mg - xhat * mgx);
-            if (o1) o1[j] += v;
-            if (o2) o2[j] += v;
-        }
+        if (o1)
+            for (j = 0; j < C; j++) o1[j] += LN_V(j);
+        if (o2)
+            for (j = 0; j < C; j++) o2[j] += LN_V(j);
+#undef LN_V
     }
 }
 SBERT_AVX512_COPIES(static void, ln_bwd_rows, (void *vctx, size_t t0, size_t t1), (vctx, t0, t1))
