@@ -11,7 +11,11 @@
  *   all-MiniLM-L6-v2), BatchHardTripletLoss, AdaptiveLayerLoss(MNRL),
  *   Matryoshka2dLoss(MNRL), and MNRL with per-column prompts under a Pooling
  *   with include_prompt false (each column its own prompt length: the
- *   step's per-column units).
+ *   step's per-column units), and SoftmaxLoss, whose classifier is the
+ *   loss's own parameter: stepped by AdamW with the model but left out of
+ *   the gradient norm and the clipping (the Trainer clips model.parameters()
+ *   only), started from Python's initial values ("state_init") and compared
+ *   after the last step ("state_tensors").
  * Per step: the loss (1e-4 relative) and the gradient norm before clipping
  * (1e-3 relative); after the last step, five weight tensors (1e-4 absolute).
  */
@@ -68,6 +72,25 @@ static void run_case(const char *name) {
     t->n_losses = 1;
     sbert_train_set *s = test_train_one_set(t, datap);
     if (!s) goto out;
+    const cJSON *state_init = cJSON_GetObjectItem(ref, "state_init");
+    if (state_init) {
+        /* the loss's own parameters, from Python's initial values */
+        sbert_train_loss *L = &t->losses[0];
+        sbert_rng init;
+        sbert_rng_seed(&init, 1);
+        CHECK_OK(sbert_loss_state_create(L->spec->def, &L->spec->values, sbert_model_dim(t->model), 3, &init,
+                                         &L->state));
+        if (!L->state) goto out;
+        for (size_t r = 0; r < sbert_params_count(L->state->params); r++) {
+            sbert_param *p = sbert_params_at(L->state->params, r);
+            const cJSON *vals = cJSON_GetObjectItem(state_init, p->name);
+            CHECK(cJSON_GetArraySize(vals) == (int)p->numel, "%s: state %s has %zu values, reference %d", name,
+                  p->name, p->numel, cJSON_GetArraySize(vals));
+            for (size_t i = 0; i < p->numel && i < (size_t)cJSON_GetArraySize(vals); i++)
+                p->data[i] = (float)cJSON_GetArrayItem(vals, (int)i)->valuedouble;
+        }
+        CHECK_OK(sbert_optimizer_init(&L->state_opt, L->state->params));
+    }
     const cJSON *prompts = cJSON_GetObjectItem(ref, "prompts");
     for (size_t c = 0; c < s->n_inputs; c++) {
         const sbert_column *col = &s->ds->cols[sbert_dataset_input_column(s->ds, c)];
@@ -99,6 +122,12 @@ static void run_case(const char *name) {
     }
     double worst_w = test_ref_tensors_err(name, cJSON_GetObjectItem(ref, "tensors"), t->params, "0."), moved = 0;
     CHECK(worst_w <= 1e-4, "%s: weights after %lld steps differ by %.2e", name, (long long)steps, worst_w);
+    if (t->losses[0].state) {
+        double worst_s = test_ref_tensors_err(name, cJSON_GetObjectItem(ref, "state_tensors"), t->losses[0].state->params, "");
+        CHECK(worst_s <= 1e-4, "%s: the loss's own parameters after %lld steps differ by %.2e", name, (long long)steps,
+              worst_s);
+        printf("%-18s the loss's own parameters after %lld steps: abs err <= %.2e\n", name, (long long)steps, worst_s);
+    }
     /* the steps moved the weights (a loss with zero gradient would pass the rest) */
     {
         sbert_model *fresh = NULL;
@@ -127,7 +156,7 @@ out:
 
 int main(void) {
     static const char *const cases[] = {"matryoshka_mnrl", "matryoshka_cached", "gist",           "batch_hard",
-                                        "adaptive_mnrl",   "matryoshka2d",      "prompts_no_pool"};
+                                        "adaptive_mnrl",   "matryoshka2d",      "prompts_no_pool", "softmax_clip"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i]);
     return test_summary();
 }

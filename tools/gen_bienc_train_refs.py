@@ -21,6 +21,11 @@ with 2 warmup steps, clip_grad_norm_ 1.0):
                        and Pooling include_prompt false (the prompt tokens left out of the mean)
   matryoshka2d         Matryoshka2dLoss(MultipleNegativesRankingLoss, [32, 16], n_dims_per_step=-1,
                        n_layers_per_step=-1, layer_weighting="linear") on (anchor, positive)
+  softmax_clip         SoftmaxLoss(num_labels=3) on (premise, hypothesis, label) of data/snli-nli-train.jsonl:
+                       the classifier is the loss's own parameter, in the optimizer (as sentence-transformers'
+                       get_optimizer_cls_and_kwargs puts loss_model.named_parameters() there) but left out of
+                       the gradient norm and its clipping (the Trainer clips model.parameters() only); its
+                       initial values go to ref.json ("state_init") and its final ones to "state_tensors"
 
 tests/data/bienc/train/<case>/: config.json (dropout 0), modules.json, 1_Pooling/config.json,
 sentence_bert_config.json, config_sentence_transformers.json (the overlay on tiny-bert's
@@ -61,6 +66,7 @@ CASES = [
     dict(name="matryoshka2d", loss="Matryoshka2dLoss(MultipleNegativesRankingLoss)", cols=2,
          params={"matryoshka_dims": "[32, 16]", "n_dims_per_step": "-1", "n_layers_per_step": "-1",
                  "layer_weighting": "linear"}),
+    dict(name="softmax_clip", loss="SoftmaxLoss", cols=2, params={"num_labels": "3"}, nli=True),
 ]
 
 
@@ -148,6 +154,8 @@ def make_loss(case, model):
         return L.BatchHardTripletLoss(model)
     if n == "adaptive_mnrl":
         return L.AdaptiveLayerLoss(model, L.MultipleNegativesRankingLoss(model), n_layers_per_step=-1)
+    if n == "softmax_clip":
+        return L.SoftmaxLoss(model, model.get_embedding_dimension(), num_labels=3)
     if n == "matryoshka2d":
         return L.Matryoshka2dLoss(model, L.MultipleNegativesRankingLoss(model), [32, 16], n_dims_per_step=-1,
                                   n_layers_per_step=-1, layer_weighting="linear")
@@ -162,7 +170,14 @@ def run_case(case):
     if os.path.isdir(odir):
         shutil.rmtree(odir)
     overlay(odir, case.get("include_prompt", True))
-    if case["cols"] == 1:
+    if case.get("nli"):
+        data = []
+        with open(os.path.join(ROOT, "data", "snli-nli-train.jsonl"), encoding="utf-8") as f:
+            for line in f:
+                data.append(json.loads(line))
+                if len(data) == STEPS * B:
+                    break
+    elif case["cols"] == 1:
         src = triplets(STEPS * B // 2)
         data = []
         for k in range(0, len(src), B // 2):
@@ -181,8 +196,14 @@ def run_case(case):
         model._bienc_dir = tmp
         loss_fn = make_loss(case, model)
         model.train()
-        decay = set(Trainer.get_decay_parameter_names(None, model))
-        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        # as sentence-transformers' get_optimizer_cls_and_kwargs: every parameter of the loss module (the
+        # model's and the loss's own), decay names from the loss module
+        decay = set(Trainer.get_decay_parameter_names(None, loss_fn))
+        named = [(n, p) for n, p in loss_fn.named_parameters() if p.requires_grad]
+        # the loss's own parameters: neither the model's nor a (frozen, never stepped) guide model's
+        mine = {id(p) for p in model.parameters()}
+        own = {n: p for n, p in loss_fn.named_parameters() if id(p) not in mine and not n.startswith("guide.")}
+        state_init = {n: [float(x) for x in p.detach().reshape(-1)] for n, p in own.items()}
         groups = [{"params": [p for n, p in named if n in decay], "weight_decay": 0.01},
                   {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0}]
         opt = torch.optim.AdamW(groups, lr=LR, betas=(0.9, 0.999), eps=1e-8)
@@ -201,12 +222,17 @@ def run_case(case):
         sd = model[0].auto_model.state_dict()
         tensors = {n: {"shape": list(sd[n].shape), "values": [float(x) for x in sd[n].detach().reshape(-1)]}
                    for n in TENSORS}
-        write_json(os.path.join(odir, "ref.json"),
-                   {"case": case["name"], "loss": case["loss"], "params": case["params"],
-                    "prompts": case.get("prompts", {}), "batch": B, "steps": STEPS,
-                    "warmup": WARMUP, "lr": LR, "weight_decay": 0.01, "max_grad_norm": 1.0, "losses": losses,
-                    "grad_norms": norms, "tensors": tensors})
-        print(f"{case['name']}: losses {losses[0]:.6f} .. {losses[-1]:.6f}")
+        ref = {"case": case["name"], "loss": case["loss"], "params": case["params"],
+               "prompts": case.get("prompts", {}), "batch": B, "steps": STEPS,
+               "warmup": WARMUP, "lr": LR, "weight_decay": 0.01, "max_grad_norm": 1.0, "losses": losses,
+               "grad_norms": norms, "tensors": tensors}
+        if own:
+            ref["state_init"] = state_init
+            ref["state_tensors"] = {n: {"shape": list(p.shape), "values": [float(x) for x in p.detach().reshape(-1)]}
+                                    for n, p in own.items()}
+        write_json(os.path.join(odir, "ref.json"), ref)
+        print(f"{case['name']}: losses {losses[0]:.6f} .. {losses[-1]:.6f}, grad norms {min(norms):.3f} .. "
+              f"{max(norms):.3f}")
 
 
 def main():

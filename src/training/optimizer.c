@@ -118,19 +118,6 @@ double sbert_optimizer_step(sbert_optimizer *o, const sbert_adamw_config *cfg, d
     return norm;
 }
 
-double sbert_optimizer_step_group(sbert_optimizer *const *os, size_t n, const sbert_adamw_config *cfg, double lr,
-                                  double max_grad_norm) {
-    double ss = 0;
-    for (size_t i = 0; i < n; i++) {
-        double g = sbert_optimizer_grad_norm(os[i]);
-        ss += g * g;
-    }
-    double norm = sqrt(ss);
-    float c = clip_coef(norm, max_grad_norm);
-    for (size_t i = 0; i < n; i++) step_scaled(os[i], cfg, lr, c);
-    return norm;
-}
-
 sbert_status sbert_optimizer_save(const sbert_optimizer *o, const char *dir, const char *const *meta, size_t n_meta) {
     sbert_st_entry e[2];
     memset(e, 0, sizeof e);

@@ -34,12 +34,6 @@ double sbert_optimizer_grad_norm(const sbert_optimizer *o);
  * one AdamW step at `lr`, gradients zeroed. Returns the norm before clipping. */
 double sbert_optimizer_step(sbert_optimizer *o, const sbert_adamw_config *cfg, double lr, double max_grad_norm);
 
-/* One step of several optimizers as one (the model's and the parameters a
- * loss owns, as torch's single optimizer over model and loss): the norm is
- * the global one over all of them, clipping scales all alike. */
-double sbert_optimizer_step_group(sbert_optimizer *const *os, size_t n, const sbert_adamw_config *cfg, double lr,
-                                  double max_grad_norm);
-
 /* dir/optimizer.safetensors: the moments ("exp_avg", "exp_avg_sq", flat),
  * the step count and the extra metadata pairs meta[2i], meta[2i+1]. */
 sbert_status sbert_optimizer_save(const sbert_optimizer *o, const char *dir, const char *const *meta, size_t n_meta);

@@ -784,19 +784,19 @@ sbert_status sbert_train_epoch_plan(sbert_trainer *t, uint64_t epoch, sbert_epoc
 
 /* ------------------------------------------------------------ optimizer */
 
+/* The Hugging Face Trainer measures and clips model.parameters() only, then
+ * steps every parameter in the optimizer -- which, as sentence-transformers
+ * builds it (get_optimizer_cls_and_kwargs over the loss module), also holds
+ * the loss's own parameters: SoftmaxLoss's classifier, the logit scale of
+ * ContrastiveTensionLossInBatchNegatives, ContrastiveTensionLoss's trained
+ * copy (model1), DenoisingAutoEncoderLoss's decoder-only weights. Those are
+ * stepped with their gradients as they are: not in the norm, not clipped. */
 double sbert_train_optimizer_step(sbert_trainer *t, double lr) {
-    sbert_optimizer *os[1 + 2 * SBERT_TRAIN_MAX_SETS];
-    size_t n = 0;
-    os[n++] = &t->opt;
+    double norm = sbert_optimizer_step(&t->opt, &t->adam, lr, t->a->max_grad_norm);
     for (size_t k = 0; k < t->n_losses; k++) {
-        if (t->losses[k].state && !t->losses[k].dae) os[n++] = &t->losses[k].state_opt;
-        if (t->losses[k].copy) os[n++] = &t->losses[k].copy_opt;
+        if (t->losses[k].state) sbert_optimizer_step(&t->losses[k].state_opt, &t->adam, lr, 0);
+        if (t->losses[k].copy) sbert_optimizer_step(&t->losses[k].copy_opt, &t->adam, lr, 0);
     }
-    double norm = sbert_optimizer_step_group(os, n, &t->adam, lr, t->a->max_grad_norm);
-    /* DenoisingAutoEncoderLoss's decoder-only weights: the Hugging Face Trainer measures and clips
-     * model.parameters() only (the tied weights are the model's), then steps every parameter */
-    for (size_t k = 0; k < t->n_losses; k++)
-        if (t->losses[k].dae) sbert_optimizer_step(&t->losses[k].state_opt, &t->adam, lr, 0);
     return norm;
 }
 
