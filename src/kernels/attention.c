@@ -28,6 +28,12 @@
 
 #include "base/error.h"
 #include "base/threads.h"
+#include "kernels/simd.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define ATT_HAVE_AVX512_COPY 1
+#endif
 
 size_t sbert_attention_probs_size(const size_t *seq_offsets, size_t n_seq, size_t n_heads) {
     size_t total = 0;
@@ -181,7 +187,149 @@ __attribute__((target("avx2"))) static void att_item_avx2(const att_ctx *c, size
 }
 #endif
 
+static int att_allow_avx512 = 1;
+
+int sbert_attention_avx512_cap(int allow) {
+    int was = att_allow_avx512;
+    att_allow_avx512 = allow != 0;
+    return was;
+}
+
+int sbert_attention_avx512(void) {
+#ifdef ATT_HAVE_AVX512_COPY
+    return att_allow_avx512 && sbert_cpu_avx512();
+#else
+    return 0;
+#endif
+}
+
+#ifdef ATT_HAVE_AVX512_COPY
+/* The AVX-512 copy of att_item_body, vectorized over the key index j in
+ * 16-lane registers (a row of up to 16 keys is one register; longer rows
+ * loop over 16-key chunks, the last one masked). Kt is stored with its rows
+ * padded to Lp = L rounded up to 16 (zeros past L), so every score load is a
+ * full one. The scores use FMAs in 4 partial sums over the head dimension,
+ * exp is a polynomial (sbert_att_exp512) and the softmax sums are tree
+ * reductions, so unlike the AVX2 and plain copies (which give each other's
+ * bits) this copy's results differ from theirs in the last bits (within
+ * 1e-5 relative, tests/test_kernels.c); it is itself deterministic, so the
+ * output is the same for any thread count and with or without probs. */
+#define ATT512 __attribute__((target("avx512f,avx2,fma")))
+
+ATT512 static inline __m512 sbert_att_exp512(__m512 x) {
+    /* e^x for x <= 0: x = n ln2 + r, |r| <= ln2/2, e^r by its Taylor series
+     * to degree 7 (truncation < 6e-9 relative), then scaled by 2^n. */
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f)); /* e^-104 is 0 in fp32; also maps -inf */
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x); /* ln2, high part: n * it is exact */
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);     /* ln2 - 0.693359375 */
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+static inline __mmask16 att_mask16(size_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+/* o[0..d) = sum_{j < jn} w[j] * rows[j * stride + 0..d): the attention
+ * output of one query row, 16 columns of the head at a time. */
+ATT512 static inline void att_row_out512(float *o, const float *w, const float *rows, size_t stride,
+                                         size_t jn, size_t d) {
+    for (size_t cb = 0; cb < d; cb += 16) {
+        const __mmask16 dm = att_mask16(d - cb);
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        const float *r = rows + cb;
+        size_t j = 0;
+        for (; j + 2 <= jn; j += 2) {
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_maskz_loadu_ps(dm, r + j * stride), a0);
+            a1 = _mm512_fmadd_ps(_mm512_set1_ps(w[j + 1]), _mm512_maskz_loadu_ps(dm, r + (j + 1) * stride),
+                                 a1);
+        }
+        if (j < jn) a0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_maskz_loadu_ps(dm, r + j * stride), a0);
+        _mm512_mask_storeu_ps(o + cb, dm, _mm512_add_ps(a0, a1));
+    }
+}
+
+/* Kt[cc * Lp + j] = rows[j * stride + cc] for j < L, 0 for L <= j < Lp. */
+static inline void att_transpose_pad(float *Kt, size_t Lp, const float *rows, size_t stride, size_t L,
+                                     size_t d) {
+    for (size_t j = 0; j < L; j++) {
+        const float *k = rows + j * stride;
+        for (size_t cc = 0; cc < d; cc++) Kt[cc * Lp + j] = k[cc];
+    }
+    for (size_t cc = 0; cc < d; cc++)
+        for (size_t j = L; j < Lp; j++) Kt[cc * Lp + j] = 0.0f;
+}
+
+ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *Kt, float *P) {
+    const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
+    const size_t t0 = c->offs[s], L = c->offs[s + 1] - t0, Lp = (L + 15) & ~(size_t)15;
+    const float *base = c->qkv + t0 * W3 + h * d;
+    att_transpose_pad(Kt, Lp, base + H, W3, L, d);
+    const float *bias_row = NULL;
+    if (c->rel_bias) bias_row = c->rel_bias + h * (2 * c->rel_max_len - 1) + (c->rel_max_len - 1);
+    const __m512 vscale = _mm512_set1_ps(c->scale), ninf = _mm512_set1_ps(-INFINITY);
+    for (size_t i = 0; i < L; i++) {
+        const float *q = base + i * W3;
+        float *row = P + i * L;
+        const size_t jn = c->causal ? i + 1 : L; /* the keys token i sees */
+        __m512 vmax = ninf;
+        for (size_t j0 = 0; j0 < jn; j0 += 16) {
+            const __mmask16 m = att_mask16(jn - j0);
+            const float *kt = Kt + j0;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            size_t cc = 0;
+            for (; cc + 4 <= d; cc += 4) {
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[cc]), _mm512_loadu_ps(kt + cc * Lp), a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[cc + 1]), _mm512_loadu_ps(kt + (cc + 1) * Lp), a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[cc + 2]), _mm512_loadu_ps(kt + (cc + 2) * Lp), a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[cc + 3]), _mm512_loadu_ps(kt + (cc + 3) * Lp), a3);
+            }
+            for (; cc < d; cc++)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[cc]), _mm512_loadu_ps(kt + cc * Lp), a0);
+            __m512 sc = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)), vscale);
+            /* bias index for (i, j): j - i + rel_max_len - 1 */
+            if (bias_row) sc = _mm512_add_ps(sc, _mm512_maskz_loadu_ps(m, bias_row - i + j0));
+            sc = _mm512_mask_mov_ps(ninf, m, sc);
+            vmax = _mm512_max_ps(vmax, sc);
+            _mm512_mask_storeu_ps(row + j0, m, sc);
+        }
+        const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+        __m512 vsum = _mm512_setzero_ps();
+        for (size_t j0 = 0; j0 < jn; j0 += 16) {
+            const __mmask16 m = att_mask16(jn - j0);
+            __m512 e = _mm512_maskz_mov_ps(m, sbert_att_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j0), mx)));
+            vsum = _mm512_add_ps(vsum, e);
+            _mm512_mask_storeu_ps(row + j0, m, e);
+        }
+        const __m512 sum = _mm512_set1_ps(_mm512_reduce_add_ps(vsum));
+        for (size_t j0 = 0; j0 < jn; j0 += 16) {
+            const __mmask16 m = att_mask16(jn - j0);
+            _mm512_mask_storeu_ps(row + j0, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, row + j0), sum));
+        }
+        for (size_t j = jn; j < L; j++) row[j] = 0.0f; /* masked: probability exactly 0 */
+        if (c->probs_only) continue;
+        /* out_i = sum_j P[i,j] v_j */
+        att_row_out512(c->out + (t0 + i) * H + h * d, row, base + 2 * H, W3, jn, d);
+    }
+}
+#endif
+
 static void att_item(const att_ctx *c, size_t s, size_t h, float *Kt, float *P) {
+#ifdef ATT_HAVE_AVX512_COPY
+    if (sbert_attention_avx512()) {
+        att_item_avx512(c, s, h, Kt, P);
+        return;
+    }
+#endif
 #ifdef ATT_HAVE_AVX2_COPY
     static int have = -1; /* every thread computes the same value */
     int a = __atomic_load_n(&have, __ATOMIC_RELAXED);
@@ -207,13 +355,14 @@ static void att_chunk(void *vctx, size_t i0, size_t i1) {
         if (L > maxL) maxL = L;
     }
     if (maxL == 0) return;
-    size_t need = maxL * c->head_dim + (c->probs ? 0 : maxL * maxL);
+    /* Kt [head_dim, maxL rounded up to 16] (the AVX-512 copy pads its rows) */
+    size_t need = ((maxL + 15) & ~(size_t)15) * c->head_dim + (c->probs ? 0 : maxL * maxL);
     float *scratch = malloc(need * sizeof(float));
     if (!scratch) {
         atomic_store(&c->failed, 1);
         return;
     }
-    float *Kt = scratch, *P = scratch + maxL * c->head_dim;
+    float *Kt = scratch, *P = scratch + ((maxL + 15) & ~(size_t)15) * c->head_dim;
     for (size_t it = i0; it < i1; it++) {
         size_t s = it / c->n_heads, h = it % c->n_heads;
         size_t L = c->offs[s + 1] - c->offs[s];

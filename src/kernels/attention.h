@@ -63,4 +63,14 @@ sbert_status sbert_attention_probs(float *probs, const float *qkv, const size_t 
                                    size_t n_heads, size_t head_dim, float scale, const float *rel_bias,
                                    size_t rel_max_len);
 
+/* The attention kernels here and in attention_backward.c have an AVX-512
+ * copy, used where the CPU has AVX-512F (sbert_attention_avx512() says
+ * whether it is in use), and portable ones. sbert_attention_avx512_cap(0)
+ * keeps them to the portable copies, (1) allows AVX-512 again (the
+ * default); returns the previous setting. For tests and benchmarks that
+ * compare the copies; not to be called while attention runs on another
+ * thread. */
+int sbert_attention_avx512_cap(int allow);
+int sbert_attention_avx512(void);
+
 #endif
