@@ -29,6 +29,11 @@
 #include "kernels/simd.h"
 #include "kernels/attention.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define ATTB_HAVE_AVX512_COPY 1
+#endif
+
 typedef struct {
     float *dqkv;
     float *bias_part; /* [n_seq * n_heads, bias_w] or NULL */
@@ -119,9 +124,141 @@ SBERT_BODY void attb_item_body(const attb_ctx *c, size_t s, size_t h, float *dP,
         }
     }
 }
-SBERT_AVX512_COPIES(static void, attb_item,
+SBERT_AVX2_COPIES(static void, attb_item,
                   (const attb_ctx *c, size_t s, size_t h, float *dP, float *dq, float *dK, float *dV),
                   (c, s, h, dP, dq, dK, dV))
+
+#ifdef ATTB_HAVE_AVX512_COPY
+/* The AVX-512 copy of attb_item_body. Two passes over the item:
+ *   1. row i at a time, vectorized over the key index j (16 keys per
+ *      register, the last chunk masked; Vt is V^T with rows padded to
+ *      Lp = L rounded up to 16, zeros past L):
+ *          dP[i, :] = sum_c g_i[c] Vt[c, :]       (FMAs in 4 partial sums)
+ *          PM[i, :] = P[i, :] * M[i, :],  dP[i, :] *= M[i, :]
+ *          DS[i, :] = P[i, :] * (dP[i, :] - P[i, :] . dP[i, :])
+ *      with the keep flags M (keep_scale or 0; 1 without dropout) applied by
+ *      multiplication, no branch per element;
+ *   2. over head-dimension rows, 16 columns at a time (the last masked):
+ *          dq_i = scale sum_j DS[i, j] k_j
+ *          dk_j = scale sum_i DS[i, j] q_i,   dv_j = sum_i PM[i, j] g_i
+ *      each written (set) or added to dqkv once.
+ * Scratch: Vt [d, Lp], PM [L, Lp], DS [L, Lp]. Sums are in another order
+ * than the portable copies' (and fused), so the results differ from theirs
+ * in the last bits; this copy is itself deterministic. */
+#define ATTB512 __attribute__((target("avx512f,avx2,fma")))
+
+static inline __mmask16 attb_mask16(size_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+/* keep_scale where flag != 0, else 0, for n <= 16 flags (n < 16: the rest 0) */
+ATTB512 static inline __m512 attb_keep16(const uint8_t *flags, size_t n, float keep_scale) {
+    __m128i b;
+    if (n >= 16) {
+        b = _mm_loadu_si128((const __m128i *)flags);
+    } else {
+        uint8_t tmp[16] = {0};
+        memcpy(tmp, flags, n);
+        b = _mm_loadu_si128((const __m128i *)tmp);
+    }
+    __m512i w = _mm512_cvtepu8_epi32(b);
+    return _mm512_maskz_mov_ps(_mm512_test_epi32_mask(w, w), _mm512_set1_ps(keep_scale));
+}
+
+ATTB512 static void attb_item_avx512(const attb_ctx *c, size_t s, size_t h, float *Vt, float *PM, float *DS) {
+    const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
+    const size_t t0 = c->offs[s], L = c->offs[s + 1] - t0, Lp = (L + 15) & ~(size_t)15;
+    const float *base = c->qkv + t0 * W3 + h * d;
+    float *dbase = c->dqkv + t0 * W3 + h * d;
+    const float *P = c->probs + c->probs_base[s] + h * L * L;
+    const uint8_t *keep = c->keep ? c->keep + c->probs_base[s] + h * L * L : NULL;
+    float *bpart = c->bias_part ? c->bias_part + (s * c->n_heads + h) * c->bias_w : NULL;
+    /* Vt[cc * Lp + j] = v_j[cc], zero-padded */
+    for (size_t j = 0; j < L; j++) {
+        const float *v = base + j * W3 + 2 * H;
+        for (size_t cc = 0; cc < d; cc++) Vt[cc * Lp + j] = v[cc];
+    }
+    for (size_t cc = 0; cc < d; cc++)
+        for (size_t j = L; j < Lp; j++) Vt[cc * Lp + j] = 0.0f;
+    for (size_t i = 0; i < L; i++) {
+        const float *g = c->dout + (t0 + i) * H + h * d;
+        const float *Pi = P + i * L;
+        float *pm = PM + i * Lp, *ds = DS + i * Lp;
+        __m512 vdot = _mm512_setzero_ps();
+        for (size_t j0 = 0; j0 < Lp; j0 += 16) {
+            const __mmask16 m = attb_mask16(L - j0);
+            const float *vt = Vt + j0;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            size_t cc = 0;
+            for (; cc + 4 <= d; cc += 4) {
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(g[cc]), _mm512_loadu_ps(vt + cc * Lp), a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(g[cc + 1]), _mm512_loadu_ps(vt + (cc + 1) * Lp), a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(g[cc + 2]), _mm512_loadu_ps(vt + (cc + 2) * Lp), a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(g[cc + 3]), _mm512_loadu_ps(vt + (cc + 3) * Lp), a3);
+            }
+            for (; cc < d; cc++)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(g[cc]), _mm512_loadu_ps(vt + cc * Lp), a0);
+            __m512 dp = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+            const __m512 p = _mm512_maskz_loadu_ps(m, Pi + j0); /* 0 past L */
+            if (keep) {
+                const __m512 mk = attb_keep16(keep + i * L + j0, L - j0, c->keep_scale);
+                _mm512_storeu_ps(pm + j0, _mm512_mul_ps(p, mk));
+                dp = _mm512_mul_ps(dp, mk);
+            } else {
+                _mm512_storeu_ps(pm + j0, p);
+            }
+            vdot = _mm512_fmadd_ps(p, dp, vdot);
+            _mm512_storeu_ps(ds + j0, dp);
+        }
+        const __m512 dot = _mm512_set1_ps(_mm512_reduce_add_ps(vdot));
+        /* dS = P (dP - dot); bias index for (i, j): j - i + rel_max_len - 1 */
+        float *br = bpart ? bpart + (c->rel_max_len - 1) - i : NULL;
+        for (size_t j0 = 0; j0 < Lp; j0 += 16) {
+            const __mmask16 m = attb_mask16(L - j0);
+            const __m512 p = _mm512_maskz_loadu_ps(m, Pi + j0);
+            const __m512 v = _mm512_mul_ps(p, _mm512_sub_ps(_mm512_loadu_ps(ds + j0), dot));
+            _mm512_storeu_ps(ds + j0, v);
+            if (br) _mm512_mask_storeu_ps(br + j0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, br + j0), v));
+        }
+    }
+    const __m512 vscale = _mm512_set1_ps(c->scale);
+    for (size_t cb = 0; cb < d; cb += 16) {
+        const __mmask16 dm = attb_mask16(d - cb);
+        /* dq_i = scale sum_j DS[i, j] k_j */
+        for (size_t i = 0; i < L; i++) {
+            const float *ds = DS + i * Lp, *k = base + H + cb;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+            size_t j = 0;
+            for (; j + 2 <= L; j += 2) {
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(ds[j]), _mm512_maskz_loadu_ps(dm, k + j * W3), a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(ds[j + 1]), _mm512_maskz_loadu_ps(dm, k + (j + 1) * W3), a1);
+            }
+            if (j < L) a0 = _mm512_fmadd_ps(_mm512_set1_ps(ds[j]), _mm512_maskz_loadu_ps(dm, k + j * W3), a0);
+            __m512 r = _mm512_mul_ps(_mm512_add_ps(a0, a1), vscale);
+            float *o = dbase + i * W3 + cb;
+            if (!c->set) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(dm, o));
+            _mm512_mask_storeu_ps(o, dm, r);
+        }
+        /* dk_j = scale sum_i DS[i, j] q_i,  dv_j = sum_i PM[i, j] g_i */
+        for (size_t j = 0; j < L; j++) {
+            __m512 ak = _mm512_setzero_ps(), av = ak;
+            for (size_t i = 0; i < L; i++) {
+                const float *q = base + i * W3 + cb, *g = c->dout + (t0 + i) * H + h * d + cb;
+                ak = _mm512_fmadd_ps(_mm512_set1_ps(DS[i * Lp + j]), _mm512_maskz_loadu_ps(dm, q), ak);
+                av = _mm512_fmadd_ps(_mm512_set1_ps(PM[i * Lp + j]), _mm512_maskz_loadu_ps(dm, g), av);
+            }
+            ak = _mm512_mul_ps(ak, vscale);
+            float *dko = dbase + j * W3 + H + cb, *dvo = dbase + j * W3 + 2 * H + cb;
+            if (!c->set) {
+                ak = _mm512_add_ps(ak, _mm512_maskz_loadu_ps(dm, dko));
+                av = _mm512_add_ps(av, _mm512_maskz_loadu_ps(dm, dvo));
+            }
+            _mm512_mask_storeu_ps(dko, dm, ak);
+            _mm512_mask_storeu_ps(dvo, dm, av);
+        }
+    }
+}
+#endif
 
 static void attb_chunk(void *vctx, size_t i0, size_t i1) {
     attb_ctx *c = vctx;
@@ -132,8 +269,15 @@ static void attb_chunk(void *vctx, size_t i0, size_t i1) {
         if (L > maxL) maxL = L;
     }
     if (maxL == 0) return;
-    const size_t d = c->head_dim;
-    float *dP = malloc((maxL + d + 2 * maxL * d) * sizeof(float));
+    const size_t d = c->head_dim, maxLp = (maxL + 15) & ~(size_t)15;
+#ifdef ATTB_HAVE_AVX512_COPY
+    const int wide = sbert_attention_avx512();
+#else
+    const int wide = 0;
+#endif
+    /* portable: dP [maxL], dq [d], dK, dV [maxL, d]; AVX-512: Vt [d, maxLp], PM, DS [maxL, maxLp] */
+    size_t need = wide ? maxLp * (d + 2 * maxL) : maxL + d + 2 * maxL * d;
+    float *dP = malloc(need * sizeof(float));
     if (!dP) {
         atomic_store(&c->failed, 1);
         return;
@@ -141,6 +285,13 @@ static void attb_chunk(void *vctx, size_t i0, size_t i1) {
     for (size_t it = i0; it < i1; it++) {
         size_t s = it / c->n_heads, h = it % c->n_heads;
         if (c->offs[s + 1] == c->offs[s]) continue;
+#ifdef ATTB_HAVE_AVX512_COPY
+        if (wide) {
+            size_t Lp = ((c->offs[s + 1] - c->offs[s]) + 15) & ~(size_t)15;
+            attb_item_avx512(c, s, h, dP, dP + d * Lp, dP + d * Lp + maxL * Lp);
+            continue;
+        }
+#endif
         attb_item(c, s, h, dP, dP + maxL, dP + maxL + d, dP + maxL + d + maxL * d);
     }
     free(dP);
@@ -258,7 +409,56 @@ SBERT_BODY void attd_chunk_body(void *vctx, size_t i0, size_t i1) {
         }
     }
 }
-SBERT_AVX512_COPIES(static void, attd_chunk, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
+SBERT_AVX2_COPIES(static void, attd_chunk, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
+
+#ifdef ATTB_HAVE_AVX512_COPY
+/* The AVX-512 copy: out_i = sum_j (P[i, j] * M[i, j]) v_j over 16 columns
+ * of the head at a time, the weight P * (keep_scale or 0) chosen without a
+ * branch (a dropped key adds 0 * v_j). */
+ATTB512 static void attd_chunk_avx512(void *vctx, size_t i0, size_t i1) {
+    const attd_ctx *c = vctx;
+    const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
+    for (size_t it = i0; it < i1; it++) {
+        size_t s = it / c->n_heads, h = it % c->n_heads;
+        size_t t0 = c->offs[s], L = c->offs[s + 1] - t0;
+        const float *P = c->probs + c->probs_base[s] + h * L * L;
+        const uint8_t *K = c->keep + c->probs_base[s] + h * L * L;
+        const float *v = c->qkv + t0 * W3 + 2 * H + h * d;
+        for (size_t i = 0; i < L; i++) {
+            const float *Pi = P + i * L;
+            const uint8_t *Ki = K + i * L;
+            float *o = c->out + (t0 + i) * H + h * d;
+            for (size_t cb = 0; cb < d; cb += 16) {
+                const __mmask16 dm = attb_mask16(d - cb);
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+                const float *r = v + cb;
+                size_t j = 0;
+                for (; j + 2 <= L; j += 2) {
+                    const float w0 = Pi[j] * (Ki[j] ? c->keep_scale : 0.0f);
+                    const float w1 = Pi[j + 1] * (Ki[j + 1] ? c->keep_scale : 0.0f);
+                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(w0), _mm512_maskz_loadu_ps(dm, r + j * W3), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_set1_ps(w1), _mm512_maskz_loadu_ps(dm, r + (j + 1) * W3), a1);
+                }
+                if (j < L) {
+                    const float w0 = Pi[j] * (Ki[j] ? c->keep_scale : 0.0f);
+                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(w0), _mm512_maskz_loadu_ps(dm, r + j * W3), a0);
+                }
+                _mm512_mask_storeu_ps(o + cb, dm, _mm512_add_ps(a0, a1));
+            }
+        }
+    }
+}
+#endif
+
+static void attd_run_chunk(void *vctx, size_t i0, size_t i1) {
+#ifdef ATTB_HAVE_AVX512_COPY
+    if (sbert_attention_avx512()) {
+        attd_chunk_avx512(vctx, i0, i1);
+        return;
+    }
+#endif
+    attd_chunk(vctx, i0, i1);
+}
 
 sbert_status sbert_attention_dropout_output(float *out, const float *probs, const uint8_t *keep,
                                             float keep_scale, const float *qkv,
@@ -270,9 +470,9 @@ sbert_status sbert_attention_dropout_output(float *out, const float *probs, cons
     attd_ctx c = {out, qkv, probs, keep, keep_scale, seq_offsets, pbase, n_heads, head_dim};
     size_t *cum = sbert_attention_item_costs(seq_offsets, n_seq, n_heads);
     if (cum)
-        sbert_parallel_for_cost(n_seq * n_heads, cum, 0, attd_chunk, &c);
+        sbert_parallel_for_cost(n_seq * n_heads, cum, 0, attd_run_chunk, &c);
     else
-        attd_chunk(&c, 0, n_seq * n_heads);
+        attd_run_chunk(&c, 0, n_seq * n_heads);
     free(cum);
     free(pbase);
     return SBERT_OK;
