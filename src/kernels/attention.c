@@ -239,22 +239,28 @@ static inline __mmask16 att_mask16(size_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
-/* o[0..d) = sum_{j < jn} w[j] * rows[j * stride + 0..d): the attention
- * output of one query row, 16 columns of the head at a time. */
-ATT512 static inline void att_row_out512(float *o, const float *w, const float *rows, size_t stride,
-                                         size_t jn, size_t d) {
+/* out rows i0 .. i0+nr-1 (nr <= 4): out_i[0..d) = sum_{j < jn} P[i, j] v_j,
+ * with V a contiguous [jn, d] copy; four rows at a time share the loads of
+ * v_j and keep four independent sums (rows past nr repeat the last one and
+ * are not stored). */
+ATT512 static inline void att_out_rows512(float *out, size_t ldo, const float *P, size_t ldp, size_t nr,
+                                          const float *V, size_t jn, size_t d) {
+    const float *p0 = P, *p1 = P + (nr > 1 ? 1 : 0) * ldp, *p2 = P + (nr > 2 ? 2 : nr - 1) * ldp,
+                *p3 = P + (nr > 3 ? 3 : nr - 1) * ldp;
     for (size_t cb = 0; cb < d; cb += 16) {
         const __mmask16 dm = att_mask16(d - cb);
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-        const float *r = rows + cb;
-        size_t j = 0;
-        for (; j + 2 <= jn; j += 2) {
-            a0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_maskz_loadu_ps(dm, r + j * stride), a0);
-            a1 = _mm512_fmadd_ps(_mm512_set1_ps(w[j + 1]), _mm512_maskz_loadu_ps(dm, r + (j + 1) * stride),
-                                 a1);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t j = 0; j < jn; j++) {
+            const __m512 v = _mm512_maskz_loadu_ps(dm, V + j * d + cb);
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(p0[j]), v, a0);
+            a1 = _mm512_fmadd_ps(_mm512_set1_ps(p1[j]), v, a1);
+            a2 = _mm512_fmadd_ps(_mm512_set1_ps(p2[j]), v, a2);
+            a3 = _mm512_fmadd_ps(_mm512_set1_ps(p3[j]), v, a3);
         }
-        if (j < jn) a0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_maskz_loadu_ps(dm, r + j * stride), a0);
-        _mm512_mask_storeu_ps(o + cb, dm, _mm512_add_ps(a0, a1));
+        _mm512_mask_storeu_ps(out + cb, dm, a0);
+        if (nr > 1) _mm512_mask_storeu_ps(out + ldo + cb, dm, a1);
+        if (nr > 2) _mm512_mask_storeu_ps(out + 2 * ldo + cb, dm, a2);
+        if (nr > 3) _mm512_mask_storeu_ps(out + 3 * ldo + cb, dm, a3);
     }
 }
 
@@ -269,10 +275,15 @@ static inline void att_transpose_pad(float *Kt, size_t Lp, const float *rows, si
         for (size_t j = L; j < Lp; j++) Kt[cc * Lp + j] = 0.0f;
 }
 
+/* Scratch: Kt [d, Lp], V [L, d] (contiguous copy), rmax [L]. The passes
+ * run over all rows of the item (scores and row maxima, then exp and row
+ * sums, then the division, then the output), so the rows' dependency chains
+ * (horizontal max and sum, exp) overlap instead of running one after another. */
 ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *Kt, float *P) {
     const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
     const size_t t0 = c->offs[s], L = c->offs[s + 1] - t0, Lp = (L + 15) & ~(size_t)15;
     const float *base = c->qkv + t0 * W3 + h * d;
+    float *V = Kt + d * Lp, *rmax = V + L * d;
     att_transpose_pad(Kt, Lp, base + H, W3, L, d);
     const float *bias_row = NULL;
     if (c->rel_bias) bias_row = c->rel_bias + h * (2 * c->rel_max_len - 1) + (c->rel_max_len - 1);
@@ -302,7 +313,12 @@ ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *
             vmax = _mm512_max_ps(vmax, sc);
             _mm512_mask_storeu_ps(row + j0, m, sc);
         }
-        const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+        rmax[i] = _mm512_reduce_max_ps(vmax);
+    }
+    for (size_t i = 0; i < L; i++) {
+        float *row = P + i * L;
+        const size_t jn = c->causal ? i + 1 : L;
+        const __m512 mx = _mm512_set1_ps(rmax[i]);
         __m512 vsum = _mm512_setzero_ps();
         for (size_t j0 = 0; j0 < jn; j0 += 16) {
             const __mmask16 m = att_mask16(jn - j0);
@@ -310,15 +326,25 @@ ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *
             vsum = _mm512_add_ps(vsum, e);
             _mm512_mask_storeu_ps(row + j0, m, e);
         }
-        const __m512 sum = _mm512_set1_ps(_mm512_reduce_add_ps(vsum));
+        rmax[i] = _mm512_reduce_add_ps(vsum); /* now the row's sum */
+    }
+    for (size_t i = 0; i < L; i++) {
+        float *row = P + i * L;
+        const size_t jn = c->causal ? i + 1 : L;
+        const __m512 sum = _mm512_set1_ps(rmax[i]);
         for (size_t j0 = 0; j0 < jn; j0 += 16) {
             const __mmask16 m = att_mask16(jn - j0);
             _mm512_mask_storeu_ps(row + j0, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, row + j0), sum));
         }
         for (size_t j = jn; j < L; j++) row[j] = 0.0f; /* masked: probability exactly 0 */
-        if (c->probs_only) continue;
-        /* out_i = sum_j P[i,j] v_j */
-        att_row_out512(c->out + (t0 + i) * H + h * d, row, base + 2 * H, W3, jn, d);
+    }
+    if (c->probs_only) return;
+    for (size_t j = 0; j < L; j++) memcpy(V + j * d, base + j * W3 + 2 * H, d * sizeof(float));
+    /* out_i = sum_j P[i,j] v_j, four rows at a time (causal: P[i, j > i] = 0, so
+     * the block's last row bounds the keys) */
+    for (size_t i0 = 0; i0 < L; i0 += 4) {
+        const size_t nr = L - i0 < 4 ? L - i0 : 4, jn = c->causal ? i0 + nr : L;
+        att_out_rows512(c->out + (t0 + i0) * H + h * d, H, P + i0 * L, L, nr, V, jn, d);
     }
 }
 #endif
@@ -355,14 +381,16 @@ static void att_chunk(void *vctx, size_t i0, size_t i1) {
         if (L > maxL) maxL = L;
     }
     if (maxL == 0) return;
-    /* Kt [head_dim, maxL rounded up to 16] (the AVX-512 copy pads its rows) */
-    size_t need = ((maxL + 15) & ~(size_t)15) * c->head_dim + (c->probs ? 0 : maxL * maxL);
+    /* Kt [head_dim, maxL rounded up to 16] (the AVX-512 copy pads its rows),
+     * then (AVX-512 copy) V [maxL, head_dim] and rmax [maxL] */
+    const size_t kt_size = ((maxL + 15) & ~(size_t)15) * c->head_dim + maxL * c->head_dim + maxL;
+    size_t need = kt_size + (c->probs ? 0 : maxL * maxL);
     float *scratch = malloc(need * sizeof(float));
     if (!scratch) {
         atomic_store(&c->failed, 1);
         return;
     }
-    float *Kt = scratch, *P = scratch + ((maxL + 15) & ~(size_t)15) * c->head_dim;
+    float *Kt = scratch, *P = scratch + kt_size;
     for (size_t it = i0; it < i1; it++) {
         size_t s = it / c->n_heads, h = it % c->n_heads;
         size_t L = c->offs[s + 1] - c->offs[s];

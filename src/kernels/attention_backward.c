@@ -142,7 +142,9 @@ SBERT_AVX2_COPIES(static void, attb_item,
  *          dq_i = scale sum_j DS[i, j] k_j
  *          dk_j = scale sum_i DS[i, j] q_i,   dv_j = sum_i PM[i, j] g_i
  *      each written (set) or added to dqkv once.
- * Scratch: Vt [d, Lp], PM [L, Lp], DS [L, Lp]. Sums are in another order
+ * Scratch: Vt [d, Lp], PM [L, Lp], DS [L, Lp], then contiguous [L, d]
+ * copies of the item's q, k and output-gradient rows (their rows in qkv and
+ * dout are far apart and share few cache sets). Sums are in another order
  * than the portable copies' (and fused), so the results differ from theirs
  * in the last bits; this copy is itself deterministic. */
 #define ATTB512 __attribute__((target("avx512f,avx2,fma")))
@@ -221,40 +223,67 @@ ATTB512 static void attb_item_avx512(const attb_ctx *c, size_t s, size_t h, floa
             if (br) _mm512_mask_storeu_ps(br + j0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, br + j0), v));
         }
     }
+    /* contiguous [L, d] copies of the item's q, k and output-gradient rows */
+    float *Qc = DS + L * Lp, *Kc = Qc + L * d, *Gc = Kc + L * d;
+    for (size_t i = 0; i < L; i++) {
+        memcpy(Qc + i * d, base + i * W3, d * sizeof(float));
+        memcpy(Kc + i * d, base + i * W3 + H, d * sizeof(float));
+        memcpy(Gc + i * d, c->dout + (t0 + i) * H + h * d, d * sizeof(float));
+    }
     const __m512 vscale = _mm512_set1_ps(c->scale);
     for (size_t cb = 0; cb < d; cb += 16) {
         const __mmask16 dm = attb_mask16(d - cb);
-        /* dq_i = scale sum_j DS[i, j] k_j */
-        for (size_t i = 0; i < L; i++) {
-            const float *ds = DS + i * Lp, *k = base + H + cb;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-            size_t j = 0;
-            for (; j + 2 <= L; j += 2) {
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(ds[j]), _mm512_maskz_loadu_ps(dm, k + j * W3), a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(ds[j + 1]), _mm512_maskz_loadu_ps(dm, k + (j + 1) * W3), a1);
+        /* dq_i = scale sum_j DS[i, j] k_j, four rows i at a time (rows past L
+         * repeat the last one and are not stored) */
+        for (size_t i0 = 0; i0 < L; i0 += 4) {
+            const size_t nr = L - i0 < 4 ? L - i0 : 4;
+            const float *s0 = DS + i0 * Lp, *s1 = DS + (i0 + (nr > 1 ? 1 : 0)) * Lp,
+                        *s2 = DS + (i0 + (nr > 2 ? 2 : nr - 1)) * Lp, *s3 = DS + (i0 + (nr > 3 ? 3 : nr - 1)) * Lp;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (size_t j = 0; j < L; j++) {
+                const __m512 k = _mm512_maskz_loadu_ps(dm, Kc + j * d + cb);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(s0[j]), k, a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(s1[j]), k, a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(s2[j]), k, a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(s3[j]), k, a3);
             }
-            if (j < L) a0 = _mm512_fmadd_ps(_mm512_set1_ps(ds[j]), _mm512_maskz_loadu_ps(dm, k + j * W3), a0);
-            __m512 r = _mm512_mul_ps(_mm512_add_ps(a0, a1), vscale);
-            float *o = dbase + i * W3 + cb;
-            if (!c->set) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(dm, o));
-            _mm512_mask_storeu_ps(o, dm, r);
+            const __m512 r[4] = {a0, a1, a2, a3};
+            for (size_t t = 0; t < nr; t++) {
+                float *o = dbase + (i0 + t) * W3 + cb;
+                __m512 v = _mm512_mul_ps(r[t], vscale);
+                if (!c->set) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(dm, o));
+                _mm512_mask_storeu_ps(o, dm, v);
+            }
         }
-        /* dk_j = scale sum_i DS[i, j] q_i,  dv_j = sum_i PM[i, j] g_i */
-        for (size_t j = 0; j < L; j++) {
-            __m512 ak = _mm512_setzero_ps(), av = ak;
+        /* dk_j = scale sum_i DS[i, j] q_i,  dv_j = sum_i PM[i, j] g_i, four keys j
+         * at a time (DS and PM are 0 in the padding columns L .. Lp-1) */
+        for (size_t j0 = 0; j0 < L; j0 += 4) {
+            const size_t nj = L - j0 < 4 ? L - j0 : 4;
+            __m512 k0 = _mm512_setzero_ps(), k1 = k0, k2 = k0, k3 = k0, v0 = k0, v1 = k0, v2 = k0, v3 = k0;
             for (size_t i = 0; i < L; i++) {
-                const float *q = base + i * W3 + cb, *g = c->dout + (t0 + i) * H + h * d + cb;
-                ak = _mm512_fmadd_ps(_mm512_set1_ps(DS[i * Lp + j]), _mm512_maskz_loadu_ps(dm, q), ak);
-                av = _mm512_fmadd_ps(_mm512_set1_ps(PM[i * Lp + j]), _mm512_maskz_loadu_ps(dm, g), av);
+                const __m512 q = _mm512_maskz_loadu_ps(dm, Qc + i * d + cb);
+                const __m512 g = _mm512_maskz_loadu_ps(dm, Gc + i * d + cb);
+                const float *sr = DS + i * Lp + j0, *pr = PM + i * Lp + j0;
+                k0 = _mm512_fmadd_ps(_mm512_set1_ps(sr[0]), q, k0);
+                k1 = _mm512_fmadd_ps(_mm512_set1_ps(sr[1]), q, k1);
+                k2 = _mm512_fmadd_ps(_mm512_set1_ps(sr[2]), q, k2);
+                k3 = _mm512_fmadd_ps(_mm512_set1_ps(sr[3]), q, k3);
+                v0 = _mm512_fmadd_ps(_mm512_set1_ps(pr[0]), g, v0);
+                v1 = _mm512_fmadd_ps(_mm512_set1_ps(pr[1]), g, v1);
+                v2 = _mm512_fmadd_ps(_mm512_set1_ps(pr[2]), g, v2);
+                v3 = _mm512_fmadd_ps(_mm512_set1_ps(pr[3]), g, v3);
             }
-            ak = _mm512_mul_ps(ak, vscale);
-            float *dko = dbase + j * W3 + H + cb, *dvo = dbase + j * W3 + 2 * H + cb;
-            if (!c->set) {
-                ak = _mm512_add_ps(ak, _mm512_maskz_loadu_ps(dm, dko));
-                av = _mm512_add_ps(av, _mm512_maskz_loadu_ps(dm, dvo));
+            const __m512 kr[4] = {k0, k1, k2, k3}, vr[4] = {v0, v1, v2, v3};
+            for (size_t t = 0; t < nj; t++) {
+                float *dko = dbase + (j0 + t) * W3 + H + cb, *dvo = dbase + (j0 + t) * W3 + 2 * H + cb;
+                __m512 ak = _mm512_mul_ps(kr[t], vscale), av = vr[t];
+                if (!c->set) {
+                    ak = _mm512_add_ps(ak, _mm512_maskz_loadu_ps(dm, dko));
+                    av = _mm512_add_ps(av, _mm512_maskz_loadu_ps(dm, dvo));
+                }
+                _mm512_mask_storeu_ps(dko, dm, ak);
+                _mm512_mask_storeu_ps(dvo, dm, av);
             }
-            _mm512_mask_storeu_ps(dko, dm, ak);
-            _mm512_mask_storeu_ps(dvo, dm, av);
         }
     }
 }
@@ -275,8 +304,9 @@ static void attb_chunk(void *vctx, size_t i0, size_t i1) {
 #else
     const int wide = 0;
 #endif
-    /* portable: dP [maxL], dq [d], dK, dV [maxL, d]; AVX-512: Vt [d, maxLp], PM, DS [maxL, maxLp] */
-    size_t need = wide ? maxLp * (d + 2 * maxL) : maxL + d + 2 * maxL * d;
+    /* portable: dP [maxL], dq [d], dK, dV [maxL, d]; AVX-512: Vt [d, maxLp], PM, DS [maxL, maxLp],
+     * Q, K, G [maxL, d] */
+    size_t need = wide ? maxLp * (d + 2 * maxL) + 3 * maxL * d : maxL + d + 2 * maxL * d;
     float *dP = malloc(need * sizeof(float));
     if (!dP) {
         atomic_store(&c->failed, 1);
