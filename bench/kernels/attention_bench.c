@@ -3,7 +3,9 @@
  * attention kernels at MiniLM training shapes (built as `attention_bench`,
  * never run by the tests):
  *   64 sequences, lengths 8..30 (mean ~14, drawn like the training data),
- *   12 heads, head_dim 32 (override: attention_bench [head_dim] [repeats]).
+ *   12 heads, head_dim 32 (override: attention_bench [head_dim] [repeats]
+ *   [kernels]: kernels is a bit mask of the five timed below, default all,
+ *   to profile one at a time).
  * Prints, per kernel, the minimum over the repeats of ns per (sequence, head)
  * item and GFLOP/s (forward: 4 L^2 d flops per item, the backward 8 L^2 d,
  * the dropout output 2 L^2 d). The machine may be shared: read the minimum
@@ -36,6 +38,7 @@ int main(int argc, char **argv) {
     const size_t n_seq = 64, nh = 12;
     const size_t d = argc > 1 ? (size_t)atoi(argv[1]) : 32;
     const int reps = argc > 2 ? atoi(argv[2]) : 30;
+    const int only = argc > 3 ? atoi(argv[3]) : 31;
     const size_t H = nh * d, W3 = 3 * H;
     sbert_set_num_threads(1);
     sbert_rng rng;
@@ -66,16 +69,17 @@ int main(int argc, char **argv) {
     double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30};
     for (int r = 0; r < reps; r++) {
         double t = now();
-        sbert_attention_forward(out, NULL, qkv, offs, n_seq, nh, d, scale, NULL, 0);
+        if (only & 1) sbert_attention_forward(out, NULL, qkv, offs, n_seq, nh, d, scale, NULL, 0);
         double t1 = now();
-        sbert_attention_forward(out, probs, qkv, offs, n_seq, nh, d, scale, NULL, 0);
+        if (only & 2) sbert_attention_forward(out, probs, qkv, offs, n_seq, nh, d, scale, NULL, 0);
         double t2 = now();
-        sbert_attention_probs(probs, qkv, offs, n_seq, nh, d, scale, NULL, 0);
+        if (only & 4) sbert_attention_probs(probs, qkv, offs, n_seq, nh, d, scale, NULL, 0);
         double t3 = now();
-        sbert_attention_dropout_output(out, probs, keep, ks, qkv, offs, n_seq, nh, d);
+        if (only & 8) sbert_attention_dropout_output(out, probs, keep, ks, qkv, offs, n_seq, nh, d);
         double t4 = now();
-        sbert_attention_backward_dropout_set(dqkv, NULL, dout, qkv, probs, keep, ks, offs, n_seq, nh, d,
-                                             scale, 0);
+        if (only & 16)
+            sbert_attention_backward_dropout_set(dqkv, NULL, dout, qkv, probs, keep, ks, offs, n_seq, nh, d,
+                                                 scale, 0);
         double t5 = now();
         double dt[5] = {t1 - t, t2 - t1, t3 - t2, t4 - t3, t5 - t4};
         for (int k = 0; k < 5; k++)

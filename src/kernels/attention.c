@@ -31,7 +31,7 @@
 #include "kernels/simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "kernels/attention_simd.h"
 #define ATT_HAVE_AVX512_COPY 1
 #endif
 
@@ -264,17 +264,6 @@ ATT512 static inline void att_out_rows512(float *out, size_t ldo, const float *P
     }
 }
 
-/* Kt[cc * Lp + j] = rows[j * stride + cc] for j < L, 0 for L <= j < Lp. */
-static inline void att_transpose_pad(float *Kt, size_t Lp, const float *rows, size_t stride, size_t L,
-                                     size_t d) {
-    for (size_t j = 0; j < L; j++) {
-        const float *k = rows + j * stride;
-        for (size_t cc = 0; cc < d; cc++) Kt[cc * Lp + j] = k[cc];
-    }
-    for (size_t cc = 0; cc < d; cc++)
-        for (size_t j = L; j < Lp; j++) Kt[cc * Lp + j] = 0.0f;
-}
-
 /* Scratch: Kt [d, Lp], V [L, d] (contiguous copy), rmax [L]. The passes
  * run over all rows of the item (scores and row maxima, then exp and row
  * sums, then the division, then the output), so the rows' dependency chains
@@ -284,7 +273,7 @@ ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *
     const size_t t0 = c->offs[s], L = c->offs[s + 1] - t0, Lp = (L + 15) & ~(size_t)15;
     const float *base = c->qkv + t0 * W3 + h * d;
     float *V = Kt + d * Lp, *rmax = V + L * d;
-    att_transpose_pad(Kt, Lp, base + H, W3, L, d);
+    sbert_att_transpose(Kt, Lp, base + H, W3, L, d);
     const float *bias_row = NULL;
     if (c->rel_bias) bias_row = c->rel_bias + h * (2 * c->rel_max_len - 1) + (c->rel_max_len - 1);
     const __m512 vscale = _mm512_set1_ps(c->scale), ninf = _mm512_set1_ps(-INFINITY);
@@ -339,7 +328,11 @@ ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *
         for (size_t j = jn; j < L; j++) row[j] = 0.0f; /* masked: probability exactly 0 */
     }
     if (c->probs_only) return;
-    for (size_t j = 0; j < L; j++) memcpy(V + j * d, base + j * W3 + 2 * H, d * sizeof(float));
+    for (size_t j = 0; j < L; j++)
+        for (size_t cb = 0; cb < d; cb += 16) {
+            const __mmask16 dm = att_mask16(d - cb);
+            _mm512_mask_storeu_ps(V + j * d + cb, dm, _mm512_maskz_loadu_ps(dm, base + j * W3 + 2 * H + cb));
+        }
     /* out_i = sum_j P[i,j] v_j, four rows at a time (causal: P[i, j > i] = 0, so
      * the block's last row bounds the keys) */
     for (size_t i0 = 0; i0 < L; i0 += 4) {
@@ -396,6 +389,12 @@ static void att_chunk(void *vctx, size_t i0, size_t i1) {
         size_t L = c->offs[s + 1] - c->offs[s];
         if (L == 0) continue;
         float *Pi = c->probs ? c->probs + c->probs_base[s] + h * L * L : P;
+        if (it + 1 < i1) { /* the next item's q, k, v and output rows */
+            const size_t s1 = (it + 1) / c->n_heads, h1 = (it + 1) % c->n_heads, d = c->head_dim;
+            const size_t u0 = c->offs[s1], L1 = c->offs[s1 + 1] - u0, H = c->n_heads * d;
+            for (int part = 0; part < 3; part++) sbert_att_prefetch(c->qkv, 3 * H, u0, L1, part * H + h1 * d, d, 0);
+            if (!c->probs_only) sbert_att_prefetch(c->out, H, u0, L1, h1 * d, d, 1);
+        }
         if (L >= ATT_BLAS_MIN_LEN)
             att_item_blas(c, s, h, Pi);
         else

@@ -71,6 +71,22 @@ sbert_status sbert_attention_probs(float *probs, const float *qkv, const size_t 
  * compare the copies; not to be called while attention runs on another
  * thread. */
 int sbert_attention_avx512_cap(int allow);
+
+/* Software prefetch of columns col .. col+n-1 of rows t0 .. t0+L-1 of a
+ * row-major float matrix with rows ld apart (write: for writing). The
+ * kernels call it for the next (sequence, head) item while working on one:
+ * an item's rows are far apart, which the hardware prefetchers do not
+ * follow. */
+static inline void sbert_att_prefetch(const float *m, size_t ld, size_t t0, size_t L, size_t col, size_t n,
+                                      int write) {
+    for (size_t r = 0; r < L; r++) {
+        const char *a = (const char *)(m + (t0 + r) * ld + col), *e = a + n * sizeof(float);
+        for (const char *p = (const char *)((uintptr_t)a & ~(uintptr_t)63); p < e; p += 64) {
+            if (write) __builtin_prefetch(p, 1, 3);
+            else __builtin_prefetch(p, 0, 3);
+        }
+    }
+}
 int sbert_attention_avx512(void);
 
 #endif

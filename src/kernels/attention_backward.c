@@ -30,7 +30,7 @@
 #include "kernels/attention.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "kernels/attention_simd.h"
 #define ATTB_HAVE_AVX512_COPY 1
 #endif
 
@@ -155,16 +155,16 @@ static inline __mmask16 attb_mask16(size_t n) {
 
 /* keep_scale where flag != 0, else 0, for n <= 16 flags (n < 16: the rest 0) */
 ATTB512 static inline __m512 attb_keep16(const uint8_t *flags, size_t n, float keep_scale) {
-    __m128i b;
+    __mmask16 k;
     if (n >= 16) {
-        b = _mm_loadu_si128((const __m128i *)flags);
+        __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)flags));
+        k = _mm512_test_epi32_mask(w, w);
     } else {
-        uint8_t tmp[16] = {0};
-        memcpy(tmp, flags, n);
-        b = _mm_loadu_si128((const __m128i *)tmp);
+        unsigned bits = 0;
+        for (size_t t = 0; t < n; t++) bits |= (unsigned)(flags[t] != 0) << t;
+        k = (__mmask16)bits;
     }
-    __m512i w = _mm512_cvtepu8_epi32(b);
-    return _mm512_maskz_mov_ps(_mm512_test_epi32_mask(w, w), _mm512_set1_ps(keep_scale));
+    return _mm512_maskz_mov_ps(k, _mm512_set1_ps(keep_scale));
 }
 
 ATTB512 static void attb_item_avx512(const attb_ctx *c, size_t s, size_t h, float *Vt, float *PM, float *DS) {
@@ -176,12 +176,7 @@ ATTB512 static void attb_item_avx512(const attb_ctx *c, size_t s, size_t h, floa
     const uint8_t *keep = c->keep ? c->keep + c->probs_base[s] + h * L * L : NULL;
     float *bpart = c->bias_part ? c->bias_part + (s * c->n_heads + h) * c->bias_w : NULL;
     /* Vt[cc * Lp + j] = v_j[cc], zero-padded */
-    for (size_t j = 0; j < L; j++) {
-        const float *v = base + j * W3 + 2 * H;
-        for (size_t cc = 0; cc < d; cc++) Vt[cc * Lp + j] = v[cc];
-    }
-    for (size_t cc = 0; cc < d; cc++)
-        for (size_t j = L; j < Lp; j++) Vt[cc * Lp + j] = 0.0f;
+    sbert_att_transpose(Vt, Lp, base + 2 * H, W3, L, d);
     for (size_t i = 0; i < L; i++) {
         const float *g = c->dout + (t0 + i) * H + h * d;
         const float *Pi = P + i * L;
@@ -225,11 +220,13 @@ ATTB512 static void attb_item_avx512(const attb_ctx *c, size_t s, size_t h, floa
     }
     /* contiguous [L, d] copies of the item's q, k and output-gradient rows */
     float *Qc = DS + L * Lp, *Kc = Qc + L * d, *Gc = Kc + L * d;
-    for (size_t i = 0; i < L; i++) {
-        memcpy(Qc + i * d, base + i * W3, d * sizeof(float));
-        memcpy(Kc + i * d, base + i * W3 + H, d * sizeof(float));
-        memcpy(Gc + i * d, c->dout + (t0 + i) * H + h * d, d * sizeof(float));
-    }
+    for (size_t i = 0; i < L; i++)
+        for (size_t cb = 0; cb < d; cb += 16) {
+            const __mmask16 dm = attb_mask16(d - cb);
+            _mm512_mask_storeu_ps(Qc + i * d + cb, dm, _mm512_maskz_loadu_ps(dm, base + i * W3 + cb));
+            _mm512_mask_storeu_ps(Kc + i * d + cb, dm, _mm512_maskz_loadu_ps(dm, base + i * W3 + H + cb));
+            _mm512_mask_storeu_ps(Gc + i * d + cb, dm, _mm512_maskz_loadu_ps(dm, c->dout + (t0 + i) * H + h * d + cb));
+        }
     const __m512 vscale = _mm512_set1_ps(c->scale);
     for (size_t cb = 0; cb < d; cb += 16) {
         const __mmask16 dm = attb_mask16(d - cb);
@@ -315,6 +312,15 @@ static void attb_chunk(void *vctx, size_t i0, size_t i1) {
     for (size_t it = i0; it < i1; it++) {
         size_t s = it / c->n_heads, h = it % c->n_heads;
         if (c->offs[s + 1] == c->offs[s]) continue;
+        if (it + 1 < i1) { /* the next item's q, k, v, output-gradient and dqkv rows */
+            const size_t s1 = (it + 1) / c->n_heads, h1 = (it + 1) % c->n_heads, H = c->n_heads * d;
+            const size_t u0 = c->offs[s1], L1 = c->offs[s1 + 1] - u0;
+            for (int part = 0; part < 3; part++) {
+                sbert_att_prefetch(c->qkv, 3 * H, u0, L1, part * H + h1 * d, d, 0);
+                sbert_att_prefetch(c->dqkv, 3 * H, u0, L1, part * H + h1 * d, d, 1);
+            }
+            sbert_att_prefetch(c->dout, H, u0, L1, h1 * d, d, 0);
+        }
 #ifdef ATTB_HAVE_AVX512_COPY
         if (wide) {
             size_t Lp = ((c->offs[s + 1] - c->offs[s]) + 15) & ~(size_t)15;
@@ -454,6 +460,12 @@ ATTB512 static void attd_chunk_avx512(void *vctx, size_t i0, size_t i1) {
         const float *P = c->probs + c->probs_base[s] + h * L * L;
         const uint8_t *K = c->keep + c->probs_base[s] + h * L * L;
         const float *v = c->qkv + t0 * W3 + 2 * H + h * d;
+        if (it + 1 < i1) { /* the next item's v and output rows */
+            const size_t s1 = (it + 1) / c->n_heads, h1 = (it + 1) % c->n_heads;
+            const size_t u0 = c->offs[s1], L1 = c->offs[s1 + 1] - u0;
+            sbert_att_prefetch(c->qkv, W3, u0, L1, 2 * H + h1 * d, d, 0);
+            sbert_att_prefetch(c->out, H, u0, L1, h1 * d, d, 1);
+        }
         for (size_t i = 0; i < L; i++) {
             const float *Pi = P + i * L;
             const uint8_t *Ki = K + i * L;
