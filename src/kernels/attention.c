@@ -12,9 +12,11 @@
  * Causal attention (a decoder's self-attention: sbert_attention_forward_causal)
  * computes row i over keys j <= i only and writes P[i, j > i] = 0, so the
  * backward (attention_backward.c), which works from P, needs no change.
- * Sequences of ATT_BLAS_MIN_LEN tokens or more instead use two sgemm calls
- * (Q K^T, then P V) on OpenBLAS, which runs single-threaded inside the
- * pool's chunks (base/threads.c sets it to one thread).
+ * Where the CPU has AVX-512F, att_item_avx512 runs these loops 16 keys per
+ * register at every length. Otherwise sequences of ATT_BLAS_MIN_LEN tokens
+ * or more use two sgemm calls (Q K^T, then P V) on OpenBLAS, which runs
+ * single-threaded inside the pool's chunks (base/threads.c sets it to one
+ * thread), and shorter ones the plain loops (AVX2 copy where available).
  * Each chunk allocates its own scratch (Kt and, unless the caller keeps the
  * probabilities, one L x L block) once, sized for its longest sequence.
  */
@@ -69,8 +71,13 @@ typedef struct {
 
 /* Sequences at least this long use two single-threaded sgemm calls per
  * (sequence, head) for Q K^T and P V (OpenBLAS runs one thread: see
- * base/threads.c); shorter ones use the loops below, cheaper than a BLAS call. */
+ * base/threads.c); shorter ones use the loops below, cheaper than a BLAS call.
+ * Not with the AVX-512 copy: its loops (and vectorized softmax) beat the two
+ * sgemm calls plus the scalar softmax at every length measured, 2-3x at
+ * L = 32..256 (bench/kernels/attention_bench). */
+#ifndef ATT_BLAS_MIN_LEN
 #define ATT_BLAS_MIN_LEN 32
+#endif
 
 /* softmax of each row of S [L, L] in place, after scores * scale (when
  * `scale` != 1) and the relative bias for head h. */
@@ -239,31 +246,6 @@ static inline __mmask16 att_mask16(size_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
-/* out rows i0 .. i0+nr-1 (nr <= 4): out_i[0..d) = sum_{j < jn} P[i, j] v_j,
- * with V a contiguous [jn, d] copy; four rows at a time share the loads of
- * v_j and keep four independent sums (rows past nr repeat the last one and
- * are not stored). */
-ATT512 static inline void att_out_rows512(float *out, size_t ldo, const float *P, size_t ldp, size_t nr,
-                                          const float *V, size_t jn, size_t d) {
-    const float *p0 = P, *p1 = P + (nr > 1 ? 1 : 0) * ldp, *p2 = P + (nr > 2 ? 2 : nr - 1) * ldp,
-                *p3 = P + (nr > 3 ? 3 : nr - 1) * ldp;
-    for (size_t cb = 0; cb < d; cb += 16) {
-        const __mmask16 dm = att_mask16(d - cb);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (size_t j = 0; j < jn; j++) {
-            const __m512 v = _mm512_maskz_loadu_ps(dm, V + j * d + cb);
-            a0 = _mm512_fmadd_ps(_mm512_set1_ps(p0[j]), v, a0);
-            a1 = _mm512_fmadd_ps(_mm512_set1_ps(p1[j]), v, a1);
-            a2 = _mm512_fmadd_ps(_mm512_set1_ps(p2[j]), v, a2);
-            a3 = _mm512_fmadd_ps(_mm512_set1_ps(p3[j]), v, a3);
-        }
-        _mm512_mask_storeu_ps(out + cb, dm, a0);
-        if (nr > 1) _mm512_mask_storeu_ps(out + ldo + cb, dm, a1);
-        if (nr > 2) _mm512_mask_storeu_ps(out + 2 * ldo + cb, dm, a2);
-        if (nr > 3) _mm512_mask_storeu_ps(out + 3 * ldo + cb, dm, a3);
-    }
-}
-
 /* Scratch: Kt [d, Lp], V [L, d] (contiguous copy), rmax [L]. The passes
  * run over all rows of the item (scores and row maxima, then exp and row
  * sums, then the division, then the output), so the rows' dependency chains
@@ -277,32 +259,29 @@ ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *
     const float *bias_row = NULL;
     if (c->rel_bias) bias_row = c->rel_bias + h * (2 * c->rel_max_len - 1) + (c->rel_max_len - 1);
     const __m512 vscale = _mm512_set1_ps(c->scale), ninf = _mm512_set1_ps(-INFINITY);
-    for (size_t i = 0; i < L; i++) {
-        const float *q = base + i * W3;
-        float *row = P + i * L;
-        const size_t jn = c->causal ? i + 1 : L; /* the keys token i sees */
-        __m512 vmax = ninf;
-        for (size_t j0 = 0; j0 < jn; j0 += 16) {
-            const __mmask16 m = att_mask16(jn - j0);
-            const float *kt = Kt + j0;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            size_t cc = 0;
-            for (; cc + 4 <= d; cc += 4) {
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[cc]), _mm512_loadu_ps(kt + cc * Lp), a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[cc + 1]), _mm512_loadu_ps(kt + (cc + 1) * Lp), a1);
-                a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[cc + 2]), _mm512_loadu_ps(kt + (cc + 2) * Lp), a2);
-                a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[cc + 3]), _mm512_loadu_ps(kt + (cc + 3) * Lp), a3);
+    /* scores and row maxima, four query rows at a time (rows past L repeat
+     * the last one and are not stored) */
+    for (size_t i0 = 0; i0 < L; i0 += 4) {
+        const size_t nr = L - i0 < 4 ? L - i0 : 4, jmax = c->causal ? i0 + nr : L;
+        const float *q0 = base + i0 * W3, *q1 = base + (i0 + (nr > 1 ? 1 : 0)) * W3,
+                    *q2 = base + (i0 + (nr > 2 ? 2 : nr - 1)) * W3, *q3 = base + (i0 + (nr > 3 ? 3 : nr - 1)) * W3;
+        __m512 vmax[4] = {ninf, ninf, ninf, ninf};
+        for (size_t j0 = 0; j0 < jmax; j0 += 16) {
+            __m512 sc[4];
+            sbert_att_dot4(sc, q0, q1, q2, q3, Kt + j0, Lp, d);
+            for (size_t r = 0; r < nr; r++) {
+                const size_t i = i0 + r, jn = c->causal ? i + 1 : L; /* the keys token i sees */
+                if (j0 >= jn) continue;
+                const __mmask16 m = att_mask16(jn - j0);
+                __m512 v = _mm512_mul_ps(sc[r], vscale);
+                /* bias index for (i, j): j - i + rel_max_len - 1 */
+                if (bias_row) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias_row - i + j0));
+                v = _mm512_mask_mov_ps(ninf, m, v);
+                vmax[r] = _mm512_max_ps(vmax[r], v);
+                _mm512_mask_storeu_ps(P + i * L + j0, m, v);
             }
-            for (; cc < d; cc++)
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[cc]), _mm512_loadu_ps(kt + cc * Lp), a0);
-            __m512 sc = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)), vscale);
-            /* bias index for (i, j): j - i + rel_max_len - 1 */
-            if (bias_row) sc = _mm512_add_ps(sc, _mm512_maskz_loadu_ps(m, bias_row - i + j0));
-            sc = _mm512_mask_mov_ps(ninf, m, sc);
-            vmax = _mm512_max_ps(vmax, sc);
-            _mm512_mask_storeu_ps(row + j0, m, sc);
         }
-        rmax[i] = _mm512_reduce_max_ps(vmax);
+        for (size_t r = 0; r < nr; r++) rmax[i0 + r] = _mm512_reduce_max_ps(vmax[r]);
     }
     for (size_t i = 0; i < L; i++) {
         float *row = P + i * L;
@@ -320,10 +299,10 @@ ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *
     for (size_t i = 0; i < L; i++) {
         float *row = P + i * L;
         const size_t jn = c->causal ? i + 1 : L;
-        const __m512 sum = _mm512_set1_ps(rmax[i]);
+        const __m512 inv = _mm512_set1_ps(1.0f / rmax[i]);
         for (size_t j0 = 0; j0 < jn; j0 += 16) {
             const __mmask16 m = att_mask16(jn - j0);
-            _mm512_mask_storeu_ps(row + j0, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, row + j0), sum));
+            _mm512_mask_storeu_ps(row + j0, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j0), inv));
         }
         for (size_t j = jn; j < L; j++) row[j] = 0.0f; /* masked: probability exactly 0 */
     }
@@ -337,7 +316,7 @@ ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *
      * the block's last row bounds the keys) */
     for (size_t i0 = 0; i0 < L; i0 += 4) {
         const size_t nr = L - i0 < 4 ? L - i0 : 4, jn = c->causal ? i0 + nr : L;
-        att_out_rows512(c->out + (t0 + i0) * H + h * d, H, P + i0 * L, L, nr, V, jn, d);
+        sbert_att_out_rows(c->out + (t0 + i0) * H + h * d, H, P + i0 * L, L, nr, V, d, jn, d);
     }
 }
 #endif
@@ -384,6 +363,7 @@ static void att_chunk(void *vctx, size_t i0, size_t i1) {
         return;
     }
     float *Kt = scratch, *P = scratch + kt_size;
+    const int wide = sbert_attention_avx512();
     for (size_t it = i0; it < i1; it++) {
         size_t s = it / c->n_heads, h = it % c->n_heads;
         size_t L = c->offs[s + 1] - c->offs[s];
@@ -395,7 +375,7 @@ static void att_chunk(void *vctx, size_t i0, size_t i1) {
             for (int part = 0; part < 3; part++) sbert_att_prefetch(c->qkv, 3 * H, u0, L1, part * H + h1 * d, d, 0);
             if (!c->probs_only) sbert_att_prefetch(c->out, H, u0, L1, h1 * d, d, 1);
         }
-        if (L >= ATT_BLAS_MIN_LEN)
+        if (L >= ATT_BLAS_MIN_LEN && !wide)
             att_item_blas(c, s, h, Pi);
         else
             att_item(c, s, h, Kt, Pi);

@@ -177,45 +177,44 @@ ATTB512 static void attb_item_avx512(const attb_ctx *c, size_t s, size_t h, floa
     float *bpart = c->bias_part ? c->bias_part + (s * c->n_heads + h) * c->bias_w : NULL;
     /* Vt[cc * Lp + j] = v_j[cc], zero-padded */
     sbert_att_transpose(Vt, Lp, base + 2 * H, W3, L, d);
-    for (size_t i = 0; i < L; i++) {
-        const float *g = c->dout + (t0 + i) * H + h * d;
-        const float *Pi = P + i * L;
-        float *pm = PM + i * Lp, *ds = DS + i * Lp;
-        __m512 vdot = _mm512_setzero_ps();
+    /* dP rows four at a time (rows past L repeat the last one, unused) */
+    for (size_t i0 = 0; i0 < L; i0 += 4) {
+        const size_t nr = L - i0 < 4 ? L - i0 : 4;
+        const float *g0 = c->dout + (t0 + i0) * H + h * d;
+        const float *g1 = g0 + (nr > 1 ? 1 : 0) * H, *g2 = g0 + (nr > 2 ? 2 : nr - 1) * H,
+                    *g3 = g0 + (nr > 3 ? 3 : nr - 1) * H;
+        __m512 vdot[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
         for (size_t j0 = 0; j0 < Lp; j0 += 16) {
             const __mmask16 m = attb_mask16(L - j0);
-            const float *vt = Vt + j0;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            size_t cc = 0;
-            for (; cc + 4 <= d; cc += 4) {
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(g[cc]), _mm512_loadu_ps(vt + cc * Lp), a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(g[cc + 1]), _mm512_loadu_ps(vt + (cc + 1) * Lp), a1);
-                a2 = _mm512_fmadd_ps(_mm512_set1_ps(g[cc + 2]), _mm512_loadu_ps(vt + (cc + 2) * Lp), a2);
-                a3 = _mm512_fmadd_ps(_mm512_set1_ps(g[cc + 3]), _mm512_loadu_ps(vt + (cc + 3) * Lp), a3);
+            __m512 dps[4];
+            sbert_att_dot4(dps, g0, g1, g2, g3, Vt + j0, Lp, d);
+            for (size_t r = 0; r < nr; r++) {
+                const size_t i = i0 + r;
+                __m512 dp = dps[r];
+                const __m512 p = _mm512_maskz_loadu_ps(m, P + i * L + j0); /* 0 past L */
+                if (keep) {
+                    const __m512 mk = attb_keep16(keep + i * L + j0, L - j0, c->keep_scale);
+                    _mm512_storeu_ps(PM + i * Lp + j0, _mm512_mul_ps(p, mk));
+                    dp = _mm512_mul_ps(dp, mk);
+                } else {
+                    _mm512_storeu_ps(PM + i * Lp + j0, p);
+                }
+                vdot[r] = _mm512_fmadd_ps(p, dp, vdot[r]);
+                _mm512_storeu_ps(DS + i * Lp + j0, dp);
             }
-            for (; cc < d; cc++)
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(g[cc]), _mm512_loadu_ps(vt + cc * Lp), a0);
-            __m512 dp = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-            const __m512 p = _mm512_maskz_loadu_ps(m, Pi + j0); /* 0 past L */
-            if (keep) {
-                const __m512 mk = attb_keep16(keep + i * L + j0, L - j0, c->keep_scale);
-                _mm512_storeu_ps(pm + j0, _mm512_mul_ps(p, mk));
-                dp = _mm512_mul_ps(dp, mk);
-            } else {
-                _mm512_storeu_ps(pm + j0, p);
-            }
-            vdot = _mm512_fmadd_ps(p, dp, vdot);
-            _mm512_storeu_ps(ds + j0, dp);
         }
-        const __m512 dot = _mm512_set1_ps(_mm512_reduce_add_ps(vdot));
-        /* dS = P (dP - dot); bias index for (i, j): j - i + rel_max_len - 1 */
-        float *br = bpart ? bpart + (c->rel_max_len - 1) - i : NULL;
-        for (size_t j0 = 0; j0 < Lp; j0 += 16) {
-            const __mmask16 m = attb_mask16(L - j0);
-            const __m512 p = _mm512_maskz_loadu_ps(m, Pi + j0);
-            const __m512 v = _mm512_mul_ps(p, _mm512_sub_ps(_mm512_loadu_ps(ds + j0), dot));
-            _mm512_storeu_ps(ds + j0, v);
-            if (br) _mm512_mask_storeu_ps(br + j0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, br + j0), v));
+        for (size_t r = 0; r < nr; r++) {
+            const size_t i = i0 + r;
+            const __m512 dot = _mm512_set1_ps(_mm512_reduce_add_ps(vdot[r]));
+            /* dS = P (dP - dot); bias index for (i, j): j - i + rel_max_len - 1 */
+            float *br = bpart ? bpart + (c->rel_max_len - 1) - i : NULL, *ds = DS + i * Lp;
+            for (size_t j0 = 0; j0 < Lp; j0 += 16) {
+                const __mmask16 m = attb_mask16(L - j0);
+                const __m512 p = _mm512_maskz_loadu_ps(m, P + i * L + j0);
+                const __m512 v = _mm512_mul_ps(p, _mm512_sub_ps(_mm512_loadu_ps(ds + j0), dot));
+                _mm512_storeu_ps(ds + j0, v);
+                if (br) _mm512_mask_storeu_ps(br + j0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, br + j0), v));
+            }
         }
     }
     /* contiguous [L, d] copies of the item's q, k and output-gradient rows */
@@ -465,6 +464,23 @@ ATTB512 static void attd_chunk_avx512(void *vctx, size_t i0, size_t i1) {
             const size_t u0 = c->offs[s1], L1 = c->offs[s1 + 1] - u0;
             sbert_att_prefetch(c->qkv, W3, u0, L1, 2 * H + h1 * d, d, 0);
             sbert_att_prefetch(c->out, H, u0, L1, h1 * d, d, 1);
+        }
+        if (L <= 256) {
+            /* four rows at a time: their weights P * M, then the rows' sums
+             * sharing the loads of v_j */
+            float w[4 * 256];
+            for (size_t b0 = 0; b0 < L; b0 += 4) {
+                const size_t nr = L - b0 < 4 ? L - b0 : 4;
+                for (size_t r = 0; r < nr; r++)
+                    for (size_t j0 = 0; j0 < L; j0 += 16) {
+                        const __mmask16 m = attb_mask16(L - j0);
+                        const __m512 p = _mm512_maskz_loadu_ps(m, P + (b0 + r) * L + j0);
+                        const __m512 mk = attb_keep16(K + (b0 + r) * L + j0, L - j0, c->keep_scale);
+                        _mm512_mask_storeu_ps(w + r * L + j0, m, _mm512_mul_ps(p, mk));
+                    }
+                sbert_att_out_rows(c->out + (t0 + b0) * H + h * d, H, w, L, nr, v, W3, L, d);
+            }
+            continue;
         }
         for (size_t i = 0; i < L; i++) {
             const float *Pi = P + i * L;

@@ -62,4 +62,45 @@ SBERT_ATT512 static inline void sbert_att_transpose(float *Xt, size_t ldt, const
     }
 }
 
+/* For one 16-key chunk: o[r] = sum_{cc < d} a_r[cc] * Bt[cc * ldb + 0..15],
+ * r = 0..3: four rows' products at once, sharing the loads of Bt (one
+ * partial sum per row). */
+SBERT_ATT512 static inline void sbert_att_dot4(__m512 o[4], const float *a0, const float *a1, const float *a2,
+                                                const float *a3, const float *Bt, size_t ldb, size_t d) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t cc = 0; cc < d; cc++) {
+        const __m512 b = _mm512_loadu_ps(Bt + cc * ldb);
+        s0 = _mm512_fmadd_ps(_mm512_set1_ps(a0[cc]), b, s0);
+        s1 = _mm512_fmadd_ps(_mm512_set1_ps(a1[cc]), b, s1);
+        s2 = _mm512_fmadd_ps(_mm512_set1_ps(a2[cc]), b, s2);
+        s3 = _mm512_fmadd_ps(_mm512_set1_ps(a3[cc]), b, s3);
+    }
+    o[0] = s0, o[1] = s1, o[2] = s2, o[3] = s3;
+}
+
+/* out rows i0 .. i0+nr-1 (nr <= 4): out_i[0..d) = sum_{j < jn} P[i, j] v_j,
+ * v_j = V + j * ldv; four rows at a time share the loads of
+ * v_j and keep four independent sums (rows past nr repeat the last one and
+ * are not stored). */
+SBERT_ATT512 static inline void sbert_att_out_rows(float *out, size_t ldo, const float *P, size_t ldp, size_t nr,
+                                                    const float *V, size_t ldv, size_t jn, size_t d) {
+    const float *p0 = P, *p1 = P + (nr > 1 ? 1 : 0) * ldp, *p2 = P + (nr > 2 ? 2 : nr - 1) * ldp,
+                *p3 = P + (nr > 3 ? 3 : nr - 1) * ldp;
+    for (size_t cb = 0; cb < d; cb += 16) {
+        const __mmask16 dm = sbert_att_mask16(d - cb);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t j = 0; j < jn; j++) {
+            const __m512 v = _mm512_maskz_loadu_ps(dm, V + j * ldv + cb);
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(p0[j]), v, a0);
+            a1 = _mm512_fmadd_ps(_mm512_set1_ps(p1[j]), v, a1);
+            a2 = _mm512_fmadd_ps(_mm512_set1_ps(p2[j]), v, a2);
+            a3 = _mm512_fmadd_ps(_mm512_set1_ps(p3[j]), v, a3);
+        }
+        _mm512_mask_storeu_ps(out + cb, dm, a0);
+        if (nr > 1) _mm512_mask_storeu_ps(out + ldo + cb, dm, a1);
+        if (nr > 2) _mm512_mask_storeu_ps(out + 2 * ldo + cb, dm, a2);
+        if (nr > 3) _mm512_mask_storeu_ps(out + 3 * ldo + cb, dm, a3);
+    }
+}
+
 #endif
