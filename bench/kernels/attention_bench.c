@@ -5,7 +5,8 @@
  *   64 sequences, lengths 8..30 (mean ~14, drawn like the training data),
  *   12 heads, head_dim 32 (override: attention_bench [head_dim] [repeats]
  *   [kernels]: kernels is a bit mask of the five timed below, default all,
- *   to profile one at a time).
+ *   to profile one at a time; [lmin lmax]: lengths uniform in lmin..lmax
+ *   instead).
  * Prints, per kernel, the minimum over the repeats of ns per (sequence, head)
  * item and GFLOP/s (forward: 4 L^2 d flops per item, the backward 8 L^2 d,
  * the dropout output 2 L^2 d). The machine may be shared: read the minimum
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
     const size_t d = argc > 1 ? (size_t)atoi(argv[1]) : 32;
     const int reps = argc > 2 ? atoi(argv[2]) : 30;
     const int only = argc > 3 ? atoi(argv[3]) : 31;
+    const size_t lmin = argc > 5 ? (size_t)atoi(argv[4]) : 0, lmax = argc > 5 ? (size_t)atoi(argv[5]) : 0;
     const size_t H = nh * d, W3 = 3 * H;
     sbert_set_num_threads(1);
     sbert_rng rng;
@@ -50,6 +52,7 @@ int main(int argc, char **argv) {
         double u = sbert_rng_uniform(&rng);
         size_t L = 8 + (size_t)(-6.0 * log(1.0 - u));
         if (L > 30) L = 30;
+        if (lmax >= lmin && lmin > 0) L = lmin + (size_t)(u * (double)(lmax - lmin + 1));
         offs[s + 1] = offs[s] + L;
         l2 += (double)(L * L);
     }
@@ -85,11 +88,11 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 5; k++)
             if (dt[k] < best[k]) best[k] = dt[k];
     }
-    report("forward (encode)", best[0], items, 4 * fl);
-    report("forward + probs", best[1], items, 4 * fl);
-    report("probs only", best[2], items, 2 * fl);
-    report("dropout output", best[3], items, 2 * fl);
-    report("backward (dropout, set)", best[4], items, 8 * fl);
+    if (only & 1) report("forward (encode)", best[0], items, 4 * fl);
+    if (only & 2) report("forward + probs", best[1], items, 4 * fl);
+    if (only & 4) report("probs only", best[2], items, 2 * fl);
+    if (only & 8) report("dropout output", best[3], items, 2 * fl);
+    if (only & 16) report("backward (dropout, set)", best[4], items, 8 * fl);
     double cs = 0;
     for (size_t i = 0; i < T * W3; i++) cs += dqkv[i];
     printf("checksum %.6g\n", cs);
