@@ -305,8 +305,9 @@ static double rel_arr_diff(const float *a, const float *b, size_t n) {
 /* Every attention kernel (forward with and without probs, probs only, the
  * dropout output, the backward in set and += modes with the relative-bias
  * gradient) run by its AVX-512 copy and by the portable one on the same
- * random inputs: lengths 1, 5, 16, 17, 31, 40 (40 >= ATT_BLAS_MIN_LEN takes
- * the sgemm path in both), head_dim 32 and 24 (not a multiple of 16),
+ * random inputs: lengths 1, 5, 16, 17, 31, 40, 300 (from 32 on, the
+ * portable forward takes its sgemm path; the AVX-512 dropout output its
+ * row-at-a-time loop past 256), head_dim 32 and 24 (not a multiple of 16),
  * causal or not, relative bias or not, dropout flags or not. The AVX-512
  * copies sum in another order (and fuse multiply-adds), so they agree to
  * 1e-5 of each array's largest magnitude, not bit for bit. */
@@ -315,8 +316,8 @@ static void test_attention_copies(void) {
         printf("attention copies   skipped: no AVX-512 on this CPU\n");
         return;
     }
-    const size_t lens[6] = {1, 5, 16, 17, 31, 40}, n_seq = 6, nh = 3, rml = 40, bw = 2 * rml - 1;
-    size_t offs[7] = {0};
+    const size_t lens[7] = {1, 5, 16, 17, 31, 40, 300}, n_seq = 7, nh = 3, rml = 300, bw = 2 * rml - 1;
+    size_t offs[8] = {0};
     for (size_t s = 0; s < n_seq; s++) offs[s + 1] = offs[s] + lens[s];
     const size_t T = offs[n_seq], np = sbert_attention_probs_size(offs, n_seq, nh);
     double worst[6] = {0}; /* out, probs, dropout out, dqkv set, dqkv +=, drel_bias */

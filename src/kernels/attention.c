@@ -299,10 +299,12 @@ ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *
     for (size_t i = 0; i < L; i++) {
         float *row = P + i * L;
         const size_t jn = c->causal ? i + 1 : L;
-        const __m512 inv = _mm512_set1_ps(1.0f / rmax[i]);
+        /* divided, as the plain copy does: multiplying by 1 / sum instead
+         * moves test_distill's teacher labels past their tolerance */
+        const __m512 sum = _mm512_set1_ps(rmax[i]);
         for (size_t j0 = 0; j0 < jn; j0 += 16) {
             const __mmask16 m = att_mask16(jn - j0);
-            _mm512_mask_storeu_ps(row + j0, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j0), inv));
+            _mm512_mask_storeu_ps(row + j0, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, row + j0), sum));
         }
         for (size_t j = jn; j < L; j++) row[j] = 0.0f; /* masked: probability exactly 0 */
     }
