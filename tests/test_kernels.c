@@ -28,6 +28,8 @@
 #include "io/file.h"
 #include "kernels/act_math.h"
 #include "kernels/attention.h"
+#include "kernels/attention_backward.h"
+#include "kernels/simd.h"
 #include "kernels/cpu_ops.h"
 #include "kernels/cpu_ops_backward.h"
 #include "kernels/gemm_small.h"
@@ -279,6 +281,110 @@ static void test_attention(void) {
     CHECK(same, "attention is bit-identical across runs and thread counts");
     sbert_set_num_threads(0);
     free(offs), free(qkv), free(bias), free(want), free(want_b), free(out), free(out2), free(probs);
+}
+
+/* ---- attention: AVX-512 copies against the portable ones ---- */
+
+static uint64_t g_att_seed = 0x9e3779b97f4a7c15ull;
+static float att_rand(void) { /* uniform in [-1, 1), xorshift64 */
+    g_att_seed ^= g_att_seed << 13, g_att_seed ^= g_att_seed >> 7, g_att_seed ^= g_att_seed << 17;
+    return (float)(g_att_seed >> 40) * 0x1.0p-23f - 1.0f;
+}
+
+/* max |a - b| over the array, relative to the array's largest |b| */
+static double rel_arr_diff(const float *a, const float *b, size_t n) {
+    double md = 0.0, mb = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= md)) md = d; /* NaN counts as a difference */
+        if (fabs((double)b[i]) > mb) mb = fabs((double)b[i]);
+    }
+    return md / (mb > 0.0 ? mb : 1.0);
+}
+
+/* Every attention kernel (forward with and without probs, probs only, the
+ * dropout output, the backward in set and += modes with the relative-bias
+ * gradient) run by its AVX-512 copy and by the portable one on the same
+ * random inputs: lengths 1, 5, 16, 17, 31, 40, 300 (from 32 on, the
+ * portable forward takes its sgemm path; the AVX-512 dropout output its
+ * row-at-a-time loop past 256), head_dim 32 and 24 (not a multiple of 16),
+ * causal or not, relative bias or not, dropout flags or not. The AVX-512
+ * copies sum in another order (and fuse multiply-adds), so they agree to
+ * 1e-5 of each array's largest magnitude, not bit for bit. */
+static void test_attention_copies(void) {
+    if (!sbert_attention_avx512()) {
+        printf("attention copies   skipped: no AVX-512 on this CPU\n");
+        return;
+    }
+    const size_t lens[7] = {1, 5, 16, 17, 31, 40, 300}, n_seq = 7, nh = 3, rml = 300, bw = 2 * rml - 1;
+    size_t offs[8] = {0};
+    for (size_t s = 0; s < n_seq; s++) offs[s + 1] = offs[s] + lens[s];
+    const size_t T = offs[n_seq], np = sbert_attention_probs_size(offs, n_seq, nh);
+    double worst[6] = {0}; /* out, probs, dropout out, dqkv set, dqkv +=, drel_bias */
+    int cases = 0, probs_only_same = 1;
+    const size_t dims[2] = {32, 24};
+    for (int di = 0; di < 2; di++) {
+        const size_t d = dims[di], H = nh * d, W3 = 3 * H;
+        float *qkv = malloc(T * W3 * sizeof(float)), *bias = malloc(nh * bw * sizeof(float));
+        float *dout = malloc(T * H * sizeof(float)), *acc0 = malloc(T * W3 * sizeof(float));
+        float *out[2], *probs[2], *dq_set[2], *dq_acc[2], *db[2], *dro[2];
+        uint8_t *keep = malloc(np);
+        for (int k = 0; k < 2; k++) {
+            out[k] = malloc(T * H * sizeof(float)), dro[k] = malloc(T * H * sizeof(float));
+            probs[k] = malloc(np * sizeof(float));
+            dq_set[k] = malloc(T * W3 * sizeof(float)), dq_acc[k] = malloc(T * W3 * sizeof(float));
+            db[k] = malloc(nh * bw * sizeof(float));
+        }
+        for (size_t i = 0; i < T * W3; i++) qkv[i] = 2.0f * att_rand(), acc0[i] = att_rand();
+        for (size_t i = 0; i < nh * bw; i++) bias[i] = att_rand();
+        for (size_t i = 0; i < T * H; i++) dout[i] = att_rand();
+        for (size_t i = 0; i < np; i++) keep[i] = att_rand() > -0.8f; /* dropout p = 0.1 */
+        const float scale = 1.0f / sqrtf((float)d), ks = 1.0f / 0.9f;
+        for (int variant = 0; variant < 8; variant++) {
+            const int causal = variant & 1, use_bias = (variant >> 1) & 1, use_drop = (variant >> 2) & 1;
+            const float *rb = use_bias ? bias : NULL;
+            const uint8_t *kp = use_drop ? keep : NULL;
+            for (int k = 0; k < 2; k++) { /* k = 0: AVX-512, 1: portable */
+                sbert_attention_avx512_cap(k == 0);
+                CHECK_OK(sbert_attention_forward_causal(out[k], probs[k], qkv, offs, n_seq, nh, d, scale, rb,
+                                                        rml, causal));
+                if (!causal) {
+                    float *p2 = malloc(np * sizeof(float));
+                    CHECK_OK(sbert_attention_probs(p2, qkv, offs, n_seq, nh, d, scale, rb, rml));
+                    probs_only_same &= memcmp(p2, probs[k], np * sizeof(float)) == 0;
+                    free(p2);
+                }
+                CHECK_OK(sbert_attention_dropout_output(dro[k], probs[0], keep, ks, qkv, offs,
+                                                        n_seq, nh, d));
+                /* the backward of both copies from the same probabilities */
+                memset(db[k], 0, nh * bw * sizeof(float));
+                memcpy(dq_set[k], acc0, T * W3 * sizeof(float));
+                CHECK_OK(sbert_attention_backward_dropout_set(dq_set[k], use_bias ? db[k] : NULL, dout, qkv,
+                                                              probs[0], kp, ks, offs, n_seq, nh, d, scale,
+                                                              rml));
+                memcpy(dq_acc[k], acc0, T * W3 * sizeof(float));
+                CHECK_OK(sbert_attention_backward_dropout(dq_acc[k], NULL, dout, qkv, probs[0], kp, ks, offs,
+                                                          n_seq, nh, d, scale, rml));
+            }
+            double e[6] = {rel_arr_diff(out[0], out[1], T * H),  rel_arr_diff(probs[0], probs[1], np),
+                           rel_arr_diff(dro[0], dro[1], T * H),  rel_arr_diff(dq_set[0], dq_set[1], T * W3),
+                           rel_arr_diff(dq_acc[0], dq_acc[1], T * W3),
+                           use_bias ? rel_arr_diff(db[0], db[1], nh * bw) : 0.0};
+            for (int k = 0; k < 6; k++) {
+                CHECK(e[k] <= 1e-5, "attention copies d %zu causal %d bias %d dropout %d: array %d differs by %.3g",
+                      d, causal, use_bias, use_drop, k, e[k]);
+                if (e[k] > worst[k]) worst[k] = e[k];
+            }
+            cases++;
+        }
+        sbert_attention_avx512_cap(1);
+        free(qkv), free(bias), free(dout), free(acc0), free(keep);
+        for (int k = 0; k < 2; k++) free(out[k]), free(dro[k]), free(probs[k]), free(dq_set[k]), free(dq_acc[k]), free(db[k]);
+    }
+    CHECK(cases == 16, "every attention variant ran");
+    CHECK(probs_only_same, "sbert_attention_probs gives sbert_attention_forward's probabilities bit for bit");
+    printf("attention copies   max rel diff: out %.2g probs %.2g dropout-out %.2g dqkv %.2g (+= %.2g) "
+           "drel_bias %.2g\n", worst[0], worst[1], worst[2], worst[3], worst[4], worst[5]);
 }
 
 /* ---- thread pool ---- */
@@ -620,6 +726,7 @@ int main(void) {
     test_softmax_linear();
     test_linear_copies();
     test_attention();
+    test_attention_copies();
     cJSON_Delete(g_ref);
     return test_summary();
 }

@@ -12,9 +12,11 @@
  * Causal attention (a decoder's self-attention: sbert_attention_forward_causal)
  * computes row i over keys j <= i only and writes P[i, j > i] = 0, so the
  * backward (attention_backward.c), which works from P, needs no change.
- * Sequences of ATT_BLAS_MIN_LEN tokens or more instead use two sgemm calls
- * (Q K^T, then P V) on OpenBLAS, which runs single-threaded inside the
- * pool's chunks (base/threads.c sets it to one thread).
+ * Where the CPU has AVX-512F, att_item_avx512 runs these loops 16 keys per
+ * register at every length. Otherwise sequences of ATT_BLAS_MIN_LEN tokens
+ * or more use two sgemm calls (Q K^T, then P V) on OpenBLAS, which runs
+ * single-threaded inside the pool's chunks (base/threads.c sets it to one
+ * thread), and shorter ones the plain loops (AVX2 copy where available).
  * Each chunk allocates its own scratch (Kt and, unless the caller keeps the
  * probabilities, one L x L block) once, sized for its longest sequence.
  */
@@ -28,6 +30,12 @@
 
 #include "base/error.h"
 #include "base/threads.h"
+#include "kernels/simd.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include "kernels/attention_simd.h"
+#define ATT_HAVE_AVX512_COPY 1
+#endif
 
 size_t sbert_attention_probs_size(const size_t *seq_offsets, size_t n_seq, size_t n_heads) {
     size_t total = 0;
@@ -63,8 +71,13 @@ typedef struct {
 
 /* Sequences at least this long use two single-threaded sgemm calls per
  * (sequence, head) for Q K^T and P V (OpenBLAS runs one thread: see
- * base/threads.c); shorter ones use the loops below, cheaper than a BLAS call. */
+ * base/threads.c); shorter ones use the loops below, cheaper than a BLAS call.
+ * Not with the AVX-512 copy: its loops (and vectorized softmax) beat the two
+ * sgemm calls plus the scalar softmax at every length measured, 2-3x at
+ * L = 32..256 (bench/kernels/attention_bench). */
+#ifndef ATT_BLAS_MIN_LEN
 #define ATT_BLAS_MIN_LEN 32
+#endif
 
 /* softmax of each row of S [L, L] in place, after scores * scale (when
  * `scale` != 1) and the relative bias for head h. */
@@ -181,7 +194,142 @@ __attribute__((target("avx2"))) static void att_item_avx2(const att_ctx *c, size
 }
 #endif
 
+static int att_allow_avx512 = 1;
+
+int sbert_attention_avx512_cap(int allow) {
+    int was = att_allow_avx512;
+    att_allow_avx512 = allow != 0;
+    return was;
+}
+
+int sbert_attention_avx512(void) {
+#ifdef ATT_HAVE_AVX512_COPY
+    return att_allow_avx512 && sbert_cpu_avx512();
+#else
+    return 0;
+#endif
+}
+
+#ifdef ATT_HAVE_AVX512_COPY
+/* The AVX-512 copy of att_item_body, vectorized over the key index j in
+ * 16-lane registers (a row of up to 16 keys is one register; longer rows
+ * loop over 16-key chunks, the last one masked). Kt is stored with its rows
+ * padded to Lp = L rounded up to 16 (zeros past L), so every score load is a
+ * full one. The scores use FMAs in 4 partial sums over the head dimension,
+ * exp is a polynomial (sbert_att_exp512) and the softmax sums are tree
+ * reductions, so unlike the AVX2 and plain copies (which give each other's
+ * bits) this copy's results differ from theirs in the last bits (within
+ * 1e-5 relative, tests/test_kernels.c); it is itself deterministic, so the
+ * output is the same for any thread count and with or without probs. */
+#define ATT512 __attribute__((target("avx512f,avx2,fma")))
+
+ATT512 static inline __m512 sbert_att_exp512(__m512 x) {
+    /* e^x for x <= 0: x = n ln2 + r, |r| <= ln2/2, e^r by its Taylor series
+     * to degree 7 (truncation < 6e-9 relative), then scaled by 2^n. */
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f)); /* e^-104 is 0 in fp32; also maps -inf */
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x); /* ln2, high part: n * it is exact */
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);     /* ln2 - 0.693359375 */
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+static inline __mmask16 att_mask16(size_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+/* Scratch: Kt [d, Lp], V [L, d] (contiguous copy), rmax [L]. The passes
+ * run over all rows of the item (scores and row maxima, then exp and row
+ * sums, then the division, then the output), so the rows' dependency chains
+ * (horizontal max and sum, exp) overlap instead of running one after another. */
+ATT512 static void att_item_avx512(const att_ctx *c, size_t s, size_t h, float *Kt, float *P) {
+    const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
+    const size_t t0 = c->offs[s], L = c->offs[s + 1] - t0, Lp = (L + 15) & ~(size_t)15;
+    const float *base = c->qkv + t0 * W3 + h * d;
+    float *V = Kt + d * Lp, *rmax = V + L * d;
+    sbert_att_transpose(Kt, Lp, base + H, W3, L, d);
+    const float *bias_row = NULL;
+    if (c->rel_bias) bias_row = c->rel_bias + h * (2 * c->rel_max_len - 1) + (c->rel_max_len - 1);
+    const __m512 vscale = _mm512_set1_ps(c->scale), ninf = _mm512_set1_ps(-INFINITY);
+    /* scores and row maxima, four query rows at a time (rows past L repeat
+     * the last one and are not stored) */
+    for (size_t i0 = 0; i0 < L; i0 += 4) {
+        const size_t nr = L - i0 < 4 ? L - i0 : 4, jmax = c->causal ? i0 + nr : L;
+        const float *q0 = base + i0 * W3, *q1 = base + (i0 + (nr > 1 ? 1 : 0)) * W3,
+                    *q2 = base + (i0 + (nr > 2 ? 2 : nr - 1)) * W3, *q3 = base + (i0 + (nr > 3 ? 3 : nr - 1)) * W3;
+        __m512 vmax[4] = {ninf, ninf, ninf, ninf};
+        for (size_t j0 = 0; j0 < jmax; j0 += 16) {
+            __m512 sc[4];
+            sbert_att_dot4(sc, q0, q1, q2, q3, Kt + j0, Lp, d);
+            for (size_t r = 0; r < nr; r++) {
+                const size_t i = i0 + r, jn = c->causal ? i + 1 : L; /* the keys token i sees */
+                if (j0 >= jn) continue;
+                const __mmask16 m = att_mask16(jn - j0);
+                __m512 v = _mm512_mul_ps(sc[r], vscale);
+                /* bias index for (i, j): j - i + rel_max_len - 1 */
+                if (bias_row) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias_row - i + j0));
+                v = _mm512_mask_mov_ps(ninf, m, v);
+                vmax[r] = _mm512_max_ps(vmax[r], v);
+                _mm512_mask_storeu_ps(P + i * L + j0, m, v);
+            }
+        }
+        for (size_t r = 0; r < nr; r++) rmax[i0 + r] = _mm512_reduce_max_ps(vmax[r]);
+    }
+    for (size_t i = 0; i < L; i++) {
+        float *row = P + i * L;
+        const size_t jn = c->causal ? i + 1 : L;
+        const __m512 mx = _mm512_set1_ps(rmax[i]);
+        __m512 vsum = _mm512_setzero_ps();
+        for (size_t j0 = 0; j0 < jn; j0 += 16) {
+            const __mmask16 m = att_mask16(jn - j0);
+            __m512 e = _mm512_maskz_mov_ps(m, sbert_att_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j0), mx)));
+            vsum = _mm512_add_ps(vsum, e);
+            _mm512_mask_storeu_ps(row + j0, m, e);
+        }
+        rmax[i] = _mm512_reduce_add_ps(vsum); /* now the row's sum */
+    }
+    for (size_t i = 0; i < L; i++) {
+        float *row = P + i * L;
+        const size_t jn = c->causal ? i + 1 : L;
+        /* divided, as the plain copy does: multiplying by 1 / sum instead
+         * moves test_distill's teacher labels past their tolerance */
+        const __m512 sum = _mm512_set1_ps(rmax[i]);
+        for (size_t j0 = 0; j0 < jn; j0 += 16) {
+            const __mmask16 m = att_mask16(jn - j0);
+            _mm512_mask_storeu_ps(row + j0, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, row + j0), sum));
+        }
+        for (size_t j = jn; j < L; j++) row[j] = 0.0f; /* masked: probability exactly 0 */
+    }
+    if (c->probs_only) return;
+    for (size_t j = 0; j < L; j++)
+        for (size_t cb = 0; cb < d; cb += 16) {
+            const __mmask16 dm = att_mask16(d - cb);
+            _mm512_mask_storeu_ps(V + j * d + cb, dm, _mm512_maskz_loadu_ps(dm, base + j * W3 + 2 * H + cb));
+        }
+    /* out_i = sum_j P[i,j] v_j, four rows at a time (causal: P[i, j > i] = 0, so
+     * the block's last row bounds the keys) */
+    for (size_t i0 = 0; i0 < L; i0 += 4) {
+        const size_t nr = L - i0 < 4 ? L - i0 : 4, jn = c->causal ? i0 + nr : L;
+        sbert_att_out_rows(c->out + (t0 + i0) * H + h * d, H, P + i0 * L, L, nr, V, d, jn, d);
+    }
+}
+#endif
+
 static void att_item(const att_ctx *c, size_t s, size_t h, float *Kt, float *P) {
+#ifdef ATT_HAVE_AVX512_COPY
+    if (sbert_attention_avx512()) {
+        att_item_avx512(c, s, h, Kt, P);
+        return;
+    }
+#endif
 #ifdef ATT_HAVE_AVX2_COPY
     static int have = -1; /* every thread computes the same value */
     int a = __atomic_load_n(&have, __ATOMIC_RELAXED);
@@ -207,19 +355,29 @@ static void att_chunk(void *vctx, size_t i0, size_t i1) {
         if (L > maxL) maxL = L;
     }
     if (maxL == 0) return;
-    size_t need = maxL * c->head_dim + (c->probs ? 0 : maxL * maxL);
+    /* Kt [head_dim, maxL rounded up to 16] (the AVX-512 copy pads its rows),
+     * then (AVX-512 copy) V [maxL, head_dim] and rmax [maxL] */
+    const size_t kt_size = ((maxL + 15) & ~(size_t)15) * c->head_dim + maxL * c->head_dim + maxL;
+    size_t need = kt_size + (c->probs ? 0 : maxL * maxL);
     float *scratch = malloc(need * sizeof(float));
     if (!scratch) {
         atomic_store(&c->failed, 1);
         return;
     }
-    float *Kt = scratch, *P = scratch + maxL * c->head_dim;
+    float *Kt = scratch, *P = scratch + kt_size;
+    const int wide = sbert_attention_avx512();
     for (size_t it = i0; it < i1; it++) {
         size_t s = it / c->n_heads, h = it % c->n_heads;
         size_t L = c->offs[s + 1] - c->offs[s];
         if (L == 0) continue;
         float *Pi = c->probs ? c->probs + c->probs_base[s] + h * L * L : P;
-        if (L >= ATT_BLAS_MIN_LEN)
+        if (it + 1 < i1) { /* the next item's q, k, v and output rows */
+            const size_t s1 = (it + 1) / c->n_heads, h1 = (it + 1) % c->n_heads, d = c->head_dim;
+            const size_t u0 = c->offs[s1], L1 = c->offs[s1 + 1] - u0, H = c->n_heads * d;
+            for (int part = 0; part < 3; part++) sbert_att_prefetch(c->qkv, 3 * H, u0, L1, part * H + h1 * d, d, 0);
+            if (!c->probs_only) sbert_att_prefetch(c->out, H, u0, L1, h1 * d, d, 1);
+        }
+        if (L >= ATT_BLAS_MIN_LEN && !wide)
             att_item_blas(c, s, h, Pi);
         else
             att_item(c, s, h, Kt, Pi);

@@ -63,4 +63,30 @@ sbert_status sbert_attention_probs(float *probs, const float *qkv, const size_t 
                                    size_t n_heads, size_t head_dim, float scale, const float *rel_bias,
                                    size_t rel_max_len);
 
+/* The attention kernels here and in attention_backward.c have an AVX-512
+ * copy, used where the CPU has AVX-512F (sbert_attention_avx512() says
+ * whether it is in use), and portable ones. sbert_attention_avx512_cap(0)
+ * keeps them to the portable copies, (1) allows AVX-512 again (the
+ * default); returns the previous setting. For tests and benchmarks that
+ * compare the copies; not to be called while attention runs on another
+ * thread. */
+int sbert_attention_avx512_cap(int allow);
+
+/* Software prefetch of columns col .. col+n-1 of rows t0 .. t0+L-1 of a
+ * row-major float matrix with rows ld apart (write: for writing). The
+ * kernels call it for the next (sequence, head) item while working on one:
+ * an item's rows are far apart, which the hardware prefetchers do not
+ * follow. */
+static inline void sbert_att_prefetch(const float *m, size_t ld, size_t t0, size_t L, size_t col, size_t n,
+                                      int write) {
+    for (size_t r = 0; r < L; r++) {
+        const char *a = (const char *)(m + (t0 + r) * ld + col), *e = a + n * sizeof(float);
+        for (const char *p = (const char *)((uintptr_t)a & ~(uintptr_t)63); p < e; p += 64) {
+            if (write) __builtin_prefetch(p, 1, 3);
+            else __builtin_prefetch(p, 0, 3);
+        }
+    }
+}
+int sbert_attention_avx512(void);
+
 #endif

@@ -29,6 +29,11 @@
 #include "kernels/simd.h"
 #include "kernels/attention.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include "kernels/attention_simd.h"
+#define ATTB_HAVE_AVX512_COPY 1
+#endif
+
 typedef struct {
     float *dqkv;
     float *bias_part; /* [n_seq * n_heads, bias_w] or NULL */
@@ -119,9 +124,166 @@ SBERT_BODY void attb_item_body(const attb_ctx *c, size_t s, size_t h, float *dP,
         }
     }
 }
-SBERT_AVX512_COPIES(static void, attb_item,
+SBERT_AVX2_COPIES(static void, attb_item,
                   (const attb_ctx *c, size_t s, size_t h, float *dP, float *dq, float *dK, float *dV),
                   (c, s, h, dP, dq, dK, dV))
+
+#ifdef ATTB_HAVE_AVX512_COPY
+/* The AVX-512 copy of attb_item_body. Two passes over the item:
+ *   1. row i at a time, vectorized over the key index j (16 keys per
+ *      register, the last chunk masked; Vt is V^T with rows padded to
+ *      Lp = L rounded up to 16, zeros past L):
+ *          dP[i, :] = sum_c g_i[c] Vt[c, :]       (FMAs in 4 partial sums)
+ *          PM[i, :] = P[i, :] * M[i, :],  dP[i, :] *= M[i, :]
+ *          DS[i, :] = P[i, :] * (dP[i, :] - P[i, :] . dP[i, :])
+ *      with the keep flags M (keep_scale or 0; 1 without dropout) applied by
+ *      multiplication, no branch per element;
+ *   2. over head-dimension rows, 16 columns at a time (the last masked):
+ *          dq_i = scale sum_j DS[i, j] k_j
+ *          dk_j = scale sum_i DS[i, j] q_i,   dv_j = sum_i PM[i, j] g_i
+ *      each written (set) or added to dqkv once.
+ * Scratch: Vt [d, Lp], PM [L, Lp], DS [L, Lp], then contiguous [L, d]
+ * copies of the item's q, k and output-gradient rows (their rows in qkv and
+ * dout are far apart and share few cache sets). Sums are in another order
+ * than the portable copies' (and fused), so the results differ from theirs
+ * in the last bits; this copy is itself deterministic. */
+#define ATTB512 __attribute__((target("avx512f,avx2,fma")))
+
+static inline __mmask16 attb_mask16(size_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+/* keep_scale where flag != 0, else 0, for n <= 16 flags (n < 16: the rest 0) */
+ATTB512 static inline __m512 attb_keep16(const uint8_t *flags, size_t n, float keep_scale) {
+    __mmask16 k;
+    if (n >= 16) {
+        __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)flags));
+        k = _mm512_test_epi32_mask(w, w);
+    } else {
+        unsigned bits = 0;
+        for (size_t t = 0; t < n; t++) bits |= (unsigned)(flags[t] != 0) << t;
+        k = (__mmask16)bits;
+    }
+    return _mm512_maskz_mov_ps(k, _mm512_set1_ps(keep_scale));
+}
+
+ATTB512 static void attb_item_avx512(const attb_ctx *c, size_t s, size_t h, float *Vt, float *PM, float *DS) {
+    const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
+    const size_t t0 = c->offs[s], L = c->offs[s + 1] - t0, Lp = (L + 15) & ~(size_t)15;
+    const float *base = c->qkv + t0 * W3 + h * d;
+    float *dbase = c->dqkv + t0 * W3 + h * d;
+    const float *P = c->probs + c->probs_base[s] + h * L * L;
+    const uint8_t *keep = c->keep ? c->keep + c->probs_base[s] + h * L * L : NULL;
+    float *bpart = c->bias_part ? c->bias_part + (s * c->n_heads + h) * c->bias_w : NULL;
+    /* Vt[cc * Lp + j] = v_j[cc], zero-padded */
+    sbert_att_transpose(Vt, Lp, base + 2 * H, W3, L, d);
+    /* dP rows four at a time (rows past L repeat the last one, unused) */
+    for (size_t i0 = 0; i0 < L; i0 += 4) {
+        const size_t nr = L - i0 < 4 ? L - i0 : 4;
+        const float *g0 = c->dout + (t0 + i0) * H + h * d;
+        const float *g1 = g0 + (nr > 1 ? 1 : 0) * H, *g2 = g0 + (nr > 2 ? 2 : nr - 1) * H,
+                    *g3 = g0 + (nr > 3 ? 3 : nr - 1) * H;
+        __m512 vdot[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (size_t j0 = 0; j0 < Lp; j0 += 16) {
+            const __mmask16 m = attb_mask16(L - j0);
+            __m512 dps[4];
+            sbert_att_dot4(dps, g0, g1, g2, g3, Vt + j0, Lp, d);
+            for (size_t r = 0; r < nr; r++) {
+                const size_t i = i0 + r;
+                __m512 dp = dps[r];
+                const __m512 p = _mm512_maskz_loadu_ps(m, P + i * L + j0); /* 0 past L */
+                if (keep) {
+                    const __m512 mk = attb_keep16(keep + i * L + j0, L - j0, c->keep_scale);
+                    _mm512_storeu_ps(PM + i * Lp + j0, _mm512_mul_ps(p, mk));
+                    dp = _mm512_mul_ps(dp, mk);
+                } else {
+                    _mm512_storeu_ps(PM + i * Lp + j0, p);
+                }
+                vdot[r] = _mm512_fmadd_ps(p, dp, vdot[r]);
+                _mm512_storeu_ps(DS + i * Lp + j0, dp);
+            }
+        }
+        for (size_t r = 0; r < nr; r++) {
+            const size_t i = i0 + r;
+            const __m512 dot = _mm512_set1_ps(_mm512_reduce_add_ps(vdot[r]));
+            /* dS = P (dP - dot); bias index for (i, j): j - i + rel_max_len - 1 */
+            float *br = bpart ? bpart + (c->rel_max_len - 1) - i : NULL, *ds = DS + i * Lp;
+            for (size_t j0 = 0; j0 < Lp; j0 += 16) {
+                const __mmask16 m = attb_mask16(L - j0);
+                const __m512 p = _mm512_maskz_loadu_ps(m, P + i * L + j0);
+                const __m512 v = _mm512_mul_ps(p, _mm512_sub_ps(_mm512_loadu_ps(ds + j0), dot));
+                _mm512_storeu_ps(ds + j0, v);
+                if (br) _mm512_mask_storeu_ps(br + j0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, br + j0), v));
+            }
+        }
+    }
+    /* contiguous [L, d] copies of the item's q, k and output-gradient rows */
+    float *Qc = DS + L * Lp, *Kc = Qc + L * d, *Gc = Kc + L * d;
+    for (size_t i = 0; i < L; i++)
+        for (size_t cb = 0; cb < d; cb += 16) {
+            const __mmask16 dm = attb_mask16(d - cb);
+            _mm512_mask_storeu_ps(Qc + i * d + cb, dm, _mm512_maskz_loadu_ps(dm, base + i * W3 + cb));
+            _mm512_mask_storeu_ps(Kc + i * d + cb, dm, _mm512_maskz_loadu_ps(dm, base + i * W3 + H + cb));
+            _mm512_mask_storeu_ps(Gc + i * d + cb, dm, _mm512_maskz_loadu_ps(dm, c->dout + (t0 + i) * H + h * d + cb));
+        }
+    const __m512 vscale = _mm512_set1_ps(c->scale);
+    for (size_t cb = 0; cb < d; cb += 16) {
+        const __mmask16 dm = attb_mask16(d - cb);
+        /* dq_i = scale sum_j DS[i, j] k_j, four rows i at a time (rows past L
+         * repeat the last one and are not stored) */
+        for (size_t i0 = 0; i0 < L; i0 += 4) {
+            const size_t nr = L - i0 < 4 ? L - i0 : 4;
+            const float *s0 = DS + i0 * Lp, *s1 = DS + (i0 + (nr > 1 ? 1 : 0)) * Lp,
+                        *s2 = DS + (i0 + (nr > 2 ? 2 : nr - 1)) * Lp, *s3 = DS + (i0 + (nr > 3 ? 3 : nr - 1)) * Lp;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (size_t j = 0; j < L; j++) {
+                const __m512 k = _mm512_maskz_loadu_ps(dm, Kc + j * d + cb);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(s0[j]), k, a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(s1[j]), k, a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(s2[j]), k, a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(s3[j]), k, a3);
+            }
+            const __m512 r[4] = {a0, a1, a2, a3};
+            for (size_t t = 0; t < nr; t++) {
+                float *o = dbase + (i0 + t) * W3 + cb;
+                __m512 v = _mm512_mul_ps(r[t], vscale);
+                if (!c->set) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(dm, o));
+                _mm512_mask_storeu_ps(o, dm, v);
+            }
+        }
+        /* dk_j = scale sum_i DS[i, j] q_i,  dv_j = sum_i PM[i, j] g_i, four keys j
+         * at a time (DS and PM are 0 in the padding columns L .. Lp-1) */
+        for (size_t j0 = 0; j0 < L; j0 += 4) {
+            const size_t nj = L - j0 < 4 ? L - j0 : 4;
+            __m512 k0 = _mm512_setzero_ps(), k1 = k0, k2 = k0, k3 = k0, v0 = k0, v1 = k0, v2 = k0, v3 = k0;
+            for (size_t i = 0; i < L; i++) {
+                const __m512 q = _mm512_maskz_loadu_ps(dm, Qc + i * d + cb);
+                const __m512 g = _mm512_maskz_loadu_ps(dm, Gc + i * d + cb);
+                const float *sr = DS + i * Lp + j0, *pr = PM + i * Lp + j0;
+                k0 = _mm512_fmadd_ps(_mm512_set1_ps(sr[0]), q, k0);
+                k1 = _mm512_fmadd_ps(_mm512_set1_ps(sr[1]), q, k1);
+                k2 = _mm512_fmadd_ps(_mm512_set1_ps(sr[2]), q, k2);
+                k3 = _mm512_fmadd_ps(_mm512_set1_ps(sr[3]), q, k3);
+                v0 = _mm512_fmadd_ps(_mm512_set1_ps(pr[0]), g, v0);
+                v1 = _mm512_fmadd_ps(_mm512_set1_ps(pr[1]), g, v1);
+                v2 = _mm512_fmadd_ps(_mm512_set1_ps(pr[2]), g, v2);
+                v3 = _mm512_fmadd_ps(_mm512_set1_ps(pr[3]), g, v3);
+            }
+            const __m512 kr[4] = {k0, k1, k2, k3}, vr[4] = {v0, v1, v2, v3};
+            for (size_t t = 0; t < nj; t++) {
+                float *dko = dbase + (j0 + t) * W3 + H + cb, *dvo = dbase + (j0 + t) * W3 + 2 * H + cb;
+                __m512 ak = _mm512_mul_ps(kr[t], vscale), av = vr[t];
+                if (!c->set) {
+                    ak = _mm512_add_ps(ak, _mm512_maskz_loadu_ps(dm, dko));
+                    av = _mm512_add_ps(av, _mm512_maskz_loadu_ps(dm, dvo));
+                }
+                _mm512_mask_storeu_ps(dko, dm, ak);
+                _mm512_mask_storeu_ps(dvo, dm, av);
+            }
+        }
+    }
+}
+#endif
 
 static void attb_chunk(void *vctx, size_t i0, size_t i1) {
     attb_ctx *c = vctx;
@@ -132,8 +294,16 @@ static void attb_chunk(void *vctx, size_t i0, size_t i1) {
         if (L > maxL) maxL = L;
     }
     if (maxL == 0) return;
-    const size_t d = c->head_dim;
-    float *dP = malloc((maxL + d + 2 * maxL * d) * sizeof(float));
+    const size_t d = c->head_dim, maxLp = (maxL + 15) & ~(size_t)15;
+#ifdef ATTB_HAVE_AVX512_COPY
+    const int wide = sbert_attention_avx512();
+#else
+    const int wide = 0;
+#endif
+    /* portable: dP [maxL], dq [d], dK, dV [maxL, d]; AVX-512: Vt [d, maxLp], PM, DS [maxL, maxLp],
+     * Q, K, G [maxL, d] */
+    size_t need = wide ? maxLp * (d + 2 * maxL) + 3 * maxL * d : maxL + d + 2 * maxL * d;
+    float *dP = malloc(need * sizeof(float));
     if (!dP) {
         atomic_store(&c->failed, 1);
         return;
@@ -141,6 +311,22 @@ static void attb_chunk(void *vctx, size_t i0, size_t i1) {
     for (size_t it = i0; it < i1; it++) {
         size_t s = it / c->n_heads, h = it % c->n_heads;
         if (c->offs[s + 1] == c->offs[s]) continue;
+        if (it + 1 < i1) { /* the next item's q, k, v, output-gradient and dqkv rows */
+            const size_t s1 = (it + 1) / c->n_heads, h1 = (it + 1) % c->n_heads, H = c->n_heads * d;
+            const size_t u0 = c->offs[s1], L1 = c->offs[s1 + 1] - u0;
+            for (int part = 0; part < 3; part++) {
+                sbert_att_prefetch(c->qkv, 3 * H, u0, L1, part * H + h1 * d, d, 0);
+                sbert_att_prefetch(c->dqkv, 3 * H, u0, L1, part * H + h1 * d, d, 1);
+            }
+            sbert_att_prefetch(c->dout, H, u0, L1, h1 * d, d, 0);
+        }
+#ifdef ATTB_HAVE_AVX512_COPY
+        if (wide) {
+            size_t Lp = ((c->offs[s + 1] - c->offs[s]) + 15) & ~(size_t)15;
+            attb_item_avx512(c, s, h, dP, dP + d * Lp, dP + d * Lp + maxL * Lp);
+            continue;
+        }
+#endif
         attb_item(c, s, h, dP, dP + maxL, dP + maxL + d, dP + maxL + d + maxL * d);
     }
     free(dP);
@@ -258,7 +444,79 @@ SBERT_BODY void attd_chunk_body(void *vctx, size_t i0, size_t i1) {
         }
     }
 }
-SBERT_AVX512_COPIES(static void, attd_chunk, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
+SBERT_AVX2_COPIES(static void, attd_chunk, (void *vctx, size_t i0, size_t i1), (vctx, i0, i1))
+
+#ifdef ATTB_HAVE_AVX512_COPY
+/* The AVX-512 copy: out_i = sum_j (P[i, j] * M[i, j]) v_j over 16 columns
+ * of the head at a time, the weight P * (keep_scale or 0) chosen without a
+ * branch (a dropped key adds 0 * v_j). */
+ATTB512 static void attd_chunk_avx512(void *vctx, size_t i0, size_t i1) {
+    const attd_ctx *c = vctx;
+    const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
+    for (size_t it = i0; it < i1; it++) {
+        size_t s = it / c->n_heads, h = it % c->n_heads;
+        size_t t0 = c->offs[s], L = c->offs[s + 1] - t0;
+        const float *P = c->probs + c->probs_base[s] + h * L * L;
+        const uint8_t *K = c->keep + c->probs_base[s] + h * L * L;
+        const float *v = c->qkv + t0 * W3 + 2 * H + h * d;
+        if (it + 1 < i1) { /* the next item's v and output rows */
+            const size_t s1 = (it + 1) / c->n_heads, h1 = (it + 1) % c->n_heads;
+            const size_t u0 = c->offs[s1], L1 = c->offs[s1 + 1] - u0;
+            sbert_att_prefetch(c->qkv, W3, u0, L1, 2 * H + h1 * d, d, 0);
+            sbert_att_prefetch(c->out, H, u0, L1, h1 * d, d, 1);
+        }
+        if (L <= 256) {
+            /* four rows at a time: their weights P * M, then the rows' sums
+             * sharing the loads of v_j */
+            float w[4 * 256];
+            for (size_t b0 = 0; b0 < L; b0 += 4) {
+                const size_t nr = L - b0 < 4 ? L - b0 : 4;
+                for (size_t r = 0; r < nr; r++)
+                    for (size_t j0 = 0; j0 < L; j0 += 16) {
+                        const __mmask16 m = attb_mask16(L - j0);
+                        const __m512 p = _mm512_maskz_loadu_ps(m, P + (b0 + r) * L + j0);
+                        const __m512 mk = attb_keep16(K + (b0 + r) * L + j0, L - j0, c->keep_scale);
+                        _mm512_mask_storeu_ps(w + r * L + j0, m, _mm512_mul_ps(p, mk));
+                    }
+                sbert_att_out_rows(c->out + (t0 + b0) * H + h * d, H, w, L, nr, v, W3, L, d);
+            }
+            continue;
+        }
+        for (size_t i = 0; i < L; i++) {
+            const float *Pi = P + i * L;
+            const uint8_t *Ki = K + i * L;
+            float *o = c->out + (t0 + i) * H + h * d;
+            for (size_t cb = 0; cb < d; cb += 16) {
+                const __mmask16 dm = attb_mask16(d - cb);
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+                const float *r = v + cb;
+                size_t j = 0;
+                for (; j + 2 <= L; j += 2) {
+                    const float w0 = Pi[j] * (Ki[j] ? c->keep_scale : 0.0f);
+                    const float w1 = Pi[j + 1] * (Ki[j + 1] ? c->keep_scale : 0.0f);
+                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(w0), _mm512_maskz_loadu_ps(dm, r + j * W3), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_set1_ps(w1), _mm512_maskz_loadu_ps(dm, r + (j + 1) * W3), a1);
+                }
+                if (j < L) {
+                    const float w0 = Pi[j] * (Ki[j] ? c->keep_scale : 0.0f);
+                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(w0), _mm512_maskz_loadu_ps(dm, r + j * W3), a0);
+                }
+                _mm512_mask_storeu_ps(o + cb, dm, _mm512_add_ps(a0, a1));
+            }
+        }
+    }
+}
+#endif
+
+static void attd_run_chunk(void *vctx, size_t i0, size_t i1) {
+#ifdef ATTB_HAVE_AVX512_COPY
+    if (sbert_attention_avx512()) {
+        attd_chunk_avx512(vctx, i0, i1);
+        return;
+    }
+#endif
+    attd_chunk(vctx, i0, i1);
+}
 
 sbert_status sbert_attention_dropout_output(float *out, const float *probs, const uint8_t *keep,
                                             float keep_scale, const float *qkv,
@@ -270,9 +528,9 @@ sbert_status sbert_attention_dropout_output(float *out, const float *probs, cons
     attd_ctx c = {out, qkv, probs, keep, keep_scale, seq_offsets, pbase, n_heads, head_dim};
     size_t *cum = sbert_attention_item_costs(seq_offsets, n_seq, n_heads);
     if (cum)
-        sbert_parallel_for_cost(n_seq * n_heads, cum, 0, attd_chunk, &c);
+        sbert_parallel_for_cost(n_seq * n_heads, cum, 0, attd_run_chunk, &c);
     else
-        attd_chunk(&c, 0, n_seq * n_heads);
+        attd_run_chunk(&c, 0, n_seq * n_heads);
     free(cum);
     free(pbase);
     return SBERT_OK;
