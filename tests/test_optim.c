@@ -72,8 +72,72 @@ static void test_fused_step(void) {
     free(p0), free(g0), free(pa), free(ga), free(pb), free(gb);
 }
 
+/* A segment of rows with live flags (the resting rows of an embedding table
+ * only decay) against the same segment without them: the same bits for p, m,
+ * v and the zeroed gradients, at 1..3 threads, with rows never touched, rows
+ * first touched at a later step, rows touched every other step, rows with a
+ * single nonzero element (a row split between two threads' ranges: 37 floats
+ * a row), -0.0 gradients; the flags end set exactly for the rows some step
+ * touched. */
+static void test_live_rows(void) {
+    const size_t R = 5000, rd = 37, n = R * rd;
+    float *p0 = malloc(n * sizeof(float)), *pa = malloc(n * sizeof(float)), *pb = malloc(n * sizeof(float));
+    float *ga = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
+    unsigned char *live = malloc(R);
+    uint32_t x = 11;
+    for (size_t i = 0; i < n; i++) p0[i] = (float)((x = x * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    sbert_adamw_config cfg = sbert_adamw_config_default();
+    cfg.weight_decay = 0.01;
+    for (int th = 1; th <= 3; th++) {
+        sbert_set_num_threads(th);
+        sbert_param_segment dense = {0, n, 1, 0, NULL}, rows = {0, n, 1, rd, live};
+        sbert_adamw_state sa, sb;
+        CHECK_OK(sbert_adamw_init(&sa, n));
+        CHECK_OK(sbert_adamw_init(&sb, n));
+        memcpy(pa, p0, n * sizeof(float));
+        memcpy(pb, p0, n * sizeof(float));
+        memset(live, 0, R);
+        int zeroed = 1;
+        for (int step = 0; step < 6; step++) {
+            for (size_t r = 0; r < R; r++) {
+                int kind = (int)(r % 5); /* 0 never, 1 from step 3, 2 odd steps, 3 one element, 4 always */
+                int on = kind == 4 || (kind == 1 && step >= 3) || (kind == 2 && step % 2) || kind == 3;
+                for (size_t k = 0; k < rd; k++) {
+                    float g = 0.0f;
+                    if (on && (kind != 3 || k == (r * 7) % rd))
+                        g = (float)((x = x * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+                    else if (k == 3 && r % 2)
+                        g = -0.0f;
+                    ga[r * rd + k] = gb[r * rd + k] = g;
+                }
+            }
+            float c = step == 2 ? 0.5f : 1.0f;
+            sbert_adamw_step_fused(&sa, &cfg, 1e-3, pa, ga, c, 1, &dense, 1);
+            sbert_adamw_step_fused(&sb, &cfg, 1e-3, pb, gb, c, 1, &rows, 1);
+            for (size_t i = 0; i < n; i++) zeroed &= gb[i] == 0.0f;
+        }
+        int same = 1, flags = 1, moved = 0;
+        for (size_t i = 0; i < n; i++)
+            same &= memcmp(&pa[i], &pb[i], 4) == 0 && memcmp(&sa.m[i], &sb.m[i], 4) == 0 &&
+                    memcmp(&sa.v[i], &sb.v[i], 4) == 0;
+        for (size_t r = 0; r < R; r++) {
+            flags &= live[r] == (r % 5 != 0);
+            moved |= pb[r * rd] != p0[r * rd];
+        }
+        CHECK(same, "%d threads: live-row step == dense step, bit for bit (p, m, v)", th);
+        CHECK(zeroed, "%d threads: live-row step leaves every gradient zero", th);
+        CHECK(flags, "%d threads: exactly the rows a step touched are live", th);
+        CHECK(moved, "%d threads: the step moved the parameters", th);
+        sbert_adamw_free(&sa);
+        sbert_adamw_free(&sb);
+    }
+    sbert_set_num_threads(0);
+    free(p0), free(pa), free(pb), free(ga), free(gb), free(live);
+}
+
 int main(void) {
     test_fused_step();
+    test_live_rows();
     cJSON *r = NULL;
     CHECK_OK(sbert_json_load(test_path("tests/data/training/optim_refs.json"), &r));
     if (!r) return test_summary();

@@ -5,6 +5,7 @@
 #include "training/optim.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,24 +78,75 @@ SBERT_AVX512_COPIES(static void, adamw_run,
                      float *restrict g, size_t n, int wd),
                     (c, p, m, v, g, n, wd))
 
+/* p[n] *= decay (the weight decay alone: a resting row). */
+SBERT_BODY void decay_only_body(float *restrict p, size_t n, float decay) {
+    for (size_t i = 0; i < n; i++) p[i] *= decay;
+}
+SBERT_AVX512_COPIES(static void, decay_only, (float *restrict p, size_t n, float decay), (p, n, decay))
+
+/* 1 when every g[i] == 0.0f (+0 or -0; a NaN is not zero): the bits but the
+ * sign ORed together, a loop without an early exit, so it vectorizes. */
+SBERT_BODY void any_bits_body(const float *restrict g, size_t n, uint32_t *out) {
+    uint32_t acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &g[i], sizeof b);
+        acc |= b & 0x7fffffffu;
+    }
+    *out = acc;
+}
+SBERT_AVX512_COPIES(static void, any_bits, (const float *restrict g, size_t n, uint32_t *out), (g, n, out))
+
+static int all_zero(const float *g, size_t n) {
+    uint32_t bits;
+    any_bits(g, n, &bits);
+    return bits == 0;
+}
+
+/* Elements [a, e) of one segment, in chunks that stay in L1/L2 between the
+ * decay pass and the update. */
+static void adamw_span(const adamw_ctx *c, size_t off, size_t a, size_t e, int wd) {
+    float *p = c->params + off, *m = c->s->m + off, *v = c->s->v + off, *g = c->grads + off;
+    for (size_t i = a; i < e; i += ADAMW_CHUNK) {
+        size_t n = e - i < ADAMW_CHUNK ? e - i : ADAMW_CHUNK;
+        adamw_run(c, p + i, m + i, v + i, g + i, n, wd);
+    }
+}
+
+/* Elements [a, e) of a segment with live flags, row by row (a row split
+ * between two threads is handled in parts: each part's elements obey the
+ * same rule on their own, and the flag is only ever set, relaxed-atomically). */
+static void adamw_rows(const adamw_ctx *c, const sbert_param_segment *sg, size_t a, size_t e, int wd) {
+    const size_t rd = sg->row_dim;
+    for (size_t i = a; i < e;) {
+        size_t r = i / rd, j = (r + 1) * rd < e ? (r + 1) * rd : e;
+        if (!__atomic_load_n(&sg->live[r], __ATOMIC_RELAXED)) {
+            if (all_zero(c->grads + sg->offset + i, j - i)) {
+                if (wd) decay_only(c->params + sg->offset + i, j - i, c->decay);
+                i = j;
+                continue;
+            }
+            __atomic_store_n(&sg->live[r], 1, __ATOMIC_RELAXED);
+        }
+        adamw_span(c, sg->offset, i, j, wd);
+        i = j;
+    }
+}
+
 /* Elements [i0, i1) of the concatenation of the segments. Each element's
  * update depends only on its own values, so any split gives the same bits. */
 static void adamw_range(void *vctx, size_t i0, size_t i1) {
     const adamw_ctx *c = vctx;
     size_t base = 0;
     for (size_t k = 0; k < c->n_segs && base < i1; k++) {
-        size_t size = c->segs[k].size, a = i0 > base ? i0 - base : 0, e = i1 - base;
+        const sbert_param_segment *sg = &c->segs[k];
+        size_t size = sg->size, a = i0 > base ? i0 - base : 0, e = i1 - base;
         if (e > size) e = size;
         base += size;
         if (a >= e) continue;
-        size_t off = c->segs[k].offset;
-        float *p = c->params + off, *m = c->s->m + off, *v = c->s->v + off, *g = c->grads + off;
-        int wd = c->segs[k].decay && c->has_wd;
-        /* in chunks that stay in L1/L2 between the decay pass and the update */
-        for (size_t i = a; i < e; i += ADAMW_CHUNK) {
-            size_t n = e - i < ADAMW_CHUNK ? e - i : ADAMW_CHUNK;
-            adamw_run(c, p + i, m + i, v + i, g + i, n, wd);
-        }
+        int wd = sg->decay && c->has_wd;
+        if (sg->live && sg->row_dim) adamw_rows(c, sg, a, e, wd);
+        else adamw_span(c, sg->offset, a, e, wd);
     }
 }
 

@@ -20,10 +20,21 @@ typedef struct {
 
 sbert_adamw_config sbert_adamw_config_default(void);
 
-/* A contiguous range of the flat parameter buffer and whether it decays. */
+/* A contiguous range of the flat parameter buffer and whether it decays.
+ * A segment of rows (an embedding table) may carry `live`, one flag per row
+ * of row_dim elements (size a multiple of row_dim), under the invariant
+ * live[r] == 0 => every moment of row r is exactly 0. Such a row whose
+ * gradient is all zero gets exactly what the full update computes -- m and v
+ * stay 0, and p moves by -step * (0 / eps) = 0 -- so only p * (1 - lr*wd) is
+ * applied and m, v (and the zero gradient) are not touched: the vocabulary
+ * rows no batch has used yet cost a third of the memory traffic. A row whose
+ * gradient is not all zero is marked live and updated in full from then on.
+ * live == NULL: every element is updated in full. */
 typedef struct {
     size_t offset, size;
     int decay;
+    size_t row_dim;
+    unsigned char *live;
 } sbert_param_segment;
 
 typedef struct {

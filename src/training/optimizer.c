@@ -21,7 +21,14 @@ sbert_status sbert_optimizer_init(sbert_optimizer *o, sbert_param_table *t) {
     o->v = sbert_big_calloc(o->n ? o->n : 1, sizeof *o->v);
     size_t rows = sbert_params_count(t);
     o->segs = malloc((rows ? rows : 1) * sizeof *o->segs);
-    if (!o->m || !o->v || !o->segs) {
+    o->live = calloc(rows ? rows : 1, sizeof *o->live);
+    int ok = o->m && o->v && o->segs && o->live;
+    for (size_t i = 0; ok && i < rows; i++) {
+        const sbert_param *p = sbert_params_at_const(t, i);
+        if (p->ndim == 2 && p->shape[0] >= SBERT_OPTIM_LIVE_ROWS && p->shape[1] > 0)
+            ok = (o->live[i] = calloc((size_t)p->shape[0], 1)) != NULL; /* moments 0: no row live */
+    }
+    if (!ok) {
         sbert_optimizer_free(o);
         return sbert_fail(SBERT_ERR_NOMEM, "AdamW: cannot allocate state for %zu parameters", o->n);
     }
@@ -32,7 +39,23 @@ void sbert_optimizer_free(sbert_optimizer *o) {
     free(o->m);
     free(o->v);
     free(o->segs);
+    for (size_t i = 0; o->live && i < sbert_params_count(o->t); i++) free(o->live[i]);
+    free(o->live);
     memset(o, 0, sizeof *o);
+}
+
+void sbert_optimizer_moments_changed(sbert_optimizer *o) {
+    for (size_t i = 0; o->live && i < sbert_params_count(o->t); i++) {
+        if (!o->live[i]) continue;
+        const sbert_param *p = sbert_params_at_const(o->t, i);
+        const size_t rd = (size_t)p->shape[1];
+        for (size_t r = 0; r < (size_t)p->shape[0]; r++) {
+            const float *m = o->m + p->offset + r * rd, *v = o->v + p->offset + r * rd;
+            unsigned char live = 0;
+            for (size_t k = 0; k < rd && !live; k++) live = m[k] != 0.0f || v[k] != 0.0f;
+            o->live[i][r] = live;
+        }
+    }
 }
 
 static double sparse_sumsq(const sbert_param *p) {
@@ -89,6 +112,8 @@ static void step_scaled(sbert_optimizer *o, const sbert_adamw_config *cfg, doubl
                 segs[ns].offset = q->offset - p->offset;
                 segs[ns].size = q->numel;
                 segs[ns].decay = q->decay;
+                segs[ns].live = o->live ? o->live[k] : NULL;
+                segs[ns].row_dim = segs[ns].live ? (size_t)q->shape[1] : 0;
                 ns++;
             }
         }
@@ -156,6 +181,7 @@ sbert_status sbert_optimizer_load(sbert_optimizer *o, const char *dir, struct sb
     if (s == SBERT_OK && (!step || !end || *end || v < 0))
         s = sbert_fail(SBERT_ERR_FORMAT, "%s: '__metadata__.step' is missing or not a non-negative integer", path);
     if (s == SBERT_OK) o->step = v;
+    sbert_optimizer_moments_changed(o);
     if (s != SBERT_OK || !file) sbert_st_close(st);
     else *file = st;
     return s;

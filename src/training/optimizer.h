@@ -23,10 +23,21 @@ typedef struct {
     size_t n;
     int64_t step; /* optimizer steps taken */
     sbert_param_segment *segs; /* scratch: one per table row */
+    /* Per table row: NULL, or for an embedding table (a 2-D tensor of at
+     * least SBERT_OPTIM_LIVE_ROWS rows) one flag per row, 0 while the row's
+     * moments are all exactly 0 (training/optim.h: such a row with a zero
+     * gradient only decays). */
+    unsigned char **live;
 } sbert_optimizer;
+
+#define SBERT_OPTIM_LIVE_ROWS 4096
 
 sbert_status sbert_optimizer_init(sbert_optimizer *o, sbert_param_table *t);
 void sbert_optimizer_free(sbert_optimizer *o);
+
+/* After the moments were written from outside (a checkpoint): the live
+ * flags again from the moments' values. */
+void sbert_optimizer_moments_changed(sbert_optimizer *o);
 
 /* The global L2 norm of the trainable gradients. */
 double sbert_optimizer_grad_norm(const sbert_optimizer *o);

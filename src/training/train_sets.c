@@ -873,6 +873,7 @@ static sbert_status load_table(sbert_param_table *p, sbert_optimizer *o, const c
     const char *step = sbert_st_metadata(f, "step");
     if (st == SBERT_OK && step) o->step = strtoll(step, NULL, 10);
     sbert_st_close(f);
+    sbert_optimizer_moments_changed(o);
     return st;
 }
 
