@@ -226,31 +226,13 @@ ATTB512 static void attb_item_avx512(const attb_ctx *c, size_t s, size_t h, floa
             _mm512_mask_storeu_ps(Kc + i * d + cb, dm, _mm512_maskz_loadu_ps(dm, base + i * W3 + H + cb));
             _mm512_mask_storeu_ps(Gc + i * d + cb, dm, _mm512_maskz_loadu_ps(dm, c->dout + (t0 + i) * H + h * d + cb));
         }
+    /* dq_i = scale sum_j DS[i, j] k_j, four rows i at a time */
+    for (size_t i0 = 0; i0 < L; i0 += 4)
+        sbert_att_rows_scaled(dbase + i0 * W3, W3, DS + i0 * Lp, Lp, L - i0 < 4 ? L - i0 : 4, Kc, d, L, d, 1, c->scale,
+                              !c->set);
     const __m512 vscale = _mm512_set1_ps(c->scale);
     for (size_t cb = 0; cb < d; cb += 16) {
         const __mmask16 dm = attb_mask16(d - cb);
-        /* dq_i = scale sum_j DS[i, j] k_j, four rows i at a time (rows past L
-         * repeat the last one and are not stored) */
-        for (size_t i0 = 0; i0 < L; i0 += 4) {
-            const size_t nr = L - i0 < 4 ? L - i0 : 4;
-            const float *s0 = DS + i0 * Lp, *s1 = DS + (i0 + (nr > 1 ? 1 : 0)) * Lp,
-                        *s2 = DS + (i0 + (nr > 2 ? 2 : nr - 1)) * Lp, *s3 = DS + (i0 + (nr > 3 ? 3 : nr - 1)) * Lp;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (size_t j = 0; j < L; j++) {
-                const __m512 k = _mm512_maskz_loadu_ps(dm, Kc + j * d + cb);
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(s0[j]), k, a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(s1[j]), k, a1);
-                a2 = _mm512_fmadd_ps(_mm512_set1_ps(s2[j]), k, a2);
-                a3 = _mm512_fmadd_ps(_mm512_set1_ps(s3[j]), k, a3);
-            }
-            const __m512 r[4] = {a0, a1, a2, a3};
-            for (size_t t = 0; t < nr; t++) {
-                float *o = dbase + (i0 + t) * W3 + cb;
-                __m512 v = _mm512_mul_ps(r[t], vscale);
-                if (!c->set) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(dm, o));
-                _mm512_mask_storeu_ps(o, dm, v);
-            }
-        }
         /* dk_j = scale sum_i DS[i, j] q_i,  dv_j = sum_i PM[i, j] g_i, four keys j
          * at a time (DS and PM are 0 in the padding columns L .. Lp-1) */
         for (size_t j0 = 0; j0 < L; j0 += 4) {
@@ -424,21 +406,32 @@ typedef struct {
     size_t n_heads, head_dim;
 } attd_ctx;
 
+/* Item `it` = (sequence, head): its head, first token, length, probabilities
+ * and keep flags. */
+typedef struct {
+    size_t h, t0, L;
+    const float *P;
+    const uint8_t *K;
+} attd_item;
+
+static inline attd_item attd_item_at(const attd_ctx *c, size_t it) {
+    const size_t s = it / c->n_heads, h = it % c->n_heads, t0 = c->offs[s], L = c->offs[s + 1] - t0;
+    const size_t base = c->probs_base[s] + h * L * L;
+    return (attd_item){h, t0, L, c->probs + base, c->keep + base};
+}
+
 SBERT_BODY void attd_chunk_body(void *vctx, size_t i0, size_t i1) {
     const attd_ctx *c = vctx;
     const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
     for (size_t it = i0; it < i1; it++) {
-        size_t s = it / c->n_heads, h = it % c->n_heads;
-        size_t t0 = c->offs[s], L = c->offs[s + 1] - t0;
-        const float *P = c->probs + c->probs_base[s] + h * L * L;
-        const uint8_t *K = c->keep + c->probs_base[s] + h * L * L;
-        for (size_t i = 0; i < L; i++) {
-            float *o = c->out + (t0 + i) * H + h * d;
+        const attd_item e = attd_item_at(c, it);
+        for (size_t i = 0; i < e.L; i++) {
+            float *o = c->out + (e.t0 + i) * H + e.h * d;
             for (size_t cc = 0; cc < d; cc++) o[cc] = 0.0f;
-            for (size_t j = 0; j < L; j++) {
-                if (!K[i * L + j]) continue;
-                const float p = P[i * L + j] * c->keep_scale;
-                const float *v = c->qkv + (t0 + j) * W3 + 2 * H + h * d;
+            for (size_t j = 0; j < e.L; j++) {
+                if (!e.K[i * e.L + j]) continue;
+                const float p = e.P[i * e.L + j] * c->keep_scale;
+                const float *v = c->qkv + (e.t0 + j) * W3 + 2 * H + e.h * d;
                 for (size_t cc = 0; cc < d; cc++) o[cc] += p * v[cc];
             }
         }
@@ -454,10 +447,10 @@ ATTB512 static void attd_chunk_avx512(void *vctx, size_t i0, size_t i1) {
     const attd_ctx *c = vctx;
     const size_t H = c->n_heads * c->head_dim, d = c->head_dim, W3 = 3 * H;
     for (size_t it = i0; it < i1; it++) {
-        size_t s = it / c->n_heads, h = it % c->n_heads;
-        size_t t0 = c->offs[s], L = c->offs[s + 1] - t0;
-        const float *P = c->probs + c->probs_base[s] + h * L * L;
-        const uint8_t *K = c->keep + c->probs_base[s] + h * L * L;
+        const attd_item e = attd_item_at(c, it);
+        const size_t h = e.h, t0 = e.t0, L = e.L;
+        const float *P = e.P;
+        const uint8_t *K = e.K;
         const float *v = c->qkv + t0 * W3 + 2 * H + h * d;
         if (it + 1 < i1) { /* the next item's v and output rows */
             const size_t s1 = (it + 1) / c->n_heads, h1 = (it + 1) % c->n_heads;

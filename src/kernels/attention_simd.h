@@ -78,29 +78,40 @@ SBERT_ATT512 static inline void sbert_att_dot4(__m512 o[4], const float *a0, con
     o[0] = s0, o[1] = s1, o[2] = s2, o[3] = s3;
 }
 
-/* out rows i0 .. i0+nr-1 (nr <= 4): out_i[0..d) = sum_{j < jn} P[i, j] v_j,
+/* out rows i0 .. i0+nr-1 (nr <= 4): out_i[0..d) = sum_{j < jn} P[i, j] v_j
+ * (sbert_att_rows_scaled: times `scale` when `scaled`, added to out_i when
+ * `accumulate`),
  * v_j = V + j * ldv; four rows at a time share the loads of
  * v_j and keep four independent sums (rows past nr repeat the last one and
  * are not stored). */
-SBERT_ATT512 static inline void sbert_att_out_rows(float *out, size_t ldo, const float *P, size_t ldp, size_t nr,
-                                                    const float *V, size_t ldv, size_t jn, size_t d) {
+SBERT_ATT512 static inline void sbert_att_rows_scaled(float *out, size_t ldo, const float *P, size_t ldp, size_t nr,
+                                                       const float *V, size_t ldv, size_t jn, size_t d, int scaled,
+                                                       float scale, int accumulate) {
     const float *p0 = P, *p1 = P + (nr > 1 ? 1 : 0) * ldp, *p2 = P + (nr > 2 ? 2 : nr - 1) * ldp,
                 *p3 = P + (nr > 3 ? 3 : nr - 1) * ldp;
+    const __m512 vs = _mm512_set1_ps(scale);
     for (size_t cb = 0; cb < d; cb += 16) {
         const __mmask16 dm = sbert_att_mask16(d - cb);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
         for (size_t j = 0; j < jn; j++) {
             const __m512 v = _mm512_maskz_loadu_ps(dm, V + j * ldv + cb);
-            a0 = _mm512_fmadd_ps(_mm512_set1_ps(p0[j]), v, a0);
-            a1 = _mm512_fmadd_ps(_mm512_set1_ps(p1[j]), v, a1);
-            a2 = _mm512_fmadd_ps(_mm512_set1_ps(p2[j]), v, a2);
-            a3 = _mm512_fmadd_ps(_mm512_set1_ps(p3[j]), v, a3);
+            a[0] = _mm512_fmadd_ps(_mm512_set1_ps(p0[j]), v, a[0]);
+            a[1] = _mm512_fmadd_ps(_mm512_set1_ps(p1[j]), v, a[1]);
+            a[2] = _mm512_fmadd_ps(_mm512_set1_ps(p2[j]), v, a[2]);
+            a[3] = _mm512_fmadd_ps(_mm512_set1_ps(p3[j]), v, a[3]);
         }
-        _mm512_mask_storeu_ps(out + cb, dm, a0);
-        if (nr > 1) _mm512_mask_storeu_ps(out + ldo + cb, dm, a1);
-        if (nr > 2) _mm512_mask_storeu_ps(out + 2 * ldo + cb, dm, a2);
-        if (nr > 3) _mm512_mask_storeu_ps(out + 3 * ldo + cb, dm, a3);
+        for (size_t t = 0; t < nr; t++) {
+            float *o = out + t * ldo + cb;
+            __m512 r = scaled ? _mm512_mul_ps(a[t], vs) : a[t];
+            if (accumulate) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(dm, o));
+            _mm512_mask_storeu_ps(o, dm, r);
+        }
     }
+}
+
+SBERT_ATT512 static inline void sbert_att_out_rows(float *out, size_t ldo, const float *P, size_t ldp, size_t nr,
+                                                    const float *V, size_t ldv, size_t jn, size_t d) {
+    sbert_att_rows_scaled(out, ldo, P, ldp, nr, V, ldv, jn, d, 0, 1.0f, 0);
 }
 
 #endif
