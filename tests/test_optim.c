@@ -25,7 +25,7 @@ static double num(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o,
  * depend on the thread count. */
 static void test_fused_step(void) {
     const size_t n = 300000;
-    sbert_param_segment segs[3] = {{0, 100000, 1}, {100000, 7, 0}, {150000, 150000, 1}};
+    sbert_param_segment segs[3] = {{0, 100000, 1, 0, NULL}, {100000, 7, 0, 0, NULL}, {150000, 150000, 1, 0, NULL}};
     float *p0 = malloc(n * sizeof(float)), *g0 = malloc(n * sizeof(float));
     float *pa = malloc(n * sizeof(float)), *ga = malloc(n * sizeof(float));
     float *pb = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
@@ -149,7 +149,7 @@ int main(void) {
     read_vec(cJSON_GetObjectItem(r, "p0"), p);
     sbert_adamw_config cfg = sbert_adamw_config_default();
     cfg.weight_decay = num(r, "weight_decay");
-    sbert_param_segment segs[2] = {{0, nd, 1}, {nd, nn, 0}};
+    sbert_param_segment segs[2] = {{0, nd, 1, 0, NULL}, {nd, nn, 0, 0, NULL}};
     sbert_adamw_state st;
     CHECK_OK(sbert_adamw_init(&st, n));
     double worst = 0;
