@@ -11,10 +11,9 @@ static int cpu_flags(void) {
     int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
     if (h < 0) {
         __builtin_cpu_init();
-        h = (__builtin_cpu_supports("avx2") ? FLAG_AVX2 : 0) | (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                     __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
-                 ? FLAG_AVX512
-                 : 0);
+        int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                     __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        h = (__builtin_cpu_supports("avx2") ? FLAG_AVX2 : 0) | (avx512 ? FLAG_AVX512 : 0);
         __atomic_store_n(&have, h, __ATOMIC_RELAXED);
     }
     return h;

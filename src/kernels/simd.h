@@ -38,13 +38,15 @@ int sbert_cpu_avx2(void);
  * dropout masks' generator). */
 int sbert_cpu_avx512(void);
 
-/* As SBERT_AVX2_COPIES with a third copy for AVX-512F (16 float lanes), for
+/* As SBERT_AVX2_COPIES with a third copy for AVX-512 (16 float lanes), for
  * memory-bound passes where the wider registers halve the instructions per
  * byte. The same rules hold: no reductions vectorized across lanes, no FMA
  * contraction, so all three copies compute the same bits. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SBERT_AVX512_COPIES(ret, name, params, args)                                               \
-    __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2"))) ret name##_avx512 params { name##_body args; }        \
+    __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2"))) ret name##_avx512 params {         \
+        name##_body args;                                                                          \
+    }                                                                                              \
     __attribute__((target("avx2"))) ret name##_avx2 params { name##_body args; }                  \
     ret name##_plain params { name##_body args; }                                                  \
     ret name params {                                                                              \
