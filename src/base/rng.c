@@ -17,11 +17,24 @@ void sbert_rng_seed(sbert_rng *r, uint64_t seed) {
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
 }
 
-uint64_t sbert_rng_next(sbert_rng *r) { return sbert_rng_next_inline(r); }
+/* xoshiro256** */
+uint64_t sbert_rng_next(sbert_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5;
+    uint64_t result = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 
 double sbert_rng_uniform(sbert_rng *r) { return (double)(sbert_rng_next(r) >> 11) * 0x1.0p-53; }
 
-float sbert_rng_uniform_f(sbert_rng *r) { return sbert_rng_uniform_f_inline(r); }
+float sbert_rng_uniform_f(sbert_rng *r) { return (float)(sbert_rng_next(r) >> 40) * 0x1.0p-24f; }
 
 uint64_t sbert_rng_below(sbert_rng *r, uint64_t n) {
     /* Rejection sampling on the top of the range keeps it unbiased. */

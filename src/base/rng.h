@@ -1,7 +1,7 @@
 /*
  * base/rng.h -- the seeded, deterministic random number generator used for
- * shuffling, dropout and initialisation: xoshiro256** seeded through
- * splitmix64. The whole state is 32 bytes, so checkpoints store it as is and
+ * shuffling, initialisation and the seeds of the dropout masks
+ * (kernels/dropout.h): xoshiro256** seeded through splitmix64. The whole state is 32 bytes, so checkpoints store it as is and
  * a resumed run draws exactly the numbers an uninterrupted one would.
  */
 #ifndef SBERT_BASE_RNG_H
@@ -17,26 +17,6 @@ typedef struct {
 void sbert_rng_seed(sbert_rng *r, uint64_t seed);
 uint64_t sbert_rng_next(sbert_rng *r);
 
-/* The step of sbert_rng_next, inlinable for loops that draw millions of
- * numbers (dropout masks); sbert_rng_next is this function. */
-static inline uint64_t sbert_rng_next_inline(sbert_rng *r) {
-    uint64_t *s = r->s;
-    uint64_t x = s[1] * 5;
-    uint64_t result = ((x << 7) | (x >> 57)) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-    return result;
-}
-
-/* sbert_rng_uniform_f, inlinable. */
-static inline float sbert_rng_uniform_f_inline(sbert_rng *r) {
-    return (float)(sbert_rng_next_inline(r) >> 40) * 0x1.0p-24f;
-}
 /* Uniform in [0, 1) with 53 random bits / 24 random bits. */
 double sbert_rng_uniform(sbert_rng *r);
 float sbert_rng_uniform_f(sbert_rng *r);
