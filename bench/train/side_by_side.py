@@ -38,6 +38,20 @@ def run_child(cmd, env):
     return p.stdout, rss_mb
 
 
+def build_driver(source, exe):
+    """Compile the C driver `source` (a path under ROOT) against build/libsbert.a into `exe`,
+    with the libraries sbert links (pkg-config) and the private ones of this build (sbert.pc's
+    Libs.private: oneDNN, Arrow/Parquet and the C++ runtime when they were built in)."""
+    libs = subprocess.run(["pkg-config", "--libs", "libcjson", "libutf8proc", "libpcre2-8", "openblas", "zlib"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    with open(os.path.join(ROOT, "build", "sbert.pc"), encoding="utf-8") as f:
+        libs += [w for line in f if line.startswith("Libs.private:") for w in line.split()[1:]]
+    subprocess.run(["cc", "-O2", os.path.join(ROOT, source), "-I" + os.path.join(ROOT, "include"),
+                    "-I" + os.path.join(ROOT, "src"), os.path.join(ROOT, "build", "libsbert.a")] + libs +
+                   ["-lpthread", "-lm", "-o", exe], check=True)
+    return exe
+
+
 def thread_env(threads):
     return dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                 MKL_NUM_THREADS=str(threads))
