@@ -20,6 +20,7 @@
 #include "evaluation/st_evaluators.h"
 #include "io/npy.h"
 #include "losses/st_losses.h"
+#include "io/file.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------------ a lookup encoder */
@@ -376,9 +377,7 @@ static void test_real_model(sbert_model *m) {
 int main(void) {
     const char *refp = test_path("tests/data/bienc/eval/ref.json");
     if (!TEST_REQUIRE_FILE(refp, "run tools/gen_bienc_eval_refs.py")) return test_summary();
-    char *txt = test_read_file(refp, NULL);
-    g_ref = cJSON_Parse(txt);
-    free(txt);
+    (void)sbert_json_load(refp, &g_ref); /* g_ref stays NULL on failure */
     test_same_embeddings();
     const char *md = test_path("models/all-MiniLM-L6-v2");
     if (TEST_REQUIRE_FILE(md, TEST_FETCH_MODELS)) {

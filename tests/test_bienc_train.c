@@ -25,6 +25,7 @@
 
 #include "test_fs.h"
 #include "test_train_setup.h"
+#include "io/file.h"
 #include "test_util.h"
 #include "training/trainer_internal.h"
 
@@ -43,9 +44,8 @@ static void run_case(const char *name) {
     snprintf(refp, sizeof refp, "%s/%s/ref.json", dir, name);
     snprintf(datap, sizeof datap, "%s/%s/data.jsonl", dir, name);
     if (!TEST_REQUIRE_FILE(refp, "run tools/gen_bienc_train_refs.py")) return;
-    char *txt = test_read_file(refp, NULL);
-    cJSON *ref = cJSON_Parse(txt);
-    free(txt);
+    cJSON *ref = NULL;
+    (void)sbert_json_load(refp, &ref); /* ref stays NULL on failure */
     CHECK(ref != NULL, "%s: ref.json parses", name);
     if (!ref) return;
     char tmp[] = "/tmp/sbert_bienc_train_XXXXXX";

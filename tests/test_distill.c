@@ -37,6 +37,7 @@
 #include "test_ce_util.h"
 #include "test_fs.h"
 #include "test_train_setup.h"
+#include "io/file.h"
 #include "test_util.h"
 #include "training/trainer_internal.h"
 
@@ -141,9 +142,8 @@ static void run_case(const char *name) {
     snprintf(refp, sizeof refp, "%s/%s/ref.json", test_path("tests/data/distill"), name);
     snprintf(datap, sizeof datap, "%s/%s/data.jsonl", test_path("tests/data/distill"), name);
     if (!TEST_REQUIRE_FILE(refp, "run tools/gen_distill_refs.py")) return;
-    char *txt = test_read_file(refp, NULL);
-    cJSON *ref = cJSON_Parse(txt);
-    free(txt);
+    cJSON *ref = NULL;
+    (void)sbert_json_load(refp, &ref); /* ref stays NULL on failure */
     CHECK(ref != NULL, "%s: ref.json parses", name);
     if (!ref) return;
     fixture f;
@@ -432,9 +432,8 @@ static void mse_evaluator_pca(void) {
     snprintf(datap, sizeof datap, "%s/distill_pca/data.jsonl", test_path("tests/data/distill"));
     snprintf(refp, sizeof refp, "%s/distill_pca/ref.json", test_path("tests/data/distill"));
     if (!TEST_REQUIRE_FILE(refp, "run tools/gen_distill_refs.py")) return;
-    char *txt = test_read_file(refp, NULL);
-    cJSON *ref = cJSON_Parse(txt);
-    free(txt);
+    cJSON *ref = NULL;
+    (void)sbert_json_load(refp, &ref); /* ref stays NULL on failure */
     sbert_dataset *ds = NULL;
     CHECK_OK(sbert_dataset_load(datap, &ds));
     snprintf(dir, sizeof dir, "/tmp/sbert_distill_eval_XXXXXX");

@@ -18,6 +18,7 @@
 
 #include "io/safetensors.h"
 #include "test_fs.h"
+#include "io/file.h"
 #include "test_util.h"
 
 static const char *const BASE_FILES[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"};
@@ -221,9 +222,8 @@ int main(void) {
     char refp[1024];
     snprintf(refp, sizeof refp, "%s", test_path("tests/data/prune/refs.json"));
     if (!TEST_REQUIRE_FILE(refp, "run tools/gen_prune_refs.py")) return test_summary();
-    char *txt = test_read_file(refp, NULL);
-    cJSON *ref = cJSON_Parse(txt);
-    free(txt);
+    cJSON *ref = NULL;
+    (void)sbert_json_load(refp, &ref); /* ref stays NULL on failure */
     CHECK(ref != NULL, "refs.json parses");
     if (!ref) return test_summary();
     const cJSON *sj = cJSON_GetObjectItem(ref, "sentences");
